@@ -1,0 +1,133 @@
+/* app/main.c — the lecture-relay command line: picks the subcommand, loads
+ * the configuration (exit 2 on a bad file) and hands over to the roles. */
+#include <stdio.h>
+#include <string.h>
+
+#include <libavformat/avformat.h>
+
+#include "common/config.h"
+#include "common/link.h"
+#include "common/log.h"
+#include "lr_build_config.h"
+#include "roles.h"
+
+static const struct command {
+    const char *name;
+    int         roles;
+    const char *summary;
+} commands[] = {
+    { "run",       LR_ROLE_INGEST | LR_ROLE_TRANSCODE | LR_ROLE_EGRESS,
+      "all three roles in one process (the demo: the sample lecture, looped live)" },
+    { "ingest",    LR_ROLE_INGEST,
+      "take the lecture in from ingest.source and send it to ingest.link" },
+    { "transcode", LR_ROLE_TRANSCODE,
+      "receive lectures on transcode.listen, send the ladder to transcode.link" },
+    { "egress",    LR_ROLE_EGRESS,
+      "receive ladders on egress.listen, serve HLS on egress.http" },
+    { "check-config", 0, "load --config FILE, report the first error, exit 0 or 2" },
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "lecture-relay %s: live lectures relayed across a lossy border as HLS\n\n"
+               "usage: lecture-relay [COMMAND] [--config FILE]\n\ncommands:\n", LR_VERSION);
+    for (size_t i = 0; i < FF_ARRAY_ELEMS(commands); i++)
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nWith no command, 'run' with the built-in defaults.\n"
+               "'lecture-relay COMMAND --help' tells more; docs/configuration.md lists every key.\n");
+}
+
+static void command_usage(const struct command *cmd)
+{
+    printf("usage: lecture-relay %s [--config FILE]\n\n%s.\n\n", cmd->name, cmd->summary);
+    if (!strcmp(cmd->name, "run"))
+        printf("Without --config it relays %s/samples/lecture.mp4 as lecture 'demo':\n"
+               "ingest -> srt://127.0.0.1:9000 -> transcode -> srt://127.0.0.1:9001 -> egress,\n"
+               "and prints the player's URL (http://127.0.0.1:8080/watch/demo).\n", LR_SOURCE_DIR);
+    else if (!strcmp(cmd->name, "ingest"))
+        printf("Keys: lecture, ingest.source (file or URL), ingest.loop, ingest.realtime,\n"
+               "ingest.link (srt://TRANSCODER:PORT), link.latency_ms, link.passphrase.\n"
+               "Example: samples/ingest.yaml\n");
+    else if (!strcmp(cmd->name, "transcode"))
+        printf("Keys: transcode.listen, transcode.link (srt://EGRESS:PORT),\n"
+               "transcode.segment_duration, transcode.preset, transcode.rungs, link.*.\n"
+               "Example: samples/transcode.yaml\n");
+    else if (!strcmp(cmd->name, "egress"))
+        printf("Keys: egress.listen, egress.http (HOST:PORT), egress.playlist_segments,\n"
+               "egress.keep_segments, egress.target_duration, egress.assets_dir, link.*.\n"
+               "Example: samples/egress.yaml\n");
+    else
+        printf("Exit code 0: the file is good; 2: it is not (the message names line and key).\n");
+}
+
+int main(int argc, char **argv)
+{
+    const struct command *cmd = &commands[0];
+    const char *config_path = NULL;
+    enum lr_log_level level;
+    lr_config conf = { 0 };
+    char err[512];
+    int i = 1, ret;
+
+    if (argc > 1 && argv[1][0] != '-') {
+        cmd = NULL;
+        for (size_t k = 0; k < FF_ARRAY_ELEMS(commands); k++)
+            if (!strcmp(argv[1], commands[k].name))
+                cmd = &commands[k];
+        if (!cmd) {
+            fprintf(stderr, "lecture-relay: unknown command '%s'\n\n", argv[1]);
+            usage(stderr);
+            return 2;
+        }
+        i = 2;
+    }
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            if (i == 1)
+                usage(stdout);
+            else
+                command_usage(cmd);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("lecture-relay %s\n", LR_VERSION);
+            return 0;
+        } else if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc) {
+            config_path = argv[++i];
+        } else {
+            fprintf(stderr, "lecture-relay: unexpected argument '%s' (try --help)\n", argv[i]);
+            return 2;
+        }
+    }
+
+    if ((ret = lr_config_defaults(&conf)) < 0) {
+        fprintf(stderr, "lecture-relay: out of memory\n");
+        return 1;
+    }
+    if (config_path && lr_config_load_file(&conf, config_path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "lecture-relay: bad configuration: %s\n", err);
+        lr_config_free(&conf);
+        return 2;
+    }
+    if (!cmd->roles) {
+        if (!config_path) {
+            fprintf(stderr, "lecture-relay: check-config needs --config FILE\n");
+            ret = 2;
+        } else {
+            printf("%s: ok\n", config_path);
+            ret = 0;
+        }
+        lr_config_free(&conf);
+        return ret;
+    }
+    if (lr_log_parse_level(conf.log_level, &level) == 0)
+        lr_log_set_level(level);
+    lr_log_route_libraries();
+    if (lr_link_global_init() < 0) {
+        lr_config_free(&conf);
+        return 1;
+    }
+    ret = lr_roles_run(&conf, cmd->roles);
+    lr_link_global_uninit();
+    lr_config_free(&conf);
+    return ret;
+}

@@ -1,0 +1,65 @@
+/* app/roles.c — see roles.h. Stop signals are blocked in every thread and
+ * taken with sigwait() here, so no role ever runs inside a signal handler.
+ * Roles start downstream first (egress, transcode, ingest) so each link
+ * finds its listener, and stop upstream first. */
+#include "roles.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libavutil/error.h>
+
+#include "common/log.h"
+#include "egress/egress.h"
+#include "ingest/ingest.h"
+#include "transcode/transcode.h"
+
+static void print_watch_url(const lr_config *c, int port)
+{
+    char host[256];
+    const char *colon = strrchr(c->egress.http, ':');
+    size_t len = colon ? (size_t)(colon - c->egress.http) : 0;
+
+    if (len == 0 || len >= sizeof(host))
+        snprintf(host, sizeof(host), "127.0.0.1");
+    else
+        snprintf(host, sizeof(host), "%.*s", (int)len, c->egress.http);
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "[::]") || !strcmp(host, "::"))
+        snprintf(host, sizeof(host), "127.0.0.1");
+    printf("watch: http://%s:%d/watch/%s\n", host, port, c->lecture);
+    fflush(stdout);
+}
+
+int lr_roles_run(const lr_config *c, int roles)
+{
+    lr_egress *egress = NULL;
+    lr_transcode *transcode = NULL;
+    lr_ingest *ingest = NULL;
+    sigset_t set;
+    int sig = 0, ret = 0;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if ((roles & LR_ROLE_EGRESS) && (ret = lr_egress_start(c, &egress)) < 0)
+        goto end;
+    if ((roles & LR_ROLE_TRANSCODE) && (ret = lr_transcode_start(c, &transcode)) < 0)
+        goto end;
+    if ((roles & LR_ROLE_INGEST) && (ret = lr_ingest_start(c, &ingest)) < 0)
+        goto end;
+    if (egress)
+        print_watch_url(c, lr_egress_http_port(egress));
+    sigwait(&set, &sig);
+    lr_info("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+end:
+    if (ret < 0)
+        lr_error("cannot start: %s", av_err2str(ret));
+    lr_ingest_stop(&ingest);
+    lr_transcode_stop(&transcode);
+    lr_egress_stop(&egress);
+    return ret < 0 ? 1 : 0;
+}

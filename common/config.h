@@ -1,0 +1,72 @@
+/* common/config.h — the one configuration file of every role (YAML), parsed
+ * once into typed structs through option tables; defaults run the demo with
+ * no file at all. Called by app/main.c; roles read the structs only. */
+#ifndef LR_COMMON_CONFIG_H
+#define LR_COMMON_CONFIG_H
+
+#include <stddef.h>
+
+#define LR_MAX_RUNGS 8
+
+typedef struct lr_rung_conf {
+    char *name;        /* "720p": names the rendition in URLs and playlists */
+    int   width;       /* upper bound; the rung never exceeds the source */
+    int   height;
+    int   bitrate_kbps;
+} lr_rung_conf;
+
+typedef struct lr_link_conf {
+    int   latency_ms;  /* SRTO_LATENCY of every link this process opens */
+    char *passphrase;  /* empty: no encryption; else 10..79 chars */
+} lr_link_conf;
+
+typedef struct lr_ingest_conf {
+    char *source;      /* file path or URL libavformat opens */
+    int   loop;        /* files: start again at the end, timestamps keep rising */
+    int   realtime;    /* files: pace reading at the media's own speed */
+    char *link;        /* srt://host:port the ingest calls (transcode's listener) */
+} lr_ingest_conf;
+
+typedef struct lr_transcode_conf {
+    char  *listen;            /* srt://host:port where ingest links arrive */
+    char  *link;              /* srt://host:port the transcoder calls (egress) */
+    double segment_duration;  /* seconds between aligned keyframes */
+    char  *preset;            /* x264 preset */
+    int    audio_bitrate_kbps;
+    int    nb_rungs;
+    lr_rung_conf rungs[LR_MAX_RUNGS];
+} lr_transcode_conf;
+
+typedef struct lr_egress_conf {
+    char  *listen;            /* srt://host:port where ladder links arrive */
+    char  *http;              /* host:port of the HTTP server */
+    int    playlist_segments; /* segments listed in a live media playlist */
+    int    keep_segments;     /* segments kept in memory per rendition */
+    double target_duration;   /* expected segment duration, seconds */
+    char  *assets_dir;        /* folder holding hls.min.js for the player page */
+} lr_egress_conf;
+
+typedef struct lr_config {
+    char *log_level;
+    char *lecture;            /* the lecture the demo and single-source roles carry */
+    lr_link_conf      link;
+    lr_ingest_conf    ingest;
+    lr_transcode_conf transcode;
+    lr_egress_conf    egress;
+} lr_config;
+
+/* Fills every field with its default (strings are heap copies). */
+int  lr_config_defaults(lr_config *c);
+
+/* Overlays a YAML file on c (call lr_config_defaults first).
+ * On error returns AVERROR(EINVAL) (or ENOENT/ENOMEM) and writes a message
+ * "FILE:LINE: key 'section.key': what is wrong" into err. */
+int  lr_config_load_file(lr_config *c, const char *path, char *err, size_t err_size);
+/* Same from a string; name stands for FILE in messages. */
+int  lr_config_load_string(lr_config *c, const char *yaml, const char *name,
+                           char *err, size_t err_size);
+
+/* Frees every string; leaves c zeroed. Accepts a half-filled config. */
+void lr_config_free(lr_config *c);
+
+#endif

@@ -1,0 +1,480 @@
+/* common/link.c — see link.h. Blocking SRT calls are cut into 100 ms slices
+ * so a stop request is seen promptly (the AVIOInterruptCB model of FFmpeg's
+ * own libsrt.c); libsrt's errors are converted in lr_srt_error() only. */
+#include "link.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/avstring.h>
+#include <libavutil/error.h>
+#include <libavutil/mem.h>
+#include <srt/srt.h>
+
+#include "log.h"
+
+#define SLICE_MS 100
+
+int lr_link_global_init(void)
+{
+    if (srt_startup() < 0)
+        return lr_srt_error("srt_startup");
+    return 0;
+}
+
+void lr_link_global_uninit(void)
+{
+    srt_cleanup();
+}
+
+int lr_srt_error(const char *what)
+{
+    int sys_errno = 0;
+    int code = srt_getlasterror(&sys_errno);
+    int ret;
+
+    switch (code) {
+    case SRT_ETIMEOUT:
+    case SRT_EASYNCRCV:
+    case SRT_EASYNCSND:   ret = AVERROR(EAGAIN); break;
+    case SRT_ECONNREJ:    ret = AVERROR(ECONNREFUSED); break;
+    case SRT_ECONNLOST:
+    case SRT_ENOCONN:     ret = AVERROR_EOF; break;
+    case SRT_ECONNSETUP:
+    case SRT_ENOSERVER:   ret = AVERROR(EHOSTUNREACH); break;
+    case SRT_ENOBUF:      ret = AVERROR(ENOMEM); break;
+    case SRT_EDUPLISTEN:
+    case SRT_ESOCKFAIL:   ret = AVERROR(EADDRINUSE); break;
+    default:              ret = AVERROR(sys_errno ? sys_errno : EIO); break;
+    }
+    if (ret != AVERROR(EAGAIN))
+        lr_debug("srt %s: %s", what, srt_getlasterror_str());
+    return ret;
+}
+
+int lr_link_parse_url(const char *url, char *host, size_t host_size, int *port)
+{
+    const char *p, *colon;
+    char *end;
+    long v;
+    size_t len;
+
+    if (!av_strstart(url, "srt://", &p))
+        return AVERROR(EINVAL);
+    if (*p == '[') {
+        const char *close = strchr(p, ']');
+        if (!close || close[1] != ':')
+            return AVERROR(EINVAL);
+        p++;
+        len = (size_t)(close - p);
+        colon = close + 1;
+    } else {
+        colon = strrchr(p, ':');
+        if (!colon)
+            return AVERROR(EINVAL);
+        len = (size_t)(colon - p);
+    }
+    if (len == 0 || len >= host_size)
+        return AVERROR(EINVAL);
+    memcpy(host, p, len);
+    host[len] = 0;
+    errno = 0;
+    v = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || (*end && *end != '?' && *end != '/') || v < 0 || v > 65535)
+        return AVERROR(EINVAL);
+    *port = (int)v;
+    return 0;
+}
+
+static int resolve(const char *host, int port, int passive, struct sockaddr_storage *ss,
+                   int *ss_len)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = passive ? AI_PASSIVE : 0 };
+    struct addrinfo *ai = NULL;
+    char port_str[16];
+    int ret;
+
+    snprintf(port_str, sizeof(port_str), "%d", port);
+    if ((ret = getaddrinfo(host, port_str, &hints, &ai))) {
+        lr_error("cannot resolve %s: %s", host, gai_strerror(ret));
+        return AVERROR(EHOSTUNREACH);
+    }
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *ss_len = (int)ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static void format_peer(const struct sockaddr *sa, char *buf, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        port = ntohs(in->sin_port);
+        snprintf(buf, size, "%s:%d", ip, port);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        port = ntohs(in6->sin6_port);
+        snprintf(buf, size, "[%s]:%d", ip, port);
+    } else {
+        snprintf(buf, size, "?");
+    }
+}
+
+static int set_common_opts(SRTSOCKET s, const lr_link_opts *o)
+{
+    int live = SRTT_LIVE, latency = o->latency_ms, yes = 1, timeo = SLICE_MS;
+
+    if (srt_setsockflag(s, SRTO_TRANSTYPE, &live, sizeof(live)) < 0 ||
+        srt_setsockflag(s, SRTO_LATENCY, &latency, sizeof(latency)) < 0 ||
+        srt_setsockflag(s, SRTO_RCVSYN, &yes, sizeof(yes)) < 0 ||
+        srt_setsockflag(s, SRTO_RCVTIMEO, &timeo, sizeof(timeo)) < 0)
+        return lr_srt_error("setsockflag");
+    if (o->passphrase && *o->passphrase) {
+        int keylen = 16;
+        if (srt_setsockflag(s, SRTO_PASSPHRASE, o->passphrase, (int)strlen(o->passphrase)) < 0 ||
+            srt_setsockflag(s, SRTO_PBKEYLEN, &keylen, sizeof(keylen)) < 0)
+            return lr_srt_error("passphrase");
+    }
+    return 0;
+}
+
+int lr_link_connect(const char *url, const char *streamid, const lr_link_opts *o,
+                    lr_stop *stop, int *sock)
+{
+    struct sockaddr_storage ss;
+    char host[256];
+    int port, ss_len, ret, no = 0, yes = 1, eid = -1;
+    SRTSOCKET s;
+
+    if ((ret = lr_link_parse_url(url, host, sizeof(host), &port)) < 0)
+        return ret;
+    if ((ret = resolve(host, port, 0, &ss, &ss_len)) < 0)
+        return ret;
+    s = srt_create_socket();
+    if (s == SRT_INVALID_SOCK)
+        return lr_srt_error("create_socket");
+    if ((ret = set_common_opts(s, o)) < 0)
+        goto fail;
+    if (srt_setsockflag(s, SRTO_STREAMID, streamid, (int)strlen(streamid)) < 0 ||
+        srt_setsockflag(s, SRTO_RCVSYN, &no, sizeof(no)) < 0) {
+        ret = lr_srt_error("setsockflag");
+        goto fail;
+    }
+    /* Non-blocking connect, waited for in slices so a stop ends it at once. */
+    eid = srt_epoll_create();
+    int events = SRT_EPOLL_OUT | SRT_EPOLL_ERR;
+    if (eid < 0 || srt_epoll_add_usock(eid, s, &events) < 0) {
+        ret = lr_srt_error("epoll");
+        goto fail;
+    }
+    if (srt_connect(s, (struct sockaddr *)&ss, ss_len) < 0) {
+        ret = lr_srt_error("connect");
+        goto fail;
+    }
+    for (;;) {
+        SRT_EPOLL_EVENT ev[1];
+        int n = srt_epoll_uwait(eid, ev, 1, SLICE_MS);
+        SRT_SOCKSTATUS st = srt_getsockstate(s);
+        if (st == SRTS_CONNECTED)
+            break;
+        if (st == SRTS_BROKEN || st == SRTS_CLOSED || st == SRTS_NONEXIST) {
+            int reason = srt_getrejectreason(s);
+            lr_warn("link %s (%s): connection failed: %s", url, streamid,
+                    srt_rejectreason_str(reason));
+            ret = reason == SRT_REJ_TIMEOUT ? AVERROR(ETIMEDOUT) : AVERROR(ECONNREFUSED);
+            goto fail;
+        }
+        if (n < 0 && srt_getlasterror(NULL) != SRT_ETIMEOUT) {
+            ret = lr_srt_error("epoll_uwait");
+            goto fail;
+        }
+        if (lr_stop_requested(stop)) {
+            ret = AVERROR_EXIT;
+            goto fail;
+        }
+    }
+    srt_epoll_release(eid);
+    if (srt_setsockflag(s, SRTO_RCVSYN, &yes, sizeof(yes)) < 0) {
+        ret = lr_srt_error("setsockflag");
+        srt_close(s);
+        return ret;
+    }
+    *sock = s;
+    return 0;
+fail:
+    if (eid >= 0)
+        srt_epoll_release(eid);
+    srt_close(s);
+    return ret;
+}
+
+struct lr_link_listener {
+    SRTSOCKET          sock;
+    int                port;
+    char               role[32];
+    lr_link_admit_fn  *admit;
+    lr_link_accept_fn *accept;
+    void              *opaque;
+    lr_stop            stop;
+    pthread_t          thread;
+    int                thread_started;
+};
+
+/* libsrt's handshake hook: the stream id is known here, so unknown lectures,
+ * duplicates and malformed ids are refused before any media flows. */
+static int on_handshake(void *opaque, SRTSOCKET ns, int hsversion,
+                        const struct sockaddr *peeraddr, const char *streamid)
+{
+    lr_link_listener *l = opaque;
+    const char *reason = NULL;
+    lr_streamid sid;
+    char peer[64];
+    int ret;
+
+    format_peer(peeraddr, peer, sizeof(peer));
+    if (lr_streamid_parse(streamid ? streamid : "", &sid) < 0) {
+        lr_warn("%s link from %s rejected: malformed stream id '%.80s'", l->role, peer,
+                streamid ? streamid : "");
+        srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 400);
+        return -1;
+    }
+    ret = l->admit ? l->admit(l->opaque, &sid, peer, &reason) : 0;
+    if (ret < 0) {
+        int code = ret == AVERROR(ENOENT) ? 404 : ret == AVERROR(EBUSY) ? 409
+                 : ret == AVERROR(EACCES) ? 403 : 400;
+        lr_warn("lecture=%s %s link from %s rejected: %s", sid.resource, l->role, peer,
+                reason ? reason : av_err2str(ret));
+        srt_setrejectreason(ns, SRT_REJC_PREDEFINED + code);
+        return -1;
+    }
+    return 0;
+}
+
+static void *accept_thread(void *arg)
+{
+    lr_link_listener *l = arg;
+    int eid = srt_epoll_create();
+    int events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
+
+    if (eid < 0 || srt_epoll_add_usock(eid, l->sock, &events) < 0) {
+        lr_srt_error("listener epoll");
+        return NULL;
+    }
+    while (!lr_stop_requested(&l->stop)) {
+        SRT_EPOLL_EVENT ev[1];
+        struct sockaddr_storage ss;
+        int ss_len = sizeof(ss);
+        char sid_str[513];
+        int sid_len = sizeof(sid_str) - 1;
+        char peer[64];
+        lr_streamid sid;
+        SRTSOCKET ns;
+
+        if (srt_epoll_uwait(eid, ev, 1, SLICE_MS) <= 0)
+            continue;
+        ns = srt_accept(l->sock, (struct sockaddr *)&ss, &ss_len);
+        if (ns == SRT_INVALID_SOCK) {
+            lr_srt_error("accept");
+            continue;
+        }
+        format_peer((struct sockaddr *)&ss, peer, sizeof(peer));
+        memset(sid_str, 0, sizeof(sid_str));
+        if (srt_getsockflag(ns, SRTO_STREAMID, sid_str, &sid_len) < 0 ||
+            lr_streamid_parse(sid_str, &sid) < 0) {
+            srt_close(ns);
+            continue;
+        }
+        lr_info("lecture=%s %s link accepted from %s", sid.resource, l->role, peer);
+        if (l->accept(l->opaque, ns, &sid, peer) < 0)
+            srt_close(ns);
+    }
+    srt_epoll_release(eid);
+    return NULL;
+}
+
+int lr_link_listen(const char *url, const lr_link_opts *o, const char *role,
+                   lr_link_admit_fn *admit, lr_link_accept_fn *accept, void *opaque,
+                   lr_link_listener **out)
+{
+    struct sockaddr_storage ss;
+    char host[256];
+    int port, ss_len, ret;
+    lr_link_listener *l;
+
+    if ((ret = lr_link_parse_url(url, host, sizeof(host), &port)) < 0) {
+        lr_error("%s: bad listen URL '%s' (want srt://host:port)", role, url);
+        return ret;
+    }
+    if ((ret = resolve(host, port, 1, &ss, &ss_len)) < 0)
+        return ret;
+    if (!(l = av_mallocz(sizeof(*l))))
+        return AVERROR(ENOMEM);
+    l->sock = SRT_INVALID_SOCK;
+    av_strlcpy(l->role, role, sizeof(l->role));
+    l->admit = admit;
+    l->accept = accept;
+    l->opaque = opaque;
+    if ((ret = lr_stop_init(&l->stop)) < 0) {
+        av_free(l);
+        return ret;
+    }
+    l->sock = srt_create_socket();
+    if (l->sock == SRT_INVALID_SOCK) {
+        ret = lr_srt_error("create_socket");
+        goto fail;
+    }
+    if ((ret = set_common_opts(l->sock, o)) < 0)
+        goto fail;
+    if (srt_bind(l->sock, (struct sockaddr *)&ss, ss_len) < 0) {
+        ret = lr_srt_error("bind");
+        lr_error("%s: cannot listen on %s: %s", role, url, srt_getlasterror_str());
+        goto fail;
+    }
+    if (srt_listen_callback(l->sock, on_handshake, l) < 0 || srt_listen(l->sock, 16) < 0) {
+        ret = lr_srt_error("listen");
+        goto fail;
+    }
+    {
+        struct sockaddr_storage bound;
+        int blen = sizeof(bound);
+        srt_getsockname(l->sock, (struct sockaddr *)&bound, &blen);
+        l->port = bound.ss_family == AF_INET6
+                ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
+                : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    }
+    if ((ret = pthread_create(&l->thread, NULL, accept_thread, l))) {
+        ret = AVERROR(ret);
+        goto fail;
+    }
+    l->thread_started = 1;
+    lr_info("%s listening for links on srt://%s:%d", role, host, l->port);
+    *out = l;
+    return 0;
+fail:
+    lr_link_listener_free(&l);
+    return ret;
+}
+
+int lr_link_listener_port(const lr_link_listener *l)
+{
+    return l->port;
+}
+
+void lr_link_listener_free(lr_link_listener **pl)
+{
+    lr_link_listener *l = *pl;
+
+    if (!l)
+        return;
+    lr_stop_request(&l->stop);
+    if (l->thread_started)
+        pthread_join(l->thread, NULL);
+    if (l->sock != SRT_INVALID_SOCK)
+        srt_close(l->sock);
+    lr_stop_destroy(&l->stop);
+    av_freep(pl);
+}
+
+typedef struct link_io {
+    SRTSOCKET sock;
+    lr_stop  *stop;
+    int       idle_ms;
+    int64_t   bytes;
+} link_io;
+
+static int link_read(void *opaque, uint8_t *buf, int size)
+{
+    link_io *io = opaque;
+    int64_t idle_deadline = io->idle_ms ? lr_now_ns() + (int64_t)io->idle_ms * 1000000 : 0;
+
+    for (;;) {
+        int n;
+        if (lr_stop_requested(io->stop))
+            return AVERROR_EXIT;
+        n = srt_recvmsg(io->sock, (char *)buf, size);
+        if (n > 0) {
+            io->bytes += n;
+            return n;
+        }
+        if (n == 0)
+            return AVERROR_EOF;
+        n = lr_srt_error("recvmsg");
+        if (n != AVERROR(EAGAIN))
+            return n;
+        if (idle_deadline && lr_now_ns() > idle_deadline)
+            return AVERROR(ETIMEDOUT);
+    }
+}
+
+static int link_write(void *opaque, uint8_t *buf, int size)
+{
+    link_io *io = opaque;
+    int done = 0;
+
+    while (done < size) {
+        int chunk = FFMIN(size - done, LR_LINK_PAYLOAD);
+        if (lr_stop_requested(io->stop))
+            return AVERROR_EXIT;
+        if (srt_sendmsg(io->sock, (const char *)buf + done, chunk, -1, 0) < 0)
+            return lr_srt_error("sendmsg");
+        done += chunk;
+    }
+    io->bytes += size;
+    return size;
+}
+
+int lr_link_avio_open(int sock, int write, lr_stop *stop, int idle_ms, AVIOContext **pb)
+{
+    int buf_size = write ? LR_LINK_PAYLOAD : 8192;
+    uint8_t *buf = NULL;
+    link_io *io = NULL;
+    AVIOContext *ctx;
+
+    if (!(io = av_mallocz(sizeof(*io))) || !(buf = av_malloc(buf_size)))
+        goto fail;
+    io->sock = sock;
+    io->stop = stop;
+    io->idle_ms = idle_ms;
+    ctx = avio_alloc_context(buf, buf_size, write, io, write ? NULL : link_read,
+                             write ? link_write : NULL, NULL);
+    if (!ctx)
+        goto fail;
+    ctx->max_packet_size = write ? LR_LINK_PAYLOAD : 0;
+    ctx->seekable = 0;
+    *pb = ctx;
+    return 0;
+fail:
+    av_free(buf);
+    av_free(io);
+    srt_close(sock);
+    return AVERROR(ENOMEM);
+}
+
+int64_t lr_link_avio_bytes(AVIOContext *pb)
+{
+    return ((link_io *)pb->opaque)->bytes;
+}
+
+void lr_link_avio_close(AVIOContext **pb)
+{
+    link_io *io;
+
+    if (!*pb)
+        return;
+    io = (*pb)->opaque;
+    if ((*pb)->write_flag)
+        avio_flush(*pb);
+    srt_close(io->sock);
+    av_freep(&(*pb)->buffer);
+    av_free(io);
+    avio_context_free(pb);
+}

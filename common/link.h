@@ -1,0 +1,72 @@
+/* common/link.h — the link between roles: MPEG-TS in SRT live mode, 7 TS
+ * packets (1316 bytes) per SRT message, the lecture named by the stream id.
+ * The caller side connects out; the listener side admits links at the
+ * handshake and hands each accepted socket to its role. Both ends are seen by
+ * libavformat as an AVIOContext. Used by ingest, transcode and egress. */
+#ifndef LR_COMMON_LINK_H
+#define LR_COMMON_LINK_H
+
+#include <stddef.h>
+
+#include <libavformat/avio.h>
+
+#include "stop.h"
+#include "streamid.h"
+
+#define LR_LINK_PAYLOAD 1316 /* 7 TS packets */
+
+typedef struct lr_link_opts {
+    int         latency_ms;
+    const char *passphrase;  /* NULL or "": no encryption */
+} lr_link_opts;
+
+/* Calls SRT once at process start and end. */
+int  lr_link_global_init(void);
+void lr_link_global_uninit(void);
+
+/* Splits "srt://host:port" (host may be [v6]). Returns 0 or AVERROR(EINVAL). */
+int lr_link_parse_url(const char *url, char *host, size_t host_size, int *port);
+
+/* Connects to url with the given stream id. Blocks until connected, refused
+ * (AVERROR(ECONNREFUSED), the reject reason logged), or stop requested
+ * (AVERROR_EXIT). On success *sock is a connected SRT socket the caller owns. */
+int lr_link_connect(const char *url, const char *streamid, const lr_link_opts *o,
+                    lr_stop *stop, int *sock);
+
+typedef struct lr_link_listener lr_link_listener;
+
+/* Called at the handshake, in libsrt's thread: return 0 to admit, or a
+ * negative AVERROR to reject (the listener logs why with reason). Must be
+ * quick and must not call into the listener. */
+typedef int lr_link_admit_fn(void *opaque, const lr_streamid *sid, const char *peer,
+                             const char **reason);
+/* Called in the listener's thread for each accepted link. On return 0 the
+ * callee owns sock; on error the listener closes it. */
+typedef int lr_link_accept_fn(void *opaque, int sock, const lr_streamid *sid,
+                              const char *peer);
+
+/* Binds url and starts the accept thread. Returns 0 or a negative AVERROR
+ * (bind errors logged). */
+int  lr_link_listen(const char *url, const lr_link_opts *o, const char *role,
+                    lr_link_admit_fn *admit, lr_link_accept_fn *accept, void *opaque,
+                    lr_link_listener **out);
+/* The UDP port actually bound. */
+int  lr_link_listener_port(const lr_link_listener *l);
+/* Stops accepting, joins the thread, closes the socket; NULLs *l. */
+void lr_link_listener_free(lr_link_listener **l);
+
+/* Wraps a connected socket in an AVIOContext (write: 1316-byte messages;
+ * read: one message per read). The context owns the socket from then on,
+ * even on error. Reads give AVERROR_EXIT once stop is requested and
+ * AVERROR(ETIMEDOUT) after idle_ms without data (0: no limit). */
+int  lr_link_avio_open(int sock, int write, lr_stop *stop, int idle_ms,
+                       AVIOContext **pb);
+/* Flushes, closes the socket, frees; NULLs *pb. */
+void lr_link_avio_close(AVIOContext **pb);
+/* Bytes moved through the context so far. */
+int64_t lr_link_avio_bytes(AVIOContext *pb);
+
+/* Converts libsrt's last error into an AVERROR and logs it with what. */
+int  lr_srt_error(const char *what);
+
+#endif

@@ -1,0 +1,17 @@
+/* egress/egress.h — the egress role: receives each lecture's ladder over the
+ * link, cuts it into segments, keeps them in memory with their playlists and
+ * serves them over HTTP. Called by app/roles.c. */
+#ifndef LR_EGRESS_EGRESS_H
+#define LR_EGRESS_EGRESS_H
+
+#include "common/config.h"
+
+typedef struct lr_egress lr_egress;
+
+/* Starts the HTTP server and the link listener; c must outlive the role. */
+int  lr_egress_start(const lr_config *c, lr_egress **out);
+/* The HTTP port actually bound (the configured one, or the one picked for 0). */
+int  lr_egress_http_port(const lr_egress *e);
+void lr_egress_stop(lr_egress **e);
+
+#endif

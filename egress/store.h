@@ -1,0 +1,44 @@
+/* egress/store.h — the egress's in-memory object store: playlists, init
+ * segments and media segments of every live lecture, keyed by their path below
+ * /live/ ("cs101/master.m3u8", "cs101/720p/index.m3u8", "cs101/720p/42.ts").
+ * The packager threads publish; the HTTP threads read. Published objects are
+ * immutable, reference-counted buffers: a reader holds its reference for as
+ * long as it sends, without copying. */
+#ifndef LR_EGRESS_STORE_H
+#define LR_EGRESS_STORE_H
+
+#include <stddef.h>
+#include <libavutil/buffer.h>
+
+typedef struct lr_store lr_store;
+
+typedef struct lr_store_obj {
+    AVBufferRef *data;         /* the bytes; data->data, data->size */
+    const char  *content_type; /* static string */
+    int          max_age_s;    /* Cache-Control max-age to send */
+    int          immutable;    /* 1: segment, never changes under this path */
+} lr_store_obj;
+
+lr_store *lr_store_alloc(void);
+void      lr_store_free(lr_store **s);
+
+/* Publishes obj under path, replacing what was there. Takes a new reference
+ * to obj->data (the caller keeps its own). Returns 0 or AVERROR(ENOMEM). */
+int  lr_store_put(lr_store *s, const char *path, const lr_store_obj *obj);
+/* Removes path (no error if absent). */
+void lr_store_remove(lr_store *s, const char *path);
+/* Removes every path starting with prefix. */
+void lr_store_remove_prefix(lr_store *s, const char *prefix);
+
+/* Looks up path (len bytes, not necessarily NUL-terminated). On success
+ * fills *out with a new reference the caller releases with
+ * lr_store_obj_unref(); returns AVERROR(ENOENT) when absent. */
+int  lr_store_get(lr_store *s, const char *path, size_t len, lr_store_obj *out);
+void lr_store_obj_unref(lr_store_obj *o);
+
+/* Names of the lectures that have a master playlist, sorted, as one
+ * newly allocated NUL-separated list ending with an empty string
+ * (av_free it). Returns 0 or AVERROR(ENOMEM). */
+int  lr_store_list_lectures(lr_store *s, char **names);
+
+#endif

@@ -1,0 +1,16 @@
+/* ingest/ingest.h — the ingest role: takes a lecture in from its source and
+ * sends it, timestamps continuous, over the link to the transcoder.
+ * Called by app/roles.c. */
+#ifndef LR_INGEST_INGEST_H
+#define LR_INGEST_INGEST_H
+
+#include "common/config.h"
+
+typedef struct lr_ingest lr_ingest;
+
+/* Starts the role's threads; c must outlive the role. Returns 0 or AVERROR. */
+int  lr_ingest_start(const lr_config *c, lr_ingest **out);
+/* Stops and joins every thread; NULLs *in. */
+void lr_ingest_stop(lr_ingest **in);
+
+#endif

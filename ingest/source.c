@@ -1,0 +1,156 @@
+/* ingest/source.c — see source.h. Loops shift every stream by the length of
+ * the longest one, so each stream's timestamps stay strictly increasing;
+ * pacing waits on the role's stop condition, never a blind sleep. */
+#include "source.h"
+
+#include <libavutil/avstring.h>
+#include <libavutil/mem.h>
+
+#include "common/log.h"
+
+struct lr_source {
+    AVFormatContext *fmt;
+    lr_stop  *stop;
+    char      url[1024];
+    int       loop;
+    int       realtime;
+    int64_t   offset_us;       /* added to every timestamp: the loops so far */
+    int64_t   first_us;        /* first dts of the file, AV_TIME_BASE */
+    int64_t   end_us;          /* furthest pts + duration seen in this pass */
+    int64_t   wall_start_ns;   /* wall clock at the first packet */
+    int64_t   media_start_us;  /* media time at the first packet */
+    int       nb_loops;
+};
+
+static int interrupt_cb(void *opaque)
+{
+    return lr_stop_requested((lr_stop *)opaque);
+}
+
+int lr_source_open(const char *url, int loop, int realtime, lr_stop *stop, lr_source **out)
+{
+    lr_source *s;
+    int ret;
+
+    if (!(s = av_mallocz(sizeof(*s))))
+        return AVERROR(ENOMEM);
+    s->stop = stop;
+    s->loop = loop;
+    s->realtime = realtime;
+    s->first_us = AV_NOPTS_VALUE;
+    s->end_us = AV_NOPTS_VALUE;
+    s->media_start_us = AV_NOPTS_VALUE;
+    av_strlcpy(s->url, url, sizeof(s->url));
+    if (!(s->fmt = avformat_alloc_context())) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    s->fmt->interrupt_callback.callback = interrupt_cb;
+    s->fmt->interrupt_callback.opaque = stop;
+    if ((ret = avformat_open_input(&s->fmt, url, NULL, NULL)) < 0) {
+        lr_error("source %s: cannot open: %s", url, av_err2str(ret));
+        goto fail;
+    }
+    if ((ret = avformat_find_stream_info(s->fmt, NULL)) < 0) {
+        lr_error("source %s: cannot read stream info: %s", url, av_err2str(ret));
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    lr_source_close(&s);
+    return ret;
+}
+
+const AVFormatContext *lr_source_format(const lr_source *s)
+{
+    return s->fmt;
+}
+
+static int restart(lr_source *s)
+{
+    int ret;
+
+    if (s->end_us == AV_NOPTS_VALUE || s->first_us == AV_NOPTS_VALUE) {
+        lr_error("source %s: nothing to loop over", s->url);
+        return AVERROR_INVALIDDATA;
+    }
+    s->offset_us += s->end_us - s->first_us;
+    s->end_us = AV_NOPTS_VALUE;
+    s->nb_loops++;
+    if ((ret = avformat_seek_file(s->fmt, -1, INT64_MIN, s->fmt->start_time == AV_NOPTS_VALUE
+                                  ? 0 : s->fmt->start_time, INT64_MAX, 0)) < 0) {
+        lr_error("source %s: cannot seek back to loop: %s", s->url, av_err2str(ret));
+        return ret;
+    }
+    lr_debug("source %s: loop %d starts at media time %.3f s", s->url, s->nb_loops,
+             s->offset_us / 1e6);
+    return 0;
+}
+
+int lr_source_read(lr_source *s, AVPacket *pkt)
+{
+    const AVStream *st;
+    int64_t dts_us, end_us, offset;
+    int ret;
+
+    for (;;) {
+        ret = av_read_frame(s->fmt, pkt);
+        if (ret == AVERROR_EOF && s->loop) {
+            if ((ret = restart(s)) < 0)
+                return ret;
+            continue;
+        }
+        if (ret < 0)
+            return lr_stop_requested(s->stop) ? AVERROR_EXIT : ret;
+        if (pkt->dts == AV_NOPTS_VALUE && pkt->pts == AV_NOPTS_VALUE) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        break;
+    }
+    st = s->fmt->streams[pkt->stream_index];
+    if (pkt->dts == AV_NOPTS_VALUE)
+        pkt->dts = pkt->pts;
+    dts_us = av_rescale_q(pkt->dts, st->time_base, AV_TIME_BASE_Q);
+    end_us = av_rescale_q((pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts) + pkt->duration,
+                          st->time_base, AV_TIME_BASE_Q);
+    if (s->first_us == AV_NOPTS_VALUE)
+        s->first_us = dts_us;
+    if (s->end_us == AV_NOPTS_VALUE || end_us > s->end_us)
+        s->end_us = end_us;
+
+    offset = av_rescale_q(s->offset_us, AV_TIME_BASE_Q, st->time_base);
+    pkt->dts += offset;
+    if (pkt->pts != AV_NOPTS_VALUE)
+        pkt->pts += offset;
+    dts_us += s->offset_us;
+
+    if (s->realtime) {
+        if (s->media_start_us == AV_NOPTS_VALUE) {
+            s->media_start_us = dts_us;
+            s->wall_start_ns = lr_now_ns();
+        }
+        if (lr_stop_wait_until(s->stop, s->wall_start_ns +
+                                        (dts_us - s->media_start_us) * 1000)) {
+            av_packet_unref(pkt);
+            return AVERROR_EXIT;
+        }
+    }
+    return 0;
+}
+
+void lr_source_repace(lr_source *s)
+{
+    s->media_start_us = AV_NOPTS_VALUE;
+}
+
+void lr_source_close(lr_source **ps)
+{
+    lr_source *s = *ps;
+
+    if (!s)
+        return;
+    avformat_close_input(&s->fmt);
+    av_freep(ps);
+}

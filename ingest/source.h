@@ -1,0 +1,25 @@
+/* ingest/source.h — one lecture source read as a live stream: a file (paced
+ * at real time, looped with timestamps that keep rising) or any URL
+ * libavformat opens (every blocking call interruptible by the role's stop).
+ * Called by ingest.c. */
+#ifndef LR_INGEST_SOURCE_H
+#define LR_INGEST_SOURCE_H
+
+#include <libavformat/avformat.h>
+
+#include "common/stop.h"
+
+typedef struct lr_source lr_source;
+
+int  lr_source_open(const char *url, int loop, int realtime, lr_stop *stop, lr_source **out);
+/* The demuxer, for stream parameters; packets come only from lr_source_read. */
+const AVFormatContext *lr_source_format(const lr_source *s);
+/* Next packet, due now; timestamps continue across loops. Returns 0,
+ * AVERROR_EOF at the end (no loop), AVERROR_EXIT on stop, or an error. */
+int  lr_source_read(lr_source *s, AVPacket *pkt);
+/* Restarts real-time pacing from now (after a pause such as a link
+ * reconnect), so the backlog is not sent in a burst. */
+void lr_source_repace(lr_source *s);
+void lr_source_close(lr_source **s);
+
+#endif
