@@ -389,29 +389,50 @@ typedef struct link_io {
     lr_stop  *stop;
     int       idle_ms;
     int64_t   bytes;
+    int       error;     /* sticky: once the link is bad, it stays bad */
 } link_io;
+
+/* The link carries whole TS packets in every message; anything else is not
+ * a lecture (a stray sender, a wrong port) and ends the link at once. */
+static int is_ts_message(const uint8_t *buf, int size)
+{
+    if (size % 188)
+        return 0;
+    for (int i = 0; i < size; i += 188)
+        if (buf[i] != 0x47)
+            return 0;
+    return 1;
+}
 
 static int link_read(void *opaque, uint8_t *buf, int size)
 {
     link_io *io = opaque;
     int64_t idle_deadline = io->idle_ms ? lr_now_ns() + (int64_t)io->idle_ms * 1000000 : 0;
 
+    if (io->error)
+        return io->error;
     for (;;) {
         int n;
         if (lr_stop_requested(io->stop))
             return AVERROR_EXIT;
         n = srt_recvmsg(io->sock, (char *)buf, size);
         if (n > 0) {
+            if (!is_ts_message(buf, n)) {
+                lr_warn("link: received %d bytes that are not MPEG-TS packets "
+                        "(starting %02x %02x %02x %02x); dropping the link", n, buf[0],
+                        n > 1 ? buf[1] : 0, n > 2 ? buf[2] : 0, n > 3 ? buf[3] : 0);
+                return io->error = AVERROR_INVALIDDATA;
+            }
             io->bytes += n;
             return n;
         }
         if (n == 0)
-            return AVERROR_EOF;
+            return io->error = AVERROR_EOF;
         n = lr_srt_error("recvmsg");
         if (n != AVERROR(EAGAIN))
-            return n;
+            return io->error = n;
         if (idle_deadline && lr_now_ns() > idle_deadline)
-            return AVERROR(ETIMEDOUT);
+            return io->error = AVERROR(ETIMEDOUT);
     }
 }
 
