@@ -1,0 +1,514 @@
+/* tests/unit/test_config.c — unit tests of common/config.c: defaults, good
+ * files, overrides, the rungs list, every class of error with its line, and
+ * the sample configs under samples/. Run by `meson test --suite unit`. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <libavutil/error.h>
+#include <libavutil/mem.h>
+
+#include "lr_build_config.h"
+#include "common/config.h"
+
+#define CONFIGS LR_SOURCE_DIR "/tests/unit/configs/"
+#define SAMPLES LR_SOURCE_DIR "/samples/"
+
+static int setup(void **state)
+{
+    lr_config *c = calloc(1, sizeof(*c));
+
+    if (!c || lr_config_defaults(c) < 0) {
+        free(c);
+        return -1;
+    }
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    lr_config *c = *state;
+
+    lr_config_free(c);
+    free(c);
+    return 0;
+}
+
+static void check_defaults(const lr_config *c)
+{
+    assert_string_equal(c->log_level, "info");
+    assert_string_equal(c->lecture, "demo");
+    assert_int_equal(c->link.latency_ms, 120);
+    assert_string_equal(c->link.passphrase, "");
+    assert_string_equal(c->ingest.source, LR_SOURCE_DIR "/samples/lecture.mp4");
+    assert_int_equal(c->ingest.loop, 1);
+    assert_int_equal(c->ingest.realtime, 1);
+    assert_string_equal(c->ingest.link, "srt://127.0.0.1:9000");
+    assert_string_equal(c->transcode.listen, "srt://127.0.0.1:9000");
+    assert_string_equal(c->transcode.link, "srt://127.0.0.1:9001");
+    assert_true(c->transcode.segment_duration == 2.0);
+    assert_string_equal(c->transcode.preset, "veryfast");
+    assert_int_equal(c->transcode.audio_bitrate_kbps, 96);
+    assert_int_equal(c->transcode.nb_rungs, 2);
+    assert_string_equal(c->transcode.rungs[0].name, "720p");
+    assert_int_equal(c->transcode.rungs[0].width, 1280);
+    assert_int_equal(c->transcode.rungs[0].height, 720);
+    assert_int_equal(c->transcode.rungs[0].bitrate_kbps, 2800);
+    assert_string_equal(c->transcode.rungs[1].name, "360p");
+    assert_int_equal(c->transcode.rungs[1].width, 640);
+    assert_int_equal(c->transcode.rungs[1].height, 360);
+    assert_int_equal(c->transcode.rungs[1].bitrate_kbps, 800);
+    assert_null(c->transcode.rungs[2].name);
+    assert_string_equal(c->egress.listen, "srt://127.0.0.1:9001");
+    assert_string_equal(c->egress.http, "127.0.0.1:8080");
+    assert_int_equal(c->egress.playlist_segments, 6);
+    assert_int_equal(c->egress.keep_segments, 30);
+    assert_true(c->egress.target_duration == 2.0);
+    assert_string_equal(c->egress.assets_dir, LR_SOURCE_DIR "/node_modules/hls.js/dist");
+}
+
+static void test_defaults(void **state)
+{
+    lr_config c = { 0 };
+
+    check_defaults(*state);
+    lr_config_free(*state);
+    lr_config_free(*state); /* twice is fine: it leaves the config zeroed */
+    assert_null(((lr_config *)*state)->log_level);
+    lr_config_free(&c);
+    assert_int_equal(lr_config_defaults(*state), 0);
+}
+
+static void test_full_file(void **state)
+{
+    lr_config *c = *state;
+    char err[256] = "untouched";
+
+    assert_int_equal(lr_config_load_file(c, CONFIGS "full.yaml", err, sizeof(err)), 0);
+    assert_string_equal(err, "");
+    assert_string_equal(c->log_level, "debug");
+    assert_string_equal(c->lecture, "cs101");
+    assert_int_equal(c->link.latency_ms, 800);
+    assert_string_equal(c->link.passphrase, "0123456789abcdef");
+    assert_string_equal(c->ingest.source, "rtmp://obs.example.edu/live/cs101");
+    assert_int_equal(c->ingest.loop, 0);
+    assert_int_equal(c->ingest.realtime, 0);
+    assert_string_equal(c->ingest.link, "srt://transcode.example.edu:9000");
+    assert_string_equal(c->transcode.listen, "srt://[::]:9000");
+    assert_string_equal(c->transcode.link, "srt://egress.example.cn:9001?latency=900000");
+    assert_true(c->transcode.segment_duration == 4.0);
+    assert_string_equal(c->transcode.preset, "medium");
+    assert_int_equal(c->transcode.audio_bitrate_kbps, 128);
+    assert_int_equal(c->transcode.nb_rungs, 3);
+    assert_string_equal(c->transcode.rungs[0].name, "1080p");
+    assert_int_equal(c->transcode.rungs[0].width, 1920);
+    assert_int_equal(c->transcode.rungs[0].height, 1080);
+    assert_int_equal(c->transcode.rungs[0].bitrate_kbps, 5000);
+    assert_string_equal(c->transcode.rungs[1].name, "540p");
+    assert_int_equal(c->transcode.rungs[1].width, 960);
+    assert_int_equal(c->transcode.rungs[1].height, 540);
+    assert_int_equal(c->transcode.rungs[1].bitrate_kbps, 1800);
+    assert_string_equal(c->transcode.rungs[2].name, "audio_low-1");
+    assert_int_equal(c->transcode.rungs[2].width, 16);
+    assert_int_equal(c->transcode.rungs[2].bitrate_kbps, 50);
+    assert_null(c->transcode.rungs[3].name);
+    assert_string_equal(c->egress.listen, "srt://0.0.0.0:9001");
+    assert_string_equal(c->egress.http, "[::1]:8443");
+    assert_int_equal(c->egress.playlist_segments, 10);
+    assert_int_equal(c->egress.keep_segments, 10);
+    assert_true(c->egress.target_duration == 4.0);
+    assert_string_equal(c->egress.assets_dir, "/srv/hls.js");
+}
+
+static void test_overrides(void **state)
+{
+    lr_config *c = *state;
+    char err[256];
+
+    assert_int_equal(lr_config_load_string(c,
+        "lecture: math-2\n"
+        "link: { passphrase: 'a long enough secret' }\n"
+        "ingest:\n"
+        "  loop: False\n"
+        "egress:\n"
+        "  keep_segments: 100\n", "o.yaml", err, sizeof(err)), 0);
+    assert_string_equal(c->lecture, "math-2");
+    assert_string_equal(c->link.passphrase, "a long enough secret");
+    assert_int_equal(c->link.latency_ms, 120);
+    assert_int_equal(c->ingest.loop, 0);
+    assert_int_equal(c->ingest.realtime, 1);
+    assert_int_equal(c->egress.keep_segments, 100);
+    assert_int_equal(c->transcode.nb_rungs, 2);
+
+    /* a second file overlays the first; an empty passphrase is allowed */
+    assert_int_equal(lr_config_load_string(c, "link:\n  passphrase:\nlecture: \"cs101\"\n",
+                                           "p.yaml", err, sizeof(err)), 0);
+    assert_string_equal(c->link.passphrase, "");
+    assert_string_equal(c->lecture, "cs101");
+
+    /* a section with every key commented out changes nothing */
+    assert_int_equal(lr_config_load_string(c, "egress:\n  # http: x\ntranscode: ~\n", "q.yaml",
+                                           err, sizeof(err)), 0);
+    assert_string_equal(c->egress.http, "127.0.0.1:8080");
+}
+
+static void test_rungs_replace(void **state)
+{
+    lr_config *c = *state;
+    char err[256];
+
+    assert_int_equal(lr_config_load_string(c,
+        "transcode:\n"
+        "  rungs:\n"
+        "    - name: only\n"
+        "      width: 854\n"
+        "      height: 480\n"
+        "      bitrate_kbps: 1200\n", "r.yaml", err, sizeof(err)), 0);
+    assert_int_equal(c->transcode.nb_rungs, 1);
+    assert_string_equal(c->transcode.rungs[0].name, "only");
+    assert_int_equal(c->transcode.rungs[0].width, 854);
+    assert_int_equal(c->transcode.rungs[0].height, 480);
+    assert_int_equal(c->transcode.rungs[0].bitrate_kbps, 1200);
+    assert_null(c->transcode.rungs[1].name);
+    assert_int_equal(c->transcode.rungs[1].width, 0);
+
+    /* eight rungs is the most */
+    assert_int_equal(lr_config_load_string(c,
+        "transcode:\n"
+        "  rungs:\n"
+        "    - { name: a, width: 16, height: 16, bitrate_kbps: 50 }\n"
+        "    - { name: b, width: 16, height: 16, bitrate_kbps: 50 }\n"
+        "    - { name: c, width: 16, height: 16, bitrate_kbps: 50 }\n"
+        "    - { name: d, width: 16, height: 16, bitrate_kbps: 50 }\n"
+        "    - { name: e, width: 16, height: 16, bitrate_kbps: 50 }\n"
+        "    - { name: f, width: 16, height: 16, bitrate_kbps: 50 }\n"
+        "    - { name: g, width: 16, height: 16, bitrate_kbps: 50 }\n"
+        "    - { name: h, width: 7680, height: 4320, bitrate_kbps: 50000 }\n",
+        "r.yaml", err, sizeof(err)), 0);
+    assert_int_equal(c->transcode.nb_rungs, LR_MAX_RUNGS);
+    assert_string_equal(c->transcode.rungs[7].name, "h");
+}
+
+/* Loads yaml over fresh defaults, expects EINVAL and exactly this message,
+ * and checks that the config did not change. */
+static void expect_error(const char *yaml, const char *message)
+{
+    lr_config c;
+    char err[512];
+
+    assert_int_equal(lr_config_defaults(&c), 0);
+    assert_int_equal(lr_config_load_string(&c, yaml, "t.yaml", err, sizeof(err)),
+                     AVERROR(EINVAL));
+    assert_string_equal(err, message);
+    check_defaults(&c);
+    lr_config_free(&c);
+}
+
+static void test_unknown_key(void **state)
+{
+    expect_error("egress:\n"
+                 "  listen: srt://127.0.0.1:9001\n"
+                 "  htp: 127.0.0.1:8080\n",
+                 "t.yaml:3: unknown key 'egress.htp' (did you mean 'http'?)");
+    expect_error("# comment\ncolour: blue\n", "t.yaml:2: unknown key 'colour'");
+    expect_error("transcode:\n  rungs:\n    - { name: a, widht: 16, height: 16 }\n",
+                 "t.yaml:3: unknown key 'transcode.rungs[0].widht' (did you mean 'width'?)");
+    expect_error("lecture: cs101\nlog-level: debug\n",
+                 "t.yaml:2: unknown key 'log-level' (did you mean 'log_level'?)");
+}
+
+static void test_wrong_type(void **state)
+{
+    expect_error("transcode:\n"
+                 "  preset: fast\n"
+                 "  segment_duration: abc\n",
+                 "t.yaml:3: key 'transcode.segment_duration': expected a number between 0.5 "
+                 "and 10, got 'abc'");
+    expect_error("link:\n  latency_ms: 1.5\n",
+                 "t.yaml:2: key 'link.latency_ms': expected an integer between 20 and 8000, "
+                 "got '1.5'");
+    expect_error("link:\n  latency_ms: [1]\n",
+                 "t.yaml:2: key 'link.latency_ms': expected an integer between 20 and 8000, "
+                 "got a list");
+    expect_error("lecture:\n  name: x\n",
+                 "t.yaml:2: key 'lecture': expected a name of 1 to 64 letters, digits, '_' or "
+                 "'-', starting with a letter or digit, got a mapping");
+    expect_error("transcode:\n  rungs: 720p\n",
+                 "t.yaml:2: key 'transcode.rungs': expected a list of mappings, got '720p'");
+    expect_error("transcode:\n  rungs:\n    - 720p\n",
+                 "t.yaml:3: key 'transcode.rungs[0]': expected a mapping, got '720p'");
+    expect_error("- a\n- b\n", "t.yaml:1: the top level must be a mapping of keys, got a list");
+    expect_error("just text\n",
+                 "t.yaml:1: the top level must be a mapping of keys, got 'just text'");
+    expect_error("? [a, b]\n: c\n", "t.yaml:1: keys must be names, got a list");
+}
+
+static void test_out_of_range(void **state)
+{
+    expect_error("link:\n  latency_ms: 10\n",
+                 "t.yaml:2: key 'link.latency_ms': expected an integer between 20 and 8000, "
+                 "got '10'");
+    expect_error("egress:\n\n  target_duration: 10.5\n",
+                 "t.yaml:3: key 'egress.target_duration': expected a number between 0.5 and "
+                 "10, got '10.5'");
+    expect_error("transcode:\n  audio_bitrate_kbps: 99999999999999999999\n",
+                 "t.yaml:2: key 'transcode.audio_bitrate_kbps': expected an integer between "
+                 "16 and 512, got '99999999999999999999'");
+    expect_error("transcode:\n  segment_duration: .nan\n",
+                 "t.yaml:2: key 'transcode.segment_duration': expected a number between 0.5 "
+                 "and 10, got '.nan'");
+    expect_error("transcode:\n  rungs:\n    - { name: a, width: 1281, height: 720, "
+                 "bitrate_kbps: 100 }\n",
+                 "t.yaml:3: key 'transcode.rungs[0].width': expected an even integer between "
+                 "16 and 7680, got '1281'");
+    expect_error("transcode:\n  rungs:\n    - name: a\n      width: 1280\n      height: 4322\n",
+                 "t.yaml:5: key 'transcode.rungs[0].height': expected an even integer between "
+                 "16 and 4320, got '4322'");
+    expect_error("transcode:\n  rungs:\n    - name: a\n      width: 1280\n"
+                 "      bitrate_kbps: 49\n",
+                 "t.yaml:5: key 'transcode.rungs[0].bitrate_kbps': expected an integer between "
+                 "50 and 50000, got '49'");
+    expect_error("egress:\n  playlist_segments: 8\n  keep_segments: 7\n",
+                 "t.yaml:3: key 'egress.keep_segments': keep_segments (7) must be >= "
+                 "playlist_segments (8)");
+    expect_error("egress:\n  playlist_segments: 31\n",
+                 "t.yaml:2: key 'egress.playlist_segments': keep_segments (30) must be >= "
+                 "playlist_segments (31)");
+}
+
+static void test_bad_bool(void **state)
+{
+    expect_error("ingest:\n  realtime: true\n  loop: maybe\n",
+                 "t.yaml:3: key 'ingest.loop': expected true or false (yes/no, on/off), got "
+                 "'maybe'");
+    expect_error("ingest:\n  loop: 1\n",
+                 "t.yaml:2: key 'ingest.loop': expected true or false (yes/no, on/off), got '1'");
+}
+
+static void test_bad_strings(void **state)
+{
+    expect_error("log_level: verbose\n",
+                 "t.yaml:1: key 'log_level': expected one of error, warn, info, debug, got "
+                 "'verbose'");
+    expect_error("lecture: ../etc\n",
+                 "t.yaml:1: key 'lecture': expected a name of 1 to 64 letters, digits, '_' or "
+                 "'-', starting with a letter or digit, got '../etc'");
+    expect_error("link:\n  passphrase: short\n",
+                 "t.yaml:2: key 'link.passphrase': expected an empty passphrase (no "
+                 "encryption) or 10 to 79 characters, got 5 characters");
+    expect_error("ingest:\n  link: rtmp://x:1\n",
+                 "t.yaml:2: key 'ingest.link': expected srt://host:port, got 'rtmp://x:1'");
+    expect_error("transcode:\n  listen: srt://127.0.0.1\n",
+                 "t.yaml:2: key 'transcode.listen': expected srt://host:port, got "
+                 "'srt://127.0.0.1'");
+    expect_error("egress:\n  listen: srt://h:65536\n",
+                 "t.yaml:2: key 'egress.listen': expected srt://host:port, got "
+                 "'srt://h:65536'");
+    expect_error("egress:\n  http: localhost\n",
+                 "t.yaml:2: key 'egress.http': expected host:port, got 'localhost'");
+    expect_error("egress:\n  http: \"h:80\\0\"\n",
+                 "t.yaml:2: key 'egress.http': expected host:port, got a value with a NUL byte");
+    expect_error("transcode:\n  preset: turbo\n",
+                 "t.yaml:2: key 'transcode.preset': expected an x264 preset (ultrafast, "
+                 "superfast, veryfast, faster, fast, medium, slow, slower, veryslow, "
+                 "placebo), got 'turbo'");
+    expect_error("ingest:\n  source: ''\n",
+                 "t.yaml:2: key 'ingest.source': expected a file path or URL, got ''");
+}
+
+static void test_yaml_syntax(void **state)
+{
+    expect_error("egress:\n  http: [1, 2\nlecture: x\n",
+                 "t.yaml:3: YAML syntax error: did not find expected ',' or ']' (while parsing "
+                 "a flow sequence)");
+    expect_error("lecture: a\n  log_level: b: c\n",
+                 "t.yaml:2: YAML syntax error: mapping values are not allowed in this context");
+    expect_error("lecture: *nowhere\n",
+                 "t.yaml:1: YAML syntax error: found undefined alias");
+    expect_error("lecture: a\n---\nlecture: b\n",
+                 "t.yaml:2: only one YAML document is allowed per file");
+}
+
+static void test_section_scalar(void **state)
+{
+    expect_error("lecture: cs101\negress: 8080\n",
+                 "t.yaml:2: key 'egress': expected a mapping of keys, got '8080'");
+    expect_error("link:\n  - latency_ms: 200\n",
+                 "t.yaml:2: key 'link': expected a mapping of keys, got a list");
+}
+
+static void test_rung_errors(void **state)
+{
+    expect_error("transcode:\n"
+                 "  rungs:\n"
+                 "    - name: hd\n"
+                 "      width: 1280\n"
+                 "      height: 720\n"
+                 "      bitrate_kbps: 2800\n"
+                 "    - width: 640\n"
+                 "      height: 360\n"
+                 "      name: hd\n"
+                 "      bitrate_kbps: 800\n",
+                 "t.yaml:9: key 'transcode.rungs[1].name': duplicate name 'hd' (also "
+                 "transcode.rungs[0])");
+    expect_error("transcode:\n  rungs:\n    - name: a\n      width: 640\n      height: 360\n",
+                 "t.yaml:3: key 'transcode.rungs[0]': missing 'bitrate_kbps'");
+    expect_error("transcode:\n  rungs: []\n",
+                 "t.yaml:2: key 'transcode.rungs': expected 1 to 8 entries, got 0");
+    expect_error("transcode:\n"
+                 "  rungs:\n"
+                 "    - { name: a, width: 16, height: 16, bitrate_kbps: 50 }\n"
+                 "    - { name: b, width: 16, height: 16, bitrate_kbps: 50 }\n"
+                 "    - { name: c, width: 16, height: 16, bitrate_kbps: 50 }\n"
+                 "    - { name: d, width: 16, height: 16, bitrate_kbps: 50 }\n"
+                 "    - { name: e, width: 16, height: 16, bitrate_kbps: 50 }\n"
+                 "    - { name: f, width: 16, height: 16, bitrate_kbps: 50 }\n"
+                 "    - { name: g, width: 16, height: 16, bitrate_kbps: 50 }\n"
+                 "    - { name: h, width: 16, height: 16, bitrate_kbps: 50 }\n"
+                 "    - { name: i, width: 16, height: 16, bitrate_kbps: 50 }\n",
+                 "t.yaml:3: key 'transcode.rungs': expected 1 to 8 entries, got 9");
+    expect_error("transcode:\n  rungs:\n    - { name: 'hd 1', width: 16, height: 16, "
+                 "bitrate_kbps: 50 }\n",
+                 "t.yaml:3: key 'transcode.rungs[0].name': expected a name of 1 to 64 "
+                 "letters, digits, '_' or '-', starting with a letter or digit, got 'hd 1'");
+}
+
+static void test_duplicate_key(void **state)
+{
+    expect_error("egress:\n  http: a:1\n  http: b:2\n",
+                 "t.yaml:3: key 'egress.http': given twice (first on line 2)");
+}
+
+static void test_empty(void **state)
+{
+    lr_config *c = *state;
+    char err[256];
+
+    assert_int_equal(lr_config_load_string(c, "", "e.yaml", err, sizeof(err)), 0);
+    assert_int_equal(lr_config_load_string(c, "# nothing\n\n", "e.yaml", err, sizeof(err)), 0);
+    assert_int_equal(lr_config_load_string(c, "---\n", "e.yaml", err, sizeof(err)), 0);
+    assert_int_equal(lr_config_load_string(c, "{}\n", "e.yaml", err, sizeof(err)), 0);
+    assert_int_equal(lr_config_load_file(c, CONFIGS "empty.yaml", err, sizeof(err)), 0);
+    check_defaults(c);
+}
+
+static void test_missing_file(void **state)
+{
+    lr_config *c = *state;
+    char err[256];
+
+    assert_int_equal(lr_config_load_file(c, CONFIGS "no-such-file.yaml", err, sizeof(err)),
+                     AVERROR(ENOENT));
+    assert_string_equal(err, CONFIGS "no-such-file.yaml: cannot open: No such file or directory");
+    check_defaults(c);
+}
+
+static void test_file_line_numbers(void **state)
+{
+    lr_config *c = *state;
+    char path[] = "/tmp/test_config_XXXXXX";
+    char err[256], want[300];
+    const char text[] = "lecture: cs101\n\n# comment\negress:\n  htp: 1\n";
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+    close(fd);
+    assert_int_equal(lr_config_load_file(c, path, err, sizeof(err)), AVERROR(EINVAL));
+    snprintf(want, sizeof(want), "%s:5: unknown key 'egress.htp' (did you mean 'http'?)", path);
+    assert_string_equal(err, want);
+    unlink(path);
+}
+
+static void test_relative_paths(void **state)
+{
+    lr_config *c = *state;
+    char err[256];
+
+    /* in a file, relative paths are relative to the file's folder; URLs stay */
+    assert_int_equal(lr_config_load_file(c, SAMPLES "demo.yaml", err, sizeof(err)), 0);
+    assert_string_equal(c->ingest.source, LR_SOURCE_DIR "/samples/lecture.mp4");
+    assert_string_equal(c->egress.assets_dir,
+                        LR_SOURCE_DIR "/samples/../node_modules/hls.js/dist");
+    assert_int_equal(lr_config_load_file(c, SAMPLES "ingest.yaml", err, sizeof(err)), 0);
+    assert_string_equal(c->ingest.source, "https://video.example.edu/live/cs101/index.m3u8");
+    /* from a string, paths are left as given */
+    assert_int_equal(lr_config_load_string(c, "ingest: { source: a.mp4 }\n", "s", err,
+                                           sizeof(err)), 0);
+    assert_string_equal(c->ingest.source, "a.mp4");
+}
+
+static void test_no_memory(void **state)
+{
+    lr_config *c = *state, d;
+    char err[256];
+
+    av_max_alloc(0); /* every av_malloc fails */
+    assert_int_equal(lr_config_load_string(c, "lecture: cs101\n", "m.yaml", err, sizeof(err)),
+                     AVERROR(ENOMEM));
+    assert_int_equal(lr_config_defaults(&d), AVERROR(ENOMEM));
+    av_max_alloc(INT_MAX);
+    assert_null(d.log_level);
+    check_defaults(c);
+}
+
+static void test_samples(void **state)
+{
+    static const char *const files[] = { SAMPLES "demo.yaml", SAMPLES "ingest.yaml",
+                                         SAMPLES "transcode.yaml", SAMPLES "egress.yaml" };
+    lr_config c;
+    char err[512];
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        assert_int_equal(lr_config_defaults(&c), 0);
+        if (lr_config_load_file(&c, files[i], err, sizeof(err)) < 0)
+            fail_msg("%s", err);
+        if (i == 0) {
+            /* the demo file is the defaults written out; only its paths are
+             * spelled relative to samples/ */
+            assert_string_equal(c.egress.assets_dir,
+                                LR_SOURCE_DIR "/samples/../node_modules/hls.js/dist");
+            av_freep(&c.egress.assets_dir);
+            c.egress.assets_dir = av_strdup(LR_SOURCE_DIR "/node_modules/hls.js/dist");
+            check_defaults(&c);
+        }
+        if (i == 2)
+            assert_int_equal(c.transcode.nb_rungs, 4);
+        lr_config_free(&c);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overrides, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rungs_replace, setup, teardown),
+        cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_out_of_range),
+        cmocka_unit_test(test_bad_bool),
+        cmocka_unit_test(test_bad_strings),
+        cmocka_unit_test(test_yaml_syntax),
+        cmocka_unit_test(test_section_scalar),
+        cmocka_unit_test(test_rung_errors),
+        cmocka_unit_test(test_duplicate_key),
+        cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_line_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_memory, setup, teardown),
+        cmocka_unit_test(test_samples),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
