@@ -606,7 +606,7 @@ static int walk_mapping(walker *w, const opt *t, void *base, const yaml_node_t *
 static int walk_list(walker *w, const opt *o, void *base, const yaml_node_t *seq,
                      const char *path)
 {
-    char got[64], ipath[160];
+    char got[64], ipath[176];
     char *elems = NULL;
     int n, i, ret;
 
