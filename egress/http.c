@@ -407,7 +407,8 @@ static void *loop_thread(void *arg)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     while (!h->stopping) {
-        if (h2o_evloop_run(h->loop, INT32_MAX) != 0) {
+        /* EINTR (a debugger, a signal delivered to this thread) is not a failure. */
+        if (h2o_evloop_run(h->loop, INT32_MAX) != 0 && errno != EINTR) {
             lr_error("http: event loop failed: %s", strerror(errno));
             break;
         }
