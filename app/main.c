@@ -67,6 +67,7 @@ int main(int argc, char **argv)
     enum lr_log_level level;
     lr_config conf = { 0 };
     char err[512];
+    sigset_t sigs;
     int i = 1, ret;
 
     if (argc > 1 && argv[1][0] != '-') {
@@ -122,6 +123,7 @@ int main(int argc, char **argv)
     if (lr_log_parse_level(conf.log_level, &level) == 0)
         lr_log_set_level(level);
     lr_log_route_libraries();
+    lr_roles_block_signals(&sigs);
     if (lr_link_global_init() < 0) {
         lr_config_free(&conf);
         return 1;

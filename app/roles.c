@@ -1,5 +1,7 @@
 /* app/roles.c — see roles.h. Stop signals are blocked in every thread and
  * taken with sigwait() here, so no role ever runs inside a signal handler.
+ * The mask is set before any library starts a thread (libsrt does at
+ * srt_startup), since threads inherit it.
  * Roles start downstream first (egress, transcode, ingest) so each link
  * finds its listener, and stop upstream first. */
 #include "roles.h"
@@ -31,6 +33,15 @@ static void print_watch_url(const lr_config *c, int port)
     fflush(stdout);
 }
 
+void lr_roles_block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int lr_roles_run(const lr_config *c, int roles)
 {
     lr_egress *egress = NULL;
@@ -39,11 +50,7 @@ int lr_roles_run(const lr_config *c, int roles)
     sigset_t set;
     int sig = 0, ret = 0;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    lr_roles_block_signals(&set);
 
     if ((roles & LR_ROLE_EGRESS) && (ret = lr_egress_start(c, &egress)) < 0)
         goto end;

@@ -3,9 +3,15 @@
 #ifndef LR_APP_ROLES_H
 #define LR_APP_ROLES_H
 
+#include <signal.h>
+
 #include "common/config.h"
 
 enum { LR_ROLE_INGEST = 1, LR_ROLE_TRANSCODE = 2, LR_ROLE_EGRESS = 4 };
+
+/* Blocks SIGINT and SIGTERM in the calling thread (and so in every thread
+ * created after) and ignores SIGPIPE. Call before any thread exists. */
+void lr_roles_block_signals(sigset_t *set);
 
 /* Blocks until a stop signal; returns the process exit code. */
 int lr_roles_run(const lr_config *c, int roles);

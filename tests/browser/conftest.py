@@ -1,0 +1,16 @@
+"""Browser test: reuses the system tests' helpers (tests/system/lrdemo.py)."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "system"))
+
+from lrdemo import attach_stderr, start_demo  # noqa: E402,F401
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    attach_stderr(item, outcome.get_result())

@@ -1,0 +1,18 @@
+"""System tests: start the real program and talk to it as students and
+lecturers would. Helpers and fixtures live in lrdemo.py (shared with
+tests/browser)."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lrdemo import attach_stderr, demo, lr_config, start_demo  # noqa: E402,F401
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    attach_stderr(item, outcome.get_result())
