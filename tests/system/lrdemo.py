@@ -1,0 +1,499 @@
+"""Shared helpers for the system and browser tests of lecture-relay.
+
+Standard library only (plus pytest for the fixtures), so that Debian's
+/usr/bin/python3 with python3-pytest runs it as is.
+
+What is here:
+  free_udp_port(), free_tcp_port()     ports nobody listens on right now
+  write_config(dir, ...)               a YAML config on free loopback ports
+  Demo                                 `lecture-relay run` as a child process
+  http_get(), master/media playlist parsing, segment download
+  ffprobe helpers (first video packet of a segment, full decode check)
+  fixtures: lr_config, start_demo (factory), demo (module-scoped)
+"""
+
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = Path(os.environ.get("LR_BINARY", REPO / "build" / "lecture-relay"))
+
+# Deadlines for things that depend on machine speed (segments appearing,
+# sequence advancing) are multiplied by this; the sanitizer build sets it > 1.
+# The contract's own numbers (watch line within 20 s, stop within 2 s) are not.
+TIME_SCALE = float(os.environ.get("LR_TIME_SCALE", "1"))
+WATCH_DEADLINE = 20.0
+STOP_DEADLINE = 2.0
+LECTURE = "demo"
+
+
+def scaled(seconds):
+    return seconds * TIME_SCALE
+
+
+# --------------------------------------------------------------------------
+# ports and configuration
+
+_handed_out = set()
+
+
+def _free_port(kind):
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        # SRT is UDP and HTTP is TCP; make sure a port is free on both, and
+        # never hand the same port out twice in one test session.
+        other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
+        try:
+            with socket.socket(socket.AF_INET, other) as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port found")
+
+
+def free_udp_port():
+    return _free_port(socket.SOCK_DGRAM)
+
+
+def free_tcp_port():
+    return _free_port(socket.SOCK_STREAM)
+
+
+def _yaml_scalar(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return json.dumps(str(v))  # a JSON string is a valid double-quoted YAML scalar
+
+
+def to_yaml(value, indent=0):
+    """Block-style YAML for nested dicts/lists of scalars (enough for configs)."""
+    pad = "  " * indent
+    lines = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, (dict, list)) and v:
+                lines.append(f"{pad}{k}:")
+                lines.append(to_yaml(v, indent + 1))
+            elif isinstance(v, (dict, list)):
+                lines.append(f"{pad}{k}: {'{}' if isinstance(v, dict) else '[]'}")
+            else:
+                lines.append(f"{pad}{k}: {_yaml_scalar(v)}")
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                sub = to_yaml(item, indent + 1).splitlines()
+                lines.append(f"{pad}- {sub[0].strip()}")
+                lines.extend(sub[1:])
+            else:
+                lines.append(f"{pad}- {_yaml_scalar(item)}")
+    else:
+        lines.append(pad + _yaml_scalar(value))
+    return "\n".join(lines)
+
+
+def deep_merge(base, extra):
+    out = dict(base)
+    for k, v in (extra or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+class Config:
+    """A config file on fresh loopback ports. .path, .ports, .data"""
+
+    def __init__(self, directory, overrides=None, name="lecture-relay.yaml"):
+        self.transcode_port = free_udp_port()  # ingest.link -> transcode.listen
+        self.egress_port = free_udp_port()     # transcode.link -> egress.listen
+        self.http_port = free_tcp_port()
+        self.lecture = (overrides or {}).get("lecture", LECTURE)
+        data = {
+            "log_level": "info",
+            "lecture": self.lecture,
+            "ingest": {"link": f"srt://127.0.0.1:{self.transcode_port}"},
+            "transcode": {
+                "listen": f"srt://127.0.0.1:{self.transcode_port}",
+                "link": f"srt://127.0.0.1:{self.egress_port}",
+            },
+            "egress": {
+                "listen": f"srt://127.0.0.1:{self.egress_port}",
+                "http": f"127.0.0.1:{self.http_port}",
+            },
+        }
+        if os.environ.get("LR_SOURCE"):  # another sample than the built-in default
+            data["ingest"]["source"] = os.environ["LR_SOURCE"]
+        self.data = deep_merge(data, overrides)
+        self.path = Path(directory) / name
+        self.path.write_text("# written by tests/system/lrdemo.py\n" + to_yaml(self.data) + "\n")
+
+
+# --------------------------------------------------------------------------
+# the program as a child process
+
+class Demo:
+    """`lecture-relay run --config FILE`, with stdout read by a thread and
+    stderr collected in a file (shown when a test fails)."""
+
+    def __init__(self, config, binary=BINARY, args=None, log_dir=None):
+        self.config = config
+        self.binary = Path(binary)
+        self.args = args if args is not None else ["run", "--config", str(config.path)]
+        log_dir = Path(log_dir or config.path.parent)
+        self.stderr_path = log_dir / f"stderr-{id(self):x}.log"
+        self.proc = None
+        self.url = None       # the watch URL printed by the program
+        self.base = None      # http://HOST:PORT
+        self.stdout_lines = []
+        self._lines = queue.Queue()
+
+    # -- start / stop
+    def start(self, deadline=WATCH_DEADLINE):
+        if not self.binary.exists():
+            pytest.fail(f"{self.binary} does not exist: build first (scripts/setup) or set LR_BINARY")
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(self.binary), *self.args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
+            cwd=str(REPO))
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        end = time.monotonic() + deadline
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                self.kill()
+                pytest.fail(f"no 'watch:' line on stdout within {deadline:.0f} s\n{self.describe()}")
+            try:
+                line = self._lines.get(timeout=min(left, 0.2))
+            except queue.Empty:
+                if self.proc.poll() is not None and self._lines.empty():
+                    pytest.fail(f"lecture-relay exited with {self.proc.returncode} before printing "
+                                f"'watch:'\n{self.describe()}")
+                continue
+            if line is None:
+                continue
+            m = re.match(r"^watch: (http://([^/\s]+)/watch/(\S+))\s*$", line)
+            if m:
+                self.url, self.base = m.group(1), "http://" + m.group(2)
+                assert m.group(3) == self.config.lecture, line
+                return self
+
+    def start_background(self):
+        """Start a role that prints no watch line (ingest, transcode)."""
+        if not self.binary.exists():
+            pytest.fail(f"{self.binary} does not exist: build first (scripts/setup) or set LR_BINARY")
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(self.binary), *self.args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
+            cwd=str(REPO))
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        return self
+
+    def _read_stdout(self):
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.stdout_lines.append(line)
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGINT, deadline=STOP_DEADLINE):
+        """Send sig; return the exit code, or None if it did not exit in time
+        (then it is killed)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=deadline)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return None
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def close(self):
+        self.kill()
+        if getattr(self, "_stderr", None):
+            self._stderr.close()
+
+    # -- diagnostics
+    def stderr_text(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def describe(self, tail=80):
+        err = self.stderr_text().splitlines()[-tail:]
+        rc = self.proc.poll() if self.proc else None
+        return ("--- lecture-relay (exit %s) stdout ---\n%s\n--- stderr (last %d lines) ---\n%s"
+                % (rc, "\n".join(self.stdout_lines[-20:]), tail, "\n".join(err)))
+
+    def assert_stops(self, sig=signal.SIGINT, deadline=STOP_DEADLINE):
+        name = signal.Signals(sig).name
+        rc = self.stop(sig, deadline)
+        assert rc is not None, f"did not exit within {deadline} s of {name}\n{self.describe()}"
+        assert rc == 0, f"exit code {rc} after {name}\n{self.describe()}"
+
+    # -- HTTP
+    def live(self, path=""):
+        return f"{self.base}/live/{self.config.lecture}/{path}"
+
+
+# --------------------------------------------------------------------------
+# HTTP and playlists
+
+def http_get(url, timeout=5.0):
+    """(status, headers, body); status is None if it could not connect."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers or {}), e.read()
+    except (urllib.error.URLError, OSError):
+        return None, {}, b""
+
+
+def wait_for(predicate, deadline, interval=0.25, what="condition"):
+    """Poll predicate() until it returns something truthy; return that."""
+    end = time.monotonic() + deadline
+    last = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() >= end:
+            pytest.fail(f"timed out after {deadline:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+_ATTR = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+
+
+def parse_attrs(text):
+    return {k: v[1:-1] if v.startswith('"') else v for k, v in _ATTR.findall(text)}
+
+
+def parse_master(text):
+    """[{'attrs': {...}, 'uri': str}] for each EXT-X-STREAM-INF."""
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    assert lines and lines[0] == "#EXTM3U", f"not a playlist: {text[:200]!r}"
+    variants = []
+    for i, line in enumerate(lines):
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            uri = next((l for l in lines[i + 1:] if not l.startswith("#")), None)
+            variants.append({"attrs": parse_attrs(line.split(":", 1)[1]), "uri": uri})
+    return variants
+
+
+def parse_media(text):
+    """{'sequence': int, 'target': float|None, 'segments': [{'seq','uri','duration','discontinuity'}]}"""
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    assert lines and lines[0] == "#EXTM3U", f"not a playlist: {text[:200]!r}"
+    out = {"sequence": 0, "target": None, "segments": [], "endlist": False}
+    duration, disc = None, False
+    for line in lines:
+        if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            out["sequence"] = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-TARGETDURATION:"):
+            out["target"] = float(line.split(":", 1)[1])
+        elif line.startswith("#EXTINF:"):
+            duration = float(line.split(":", 1)[1].split(",")[0])
+        elif line == "#EXT-X-DISCONTINUITY":
+            disc = True
+        elif line == "#EXT-X-ENDLIST":
+            out["endlist"] = True
+        elif not line.startswith("#"):
+            out["segments"].append({"seq": out["sequence"] + len(out["segments"]),
+                                    "uri": line, "duration": duration, "discontinuity": disc})
+            duration, disc = None, False
+    return out
+
+
+def fetch_text(url):
+    status, _, body = http_get(url)
+    assert status == 200, f"GET {url} -> {status}"
+    return body.decode("utf-8")
+
+
+def fetch_master(demo):
+    return parse_master(fetch_text(demo.live("master.m3u8")))
+
+
+def wait_master(demo, deadline=None):
+    """The master playlist, once it lists at least one variant."""
+    def get():
+        status, _, body = http_get(demo.live("master.m3u8"))
+        if status != 200:
+            return None
+        v = parse_master(body.decode("utf-8"))
+        return v or None
+    return wait_for(get, deadline or scaled(30), what="master playlist with variants")
+
+
+def rung_urls(demo, variants):
+    """{rung name: absolute media playlist URL}; name = first path part of the URI."""
+    return {v["uri"].split("/")[0]: urllib.request.urljoin(demo.live("master.m3u8"), v["uri"])
+            for v in variants}
+
+
+def fetch_media(url):
+    status, _, body = http_get(url)
+    if status != 200:
+        return None
+    return parse_media(body.decode("utf-8"))
+
+
+def wait_segments(url, count, deadline=None):
+    """The media playlist once it lists at least count segments."""
+    def get():
+        m = fetch_media(url)
+        return m if m and len(m["segments"]) >= count else None
+    return wait_for(get, deadline or scaled(40), what=f"{count} segments in {url}")
+
+
+def download(url, dest):
+    status, _, body = http_get(url, timeout=10)
+    assert status == 200, f"GET {url} -> {status}"
+    assert body, f"GET {url}: empty body"
+    Path(dest).write_bytes(body)
+    return Path(dest)
+
+
+# --------------------------------------------------------------------------
+# ffprobe / ffmpeg
+
+def first_video_packet(path):
+    """The first video packet of a file, as ffprobe reports it (pts, pts_time, flags)."""
+    r = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_packets",
+         "-read_intervals", "%+#1", "-show_entries", "packet=pts,pts_time,dts,flags",
+         "-of", "json", str(path)],
+        capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, f"ffprobe {path}: {r.stderr}"
+    packets = json.loads(r.stdout).get("packets", [])
+    assert packets, f"ffprobe {path}: no video packet"
+    return packets[0]
+
+
+def first_video_frame(path):
+    """The first decoded video frame (key_frame, pict_type, pts)."""
+    r = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_frames",
+         "-read_intervals", "%+#1", "-show_entries", "frame=key_frame,pict_type,pts,pts_time",
+         "-of", "json", str(path)],
+        capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, f"ffprobe {path}: {r.stderr}"
+    frames = json.loads(r.stdout).get("frames", [])
+    assert frames, f"ffprobe {path}: no video frame decoded"
+    return frames[0]
+
+
+def streams(path):
+    r = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                        "stream=codec_type,codec_name,width,height", "-of", "json", str(path)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, f"ffprobe {path}: {r.stderr}"
+    return json.loads(r.stdout).get("streams", [])
+
+
+def decode_errors(path):
+    """Decode every stream of a file; return (returncode, stderr)."""
+    r = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error",
+                        "-i", str(path), "-map", "0", "-f", "null", "-"],
+                       capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stderr.strip()
+
+
+# --------------------------------------------------------------------------
+# fixtures (imported into tests/system/conftest.py and tests/browser/conftest.py)
+
+@pytest.fixture
+def lr_config(tmp_path):
+    """A fresh config file on free ports for this test."""
+    return Config(tmp_path)
+
+
+@pytest.fixture
+def start_demo(tmp_path, request):
+    """Factory: start_demo(overrides=None) -> a running Demo (watch line seen).
+    Every demo it started is killed at teardown if still running; stopping it
+    cleanly (and checking the exit) is the test's business."""
+    started = []
+
+    def start(overrides=None, args=None):
+        d = tmp_path / f"demo{len(started)}"
+        d.mkdir()
+        demo = Demo(Config(d, overrides), args=args)
+        started.append(demo)
+        request.node._lr_demos = started
+        return demo.start()
+
+    yield start
+    for demo in started:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, request):
+    """One demo shared by the tests of a module (they only observe it).
+    At teardown: SIGINT, and it must exit with 0 within 2 s."""
+    d = tmp_path_factory.mktemp("demo")
+    demo = Demo(Config(d))
+    request.module._lr_demo = demo
+    try:
+        demo.start()
+        yield demo
+        demo.assert_stops(signal.SIGINT)
+    finally:
+        demo.close()
+
+
+def attach_stderr(item, report):
+    """pytest_runtest_makereport helper: on failure, add the demos' output."""
+    if report.when not in ("call", "setup") or not report.failed:
+        return
+    demos = list(getattr(item, "_lr_demos", None) or [])
+    mod_demo = getattr(getattr(item, "module", None), "_lr_demo", None)
+    if mod_demo is not None:
+        demos.append(mod_demo)
+    for i, demo in enumerate(demos):
+        if demo.proc is not None:
+            report.sections.append((f"lecture-relay #{i}", demo.describe()))
+
+
+def tool(name):
+    path = shutil.which(name)
+    if not path:
+        pytest.skip(f"{name} not installed (scripts/setup installs it)")
+    return path
