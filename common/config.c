@@ -23,7 +23,8 @@
 
 #define MAX_OPTS 16 /* entries in one table, for the lines[] arrays */
 
-enum opt_type { OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_BOOL, OPT_SECTION, OPT_LIST };
+enum opt_type { OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_BOOL, OPT_SECTION, OPT_LIST,
+                OPT_STRLIST /* char *[max_elems] and a count */ };
 
 enum opt_flags {
     OPT_EVEN     = 1 << 0, /* int: must be even */
@@ -55,7 +56,7 @@ typedef struct opt {
     check_fn      check;      /* string */
     const char   *expect;     /* string: what check wants, for messages */
     const struct opt *sub;    /* section and list element table */
-    validate_fn   validate;   /* section */
+    validate_fn   validate;   /* section, list element */
     size_t        elem_size;  /* list */
     size_t        count_offset;
     int           max_elems;
@@ -134,6 +135,22 @@ static int check_srt_url(const char *s)
     return !strncmp(s, "srt://", 6) && hostport_valid(s + 6, 1);
 }
 
+static int check_srt_url_or_empty(const char *s)
+{
+    return !*s || check_srt_url(s);
+}
+
+/* Goes into the stream id as s=<key>: printable, no ',' or '='. */
+static int check_publish_key(const char *s)
+{
+    size_t len = strlen(s);
+
+    for (size_t i = 0; i < len; i++)
+        if (s[i] <= ' ' || s[i] > '~' || s[i] == ',' || s[i] == '=')
+            return 0;
+    return len <= 128;
+}
+
 static int check_hostport(const char *s)
 {
     return hostport_valid(s, 0);
@@ -167,14 +184,75 @@ static const opt link_opts[] = {
     { .name = NULL }
 };
 
+enum { LECTURE_NAME = 0, LECTURE_SOURCES = 4 }; /* in lecture_opts */
+
+static const opt lecture_opts[] = {
+    [LECTURE_NAME] =
+    STR("name", lr_lecture_conf, name, NULL, check_name, NAME, OPT_REQUIRED | OPT_UNIQUE),
+    STR("passphrase", lr_lecture_conf, passphrase, "", check_passphrase,
+        "an empty passphrase (no encryption) or 10 to 79 characters", OPT_SECRET),
+    STR("publish_key", lr_lecture_conf, publish_key, "", check_publish_key,
+        "up to 128 printable characters without spaces, ',' or '='", OPT_SECRET),
+    BOOL("takeover", lr_lecture_conf, takeover, 0),
+    [LECTURE_SOURCES] =
+    { .name = "sources", .type = OPT_STRLIST, .offset = offsetof(lr_lecture_conf, sources),
+      .count_offset = offsetof(lr_lecture_conf, nb_sources), .max_elems = LR_MAX_SOURCES,
+      .check = check_nonempty, .expect = "'push', a URL or a file path", .flags = OPT_PATH },
+    { .name = NULL }
+};
+
+static int validate_lecture(const void *base, const int *lines, char *why, size_t why_size)
+{
+    const lr_lecture_conf *l = base;
+    int push = 0;
+
+    for (int i = 0; i < l->nb_sources; i++)
+        push += !strcmp(l->sources[i], "push");
+    if (push <= 1)
+        return -1;
+    snprintf(why, why_size, "'push' may be listed once");
+    return LECTURE_SOURCES;
+}
+
+enum { INGEST_LISTEN = 4, INGEST_LECTURES = 6 }; /* in ingest_opts */
+
 static const opt ingest_opts[] = {
     STR("source", lr_ingest_conf, source, LR_SOURCE_DIR "/samples/lecture.mp4",
         check_nonempty, "a file path or URL", OPT_PATH),
     BOOL("loop", lr_ingest_conf, loop, 1),
     BOOL("realtime", lr_ingest_conf, realtime, 1),
     STR("link", lr_ingest_conf, link, "srt://127.0.0.1:9000", check_srt_url, SRT_URL, 0),
+    [INGEST_LISTEN] =
+    STR("listen", lr_ingest_conf, listen, "", check_srt_url_or_empty,
+        "empty (no push listener) or " SRT_URL, 0),
+    INT("stall_ms", lr_ingest_conf, stall_ms, 1000, 100, 60000, 0),
+    [INGEST_LECTURES] =
+    { .name = "lectures", .type = OPT_LIST, .offset = offsetof(lr_ingest_conf, lectures),
+      .sub = lecture_opts, .elem_size = sizeof(lr_lecture_conf),
+      .count_offset = offsetof(lr_ingest_conf, nb_lectures), .max_elems = LR_MAX_LECTURES,
+      .validate = validate_lecture },
     { .name = NULL }
 };
+
+static int validate_ingest(const void *base, const int *lines, char *why, size_t why_size)
+{
+    const lr_ingest_conf *in = base;
+
+    if (in->listen[0])
+        return -1;
+    for (int i = 0; i < in->nb_lectures; i++) {
+        const lr_lecture_conf *l = &in->lectures[i];
+        int push = l->nb_sources == 0;
+        for (int k = 0; k < l->nb_sources; k++)
+            push |= !strcmp(l->sources[k], "push");
+        if (push) {
+            snprintf(why, why_size, "lecture '%s' takes a push (source 'push'), which needs "
+                     "ingest.listen", l->name);
+            return lines[INGEST_LECTURES] ? INGEST_LECTURES : INGEST_LISTEN;
+        }
+    }
+    return -1;
+}
 
 static const opt rung_opts[] = {
     STR("name", lr_rung_conf, name, NULL, check_name, NAME,
@@ -239,7 +317,7 @@ static const opt config_opts[] = {
         "one of error, warn, info, debug", 0),
     STR("lecture", lr_config, lecture, "demo", check_name, NAME, 0),
     SECTION("link", lr_config, link, link_opts, NULL),
-    SECTION("ingest", lr_config, ingest, ingest_opts, NULL),
+    SECTION("ingest", lr_config, ingest, ingest_opts, validate_ingest),
     SECTION("transcode", lr_config, transcode, transcode_opts, NULL),
     SECTION("egress", lr_config, egress, egress_opts, validate_egress),
     { .name = NULL }
@@ -248,6 +326,7 @@ static const opt config_opts[] = {
 #define TABLE_FITS(t) _Static_assert(sizeof(t) / sizeof(t[0]) <= MAX_OPTS + 1, #t " too long")
 TABLE_FITS(link_opts);
 TABLE_FITS(ingest_opts);
+TABLE_FITS(lecture_opts);
 TABLE_FITS(rung_opts);
 TABLE_FITS(transcode_opts);
 TABLE_FITS(egress_opts);
@@ -280,6 +359,10 @@ static void visit_strings(const opt *t, void *base, void (*fn)(char **s, int *fa
         case OPT_LIST:
             for (int i = 0; i < t->max_elems; i++)
                 visit_strings(t->sub, element(base, t, i), fn, failed);
+            break;
+        case OPT_STRLIST:
+            for (int i = 0; i < t->max_elems; i++)
+                fn((char **)field(base, t) + i, failed);
             break;
         default:
             break;
@@ -324,6 +407,7 @@ static int set_defaults(const opt *t, void *base)
                 return ret;
             break;
         case OPT_LIST:
+        case OPT_STRLIST:
             break; /* lists have no generic default; see lr_config_defaults */
         }
     }
@@ -630,8 +714,18 @@ static int walk_list(walker *w, const opt *o, void *base, const yaml_node_t *seq
                        describe(item, got, sizeof(got)));
             goto fail;
         }
-        if ((ret = walk_mapping(w, o->sub, e, item, ipath, lines)) < 0)
+        if ((ret = set_defaults(o->sub, e)) < 0 ||
+            (ret = walk_mapping(w, o->sub, e, item, ipath, lines)) < 0)
             goto fail;
+        if (o->validate) {
+            char why[160];
+            int bad = o->validate(e, lines, why, sizeof(why));
+            if (bad >= 0) {
+                ret = fail(w, lines[bad] ? lines[bad] : line_of(item), "key '%s.%s': %s",
+                           ipath, o->sub[bad].name, why);
+                goto fail;
+            }
+        }
         for (int k = 0; o->sub[k].name; k++) {
             if (!(o->sub[k].flags & OPT_UNIQUE))
                 continue;
@@ -658,6 +752,53 @@ fail:
     for (i = 0; i < o->max_elems; i++)
         visit_strings(o->sub, elems + (size_t)i * o->elem_size, free_string, NULL);
     av_freep(&elems);
+    return ret;
+}
+
+/* A list of strings replaces what was there, each item checked like a string. */
+static int walk_strlist(walker *w, const opt *o, void *base, const yaml_node_t *seq,
+                        const char *path)
+{
+    char *items[64] = { 0 }, got[64], ipath[176];
+    char **dst = field(base, o);
+    int n, i, ret = 0;
+
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return fail(w, line_of(seq), "key '%s': expected a list, got %s", path,
+                    describe(seq, got, sizeof(got)));
+    n = (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    if (n < 1 || n > o->max_elems || n > 64)
+        return fail(w, line_of(seq), "key '%s': expected 1 to %d entries, got %d", path,
+                    o->max_elems, n);
+    for (i = 0; i < n; i++) {
+        yaml_node_t *item = yaml_document_get_node(w->doc, seq->data.sequence.items.start[i]);
+        const char *s;
+
+        snprintf(ipath, sizeof(ipath), "%s[%d]", path, i);
+        if (item->type != YAML_SCALAR_NODE || strlen(scalar(item)) != item->data.scalar.length ||
+            (o->check && !o->check(scalar(item)))) {
+            ret = fail(w, line_of(item), "key '%s': expected %s, got %s", ipath, o->expect,
+                       describe(item, got, sizeof(got)));
+            goto end;
+        }
+        s = scalar(item);
+        if ((o->flags & OPT_PATH) && w->dir && strcmp(s, "push") && is_relative_path(s))
+            items[i] = av_asprintf("%s/%s", w->dir, s);
+        else
+            items[i] = av_strdup(s);
+        if (!items[i]) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+    }
+    for (i = 0; i < o->max_elems; i++)
+        av_freep(&dst[i]);
+    memcpy(dst, items, (size_t)n * sizeof(*dst));
+    memset(items, 0, sizeof(items));
+    *(int *)((char *)base + o->count_offset) = n;
+end:
+    for (i = 0; i < 64; i++)
+        av_freep(&items[i]);
     return ret;
 }
 
@@ -709,6 +850,10 @@ static int walk_mapping(walker *w, const opt *t, void *base, const yaml_node_t *
         }
         case OPT_LIST:
             if ((ret = walk_list(w, o, base, val, path)) < 0)
+                return ret;
+            break;
+        case OPT_STRLIST:
+            if ((ret = walk_strlist(w, o, base, val, path)) < 0)
                 return ret;
             break;
         default:

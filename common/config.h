@@ -20,11 +20,27 @@ typedef struct lr_link_conf {
     char *passphrase;  /* empty: no encryption; else 10..79 chars */
 } lr_link_conf;
 
+#define LR_MAX_LECTURES 64
+#define LR_MAX_SOURCES  4
+
+typedef struct lr_lecture_conf {
+    char *name;          /* the lecture (lr_lecture_name_valid) */
+    char *passphrase;    /* SRT passphrase of this lecture's push: "" none, else 10..79 chars */
+    char *publish_key;   /* "" none; else given by the pusher as s=<key> in the stream id */
+    int   takeover;      /* a second publisher replaces the live one (else it is refused) */
+    int   nb_sources;    /* 0 in a file means ["push"] */
+    char *sources[LR_MAX_SOURCES]; /* in order; "push", or a URL or file path */
+} lr_lecture_conf;
+
 typedef struct lr_ingest_conf {
-    char *source;      /* file path or URL libavformat opens */
+    char *source;      /* file path or URL libavformat opens (the demo's lecture) */
     int   loop;        /* files: start again at the end, timestamps keep rising */
     int   realtime;    /* files: pace reading at the media's own speed */
     char *link;        /* srt://host:port the ingest calls (transcode's listener) */
+    char *listen;      /* srt://host:port of the lecturers' SRT push; "" none */
+    int   stall_ms;    /* a source silent this long is failed over */
+    int   nb_lectures; /* 0: one lecture, `lecture`, read from `source` */
+    lr_lecture_conf lectures[LR_MAX_LECTURES];
 } lr_ingest_conf;
 
 typedef struct lr_transcode_conf {

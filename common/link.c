@@ -188,8 +188,12 @@ int lr_link_connect(const char *url, const char *streamid, const lr_link_opts *o
             break;
         if (st == SRTS_BROKEN || st == SRTS_CLOSED || st == SRTS_NONEXIST) {
             int reason = srt_getrejectreason(s);
-            lr_warn("link %s (%s): connection failed: %s", url, streamid,
-                    srt_rejectreason_str(reason));
+            if (reason >= SRT_REJC_PREDEFINED)
+                lr_warn("link %s (%s): refused by the peer (code %d)", url, streamid,
+                        reason - SRT_REJC_PREDEFINED);
+            else
+                lr_warn("link %s (%s): connection failed: %s", url, streamid,
+                        srt_rejectreason_str(reason));
             ret = reason == SRT_REJ_TIMEOUT ? AVERROR(ETIMEDOUT) : AVERROR(ECONNREFUSED);
             goto fail;
         }
@@ -235,7 +239,7 @@ static int on_handshake(void *opaque, SRTSOCKET ns, int hsversion,
                         const struct sockaddr *peeraddr, const char *streamid)
 {
     lr_link_listener *l = opaque;
-    const char *reason = NULL;
+    lr_link_admission ad = { 0 };
     lr_streamid sid;
     char peer[64];
     int ret;
@@ -247,12 +251,23 @@ static int on_handshake(void *opaque, SRTSOCKET ns, int hsversion,
         srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 400);
         return -1;
     }
-    ret = l->admit ? l->admit(l->opaque, &sid, peer, &reason) : 0;
+    ret = l->admit ? l->admit(l->opaque, &sid, peer, &ad) : 0;
+    if (ret >= 0 && ad.passphrase) {
+        int keylen = 16;
+        /* An empty passphrase means an unencrypted link for this lecture. */
+        if (srt_setsockflag(ns, SRTO_PASSPHRASE, ad.passphrase, (int)strlen(ad.passphrase)) < 0 ||
+            (*ad.passphrase && srt_setsockflag(ns, SRTO_PBKEYLEN, &keylen, sizeof(keylen)) < 0)) {
+            lr_warn("lecture=%s %s link from %s rejected: cannot set its passphrase: %s",
+                    sid.resource, l->role, peer, srt_getlasterror_str());
+            srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 500);
+            return -1;
+        }
+    }
     if (ret < 0) {
         int code = ret == AVERROR(ENOENT) ? 404 : ret == AVERROR(EBUSY) ? 409
                  : ret == AVERROR(EACCES) ? 403 : 400;
         lr_warn("lecture=%s %s link from %s rejected: %s", sid.resource, l->role, peer,
-                reason ? reason : av_err2str(ret));
+                ad.reason ? ad.reason : av_err2str(ret));
         srt_setrejectreason(ns, SRT_REJC_PREDEFINED + code);
         return -1;
     }
@@ -478,6 +493,11 @@ fail:
     av_free(io);
     srt_close(sock);
     return AVERROR(ENOMEM);
+}
+
+void lr_link_close_socket(int sock)
+{
+    srt_close(sock);
 }
 
 int64_t lr_link_avio_bytes(AVIOContext *pb)

@@ -35,11 +35,19 @@ int lr_link_connect(const char *url, const char *streamid, const lr_link_opts *o
 
 typedef struct lr_link_listener lr_link_listener;
 
+/* What an admit callback decides besides yes or no. */
+typedef struct lr_link_admission {
+    const char *reason;      /* on refusal: why, for the log line */
+    const char *passphrase;  /* on admission: this link's own passphrase (NULL: the listener's) */
+} lr_link_admission;
+
 /* Called at the handshake, in libsrt's thread: return 0 to admit, or a
- * negative AVERROR to reject (the listener logs why with reason). Must be
- * quick and must not call into the listener. */
+ * negative AVERROR to reject: ENOENT (unknown lecture), EACCES (bad key),
+ * EBUSY (already live), else EINVAL; the listener logs it with ad->reason
+ * and tells the caller through the SRT reject reason. Must be quick and must
+ * not call into the listener. */
 typedef int lr_link_admit_fn(void *opaque, const lr_streamid *sid, const char *peer,
-                             const char **reason);
+                             lr_link_admission *ad);
 /* Called in the listener's thread for each accepted link. On return 0 the
  * callee owns sock; on error the listener closes it. */
 typedef int lr_link_accept_fn(void *opaque, int sock, const lr_streamid *sid,
@@ -65,6 +73,9 @@ int  lr_link_avio_open(int sock, int write, lr_stop *stop, int idle_ms,
 void lr_link_avio_close(AVIOContext **pb);
 /* Bytes moved through the context so far. */
 int64_t lr_link_avio_bytes(AVIOContext *pb);
+
+/* Closes a socket that was never wrapped in an AVIOContext. */
+void lr_link_close_socket(int sock);
 
 /* Converts libsrt's last error into an AVERROR and logs it with what. */
 int  lr_srt_error(const char *what);

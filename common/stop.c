@@ -41,6 +41,11 @@ void lr_stop_request(lr_stop *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+void lr_stop_reset(lr_stop *s)
+{
+    atomic_store(&s->requested, 0);
+}
+
 int64_t lr_now_ns(void)
 {
     struct timespec ts;

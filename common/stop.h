@@ -17,6 +17,8 @@ typedef struct lr_stop {
 int  lr_stop_init(lr_stop *s);
 void lr_stop_destroy(lr_stop *s);
 void lr_stop_request(lr_stop *s);
+/* Clears a request, for a stop used more than once (abandoning one source). */
+void lr_stop_reset(lr_stop *s);
 static inline int lr_stop_requested(lr_stop *s) { return atomic_load(&s->requested); }
 
 /* Waits until CLOCK_MONOTONIC reaches deadline_ns or a stop is requested.

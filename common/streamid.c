@@ -101,7 +101,11 @@ static int parse_keys(const char *p, lr_streamid *out)
             if (copy_value(out->user, sizeof(out->user), eq + 1, vlen) < 0)
                 return AVERROR(EINVAL);
             break;
-        default: /* s, t, h: known, checked for shape, not needed here */
+        case 's':
+            if (copy_value(out->session, sizeof(out->session), eq + 1, vlen) < 0)
+                return AVERROR(EINVAL);
+            break;
+        default: /* t, h: known, checked for shape, not needed here */
             break;
         }
         if (!*end)
@@ -127,6 +131,7 @@ int lr_streamid_parse(const char *sid, lr_streamid *out)
         if (!lr_lecture_name_valid(sid))
             return AVERROR(EINVAL);
         copy_value(id.resource, sizeof(id.resource), sid, strlen(sid));
+        id.plain = 1;
     }
     *out = id;
     return 0;

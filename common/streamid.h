@@ -12,6 +12,8 @@ typedef struct lr_streamid {
     char resource[LR_LECTURE_NAME_MAX + 1]; /* r= : the lecture */
     char mode[16];                          /* m= : "request" (default), "publish", ... */
     char user[64];                          /* u= , empty when absent */
+    char session[129];                      /* s= : the publish key, empty when absent */
+    int  plain;                             /* given as a bare "<lecture>" */
 } lr_streamid;
 
 /* A lecture name is 1..64 chars of [A-Za-z0-9_-], starting alphanumeric. */

@@ -352,14 +352,14 @@ static void reap(lr_egress *e, int all)
     pthread_mutex_unlock(&e->lock);
 }
 
-static int admit(void *opaque, const lr_streamid *sid, const char *peer, const char **reason)
+static int admit(void *opaque, const lr_streamid *sid, const char *peer, lr_link_admission *ad)
 {
     lr_egress *e = opaque;
     lecture *lec;
     int busy;
 
     if (strcmp(sid->mode, "publish")) {
-        *reason = "stream id mode must be publish";
+        ad->reason = "stream id mode must be publish";
         return AVERROR(EINVAL);
     }
     pthread_mutex_lock(&e->lock);
@@ -367,7 +367,7 @@ static int admit(void *opaque, const lr_streamid *sid, const char *peer, const c
     busy = lec && atomic_load(&lec->live);
     pthread_mutex_unlock(&e->lock);
     if (busy) {
-        *reason = "lecture already has a live link";
+        ad->reason = "lecture already has a live link";
         return AVERROR(EBUSY);
     }
     return 0;

@@ -6,11 +6,17 @@
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
+#include "common/link.h"
 #include "common/log.h"
+
+#define OPEN_TIMEOUT_MS 10000
 
 struct lr_source {
     AVFormatContext *fmt;
+    AVIOContext     *push_pb;  /* the SRT push, when this source is one */
     lr_stop  *stop;
+    int       stall_ms;
+    int64_t   deadline_ns;     /* a blocking call past this is interrupted */
     char      url[1024];
     int       loop;
     int       realtime;
@@ -24,10 +30,17 @@ struct lr_source {
 
 static int interrupt_cb(void *opaque)
 {
-    return lr_stop_requested((lr_stop *)opaque);
+    lr_source *s = opaque;
+    return lr_stop_requested(s->stop) || (s->deadline_ns && lr_now_ns() > s->deadline_ns);
 }
 
-int lr_source_open(const char *url, int loop, int realtime, lr_stop *stop, lr_source **out)
+static void arm(lr_source *s, int ms)
+{
+    s->deadline_ns = ms > 0 ? lr_now_ns() + (int64_t)ms * 1000000 : 0;
+}
+
+int lr_source_open(const char *url, int loop, int realtime, int stall_ms, lr_stop *stop,
+                   lr_source **out)
 {
     lr_source *s;
     int ret;
@@ -35,6 +48,7 @@ int lr_source_open(const char *url, int loop, int realtime, lr_stop *stop, lr_so
     if (!(s = av_mallocz(sizeof(*s))))
         return AVERROR(ENOMEM);
     s->stop = stop;
+    s->stall_ms = stall_ms;
     s->loop = loop;
     s->realtime = realtime;
     s->first_us = AV_NOPTS_VALUE;
@@ -46,7 +60,8 @@ int lr_source_open(const char *url, int loop, int realtime, lr_stop *stop, lr_so
         goto fail;
     }
     s->fmt->interrupt_callback.callback = interrupt_cb;
-    s->fmt->interrupt_callback.opaque = stop;
+    s->fmt->interrupt_callback.opaque = s;
+    arm(s, stall_ms ? OPEN_TIMEOUT_MS : 0);
     if ((ret = avformat_open_input(&s->fmt, url, NULL, NULL)) < 0) {
         lr_error("source %s: cannot open: %s", url, av_err2str(ret));
         goto fail;
@@ -60,6 +75,51 @@ int lr_source_open(const char *url, int loop, int realtime, lr_stop *stop, lr_so
 fail:
     lr_source_close(&s);
     return ret;
+}
+
+int lr_source_open_push(int sock, const char *peer, int stall_ms, lr_stop *stop,
+                        lr_source **out)
+{
+    AVDictionary *opts = NULL;
+    lr_source *s;
+    int ret;
+
+    if (!(s = av_mallocz(sizeof(*s)))) {
+        lr_link_close_socket(sock);
+        return AVERROR(ENOMEM);
+    }
+    s->stop = stop;
+    s->stall_ms = stall_ms;
+    s->first_us = s->end_us = s->media_start_us = AV_NOPTS_VALUE;
+    snprintf(s->url, sizeof(s->url), "push from %s", peer);
+    if ((ret = lr_link_avio_open(sock, 0, stop, stall_ms, &s->push_pb)) < 0)
+        goto fail;
+    if (!(s->fmt = avformat_alloc_context())) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    s->fmt->pb = s->push_pb;
+    s->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+    s->fmt->interrupt_callback.callback = interrupt_cb;
+    s->fmt->interrupt_callback.opaque = s;
+    av_dict_set(&opts, "analyzeduration", "1500000", 0);
+    av_dict_set(&opts, "probesize", "2000000", 0);
+    ret = avformat_open_input(&s->fmt, NULL, av_find_input_format("mpegts"), &opts);
+    av_dict_free(&opts);
+    if (ret < 0 || (ret = avformat_find_stream_info(s->fmt, NULL)) < 0) {
+        lr_warn("source %s: no readable MPEG-TS: %s", s->url, av_err2str(ret));
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    lr_source_close(&s);
+    return ret;
+}
+
+const char *lr_source_name(const lr_source *s)
+{
+    return s->url;
 }
 
 const AVFormatContext *lr_source_format(const lr_source *s)
@@ -95,14 +155,18 @@ int lr_source_read(lr_source *s, AVPacket *pkt)
     int ret;
 
     for (;;) {
+        arm(s, s->stall_ms);
         ret = av_read_frame(s->fmt, pkt);
         if (ret == AVERROR_EOF && s->loop) {
             if ((ret = restart(s)) < 0)
                 return ret;
             continue;
         }
-        if (ret < 0)
-            return lr_stop_requested(s->stop) ? AVERROR_EXIT : ret;
+        if (ret < 0) {
+            if (lr_stop_requested(s->stop))
+                return AVERROR_EXIT;
+            return ret == AVERROR_EXIT ? AVERROR(ETIMEDOUT) : ret;  /* the stall deadline */
+        }
         if (pkt->dts == AV_NOPTS_VALUE && pkt->pts == AV_NOPTS_VALUE) {
             av_packet_unref(pkt);
             continue;
@@ -152,5 +216,6 @@ void lr_source_close(lr_source **ps)
     if (!s)
         return;
     avformat_close_input(&s->fmt);
+    lr_link_avio_close(&s->push_pb);
     av_freep(ps);
 }

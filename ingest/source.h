@@ -11,7 +11,16 @@
 
 typedef struct lr_source lr_source;
 
-int  lr_source_open(const char *url, int loop, int realtime, lr_stop *stop, lr_source **out);
+/* Opens a file or URL. stall_ms > 0: a read that brings nothing for that
+ * long fails with AVERROR(ETIMEDOUT) (opening may take up to 10 s). */
+int  lr_source_open(const char *url, int loop, int realtime, int stall_ms, lr_stop *stop,
+                    lr_source **out);
+/* Opens a lecturer's SRT push (an accepted socket, owned from now on, even on
+ * error) as a source of MPEG-TS; silence for stall_ms fails it. */
+int  lr_source_open_push(int sock, const char *peer, int stall_ms, lr_stop *stop,
+                         lr_source **out);
+/* "push from 1.2.3.4:5" or the URL, for logs. */
+const char *lr_source_name(const lr_source *s);
 /* The demuxer, for stream parameters; packets come only from lr_source_read. */
 const AVFormatContext *lr_source_format(const lr_source *s);
 /* Next packet, due now; timestamps continue across loops. Returns 0,

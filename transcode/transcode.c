@@ -540,13 +540,13 @@ static void reap(lr_transcode *t, int all)
     pthread_mutex_unlock(&t->lock);
 }
 
-static int admit(void *opaque, const lr_streamid *sid, const char *peer, const char **reason)
+static int admit(void *opaque, const lr_streamid *sid, const char *peer, lr_link_admission *ad)
 {
     lr_transcode *t = opaque;
     int busy = 0;
 
     if (strcmp(sid->mode, "publish")) {
-        *reason = "stream id mode must be publish";
+        ad->reason = "stream id mode must be publish";
         return AVERROR(EINVAL);
     }
     pthread_mutex_lock(&t->lock);
@@ -554,7 +554,7 @@ static int admit(void *opaque, const lr_streamid *sid, const char *peer, const c
         busy |= !atomic_load(&p->done) && !strcmp(p->lecture, sid->resource);
     pthread_mutex_unlock(&t->lock);
     if (busy) {
-        *reason = "lecture already has a live publisher";
+        ad->reason = "lecture already has a live publisher";
         return AVERROR(EBUSY);
     }
     return 0;

@@ -31,6 +31,8 @@ static void test_access_control(void **state)
     assert_int_equal(lr_streamid_parse("#!::h=relay.example.edu,s=abc123,t=stream,r=x", &sid), 0);
     assert_string_equal(sid.resource, "x");
     assert_string_equal(sid.mode, "request");
+    assert_string_equal(sid.session, "abc123");
+    assert_int_equal(sid.plain, 0);
 }
 
 static void test_plain(void **state)
@@ -41,6 +43,8 @@ static void test_plain(void **state)
     assert_string_equal(sid.resource, "cs101");
     assert_string_equal(sid.mode, "request");
     assert_string_equal(sid.user, "");
+    assert_string_equal(sid.session, "");
+    assert_int_equal(sid.plain, 1);
 
     assert_int_equal(lr_streamid_parse("0lecture-a_b", &sid), 0);
     assert_string_equal(sid.resource, "0lecture-a_b");
@@ -104,10 +108,16 @@ static void test_lengths(void **state)
     memset(sid_str + strlen(sid_str), 'u', 64);
     assert_int_equal(lr_streamid_parse(sid_str, &sid), AVERROR(EINVAL));
 
-    /* 512 bytes is the limit of SRTO_STREAMID: pad with a long session id */
+    /* a publish key (s=) longer than the struct holds */
     memset(sid_str, 0, sizeof(sid_str));
     strcpy(sid_str, "#!::r=a,s=");
-    memset(sid_str + strlen(sid_str), 's', 512 - strlen(sid_str));
+    memset(sid_str + strlen(sid_str), 'k', 129);
+    assert_int_equal(lr_streamid_parse(sid_str, &sid), AVERROR(EINVAL));
+
+    /* 512 bytes is the limit of SRTO_STREAMID: pad with a long host */
+    memset(sid_str, 0, sizeof(sid_str));
+    strcpy(sid_str, "#!::r=a,h=");
+    memset(sid_str + strlen(sid_str), 'h', 512 - strlen(sid_str));
     assert_int_equal(strlen(sid_str), 512);
     assert_int_equal(lr_streamid_parse(sid_str, &sid), 0);
     sid_str[512] = 's';

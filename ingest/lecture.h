@@ -1,0 +1,30 @@
+/* ingest/lecture.h — one lecture at the ingest: its ordered sources (the
+ * lecturer's SRT push, URLs, files), failover between them, and the link to
+ * the transcoder with timestamps kept continuous. Called by ingest.c. */
+#ifndef LR_INGEST_LECTURE_H
+#define LR_INGEST_LECTURE_H
+
+#include "common/config.h"
+
+typedef struct lr_lecture lr_lecture;
+
+typedef struct lr_lecture_spec {
+    const char        *name;
+    const char *const *sources;    /* "push", or a URL / file path; tried in order */
+    int                nb_sources;
+    int                loop;       /* files: loop */
+    int                realtime;   /* files: pace */
+    int                stall_ms;   /* silence that fails a source over */
+} lr_lecture_spec;
+
+/* Starts the lecture's thread. c must outlive it; spec's strings too. */
+int  lr_lecture_start(const lr_config *c, const lr_lecture_spec *spec, lr_lecture **out);
+void lr_lecture_stop(lr_lecture **l);
+
+/* 1 while a push is being read or waits to be. Any thread. */
+int  lr_lecture_push_live(lr_lecture *l);
+/* Hands over an accepted push socket (always taken). A push already being
+ * read is abandoned for it: takeover is decided by the caller. Any thread. */
+void lr_lecture_offer_push(lr_lecture *l, int sock, const char *peer);
+
+#endif

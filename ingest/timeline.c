@@ -1,0 +1,48 @@
+/* ingest/timeline.c — see timeline.h. */
+#include "timeline.h"
+
+#include <libavutil/avutil.h>
+
+#define JUMP_FORWARD  (10 * 90000)
+#define JUMP_BACK     (2 * 90000)
+
+void lr_timeline_init(lr_timeline *t)
+{
+    *t = (lr_timeline){ .offset = 0, .last_in = AV_NOPTS_VALUE, .max_out = AV_NOPTS_VALUE,
+                        .gap = 3000, .splice = 1 };
+    for (int i = 0; i < LR_TIMELINE_STREAMS; i++)
+        t->last_out[i] = AV_NOPTS_VALUE;
+}
+
+void lr_timeline_splice(lr_timeline *t)
+{
+    t->splice = 1;
+}
+
+int64_t lr_timeline_map(lr_timeline *t, unsigned stream, int64_t dts)
+{
+    int64_t out;
+
+    if (stream >= LR_TIMELINE_STREAMS || dts == AV_NOPTS_VALUE)
+        return INT64_MIN;
+    if (!t->splice && t->last_in != AV_NOPTS_VALUE &&
+        (dts > t->last_in + JUMP_FORWARD || dts < t->last_in - JUMP_BACK)) {
+        t->splice = 1;
+        t->nb_breaks++;
+    }
+    if (t->splice) {
+        /* The first session keeps the source's own clock; later ones carry on
+         * one frame after the last packet sent. */
+        t->offset = t->max_out == AV_NOPTS_VALUE ? 0 : t->max_out + t->gap - dts;
+        t->splice = 0;
+        t->nb_splices++;
+    }
+    t->last_in = dts;
+    out = dts + t->offset;
+    if (t->last_out[stream] != AV_NOPTS_VALUE && out <= t->last_out[stream])
+        return INT64_MIN;
+    t->last_out[stream] = out;
+    if (t->max_out == AV_NOPTS_VALUE || out > t->max_out)
+        t->max_out = out;
+    return t->offset;
+}

@@ -1,0 +1,33 @@
+/* ingest/timeline.h — the link's clock: keeps the timestamps a lecture sends
+ * moving forward and continuous while sources come and go (reconnects,
+ * failovers, a source that jumps or restarts). Pure; called by lecture.c,
+ * tested in tests/unit/test_timeline.c. All times are 1/90000. */
+#ifndef LR_INGEST_TIMELINE_H
+#define LR_INGEST_TIMELINE_H
+
+#include <stdint.h>
+
+#define LR_TIMELINE_STREAMS 8
+
+typedef struct lr_timeline {
+    int64_t offset;                          /* added to the source's timestamps */
+    int64_t last_in;                         /* previous source dts, any stream */
+    int64_t last_out[LR_TIMELINE_STREAMS];   /* highest dts sent per link stream */
+    int64_t max_out;                         /* highest dts sent on any stream */
+    int64_t gap;                             /* spacing left at a splice (one frame) */
+    int     splice;                          /* the next packet starts a new session */
+    int64_t nb_splices;                      /* source changes and breaks so far */
+    int64_t nb_breaks;                       /* jumps inside one session */
+} lr_timeline;
+
+void lr_timeline_init(lr_timeline *t);
+/* The next packet comes from a new source session (a failover, a reconnect). */
+void lr_timeline_splice(lr_timeline *t);
+/* Maps a packet's source dts on link stream `stream` to the link's timeline.
+ * Returns the offset to add to its dts and pts, or INT64_MIN if the packet
+ * must be dropped (it would go backwards on its stream). A jump of more than
+ * 10 s forward or 2 s back inside a session counts as a break and is spliced
+ * over, so the link stays continuous. */
+int64_t lr_timeline_map(lr_timeline *t, unsigned stream, int64_t dts);
+
+#endif

@@ -1,0 +1,111 @@
+/* tests/unit/test_timeline.c — the link's timestamps across source changes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ingest/timeline.h"
+
+#define V 0
+#define A 1
+
+static int64_t out(lr_timeline *t, unsigned s, int64_t dts)
+{
+    int64_t off = lr_timeline_map(t, s, dts);
+    return off == INT64_MIN ? INT64_MIN : dts + off;
+}
+
+static void first_session_keeps_source_clock(void **state)
+{
+    lr_timeline t;
+    lr_timeline_init(&t);
+    assert_int_equal(out(&t, V, 126000), 126000);
+    assert_int_equal(out(&t, A, 125000), 125000);
+    assert_int_equal(out(&t, V, 129000), 129000);
+}
+
+static void failover_continues_one_frame_later(void **state)
+{
+    lr_timeline t;
+    lr_timeline_init(&t);
+    for (int64_t d = 0; d <= 90000; d += 3000)
+        out(&t, V, d);
+    /* the backup's clock is somewhere else entirely */
+    lr_timeline_splice(&t);
+    assert_int_equal(out(&t, V, 5000000), 93000);
+    assert_int_equal(out(&t, V, 5003000), 96000);
+    assert_int_equal(t.nb_splices, 2);
+    assert_int_equal(t.nb_breaks, 0);
+}
+
+static void never_backwards_per_stream(void **state)
+{
+    lr_timeline t;
+    lr_timeline_init(&t);
+    assert_int_equal(out(&t, A, 90000), 90000);
+    assert_int_equal(out(&t, V, 100000), 100000);
+    lr_timeline_splice(&t);
+    /* new session starts at video 100000+3000; its audio came 0.5 s earlier
+     * than its video in source time: that would go back on the audio stream
+     * only if below 90000, which it isn't here. */
+    assert_int_equal(out(&t, V, 0), 103000);
+    assert_int_equal(out(&t, A, -45000), INT64_MIN);  /* 58000 < 90000 sent */
+    assert_int_equal(out(&t, A, 3000), 106000);
+    /* a repeated dts on a stream is dropped */
+    assert_int_equal(out(&t, A, 3000), INT64_MIN);
+}
+
+static void jump_inside_session_is_a_break(void **state)
+{
+    lr_timeline t;
+    lr_timeline_init(&t);
+    out(&t, V, 3600000);
+    out(&t, V, 3603000);
+    /* the source restarted its clock: 40 s back */
+    assert_int_equal(out(&t, V, 1000), 3606000);
+    assert_int_equal(t.nb_breaks, 1);
+    /* a small step back is not a break, just a packet to drop */
+    assert_int_equal(out(&t, V, 500), INT64_MIN);
+    assert_int_equal(t.nb_breaks, 1);
+    /* forward by an hour */
+    assert_int_equal(out(&t, V, 1000 + INT64_C(3600) * 90000), 3609000);
+    assert_int_equal(t.nb_breaks, 2);
+    /* ordinary spacing is not a break */
+    assert_int_equal(out(&t, V, 1000 + INT64_C(3600) * 90000 + 9000), 3618000);
+    assert_int_equal(t.nb_breaks, 2);
+}
+
+static void mpegts_wrap(void **state)
+{
+    /* 33-bit timestamps wrap at 2^33; libavformat usually unwraps them, and
+     * if a source's clock wraps anyway the link carries on forward. */
+    const int64_t wrap = INT64_C(1) << 33;
+    lr_timeline t;
+    lr_timeline_init(&t);
+    assert_int_equal(out(&t, V, wrap - 6000), wrap - 6000);
+    assert_int_equal(out(&t, V, wrap - 3000), wrap - 3000);
+    assert_int_equal(out(&t, V, 0), wrap);
+    assert_int_equal(out(&t, V, 3000), wrap + 3000);
+}
+
+static void bad_input(void **state)
+{
+    lr_timeline t;
+    lr_timeline_init(&t);
+    assert_int_equal(lr_timeline_map(&t, LR_TIMELINE_STREAMS, 0), INT64_MIN);
+    assert_int_equal(lr_timeline_map(&t, 0, INT64_MIN + 0), INT64_MIN);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(first_session_keeps_source_clock),
+        cmocka_unit_test(failover_continues_one_frame_later),
+        cmocka_unit_test(never_backwards_per_stream),
+        cmocka_unit_test(jump_inside_session_is_a_break),
+        cmocka_unit_test(mpegts_wrap),
+        cmocka_unit_test(bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
