@@ -21,6 +21,7 @@
 
 #define CONFIGS LR_SOURCE_DIR "/tests/unit/configs/"
 #define SAMPLES LR_SOURCE_DIR "/samples/"
+#define NAME_EXPECT "a name of 1 to 64 letters, digits, '_' or '-', starting with a letter or digit"
 
 static int setup(void **state)
 {
@@ -487,6 +488,80 @@ static void test_samples(void **state)
     }
 }
 
+static void test_ingest_lectures(void **state)
+{
+    lr_config *c = *state;
+    char err[256];
+
+    assert_int_equal(c->ingest.nb_lectures, 0);
+    assert_string_equal(c->ingest.listen, "");
+    assert_int_equal(c->ingest.stall_ms, 1000);
+    assert_int_equal(lr_config_load_string(c,
+        "ingest:\n"
+        "  listen: srt://0.0.0.0:9710\n"
+        "  stall_ms: 800\n"
+        "  lectures:\n"
+        "    - name: cs101\n"
+        "      passphrase: correct-horse-battery\n"
+        "      sources: [push, \"https://u.example.edu/cs101.m3u8\", backup.mp4]\n"
+        "    - name: math2\n"
+        "      publish_key: k3y\n"
+        "      takeover: yes\n", "l.yaml", err, sizeof(err)), 0);
+    assert_string_equal(c->ingest.listen, "srt://0.0.0.0:9710");
+    assert_int_equal(c->ingest.stall_ms, 800);
+    assert_int_equal(c->ingest.nb_lectures, 2);
+    assert_string_equal(c->ingest.lectures[0].name, "cs101");
+    assert_string_equal(c->ingest.lectures[0].passphrase, "correct-horse-battery");
+    assert_string_equal(c->ingest.lectures[0].publish_key, "");
+    assert_int_equal(c->ingest.lectures[0].takeover, 0);
+    assert_int_equal(c->ingest.lectures[0].nb_sources, 3);
+    assert_string_equal(c->ingest.lectures[0].sources[0], "push");
+    assert_string_equal(c->ingest.lectures[0].sources[1], "https://u.example.edu/cs101.m3u8");
+    assert_string_equal(c->ingest.lectures[0].sources[2], "backup.mp4");
+    assert_string_equal(c->ingest.lectures[1].name, "math2");
+    assert_string_equal(c->ingest.lectures[1].passphrase, "");
+    assert_string_equal(c->ingest.lectures[1].publish_key, "k3y");
+    assert_int_equal(c->ingest.lectures[1].takeover, 1);
+    assert_int_equal(c->ingest.lectures[1].nb_sources, 0);  /* means [push] */
+}
+
+static void test_ingest_lecture_errors(void **state)
+{
+    const char *head = "ingest:\n  listen: srt://0.0.0.0:9710\n  lectures:\n";
+    char yaml[512];
+
+#define LECTURE_ERROR(body, msg) \
+    (snprintf(yaml, sizeof(yaml), "%s%s", head, body), expect_error(yaml, msg))
+    LECTURE_ERROR("    - name: a\n    - name: a\n",
+                  "t.yaml:5: key 'ingest.lectures[1].name': duplicate name 'a' (also ingest.lectures[0])");
+    LECTURE_ERROR("    - name: ../x\n",
+                  "t.yaml:4: key 'ingest.lectures[0].name': expected " NAME_EXPECT ", got '../x'");
+    LECTURE_ERROR("    - name: a\n      sources: push\n",
+                  "t.yaml:5: key 'ingest.lectures[0].sources': expected a list, got 'push'");
+    LECTURE_ERROR("    - name: a\n      sources: [push, b, c, d, e]\n",
+                  "t.yaml:5: key 'ingest.lectures[0].sources': expected 1 to 4 entries, got 5");
+    LECTURE_ERROR("    - name: a\n      sources: []\n",
+                  "t.yaml:5: key 'ingest.lectures[0].sources': expected 1 to 4 entries, got 0");
+    LECTURE_ERROR("    - name: a\n      sources: [push, x.mp4, push]\n",
+                  "t.yaml:5: key 'ingest.lectures[0].sources': 'push' may be listed once");
+    LECTURE_ERROR("    - name: a\n      passphrase: short\n",
+                  "t.yaml:5: key 'ingest.lectures[0].passphrase': expected an empty passphrase "
+                  "(no encryption) or 10 to 79 characters, got 5 characters");
+    LECTURE_ERROR("    - name: a\n      publish_key: \"a,b\"\n",
+                  "t.yaml:5: key 'ingest.lectures[0].publish_key': expected up to 128 printable "
+                  "characters without spaces, ',' or '=', got 3 characters");
+    LECTURE_ERROR("    - name: a\n      takeover: maybe\n",
+                  "t.yaml:5: key 'ingest.lectures[0].takeover': expected true or false "
+                  "(yes/no, on/off), got 'maybe'");
+#undef LECTURE_ERROR
+    expect_error("ingest:\n  lectures:\n    - name: a\n      sources: [push]\n",
+                 "t.yaml:3: key 'ingest.lectures': lecture 'a' takes a push (source 'push'), "
+                 "which needs ingest.listen");
+    expect_error("ingest:\n  listen: udp://x:1\n",
+                 "t.yaml:2: key 'ingest.listen': expected empty (no push listener) or "
+                 "srt://host:port, got 'udp://x:1'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +584,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_memory, setup, teardown),
         cmocka_unit_test(test_samples),
+        cmocka_unit_test_setup_teardown(test_ingest_lectures, setup, teardown),
+        cmocka_unit_test(test_ingest_lecture_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
