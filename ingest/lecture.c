@@ -21,7 +21,7 @@
 #include "timeline.h"
 
 #define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 5000
+#define BACKOFF_MAX_MS 2000  /* a source that returns is back within ~3 s */
 #define MAX_IN_STREAMS 64
 
 enum { LINK_VIDEO, LINK_AUDIO, LINK_NB };

@@ -3,6 +3,8 @@
  * pacing waits on the role's stop condition, never a blind sleep. */
 #include "source.h"
 
+#include <string.h>
+
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
@@ -70,6 +72,11 @@ int lr_source_open(const char *url, int loop, int realtime, int stall_ms, lr_sto
         lr_error("source %s: cannot read stream info: %s", url, av_err2str(ret));
         goto fail;
     }
+    /* An HLS source delivers a whole segment at once, then nothing until the
+     * next: read at the media's own speed from the buffer of segments it
+     * starts with, or every gap between segments would look like a stall. */
+    if (!strcmp(s->fmt->iformat->name, "hls"))
+        s->realtime = 1;
     *out = s;
     return 0;
 fail:
