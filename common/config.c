@@ -22,9 +22,10 @@
 #include "common/streamid.h"
 
 #define MAX_OPTS 16 /* entries in one table, for the lines[] arrays */
+#define MAX_STRLIST 16 /* items of one string list */
 
 enum opt_type { OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_BOOL, OPT_SECTION, OPT_LIST,
-                OPT_STRLIST /* char *[max_elems] and a count */ };
+                OPT_STRLIST /* char *[max_elems] and a count; def.str: one item */ };
 
 enum opt_flags {
     OPT_EVEN     = 1 << 0, /* int: must be even */
@@ -37,10 +38,13 @@ enum opt_flags {
 /* Checks a string; on failure returns 0 and says what was expected. */
 typedef int (*check_fn)(const char *s);
 
-/* Cross-checks a section once its keys are read; lines[i] is the line of
- * table entry i (0 when the file did not set it). Returns the index of the
- * entry to blame, or -1 when all is well; why names the problem. */
-typedef int (*validate_fn)(const void *base, const int *lines, char *why, size_t why_size);
+/* Cross-checks a section or list element once its keys are read; lines[i]
+ * is the line of table entry i (0 when the file did not set it). Returns the
+ * index of the entry to blame, or -1 when all is well; why names the problem
+ * and at, when not left empty, a place inside the entry's value ("[2]",
+ * "[0].sources[1]"), which the message names with its line. */
+typedef int (*validate_fn)(const void *base, const int *lines, char *at, size_t at_size,
+                           char *why, size_t why_size);
 
 typedef struct opt {
     const char   *name;
@@ -55,6 +59,7 @@ typedef struct opt {
     unsigned      flags;
     check_fn      check;      /* string */
     const char   *expect;     /* string: what check wants, for messages */
+    const char   *keyword;    /* string list: an item taken as it is, not checked or a path */
     const struct opt *sub;    /* section and list element table */
     validate_fn   validate;   /* section, list element */
     size_t        elem_size;  /* list */
@@ -135,12 +140,14 @@ static int check_srt_url(const char *s)
     return !strncmp(s, "srt://", 6) && hostport_valid(s + 6, 1);
 }
 
-static int check_srt_url_or_empty(const char *s)
+/* A listener of ours: no "?option" tail, which would be silently ignored. */
+static int check_srt_listen_or_empty(const char *s)
 {
-    return !*s || check_srt_url(s);
+    return !*s || (!strncmp(s, "srt://", 6) && hostport_valid(s + 6, 0));
 }
 
-/* Goes into the stream id as s=<key>: printable, no ',' or '='. */
+/* Goes into the stream id as s=<key>, whose parser takes printable ASCII without
+ * spaces, ',' or '='. */
 static int check_publish_key(const char *s)
 {
     size_t len = strlen(s);
@@ -197,21 +204,28 @@ static const opt lecture_opts[] = {
     [LECTURE_SOURCES] =
     { .name = "sources", .type = OPT_STRLIST, .offset = offsetof(lr_lecture_conf, sources),
       .count_offset = offsetof(lr_lecture_conf, nb_sources), .max_elems = LR_MAX_SOURCES,
-      .check = check_nonempty, .expect = "'push', a URL or a file path", .flags = OPT_PATH },
+      .def.str = "push", .keyword = "push", .check = check_nonempty,
+      .expect = "'push', a URL or a file path", .flags = OPT_PATH },
     { .name = NULL }
 };
 
-static int validate_lecture(const void *base, const int *lines, char *why, size_t why_size)
+static int validate_lecture(const void *base, const int *lines, char *at, size_t at_size,
+                            char *why, size_t why_size)
 {
     const lr_lecture_conf *l = base;
-    int push = 0;
+    int push = -1;
 
-    for (int i = 0; i < l->nb_sources; i++)
-        push += !strcmp(l->sources[i], "push");
-    if (push <= 1)
-        return -1;
-    snprintf(why, why_size, "'push' may be listed once");
-    return LECTURE_SOURCES;
+    for (int i = 0; i < l->nb_sources; i++) {
+        if (strcmp(l->sources[i], "push"))
+            continue;
+        if (push >= 0) {
+            snprintf(at, at_size, "[%d]", i);
+            snprintf(why, why_size, "source 'push' listed twice (also [%d])", push);
+            return LECTURE_SOURCES;
+        }
+        push = i;
+    }
+    return -1;
 }
 
 enum { INGEST_LISTEN = 4, INGEST_LECTURES = 6 }; /* in ingest_opts */
@@ -223,8 +237,8 @@ static const opt ingest_opts[] = {
     BOOL("realtime", lr_ingest_conf, realtime, 1),
     STR("link", lr_ingest_conf, link, "srt://127.0.0.1:9000", check_srt_url, SRT_URL, 0),
     [INGEST_LISTEN] =
-    STR("listen", lr_ingest_conf, listen, "", check_srt_url_or_empty,
-        "empty (no push listener) or " SRT_URL, 0),
+    STR("listen", lr_ingest_conf, listen, "", check_srt_listen_or_empty,
+        "empty (no push listener) or " SRT_URL " without '?options'", 0),
     INT("stall_ms", lr_ingest_conf, stall_ms, 1000, 100, 60000, 0),
     [INGEST_LECTURES] =
     { .name = "lectures", .type = OPT_LIST, .offset = offsetof(lr_ingest_conf, lectures),
@@ -234,7 +248,8 @@ static const opt ingest_opts[] = {
     { .name = NULL }
 };
 
-static int validate_ingest(const void *base, const int *lines, char *why, size_t why_size)
+static int validate_ingest(const void *base, const int *lines, char *at, size_t at_size,
+                           char *why, size_t why_size)
 {
     const lr_ingest_conf *in = base;
 
@@ -242,13 +257,19 @@ static int validate_ingest(const void *base, const int *lines, char *why, size_t
         return -1;
     for (int i = 0; i < in->nb_lectures; i++) {
         const lr_lecture_conf *l = &in->lectures[i];
-        int push = l->nb_sources == 0;
-        for (int k = 0; k < l->nb_sources; k++)
-            push |= !strcmp(l->sources[k], "push");
-        if (push) {
-            snprintf(why, why_size, "lecture '%s' takes a push (source 'push'), which needs "
-                     "ingest.listen", l->name);
-            return lines[INGEST_LECTURES] ? INGEST_LECTURES : INGEST_LISTEN;
+
+        for (int k = 0; k < l->nb_sources; k++) {
+            if (strcmp(l->sources[k], "push"))
+                continue;
+            if (!lines[INGEST_LECTURES]) { /* the lectures came from an earlier file */
+                snprintf(why, why_size, "source 'push' of lecture '%s' needs ingest.listen",
+                         l->name);
+                return INGEST_LISTEN;
+            }
+            /* an omitted sources list ([push]) is blamed on the lecture */
+            snprintf(at, at_size, "[%d].sources[%d]", i, k);
+            snprintf(why, why_size, "source 'push' needs ingest.listen");
+            return INGEST_LECTURES;
         }
     }
     return -1;
@@ -301,7 +322,8 @@ static const opt egress_opts[] = {
     { .name = NULL }
 };
 
-static int validate_egress(const void *base, const int *lines, char *why, size_t why_size)
+static int validate_egress(const void *base, const int *lines, char *at, size_t at_size,
+                           char *why, size_t why_size)
 {
     const lr_egress_conf *e = base;
 
@@ -331,6 +353,7 @@ TABLE_FITS(rung_opts);
 TABLE_FITS(transcode_opts);
 TABLE_FITS(egress_opts);
 TABLE_FITS(config_opts);
+_Static_assert(LR_MAX_SOURCES <= MAX_STRLIST, "sources longer than MAX_STRLIST");
 
 /* ---- walking the tables without a file -------------------------------- */
 
@@ -406,9 +429,15 @@ static int set_defaults(const opt *t, void *base)
             if ((ret = set_defaults(t->sub, field(base, t))) < 0)
                 return ret;
             break;
-        case OPT_LIST:
         case OPT_STRLIST:
-            break; /* lists have no generic default; see lr_config_defaults */
+            if (t->def.str) {
+                if (!(*(char **)field(base, t) = av_strdup(t->def.str)))
+                    return AVERROR(ENOMEM);
+                *(int *)((char *)base + t->count_offset) = 1;
+            }
+            break;
+        case OPT_LIST:
+            break; /* lists of mappings have no generic default; see lr_config_defaults */
         }
     }
     return 0;
@@ -518,6 +547,65 @@ static const char *describe(const yaml_node_t *n, char *buf, size_t size)
         if ((unsigned char)buf[i] < ' ')
             buf[i] = '?';
     return buf;
+}
+
+/* Follows at (".sources[1]", "[2]", ...) down from n as far as the document
+ * goes; *used gets how much of at was found. */
+static const yaml_node_t *node_at(const walker *w, const yaml_node_t *n, const char *at,
+                                  size_t *used)
+{
+    const char *p = at;
+
+    *used = 0;
+    while (*p) {
+        const yaml_node_t *next = NULL;
+        const char *q = p;
+
+        if (*p == '[' && n->type == YAML_SEQUENCE_NODE) {
+            char *end;
+            long i = strtol(p + 1, &end, 10);
+
+            if (*end != ']' || i < 0 ||
+                i >= n->data.sequence.items.top - n->data.sequence.items.start)
+                break;
+            next = yaml_document_get_node(w->doc, n->data.sequence.items.start[i]);
+            q = end + 1;
+        } else if (*p == '.' && n->type == YAML_MAPPING_NODE) {
+            size_t len = strcspn(p + 1, ".[");
+
+            for (yaml_node_pair_t *pair = n->data.mapping.pairs.start;
+                 pair < n->data.mapping.pairs.top && !next; pair++) {
+                yaml_node_t *key = yaml_document_get_node(w->doc, pair->key);
+
+                if (key->type == YAML_SCALAR_NODE && key->data.scalar.length == len &&
+                    !memcmp(scalar(key), p + 1, len))
+                    next = yaml_document_get_node(w->doc, pair->value);
+            }
+            q = p + 1 + len;
+        }
+        if (!next)
+            break;
+        n = next;
+        p = q;
+        *used = (size_t)(p - at);
+    }
+    return n;
+}
+
+/* Reports what a validator found in map (read into table t under prefix):
+ * entry bad, and inside it the place at, as deep as the document has it. */
+static int blame(walker *w, const opt *t, const yaml_node_t *map, const char *prefix, int bad,
+                 const char *at, const char *why)
+{
+    char rel[200];
+    const yaml_node_t *n;
+    size_t used;
+
+    snprintf(rel, sizeof(rel), ".%s%s", t[bad].name, at);
+    n = node_at(w, map, rel, &used);
+    if (!used)
+        return fail(w, line_of(map), "key '%s.%s': %s", prefix, t[bad].name, why);
+    return fail(w, line_of(n), "key '%s%.*s': %s", prefix, (int)used, rel, why);
 }
 
 static size_t edit_distance(const char *a, const char *b)
@@ -718,11 +806,10 @@ static int walk_list(walker *w, const opt *o, void *base, const yaml_node_t *seq
             (ret = walk_mapping(w, o->sub, e, item, ipath, lines)) < 0)
             goto fail;
         if (o->validate) {
-            char why[160];
-            int bad = o->validate(e, lines, why, sizeof(why));
+            char why[160], at[64] = "";
+            int bad = o->validate(e, lines, at, sizeof(at), why, sizeof(why));
             if (bad >= 0) {
-                ret = fail(w, lines[bad] ? lines[bad] : line_of(item), "key '%s.%s': %s",
-                           ipath, o->sub[bad].name, why);
+                ret = blame(w, o->sub, item, ipath, bad, at, why);
                 goto fail;
             }
         }
@@ -755,34 +842,40 @@ fail:
     return ret;
 }
 
-/* A list of strings replaces what was there, each item checked like a string. */
+/* A list of strings replaces what was there, each item checked like a string
+ * (a null item is the empty string); the keyword item is taken as it is. */
 static int walk_strlist(walker *w, const opt *o, void *base, const yaml_node_t *seq,
                         const char *path)
 {
-    char *items[64] = { 0 }, got[64], ipath[176];
+    char *items[MAX_STRLIST] = { 0 }, got[64], ipath[176];
     char **dst = field(base, o);
     int n, i, ret = 0;
 
     if (seq->type != YAML_SEQUENCE_NODE)
-        return fail(w, line_of(seq), "key '%s': expected a list, got %s", path,
+        return fail(w, line_of(seq), "key '%s': expected a list of strings, got %s", path,
                     describe(seq, got, sizeof(got)));
     n = (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
-    if (n < 1 || n > o->max_elems || n > 64)
+    if (n < 1 || n > o->max_elems)
         return fail(w, line_of(seq), "key '%s': expected 1 to %d entries, got %d", path,
                     o->max_elems, n);
     for (i = 0; i < n; i++) {
         yaml_node_t *item = yaml_document_get_node(w->doc, seq->data.sequence.items.start[i]);
-        const char *s;
+        const char *s = item->type == YAML_SCALAR_NODE && !is_null(item) ? scalar(item) : "";
+        int keyword = o->keyword && !strcmp(s, o->keyword);
 
         snprintf(ipath, sizeof(ipath), "%s[%d]", path, i);
-        if (item->type != YAML_SCALAR_NODE || strlen(scalar(item)) != item->data.scalar.length ||
-            (o->check && !o->check(scalar(item)))) {
+        if (item->type == YAML_SCALAR_NODE && strlen(s) != item->data.scalar.length &&
+            !is_null(item)) {
+            ret = fail(w, line_of(item), "key '%s': expected %s, got a value with a NUL byte",
+                       ipath, o->expect);
+            goto end;
+        }
+        if (item->type != YAML_SCALAR_NODE || (!keyword && o->check && !o->check(s))) {
             ret = fail(w, line_of(item), "key '%s': expected %s, got %s", ipath, o->expect,
                        describe(item, got, sizeof(got)));
             goto end;
         }
-        s = scalar(item);
-        if ((o->flags & OPT_PATH) && w->dir && strcmp(s, "push") && is_relative_path(s))
+        if ((o->flags & OPT_PATH) && w->dir && !keyword && is_relative_path(s))
             items[i] = av_asprintf("%s/%s", w->dir, s);
         else
             items[i] = av_strdup(s);
@@ -797,7 +890,7 @@ static int walk_strlist(walker *w, const opt *o, void *base, const yaml_node_t *
     memset(items, 0, sizeof(items));
     *(int *)((char *)base + o->count_offset) = n;
 end:
-    for (i = 0; i < 64; i++)
+    for (i = 0; i < n; i++)
         av_freep(&items[i]);
     return ret;
 }
@@ -833,7 +926,7 @@ static int walk_mapping(walker *w, const opt *t, void *base, const yaml_node_t *
         switch (o->type) {
         case OPT_SECTION: {
             int sub_lines[MAX_OPTS] = { 0 }, bad;
-            char why[160];
+            char why[160], at[64] = "";
 
             if (is_null(val))
                 break; /* "egress:" with every key commented out */
@@ -842,10 +935,9 @@ static int walk_mapping(walker *w, const opt *t, void *base, const yaml_node_t *
                             path, describe(val, got, sizeof(got)));
             if ((ret = walk_mapping(w, o->sub, field(base, o), val, path, sub_lines)) < 0)
                 return ret;
-            if (o->validate && (bad = o->validate(field(base, o), sub_lines, why,
-                                                   sizeof(why))) >= 0)
-                return fail(w, sub_lines[bad] ? sub_lines[bad] : line_of(val),
-                            "key '%s.%s': %s", path, o->sub[bad].name, why);
+            if (o->validate && (bad = o->validate(field(base, o), sub_lines, at, sizeof(at),
+                                                   why, sizeof(why))) >= 0)
+                return blame(w, o->sub, val, path, bad, at, why);
             break;
         }
         case OPT_LIST:

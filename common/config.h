@@ -26,10 +26,13 @@ typedef struct lr_link_conf {
 typedef struct lr_lecture_conf {
     char *name;          /* the lecture (lr_lecture_name_valid) */
     char *passphrase;    /* SRT passphrase of this lecture's push: "" none, else 10..79 chars */
-    char *publish_key;   /* "" none; else given by the pusher as s=<key> in the stream id */
+    char *publish_key;   /* "" none; else 1..128 printable chars without ' ' ',' '=',
+                            given by the pusher as s=<key> in the stream id */
     int   takeover;      /* a second publisher replaces the live one (else it is refused) */
-    int   nb_sources;    /* 0 in a file means ["push"] */
-    char *sources[LR_MAX_SOURCES]; /* in order; "push", or a URL or file path */
+    int   nb_sources;    /* 1..LR_MAX_SOURCES; an omitted list is ["push"] */
+    char *sources[LR_MAX_SOURCES]; /* in order of preference; "push" (at most once, needs
+                                      ingest.listen), or a URL, or a file path (a relative
+                                      one made relative to the file's folder) */
 } lr_lecture_conf;
 
 typedef struct lr_ingest_conf {
@@ -38,7 +41,7 @@ typedef struct lr_ingest_conf {
     int   realtime;    /* files: pace reading at the media's own speed */
     char *link;        /* srt://host:port the ingest calls (transcode's listener) */
     char *listen;      /* srt://host:port of the lecturers' SRT push; "" none */
-    int   stall_ms;    /* a source silent this long is failed over */
+    int   stall_ms;    /* 100..60000: a source silent this long is failed over */
     int   nb_lectures; /* 0: one lecture, `lecture`, read from `source` */
     lr_lecture_conf lectures[LR_MAX_LECTURES];
 } lr_ingest_conf;

@@ -29,12 +29,8 @@ static int find(lr_ingest *in, const char *name)
     return -1;
 }
 
-static const char *const push_only[] = { "push" };
-
 static int takes_push(const lr_lecture_conf *lc)
 {
-    if (lc->nb_sources == 0)  /* the default */
-        return 1;
     for (int i = 0; i < lc->nb_sources; i++)
         if (!strcmp(lc->sources[i], "push"))
             return 1;
@@ -114,10 +110,6 @@ int lr_ingest_start(const lr_config *c, lr_ingest **out)
         const lr_lecture_conf *lc = &ic->lectures[i];
         lr_lecture_spec spec = { lc->name, (const char *const *)lc->sources, lc->nb_sources,
                                  ic->loop, ic->realtime, ic->stall_ms };
-        if (lc->nb_sources == 0) {
-            spec.sources = push_only;
-            spec.nb_sources = 1;
-        }
         if ((ret = lr_lecture_start(c, &spec, &in->lectures[i])) < 0)
             goto fail;
         in->lconf[i] = lc;

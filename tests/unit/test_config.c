@@ -54,6 +54,11 @@ static void check_defaults(const lr_config *c)
     assert_int_equal(c->ingest.loop, 1);
     assert_int_equal(c->ingest.realtime, 1);
     assert_string_equal(c->ingest.link, "srt://127.0.0.1:9000");
+    assert_string_equal(c->ingest.listen, "");
+    assert_int_equal(c->ingest.stall_ms, 1000);
+    assert_int_equal(c->ingest.nb_lectures, 0);
+    assert_null(c->ingest.lectures[0].name);
+    assert_null(c->ingest.lectures[0].sources[0]);
     assert_string_equal(c->transcode.listen, "srt://127.0.0.1:9000");
     assert_string_equal(c->transcode.link, "srt://127.0.0.1:9001");
     assert_true(c->transcode.segment_duration == 2.0);
@@ -441,7 +446,8 @@ static void test_relative_paths(void **state)
     assert_string_equal(c->egress.assets_dir,
                         LR_SOURCE_DIR "/samples/../node_modules/hls.js/dist");
     assert_int_equal(lr_config_load_file(c, SAMPLES "ingest.yaml", err, sizeof(err)), 0);
-    assert_string_equal(c->ingest.source, "https://video.example.edu/live/cs101/index.m3u8");
+    assert_string_equal(c->ingest.lectures[0].sources[1],
+                        "https://video.example.edu/live/cs101/index.m3u8");
     /* from a string, paths are left as given */
     assert_int_equal(lr_config_load_string(c, "ingest: { source: a.mp4 }\n", "s", err,
                                            sizeof(err)), 0);
@@ -482,6 +488,14 @@ static void test_samples(void **state)
             c.egress.assets_dir = av_strdup(LR_SOURCE_DIR "/node_modules/hls.js/dist");
             check_defaults(&c);
         }
+        if (i == 1) {
+            /* a push lecture with a backup URL */
+            assert_string_equal(c.ingest.listen, "srt://0.0.0.0:9710");
+            assert_int_equal(c.ingest.nb_lectures, 1);
+            assert_string_equal(c.ingest.lectures[0].name, "cs101");
+            assert_int_equal(c.ingest.lectures[0].nb_sources, 2);
+            assert_string_equal(c.ingest.lectures[0].sources[0], "push");
+        }
         if (i == 2)
             assert_int_equal(c.transcode.nb_rungs, 4);
         lr_config_free(&c);
@@ -491,75 +505,245 @@ static void test_samples(void **state)
 static void test_ingest_lectures(void **state)
 {
     lr_config *c = *state;
-    char err[256];
+    const lr_lecture_conf *l = c->ingest.lectures;
+    char err[256] = "untouched";
 
-    assert_int_equal(c->ingest.nb_lectures, 0);
-    assert_string_equal(c->ingest.listen, "");
-    assert_int_equal(c->ingest.stall_ms, 1000);
+    assert_int_equal(lr_config_load_file(c, CONFIGS "lectures.yaml", err, sizeof(err)), 0);
+    assert_string_equal(err, "");
+    assert_string_equal(c->ingest.listen, "srt://0.0.0.0:9710");
+    assert_int_equal(c->ingest.stall_ms, 2500);
+    assert_int_equal(c->ingest.nb_lectures, 2);
+    assert_string_equal(l[0].name, "cs101");
+    assert_string_equal(l[0].passphrase, "correct horse battery");
+    assert_string_equal(l[0].publish_key, "k3y");
+    assert_int_equal(l[0].takeover, 0);
+    assert_int_equal(l[0].nb_sources, 2);
+    assert_string_equal(l[0].sources[0], "push");
+    assert_string_equal(l[0].sources[1], "https://lectures.example.edu/cs101/index.m3u8");
+    assert_null(l[0].sources[2]);
+    assert_string_equal(l[1].name, "Math_2-b");
+    assert_string_equal(l[1].passphrase, "");
+    assert_string_equal(l[1].publish_key, "~!@#$%^&*()_+-[]{};:'\"<>?/|\\");
+    assert_int_equal(l[1].takeover, 1);
+    assert_int_equal(l[1].nb_sources, 4);
+    assert_string_equal(l[1].sources[0], "rtmp://obs.example.edu/live/math2");
+    assert_string_equal(l[1].sources[1], LR_SOURCE_DIR "/tests/unit/configs/backup.mp4");
+    assert_string_equal(l[1].sources[2], "/srv/lectures/math2.mp4");
+    assert_string_equal(l[1].sources[3], "push");
+    assert_null(l[2].name);
+    /* the rest of ingest keeps its defaults */
+    assert_string_equal(c->ingest.source, LR_SOURCE_DIR "/samples/lecture.mp4");
+    assert_string_equal(c->lecture, "demo");
+
+    /* a failing file changes nothing, lectures included */
+    assert_int_equal(lr_config_load_string(c, "ingest:\n  lectures:\n    - name: x\n"
+                                              "  stall_ms: 99\n", "f.yaml", err, sizeof(err)),
+                     AVERROR(EINVAL));
+    assert_string_equal(err, "f.yaml:4: key 'ingest.stall_ms': expected an integer between 100 "
+                             "and 60000, got '99'");
+    assert_int_equal(c->ingest.nb_lectures, 2);
+    assert_string_equal(l[1].sources[1], LR_SOURCE_DIR "/tests/unit/configs/backup.mp4");
+    assert_int_equal(c->ingest.stall_ms, 2500);
+
+    /* a later list replaces the whole list; omitted sources are [push]; listen
+     * may follow the lectures; from a string, paths stay as given */
     assert_int_equal(lr_config_load_string(c,
         "ingest:\n"
-        "  listen: srt://0.0.0.0:9710\n"
-        "  stall_ms: 800\n"
         "  lectures:\n"
-        "    - name: cs101\n"
-        "      passphrase: correct-horse-battery\n"
-        "      sources: [push, \"https://u.example.edu/cs101.m3u8\", backup.mp4]\n"
-        "    - name: math2\n"
-        "      publish_key: k3y\n"
-        "      takeover: yes\n", "l.yaml", err, sizeof(err)), 0);
-    assert_string_equal(c->ingest.listen, "srt://0.0.0.0:9710");
-    assert_int_equal(c->ingest.stall_ms, 800);
+        "    - name: solo\n"
+        "    - name: files\n"
+        "      sources: [a.mp4, ~/b.mp4]\n"
+        "  listen: srt://[::]:9710\n", "r.yaml", err, sizeof(err)), 0);
     assert_int_equal(c->ingest.nb_lectures, 2);
-    assert_string_equal(c->ingest.lectures[0].name, "cs101");
-    assert_string_equal(c->ingest.lectures[0].passphrase, "correct-horse-battery");
-    assert_string_equal(c->ingest.lectures[0].publish_key, "");
-    assert_int_equal(c->ingest.lectures[0].takeover, 0);
-    assert_int_equal(c->ingest.lectures[0].nb_sources, 3);
-    assert_string_equal(c->ingest.lectures[0].sources[0], "push");
-    assert_string_equal(c->ingest.lectures[0].sources[1], "https://u.example.edu/cs101.m3u8");
-    assert_string_equal(c->ingest.lectures[0].sources[2], "backup.mp4");
-    assert_string_equal(c->ingest.lectures[1].name, "math2");
-    assert_string_equal(c->ingest.lectures[1].passphrase, "");
-    assert_string_equal(c->ingest.lectures[1].publish_key, "k3y");
-    assert_int_equal(c->ingest.lectures[1].takeover, 1);
-    assert_int_equal(c->ingest.lectures[1].nb_sources, 0);  /* means [push] */
+    assert_string_equal(l[0].name, "solo");
+    assert_string_equal(l[0].passphrase, "");
+    assert_string_equal(l[0].publish_key, "");
+    assert_int_equal(l[0].takeover, 0);
+    assert_int_equal(l[0].nb_sources, 1);
+    assert_string_equal(l[0].sources[0], "push");
+    assert_null(l[0].sources[1]);
+    assert_int_equal(l[1].nb_sources, 2);
+    assert_string_equal(l[1].sources[0], "a.mp4");
+    assert_string_equal(l[1].sources[1], "~/b.mp4");
+    assert_null(l[1].sources[2]);
+    assert_string_equal(c->ingest.listen, "srt://[::]:9710");
+    assert_int_equal(c->ingest.stall_ms, 2500);
+
+    /* lectures without a push need no listener; the bounds of stall_ms */
+    assert_int_equal(lr_config_load_string(c,
+        "ingest:\n  listen: ''\n  stall_ms: 60000\n  lectures: [{ name: f, sources: [f.ts] }]\n",
+        "n.yaml", err, sizeof(err)), 0);
+    assert_string_equal(c->ingest.listen, "");
+    assert_int_equal(c->ingest.stall_ms, 60000);
+    assert_int_equal(c->ingest.nb_lectures, 1);
+    assert_string_equal(l[0].sources[0], "f.ts");
+    assert_null(l[1].name);
+    assert_int_equal(lr_config_load_string(c, "ingest: { stall_ms: 100 }\n", "m.yaml", err,
+                                           sizeof(err)), 0);
+    assert_int_equal(c->ingest.stall_ms, 100);
+}
+
+static void test_ingest_defaults(void **state)
+{
+    const lr_config *c = *state;
+
+    assert_string_equal(c->ingest.listen, "");
+    assert_int_equal(c->ingest.stall_ms, 1000);
+    assert_int_equal(c->ingest.nb_lectures, 0);
+    for (int i = 0; i < LR_MAX_LECTURES; i++) {
+        assert_null(c->ingest.lectures[i].name);
+        assert_int_equal(c->ingest.lectures[i].nb_sources, 0);
+    }
 }
 
 static void test_ingest_lecture_errors(void **state)
 {
     const char *head = "ingest:\n  listen: srt://0.0.0.0:9710\n  lectures:\n";
-    char yaml[512];
+    char yaml[4096];
+    size_t len;
 
 #define LECTURE_ERROR(body, msg) \
     (snprintf(yaml, sizeof(yaml), "%s%s", head, body), expect_error(yaml, msg))
-    LECTURE_ERROR("    - name: a\n    - name: a\n",
-                  "t.yaml:5: key 'ingest.lectures[1].name': duplicate name 'a' (also ingest.lectures[0])");
+    /* lines: 4 is the first lecture's first key */
+    LECTURE_ERROR("    - name: a\n"
+                  "      sources: [push]\n"
+                  "    - sources: [x.mp4]\n"
+                  "      name: a\n",
+                  "t.yaml:7: key 'ingest.lectures[1].name': duplicate name 'a' (also "
+                  "ingest.lectures[0])");
     LECTURE_ERROR("    - name: ../x\n",
                   "t.yaml:4: key 'ingest.lectures[0].name': expected " NAME_EXPECT ", got '../x'");
+    LECTURE_ERROR("    - name: ''\n",
+                  "t.yaml:4: key 'ingest.lectures[0].name': expected " NAME_EXPECT ", got ''");
+    LECTURE_ERROR("    - sources: [push]\n",
+                  "t.yaml:4: key 'ingest.lectures[0]': missing 'name'");
+    LECTURE_ERROR("    - name: a\n      source: x.mp4\n",
+                  "t.yaml:5: unknown key 'ingest.lectures[0].source' (did you mean 'sources'?)");
     LECTURE_ERROR("    - name: a\n      sources: push\n",
-                  "t.yaml:5: key 'ingest.lectures[0].sources': expected a list, got 'push'");
+                  "t.yaml:5: key 'ingest.lectures[0].sources': expected a list of strings, got "
+                  "'push'");
+    LECTURE_ERROR("    - name: a\n      sources: { push: 1 }\n",
+                  "t.yaml:5: key 'ingest.lectures[0].sources': expected a list of strings, got "
+                  "a mapping");
     LECTURE_ERROR("    - name: a\n      sources: [push, b, c, d, e]\n",
                   "t.yaml:5: key 'ingest.lectures[0].sources': expected 1 to 4 entries, got 5");
     LECTURE_ERROR("    - name: a\n      sources: []\n",
                   "t.yaml:5: key 'ingest.lectures[0].sources': expected 1 to 4 entries, got 0");
-    LECTURE_ERROR("    - name: a\n      sources: [push, x.mp4, push]\n",
-                  "t.yaml:5: key 'ingest.lectures[0].sources': 'push' may be listed once");
+    LECTURE_ERROR("    - name: a\n      sources:\n",
+                  "t.yaml:5: key 'ingest.lectures[0].sources': expected a list of strings, got "
+                  "''");
+    LECTURE_ERROR("    - name: a\n"
+                  "      sources:\n"
+                  "        - push\n"
+                  "        - x.mp4\n"
+                  "        - [y.mp4]\n",
+                  "t.yaml:8: key 'ingest.lectures[0].sources[2]': expected 'push', a URL or a "
+                  "file path, got a list");
+    LECTURE_ERROR("    - name: a\n      sources: [x.mp4, ~]\n",
+                  "t.yaml:5: key 'ingest.lectures[0].sources[1]': expected 'push', a URL or a "
+                  "file path, got '~'");
+    LECTURE_ERROR("    - name: a\n      sources: [x.mp4, \"\"]\n",
+                  "t.yaml:5: key 'ingest.lectures[0].sources[1]': expected 'push', a URL or a "
+                  "file path, got ''");
+    LECTURE_ERROR("    - name: a\n      sources: [\"x\\0.mp4\"]\n",
+                  "t.yaml:5: key 'ingest.lectures[0].sources[0]': expected 'push', a URL or a "
+                  "file path, got a value with a NUL byte");
+    LECTURE_ERROR("    - name: a\n"
+                  "      sources:\n"
+                  "        - push\n"
+                  "        - x.mp4\n"
+                  "        - push\n",
+                  "t.yaml:8: key 'ingest.lectures[0].sources[2]': source 'push' listed twice "
+                  "(also [0])");
     LECTURE_ERROR("    - name: a\n      passphrase: short\n",
                   "t.yaml:5: key 'ingest.lectures[0].passphrase': expected an empty passphrase "
                   "(no encryption) or 10 to 79 characters, got 5 characters");
+    LECTURE_ERROR("    - name: a\n      passphrase: "
+                  "\"01234567890123456789012345678901234567890123456789012345678901234567890123456789\"\n",
+                  "t.yaml:5: key 'ingest.lectures[0].passphrase': expected an empty passphrase "
+                  "(no encryption) or 10 to 79 characters, got 80 characters");
     LECTURE_ERROR("    - name: a\n      publish_key: \"a,b\"\n",
                   "t.yaml:5: key 'ingest.lectures[0].publish_key': expected up to 128 printable "
                   "characters without spaces, ',' or '=', got 3 characters");
+    LECTURE_ERROR("    - name: a\n\n      publish_key: a=b\n",
+                  "t.yaml:6: key 'ingest.lectures[0].publish_key': expected up to 128 printable "
+                  "characters without spaces, ',' or '=', got 3 characters");
+    LECTURE_ERROR("    - name: a\n      publish_key: \"a b\"\n",
+                  "t.yaml:5: key 'ingest.lectures[0].publish_key': expected up to 128 printable "
+                  "characters without spaces, ',' or '=', got 3 characters");
+    LECTURE_ERROR("    - name: a\n      publish_key: \"k\\u00e9y\"\n",
+                  "t.yaml:5: key 'ingest.lectures[0].publish_key': expected up to 128 printable "
+                  "characters without spaces, ',' or '=', got 4 characters");
+    LECTURE_ERROR("    - name: a\n      publish_key: "
+                  "0123456789012345678901234567890123456789012345678901234567890123"
+                  "45678901234567890123456789012345678901234567890123456789012345678\n",
+                  "t.yaml:5: key 'ingest.lectures[0].publish_key': expected up to 128 printable "
+                  "characters without spaces, ',' or '=', got 129 characters");
     LECTURE_ERROR("    - name: a\n      takeover: maybe\n",
                   "t.yaml:5: key 'ingest.lectures[0].takeover': expected true or false "
                   "(yes/no, on/off), got 'maybe'");
+    LECTURE_ERROR("    - name: a\n      takeover: 1\n",
+                  "t.yaml:5: key 'ingest.lectures[0].takeover': expected true or false "
+                  "(yes/no, on/off), got '1'");
+    LECTURE_ERROR("    - a\n",
+                  "t.yaml:4: key 'ingest.lectures[0]': expected a mapping, got 'a'");
 #undef LECTURE_ERROR
-    expect_error("ingest:\n  lectures:\n    - name: a\n      sources: [push]\n",
-                 "t.yaml:3: key 'ingest.lectures': lecture 'a' takes a push (source 'push'), "
-                 "which needs ingest.listen");
+
+    /* 'push' without ingest.listen: the line of that source */
+    expect_error("ingest:\n"
+                 "  lectures:\n"
+                 "    - name: a\n"
+                 "      sources: [x.mp4]\n"
+                 "    - name: b\n"
+                 "      sources:\n"
+                 "        - y.mp4\n"
+                 "        - push\n",
+                 "t.yaml:8: key 'ingest.lectures[1].sources[1]': source 'push' needs "
+                 "ingest.listen");
+    expect_error("ingest:\n  listen: \"\"\n  lectures:\n    - { name: a, sources: [push] }\n",
+                 "t.yaml:4: key 'ingest.lectures[0].sources[0]': source 'push' needs "
+                 "ingest.listen");
+    /* sources omitted: [push], blamed on the lecture */
+    expect_error("ingest:\n  lectures:\n    - name: a\n      takeover: yes\n",
+                 "t.yaml:3: key 'ingest.lectures[0]': source 'push' needs ingest.listen");
+
+    /* the lectures are from an earlier file, the listener goes in this one */
+    {
+        lr_config c;
+        char err[256];
+
+        assert_int_equal(lr_config_defaults(&c), 0);
+        assert_int_equal(lr_config_load_string(&c, "ingest:\n  lectures: [{ name: a }]\n"
+                                                    "  listen: srt://h:1\n", "a.yaml", err,
+                                               sizeof(err)), 0);
+        assert_int_equal(lr_config_load_string(&c, "lecture: x\n\ningest:\n  listen: ''\n",
+                                               "b.yaml", err, sizeof(err)), AVERROR(EINVAL));
+        assert_string_equal(err, "b.yaml:4: key 'ingest.listen': source 'push' of lecture 'a' "
+                                 "needs ingest.listen");
+        assert_string_equal(c.ingest.listen, "srt://h:1");
+        assert_string_equal(c.lecture, "demo");
+        lr_config_free(&c);
+    }
+
     expect_error("ingest:\n  listen: udp://x:1\n",
                  "t.yaml:2: key 'ingest.listen': expected empty (no push listener) or "
-                 "srt://host:port, got 'udp://x:1'");
+                 "srt://host:port without '?options', got 'udp://x:1'");
+    expect_error("ingest:\n  listen: srt://0.0.0.0:9710?latency=200\n",
+                 "t.yaml:2: key 'ingest.listen': expected empty (no push listener) or "
+                 "srt://host:port without '?options', got 'srt://0.0.0.0:9710?latency=200'");
+    expect_error("ingest:\n  stall_ms: 60001\n",
+                 "t.yaml:2: key 'ingest.stall_ms': expected an integer between 100 and 60000, "
+                 "got '60001'");
+    expect_error("ingest:\n  lectures: cs101\n",
+                 "t.yaml:2: key 'ingest.lectures': expected a list of mappings, got 'cs101'");
+    expect_error("ingest:\n  lectures: []\n",
+                 "t.yaml:2: key 'ingest.lectures': expected 1 to 64 entries, got 0");
+    len = (size_t)snprintf(yaml, sizeof(yaml), "ingest:\n  lectures:\n");
+    for (int i = 0; i <= LR_MAX_LECTURES; i++)
+        len += (size_t)snprintf(yaml + len, sizeof(yaml) - len, "    - { name: l%d, sources: "
+                                "[x.mp4] }\n", i);
+    assert_true(len < sizeof(yaml));
+    expect_error(yaml, "t.yaml:3: key 'ingest.lectures': expected 1 to 64 entries, got 65");
 }
 
 int main(void)
@@ -585,6 +769,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_memory, setup, teardown),
         cmocka_unit_test(test_samples),
         cmocka_unit_test_setup_teardown(test_ingest_lectures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_defaults, setup, teardown),
         cmocka_unit_test(test_ingest_lecture_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
