@@ -23,6 +23,7 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 2000  /* a source that returns is back within ~3 s */
 #define MAX_IN_STREAMS 64
+#define REPORT_NS      (60 * INT64_C(1000000000))  /* the per-lecture status line */
 
 enum { LINK_VIDEO, LINK_AUDIO, LINK_NB };
 
@@ -60,6 +61,8 @@ struct lr_lecture {
 
     lr_timeline      tl;
     int64_t          nb_failovers, nb_link_reconnects, nb_dropped;
+    int64_t          report_at, last_pkt_ns;
+    int64_t          bytes, video_frames;  /* since the last report */
 };
 
 static int is_push(const char *src)
@@ -320,6 +323,29 @@ drop:
     l->nb_dropped++;
 }
 
+/* Once a minute: what an operator asks first about a lecture. */
+static void report(lr_lecture *l)
+{
+    int64_t now = lr_now_ns();
+    double secs;
+
+    if (!l->report_at) {
+        l->report_at = now + REPORT_NS;
+        return;
+    }
+    if (now < l->report_at)
+        return;
+    secs = (now - l->report_at + REPORT_NS) / 1e9;
+    lr_info("lecture=%s source %d (%s) %.0f kb/s %.1f fps, last packet %.0f ms ago, "
+            "%" PRId64 " source changes, %" PRId64 " link reconnects, link %s",
+            l->name, l->active + 1, l->src ? lr_source_name(l->src) : "-",
+            l->bytes * 8 / secs / 1000, l->video_frames / secs,
+            (now - l->last_pkt_ns) / 1e6, l->nb_failovers, l->nb_link_reconnects,
+            l->oc ? "up" : "down");
+    l->bytes = l->video_frames = 0;
+    l->report_at = now + REPORT_NS;
+}
+
 static void *lecture_thread(void *arg)
 {
     lr_lecture *l = arg;
@@ -358,8 +384,13 @@ static void *lecture_thread(void *arg)
             source_failed(l, ret == AVERROR_EXIT ? AVERROR(ECONNRESET) : ret);
             continue;
         }
+        l->last_pkt_ns = lr_now_ns();
+        l->bytes += pkt->size;
+        l->video_frames += pkt->stream_index < MAX_IN_STREAMS &&
+                           l->map[pkt->stream_index] == LINK_VIDEO;
         forward(l, pkt);
         av_packet_unref(pkt);
+        report(l);
     }
     av_packet_free(&pkt);
     lr_source_close(&l->src);
