@@ -495,6 +495,17 @@ fail:
     return AVERROR(ENOMEM);
 }
 
+int lr_link_read_packet(AVFormatContext *ifmt, AVPacket *pkt)
+{
+    link_io *io = ifmt->pb ? ifmt->pb->opaque : NULL;
+
+    for (int bad = 0;; bad++) {
+        int ret = av_read_frame(ifmt, pkt);
+        if (ret != AVERROR_INVALIDDATA || (io && io->error) || bad >= 100)
+            return ret;
+    }
+}
+
 void lr_link_close_socket(int sock)
 {
     srt_close(sock);

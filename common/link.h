@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include <libavformat/avformat.h>
 #include <libavformat/avio.h>
 
 #include "stop.h"
@@ -71,6 +72,11 @@ int  lr_link_avio_open(int sock, int write, lr_stop *stop, int idle_ms,
                        AVIOContext **pb);
 /* Flushes, closes the socket, frees; NULLs *pb. */
 void lr_link_avio_close(AVIOContext **pb);
+/* Reads the next packet of a link's demuxer. Damaged data inside a sound
+ * link (a corrupted PES from a bad source) is skipped, up to 100 times in a
+ * row; the link's own errors (closed, stopped, not TS) end the read. */
+int  lr_link_read_packet(AVFormatContext *ifmt, AVPacket *pkt);
+
 /* Bytes moved through the context so far. */
 int64_t lr_link_avio_bytes(AVIOContext *pb);
 

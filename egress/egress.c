@@ -285,7 +285,7 @@ static int receive(receiver *rc)
     lr_info("lecture=%s egress receiving %d rendition(s) from %s", lec->name, ret, rc->peer);
     if (!(pkt = av_packet_alloc()))
         return AVERROR(ENOMEM);
-    while ((ret = av_read_frame(rc->ifmt, pkt)) >= 0) {
+    while ((ret = lr_link_read_packet(rc->ifmt, pkt)) >= 0) {
         for (int i = 0; i < lec->nb_rends; i++) {
             rendition *r = &lec->rends[i];
             lr_segment seg;

@@ -163,7 +163,7 @@ int lr_source_read(lr_source *s, AVPacket *pkt)
 
     for (;;) {
         arm(s, s->stall_ms);
-        ret = av_read_frame(s->fmt, pkt);
+        ret = s->push_pb ? lr_link_read_packet(s->fmt, pkt) : av_read_frame(s->fmt, pkt);
         if (ret == AVERROR_EOF && s->loop) {
             if ((ret = restart(s)) < 0)
                 return ret;

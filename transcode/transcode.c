@@ -469,7 +469,10 @@ static int decode_packet(pipeline *p, AVCodecContext *dec, AVPacket *pkt, AVFram
         if (ret < 0)
             return ret;
     }
-    return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret;
+    /* A threaded decoder reports a damaged frame here, not at send. */
+    if (ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
+        lr_debug("lecture=%s decode error: %s", p->lecture, av_err2str(ret));
+    return 0;
 }
 
 static void pipeline_cleanup(pipeline *p)
@@ -501,7 +504,7 @@ static void *pipeline_thread(void *arg)
 
     while (ret >= 0 && !lr_stop_requested(&p->t->stop)) {
         ensure_output(p);
-        if ((ret = av_read_frame(p->ifmt, in)) < 0)
+        if ((ret = lr_link_read_packet(p->ifmt, in)) < 0)
             break;
         if (in->stream_index == p->vin)
             ret = decode_packet(p, p->vdec, in, frame);
