@@ -208,15 +208,19 @@ static int open_source(lr_lecture *l, int64_t *wake_at)
         char peer[64];
 
         if (is_push(url)) {
+            /* Taking the push and re-arming `abandon` is one step under the
+             * lock, so only a later offer can abandon this push. */
             pthread_mutex_lock(&l->lock);
             sock = l->pending_sock;
             l->pending_sock = -1;
             av_strlcpy(peer, l->pending_peer, sizeof(peer));
+            if (sock >= 0) {
+                lr_stop_reset(&l->abandon);
+                atomic_store(&l->push_reading, 1);
+            }
             pthread_mutex_unlock(&l->lock);
             if (sock < 0)
                 continue;
-            lr_stop_reset(&l->abandon);
-            atomic_store(&l->push_reading, 1);
             ret = lr_source_open_push(sock, peer, l->stall_ms, &l->abandon, &l->src);
             if (ret < 0)
                 atomic_store(&l->push_reading, 0);
@@ -481,11 +485,12 @@ void lr_lecture_offer_push(lr_lecture *l, int sock, const char *peer)
     old = l->pending_sock;
     l->pending_sock = sock;
     av_strlcpy(l->pending_peer, peer, sizeof(l->pending_peer));
+    /* A push being read (takeover) is abandoned at once; decided under the
+     * lock, or the thread could already be reading this very push. */
+    if (atomic_load(&l->push_reading))
+        lr_stop_request(&l->abandon);
     pthread_cond_broadcast(&l->cond);
     pthread_mutex_unlock(&l->lock);
     if (old >= 0)
         lr_link_close_socket(old);
-    /* A push being read (takeover) is abandoned at once. */
-    if (atomic_load(&l->push_reading))
-        lr_stop_request(&l->abandon);
 }
