@@ -12,6 +12,7 @@ What is here:
   fixtures: lr_config, start_demo (factory), demo (module-scoped)
 """
 
+import datetime
 import json
 import os
 import queue
@@ -20,7 +21,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -433,6 +433,69 @@ def decode_errors(path):
                         "-i", str(path), "-map", "0", "-f", "null", "-"],
                        capture_output=True, text=True, timeout=60)
     return r.returncode, r.stderr.strip()
+
+
+# --------------------------------------------------------------------------
+# lecturers and the ingest's log (push, failover and pull tests)
+
+def ffmpeg_push(port, streamid, passphrase=None, seconds=120):
+    url = f"srt://127.0.0.1:{port}?streamid={streamid}&latency=120000"
+    if passphrase:
+        url += f"&passphrase={passphrase}&pbkeylen=16"
+    return subprocess.Popen(
+        [tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
+         "-f", "lavfi", "-i", f"testsrc2=s=640x360:r=30:d={seconds}",
+         "-f", "lavfi", "-i", f"sine=f=440:sample_rate=48000:d={seconds}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-f", "mpegts", url],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+def gst_push(port, streamid):
+    return subprocess.Popen(
+        [tool("gst-launch-1.0"), "-q",
+         "videotestsrc", "is-live=true", "pattern=ball", "!",
+         "video/x-raw,width=640,height=360,framerate=30/1", "!", "videoconvert", "!",
+         "openh264enc", "gop-size=30", "!", "h264parse", "!", "queue", "!",
+         "mpegtsmux", "name=m", "alignment=7", "!",
+         "srtsink", f"uri=srt://127.0.0.1:{port}", f"streamid={streamid}", "latency=120",
+         "audiotestsrc", "is-live=true", "wave=sine", "!", "audioconvert", "!",
+         "audioresample", "!", "avenc_aac", "!", "aacparse", "!", "queue", "!", "m."],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def lecture_urls(relay, lecture):
+    master = f"{relay.base}/live/{lecture}/master.m3u8"
+    def get():
+        status, _, body = http_get(master)
+        return parse_master(body.decode()) if status == 200 else None
+    variants = wait_for(get, scaled(40), what=f"master playlist of {lecture}")
+    return {v["uri"].split("/")[0]: urllib.request.urljoin(master, v["uri"]) for v in variants}
+
+
+def seq(url):
+    m = fetch_media(url)
+    return m["sequence"] + len(m["segments"]) if m else -1
+
+
+_READING = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) .*lecture=(\S+) now reading source (\d)")
+
+
+def source_reads(demo, lecture):
+    """[(UTC seconds of the day, source number)] of the ingest's
+    'now reading source N' lines for lecture, oldest first."""
+    out = []
+    for line in demo.stderr_text().splitlines():
+        m = _READING.match(line)
+        if m and m.group(5) == lecture:
+            h, mi, s, ms = (int(g) for g in m.groups()[:4])
+            out.append((h * 3600 + mi * 60 + s + ms / 1000, int(m.group(6))))
+    return out
+
+
+def now_of_day():
+    """UTC seconds of the day, the clock of the program's log lines."""
+    t = datetime.datetime.now(datetime.timezone.utc)
+    return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
 
 
 # --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from lrdemo import (BINARY, Config, fetch_media, rung_urls, scaled, tool, wait_for,
+from lrdemo import (BINARY, fetch_media, rung_urls, scaled, tool, wait_for,
                     wait_master, wait_segments)
 
 # (name, text, line the error must name, a word it should mention)

@@ -2,32 +2,19 @@
 recorded lecture file as the backup. Losing the push moves the lecture to the
 backup within 1.5 s; the push coming back wins it back; the lecture plays on."""
 
-import datetime
-import re
 import signal
 
-import pytest
-
-from lrdemo import REPO, Config, Demo, fetch_media, free_udp_port, scaled, wait_for
-from test_ingest_push import ffmpeg_push, lecture_urls, seq
-
-LINE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) .*lecture=cs101 now reading source (\d)")
+from lrdemo import (REPO, Config, Demo, ffmpeg_push, free_udp_port, lecture_urls, now_of_day,
+                    scaled, seq, source_reads, wait_for)
 
 
 def reads(relay):
-    """[(utc seconds of day, source number)] from the relay's log."""
-    out = []
-    for line in relay.stderr_text().splitlines():
-        m = LINE.match(line)
-        if m:
-            h, mi, s, ms, src = (int(g) for g in m.groups())
-            out.append((h * 3600 + mi * 60 + s + ms / 1000, src))
-    return out
+    return source_reads(relay, "cs101")
 
 
-def now_of_day():
-    t = datetime.datetime.now(datetime.timezone.utc)
-    return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
+
+
+
 
 
 def test_push_fails_over_to_backup_and_back(tmp_path):

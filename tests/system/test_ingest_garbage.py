@@ -7,8 +7,8 @@ import signal
 import socket
 import subprocess
 
-from lrdemo import Config, Demo, free_udp_port, scaled, tool, wait_for
-from test_ingest_push import ffmpeg_push, lecture_urls, seq
+from lrdemo import (Config, Demo, ffmpeg_push, free_udp_port, lecture_urls, scaled, seq, tool,
+                    wait_for)
 
 
 def gst_send_file(port, streamid, path):

@@ -9,37 +9,16 @@ import urllib.request
 
 import pytest
 
-from lrdemo import (Demo, Config, decode_errors, download, fetch_media, free_udp_port,
-                    rung_urls, scaled, tool, wait_for, wait_master, wait_segments)
+from lrdemo import (Demo, Config, decode_errors, download, fetch_media, ffmpeg_push,
+                    free_udp_port, gst_push, lecture_urls, scaled, seq, wait_for,
+                    wait_segments)
 
 PASS = "lecture-pass-0123"
 KEY = "k3y-for-math2"
 
 
-def ffmpeg_push(port, streamid, passphrase=None, seconds=120):
-    url = f"srt://127.0.0.1:{port}?streamid={streamid}&latency=120000"
-    if passphrase:
-        url += f"&passphrase={passphrase}&pbkeylen=16"
-    return subprocess.Popen(
-        [tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
-         "-f", "lavfi", "-i", f"testsrc2=s=640x360:r=30:d={seconds}",
-         "-f", "lavfi", "-i", f"sine=f=440:sample_rate=48000:d={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-f", "mpegts", url],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def gst_push(port, streamid):
-    return subprocess.Popen(
-        [tool("gst-launch-1.0"), "-q",
-         "videotestsrc", "is-live=true", "pattern=ball", "!",
-         "video/x-raw,width=640,height=360,framerate=30/1", "!", "videoconvert", "!",
-         "openh264enc", "gop-size=30", "!", "h264parse", "!", "queue", "!",
-         "mpegtsmux", "name=m", "alignment=7", "!",
-         "srtsink", f"uri=srt://127.0.0.1:{port}", f"streamid={streamid}", "latency=120",
-         "audiotestsrc", "is-live=true", "wave=sine", "!", "audioconvert", "!",
-         "audioresample", "!", "avenc_aac", "!", "aacparse", "!", "queue", "!", "m."],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def refused(proc, deadline=15):
@@ -80,20 +59,8 @@ def push_relay(tmp_path):
         relay.close()
 
 
-def lecture_urls(relay, lecture):
-    master = f"{relay.base}/live/{lecture}/master.m3u8"
-    from lrdemo import http_get, parse_master
-
-    def get():
-        status, _, body = http_get(master)
-        return parse_master(body.decode()) if status == 200 else None
-    variants = wait_for(get, scaled(40), what=f"master playlist of {lecture}")
-    return {v["uri"].split("/")[0]: urllib.request.urljoin(master, v["uri"]) for v in variants}
 
 
-def seq(url):
-    m = fetch_media(url)
-    return m["sequence"] + len(m["segments"]) if m else -1
 
 
 def test_two_lecturers_push_and_intruders_are_refused(push_relay, tmp_path):

@@ -7,9 +7,12 @@ import json
 import signal
 import subprocess
 
-from lrdemo import REPO, Config, Demo, free_udp_port, scaled, tool, wait_for
-from test_failover import reads
-from test_ingest_push import ffmpeg_push
+from lrdemo import (REPO, Config, Demo, ffmpeg_push, free_udp_port, scaled, source_reads,
+                    tool, wait_for)
+
+
+def reads(ingest):
+    return source_reads(ingest, "cs101")
 
 
 def test_link_timestamps_never_go_backwards(tmp_path):

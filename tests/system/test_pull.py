@@ -5,16 +5,13 @@ back, the lecture resumes within 3 s of its return."""
 import signal
 import subprocess
 import sys
-import time
-
-from lrdemo import Config, Demo, free_tcp_port, scaled, tool, wait_for
-from test_failover import now_of_day
-from test_ingest_push import lecture_urls, seq
 
 import re
 
+from lrdemo import (Config, Demo, free_tcp_port, lecture_urls, now_of_day, scaled, seq,
+                    source_reads, tool, wait_for)
+
 LOST = re.compile(r"lecture=hls1 source 1 .* lost")
-READ = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) .*lecture=hls1 now reading source 1")
 
 
 def http_server(port, directory):
@@ -25,13 +22,7 @@ def http_server(port, directory):
 
 
 def reads(relay):
-    out = []
-    for line in relay.stderr_text().splitlines():
-        m = READ.match(line)
-        if m:
-            h, mi, s, ms = (int(g) for g in m.groups())
-            out.append(h * 3600 + mi * 60 + s + ms / 1000)
-    return out
+    return [t for t, src in source_reads(relay, "hls1") if src == 1]
 
 
 def test_hls_pull_resumes_after_the_server_returns(tmp_path):

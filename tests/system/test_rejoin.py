@@ -4,8 +4,7 @@ Three processes: ingest, transcode, egress."""
 
 import signal
 
-from lrdemo import Config, Demo, free_udp_port, scaled, wait_for
-from test_ingest_push import gst_push, lecture_urls, seq
+from lrdemo import Config, Demo, free_udp_port, gst_push, lecture_urls, scaled, seq, wait_for
 
 
 def test_transcoder_restart_decodes_again(tmp_path):

@@ -3,7 +3,7 @@ only over real SRT links, as they would on three machines."""
 
 import signal
 
-from lrdemo import (Config, Demo, REPO, fetch_media, first_video_frame, download,
+from lrdemo import (Config, Demo, fetch_media, first_video_frame, download,
                     rung_urls, scaled, wait_for, wait_master, wait_segments)
 
 
