@@ -16,6 +16,7 @@
 #include "common/link.h"
 #include "common/log.h"
 #include "common/stop.h"
+#include "common/workers.h"
 #include "http.h"
 #include "playlist.h"
 #include "segmenter.h"
@@ -63,18 +64,16 @@ struct lr_egress {
     lr_link_listener *listener;
     pthread_mutex_t   lock;
     lecture          *lectures;    /* guarded by lock; each fed by one receiver at a time */
-    receiver         *receivers;   /* guarded by lock */
+    lr_workers        receivers;
 };
 
 struct receiver {
-    receiver        *next;
+    lr_worker        worker;       /* first: the list of receivers */
     lr_egress       *e;
     lecture         *lec;
     char             peer[64];
     AVIOContext     *pb;
     AVFormatContext *ifmt;
-    pthread_t        thread;
-    atomic_int       done;
 };
 
 static lecture *find_lecture(lr_egress *e, const char *name)
@@ -328,28 +327,8 @@ static void *receiver_thread(void *arg)
     for (int i = 0; i < rc->lec->nb_rends; i++)
         lr_segmenter_free(&rc->lec->rends[i].seg);
     atomic_store(&rc->lec->live, 0);
-    atomic_store(&rc->done, 1);
+    lr_worker_done(&rc->worker);
     return NULL;
-}
-
-static void reap(lr_egress *e, int all)
-{
-    receiver **pp = &e->receivers;
-
-    pthread_mutex_lock(&e->lock);
-    while (*pp) {
-        receiver *rc = *pp;
-        if (all || atomic_load(&rc->done)) {
-            *pp = rc->next;
-            pthread_mutex_unlock(&e->lock);
-            pthread_join(rc->thread, NULL);
-            av_free(rc);
-            pthread_mutex_lock(&e->lock);
-        } else {
-            pp = &rc->next;
-        }
-    }
-    pthread_mutex_unlock(&e->lock);
 }
 
 static int admit(void *opaque, const lr_streamid *sid, const char *peer, lr_link_admission *ad)
@@ -380,7 +359,7 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
     lecture *lec;
     int ret;
 
-    reap(e, 0);
+    lr_workers_reap(&e->receivers, 0);
     pthread_mutex_lock(&e->lock);
     lec = find_lecture(e, sid->resource);
     if (!lec && (lec = av_mallocz(sizeof(*lec)))) {
@@ -401,14 +380,10 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
     av_strlcpy(rc->peer, peer, sizeof(rc->peer));
     if (lr_link_avio_open(sock, 0, &e->stop, LINK_IDLE_MS, &rc->pb) < 0)
         goto fail;  /* the socket is closed already */
-    if ((ret = pthread_create(&rc->thread, NULL, receiver_thread, rc))) {
+    if ((ret = lr_workers_start(&e->receivers, &rc->worker, receiver_thread)) < 0) {
         lr_link_avio_close(&rc->pb);
         goto fail;
     }
-    pthread_mutex_lock(&e->lock);
-    rc->next = e->receivers;
-    e->receivers = rc;
-    pthread_mutex_unlock(&e->lock);
     return 0;
 fail:
     atomic_store(&lec->live, 0);
@@ -430,6 +405,7 @@ int lr_egress_start(const lr_config *c, lr_egress **out)
         return ret;
     }
     pthread_mutex_init(&e->lock, NULL);
+    lr_workers_init(&e->receivers);
     if (!(e->store = lr_store_alloc())) {
         ret = AVERROR(ENOMEM);
         goto fail;
@@ -459,7 +435,7 @@ void lr_egress_stop(lr_egress **pe)
         return;
     lr_stop_request(&e->stop);
     lr_link_listener_free(&e->listener);
-    reap(e, 1);
+    lr_workers_destroy(&e->receivers);
     lr_http_stop(&e->http);
     while (e->lectures) {
         lecture *lec = e->lectures;

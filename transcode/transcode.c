@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/stop.h"
 #include "common/ts_mux.h"
+#include "common/workers.h"
 #include "keyframes.h"
 #include "ladder.h"
 
@@ -41,17 +42,14 @@ struct lr_transcode {
     const lr_config  *conf;
     lr_stop           stop;
     lr_link_listener *listener;
-    pthread_mutex_t   lock;
-    pipeline         *pipelines;  /* guarded by lock */
+    lr_workers        pipelines;
 };
 
 struct pipeline {
+    lr_worker        worker;            /* first: the list of pipelines */
     lr_transcode    *t;
-    pipeline        *next;
     char             lecture[LR_LECTURE_NAME_MAX + 1];
     AVIOContext     *in_pb;
-    pthread_t        thread;
-    atomic_int       done;
 
     AVFormatContext *ifmt;
     int              vin, ain;          /* input stream indexes, -1 if none */
@@ -518,29 +516,8 @@ static void *pipeline_thread(void *arg)
     av_packet_free(&in);
     av_frame_free(&frame);
     pipeline_cleanup(p);
-    atomic_store(&p->done, 1);
+    lr_worker_done(&p->worker);
     return NULL;
-}
-
-/* Joins pipelines that have ended. With all == 1, every one (at stop). */
-static void reap(lr_transcode *t, int all)
-{
-    pipeline **pp = &t->pipelines;
-
-    pthread_mutex_lock(&t->lock);
-    while (*pp) {
-        pipeline *p = *pp;
-        if (all || atomic_load(&p->done)) {
-            *pp = p->next;
-            pthread_mutex_unlock(&t->lock);
-            pthread_join(p->thread, NULL);
-            av_free(p);
-            pthread_mutex_lock(&t->lock);
-        } else {
-            pp = &p->next;
-        }
-    }
-    pthread_mutex_unlock(&t->lock);
 }
 
 static int admit(void *opaque, const lr_streamid *sid, const char *peer, lr_link_admission *ad)
@@ -552,10 +529,10 @@ static int admit(void *opaque, const lr_streamid *sid, const char *peer, lr_link
         ad->reason = "stream id mode must be publish";
         return AVERROR(EINVAL);
     }
-    pthread_mutex_lock(&t->lock);
-    for (pipeline *p = t->pipelines; p; p = p->next)
-        busy |= !atomic_load(&p->done) && !strcmp(p->lecture, sid->resource);
-    pthread_mutex_unlock(&t->lock);
+    pthread_mutex_lock(&t->pipelines.lock);
+    for (lr_worker *w = t->pipelines.head; w; w = w->next)
+        busy |= !atomic_load(&w->done) && !strcmp(((pipeline *)w)->lecture, sid->resource);
+    pthread_mutex_unlock(&t->pipelines.lock);
     if (busy) {
         ad->reason = "lecture already has a live publisher";
         return AVERROR(EBUSY);
@@ -569,7 +546,7 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
     pipeline *p;
     int ret;
 
-    reap(t, 0);
+    lr_workers_reap(&t->pipelines, 0);
     if (!(p = av_mallocz(sizeof(*p))))
         return AVERROR(ENOMEM);
     p->t = t;
@@ -579,16 +556,11 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
         av_free(p);
         return 0;  /* the socket is already closed */
     }
-    if ((ret = pthread_create(&p->thread, NULL, pipeline_thread, p))) {
+    if ((ret = lr_workers_start(&t->pipelines, &p->worker, pipeline_thread)) < 0) {
         lr_link_avio_close(&p->in_pb);
         av_free(p);
-        return 0;
     }
-    pthread_mutex_lock(&t->lock);
-    p->next = t->pipelines;
-    t->pipelines = p;
-    pthread_mutex_unlock(&t->lock);
-    return 0;
+    return 0;  /* the socket is the pipeline's, or closed */
 }
 
 int lr_transcode_start(const lr_config *c, lr_transcode **out)
@@ -604,7 +576,7 @@ int lr_transcode_start(const lr_config *c, lr_transcode **out)
         av_free(t);
         return ret;
     }
-    pthread_mutex_init(&t->lock, NULL);
+    lr_workers_init(&t->pipelines);
     if ((ret = lr_link_listen(c->transcode.listen, &lo, "transcode", admit, accept_link, t,
                               &t->listener)) < 0) {
         lr_transcode_stop(&t);
@@ -622,8 +594,7 @@ void lr_transcode_stop(lr_transcode **pt)
         return;
     lr_stop_request(&t->stop);
     lr_link_listener_free(&t->listener);
-    reap(t, 1);
-    pthread_mutex_destroy(&t->lock);
+    lr_workers_destroy(&t->pipelines);
     lr_stop_destroy(&t->stop);
     av_freep(pt);
 }
