@@ -13,6 +13,7 @@
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
+#include "common/backoff.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "common/stop.h"
@@ -47,8 +48,7 @@ struct lr_lecture {
     /* Thread-private from here. */
     lr_source       *src;
     int              active;       /* index into sources, -1 none */
-    int64_t          retry_at[LR_MAX_SOURCES];
-    int              backoff_ms[LR_MAX_SOURCES];
+    lr_backoff       retry[LR_MAX_SOURCES];
     int              map[MAX_IN_STREAMS];  /* source stream -> link stream, -1 */
     int              want_key;     /* drop until a video keyframe */
 
@@ -56,8 +56,7 @@ struct lr_lecture {
     AVIOContext     *pb;
     AVCodecParameters *link_par[LINK_NB];
     int              link_stream[LINK_NB];
-    int64_t          link_retry_at;
-    int              link_backoff_ms;
+    lr_backoff       link_retry;
 
     lr_timeline      tl;
     int64_t          nb_failovers, nb_link_reconnects, nb_dropped;
@@ -73,12 +72,6 @@ static int is_push(const char *src)
 static int is_file(const char *src)
 {
     return !strstr(src, "://");
-}
-
-static int64_t jitter_ms(int ms)
-{
-    /* up to a quarter more, so many lectures don't retry in step */
-    return ms + (int64_t)(rand() % (ms / 4 + 1));
 }
 
 /* ---- the link ---------------------------------------------------------- */
@@ -133,7 +126,7 @@ static int link_open(lr_lecture *l)
         goto fail;
     }
     lr_info("lecture=%s link up to %s", l->name, c->ingest.link);
-    l->link_backoff_ms = 0;
+    lr_backoff_succeeded(&l->link_retry);
     l->want_key = 1;
     return 0;
 fail:
@@ -183,9 +176,7 @@ static void source_failed(lr_lecture *l, int ret)
 {
     int i = l->active;
 
-    l->backoff_ms[i] = l->backoff_ms[i] ? FFMIN(l->backoff_ms[i] * 2, BACKOFF_MAX_MS)
-                                        : BACKOFF_MIN_MS;
-    l->retry_at[i] = lr_now_ns() + jitter_ms(l->backoff_ms[i]) * 1000000;
+    lr_backoff_failed(&l->retry[i], lr_now_ns());
     if (ret != AVERROR_EXIT)
         lr_warn("lecture=%s source %d (%s) lost: %s", l->name, i + 1,
                 l->src ? lr_source_name(l->src) : l->sources[i], av_err2str(ret));
@@ -225,8 +216,8 @@ static int open_source(lr_lecture *l, int64_t *wake_at)
             if (ret < 0)
                 atomic_store(&l->push_reading, 0);
         } else {
-            if (now < l->retry_at[i]) {
-                *wake_at = FFMIN(*wake_at, l->retry_at[i]);
+            if (now < l->retry[i].retry_at) {
+                *wake_at = FFMIN(*wake_at, l->retry[i].retry_at);
                 continue;
             }
             lr_stop_reset(&l->abandon);
@@ -238,10 +229,10 @@ static int open_source(lr_lecture *l, int64_t *wake_at)
         l->active = i;
         if (ret < 0) {
             source_failed(l, ret);
-            *wake_at = FFMIN(*wake_at, l->retry_at[i]);
+            *wake_at = FFMIN(*wake_at, l->retry[i].retry_at);
             continue;
         }
-        l->backoff_ms[i] = 0;
+        lr_backoff_succeeded(&l->retry[i]);
         map_streams(l);
         lr_timeline_splice(&l->tl);
         l->want_key = 1;
@@ -284,12 +275,10 @@ static void forward(lr_lecture *l, AVPacket *pkt)
     if (k < 0)
         return;
     if (!l->oc) {
-        if (lr_now_ns() < l->link_retry_at)
+        if (lr_now_ns() < l->link_retry.retry_at)
             goto drop;
         if (link_open(l) < 0) {
-            l->link_backoff_ms = l->link_backoff_ms ? FFMIN(l->link_backoff_ms * 2, BACKOFF_MAX_MS)
-                                                    : BACKOFF_MIN_MS;
-            l->link_retry_at = lr_now_ns() + jitter_ms(l->link_backoff_ms) * 1000000;
+            lr_backoff_failed(&l->link_retry, lr_now_ns());
             l->nb_link_reconnects++;
             goto drop;
         }
@@ -320,7 +309,7 @@ static void forward(lr_lecture *l, AVPacket *pkt)
             lr_warn("lecture=%s link to %s broke: %s", l->name, l->conf->ingest.link,
                     av_err2str(ret));
         link_close(l);
-        l->link_retry_at = lr_now_ns() + BACKOFF_MIN_MS * 1000000LL;
+        l->link_retry.retry_at = lr_now_ns() + BACKOFF_MIN_MS * 1000000LL;
     }
     return;
 drop:
@@ -425,6 +414,9 @@ int lr_lecture_start(const lr_config *c, const lr_lecture_spec *spec, lr_lecture
     l->active = -1;
     l->pending_sock = -1;
     lr_timeline_init(&l->tl);
+    for (int i = 0; i < LR_MAX_SOURCES; i++)
+        lr_backoff_init(&l->retry[i], BACKOFF_MIN_MS, BACKOFF_MAX_MS, 1);
+    lr_backoff_init(&l->link_retry, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 1);
     lr_stop_init(&l->stop);
     lr_stop_init(&l->abandon);
     pthread_mutex_init(&l->lock, NULL);

@@ -16,6 +16,7 @@
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 
+#include "common/backoff.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "common/stop.h"
@@ -26,6 +27,7 @@
 
 #define LINK_IDLE_MS   5000
 #define AUDIO_RATE     48000
+#define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 
 typedef struct rung_enc {
@@ -67,8 +69,7 @@ struct pipeline {
 
     AVFormatContext *oc;                /* NULL while the egress link is down */
     AVIOContext     *out_pb;
-    int64_t          next_connect_ns;
-    int              backoff_ms;
+    lr_backoff       reconnect;         /* of the egress link */
     int64_t          dropped_pkts;
     AVPacket        *pkt;
 };
@@ -318,15 +319,13 @@ static void ensure_output(pipeline *p)
 {
     int ret;
 
-    if (p->oc || lr_now_ns() < p->next_connect_ns)
+    if (p->oc || lr_now_ns() < p->reconnect.retry_at)
         return;
     ret = open_output(p);
-    if (ret >= 0) {
-        p->backoff_ms = 0;
-        return;
-    }
-    p->backoff_ms = p->backoff_ms ? FFMIN(p->backoff_ms * 2, BACKOFF_MAX_MS) : 250;
-    p->next_connect_ns = lr_now_ns() + (int64_t)p->backoff_ms * 1000000;
+    if (ret >= 0)
+        lr_backoff_succeeded(&p->reconnect);
+    else
+        lr_backoff_failed(&p->reconnect, lr_now_ns());
 }
 
 static int write_packet(pipeline *p, AVPacket *pkt, int ost, AVRational tb)
@@ -346,7 +345,7 @@ static int write_packet(pipeline *p, AVPacket *pkt, int ost, AVRational tb)
             return ret;
         lr_warn("lecture=%s ladder link broke: %s; reconnecting", p->lecture, av_err2str(ret));
         close_output(p);
-        p->next_connect_ns = lr_now_ns() + 250 * 1000000LL;
+        p->reconnect.retry_at = lr_now_ns() + BACKOFF_MIN_MS * 1000000LL;
     }
     return 0;
 }
@@ -551,6 +550,7 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
         return AVERROR(ENOMEM);
     p->t = t;
     p->vin = p->ain = -1;
+    lr_backoff_init(&p->reconnect, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 0);
     av_strlcpy(p->lecture, sid->resource, sizeof(p->lecture));
     if ((ret = lr_link_avio_open(sock, 0, &t->stop, LINK_IDLE_MS, &p->in_pb)) < 0) {
         av_free(p);
