@@ -191,7 +191,7 @@ static const opt link_opts[] = {
     { .name = NULL }
 };
 
-enum { LECTURE_NAME = 0, LECTURE_SOURCES = 4 }; /* in lecture_opts */
+enum { LECTURE_NAME = 0, LECTURE_SOURCES = 5 }; /* in lecture_opts */
 
 static const opt lecture_opts[] = {
     [LECTURE_NAME] =
@@ -201,6 +201,7 @@ static const opt lecture_opts[] = {
     STR("publish_key", lr_lecture_conf, publish_key, "", check_publish_key,
         "up to 128 printable characters without spaces, ',' or '='", OPT_SECRET),
     BOOL("takeover", lr_lecture_conf, takeover, 0),
+    BOOL("switch_back", lr_lecture_conf, switch_back, 1),
     [LECTURE_SOURCES] =
     { .name = "sources", .type = OPT_STRLIST, .offset = offsetof(lr_lecture_conf, sources),
       .count_offset = offsetof(lr_lecture_conf, nb_sources), .max_elems = LR_MAX_SOURCES,

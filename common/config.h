@@ -29,6 +29,7 @@ typedef struct lr_lecture_conf {
     char *publish_key;   /* "" none; else 1..128 printable chars without ' ' ',' '=',
                             given by the pusher as s=<key> in the stream id */
     int   takeover;      /* a second publisher replaces the live one (else it is refused) */
+    int   switch_back;   /* a recovered earlier source takes the lecture back at a keyframe */
     int   nb_sources;    /* 1..LR_MAX_SOURCES; an omitted list is ["push"] */
     char *sources[LR_MAX_SOURCES]; /* in order of preference; "push" (at most once, needs
                                       ingest.listen), or a URL, or a file path (a relative

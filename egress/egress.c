@@ -109,16 +109,19 @@ static void publish_master(lr_egress *e, lecture *lec)
     lr_variant v[16];
     char path[160], *text;
     size_t len;
+    int nb = 0;
 
     for (int i = 0; i < lec->nb_rends; i++) {
         rendition *r = &lec->rends[i];
+        if (r->vidx < 0)
+            continue;  /* not in the current link (the ladder changed) */
         if (!r->nb_segs || !r->codecs[0])
             return;  /* listed only once every rendition has a measured segment */
-        v[i] = (lr_variant){ r->name, r->peak_bps,
-                             (int64_t)(r->total_bytes * 8 / FFMAX(r->total_duration, 0.001)),
-                             r->width, r->height, r->frame_rate, r->codecs };
+        v[nb++] = (lr_variant){ r->name, r->peak_bps,
+                                (int64_t)(r->total_bytes * 8 / FFMAX(r->total_duration, 0.001)),
+                                r->width, r->height, r->frame_rate, r->codecs };
     }
-    if (lr_playlist_render_master(v, lec->nb_rends, &text, &len) < 0)
+    if (!nb || lr_playlist_render_master(v, nb, &text, &len) < 0)
         return;
     snprintf(path, sizeof(path), "%s/master.m3u8", lec->name);
     publish_text(e, path, text, len);
@@ -305,6 +308,12 @@ static int receive(receiver *rc)
             if (!r->codecs[0])
                 codecs_string(r, rc->ifmt);
             publish_segment(e, lec, r, &seg);
+            if (seg.gap_after) {
+                r->pending_disc = 1;
+                if (i == 0)
+                    lr_info("lecture=%s the media breaks off after segment %" PRId64
+                            ": discontinuity", lec->name, r->next_seq - 1);
+            }
             lec->last_end_pts = seg.start_pts + (int64_t)(seg.duration * 90000);
             av_buffer_unref(&seg.data);
         }

@@ -15,10 +15,14 @@ struct lr_segmenter {
     AVFormatContext   *oc;          /* the open segment, NULL before the first keyframe */
     AVIOContext       *dyn;
     int64_t            start_pts;   /* 1/90000 */
+    int64_t            max_pts;     /* latest video frame written, 1/90000 */
+    int64_t            frame_ticks; /* the spacing of video frames */
     char               codec[16];
 };
 
 static const AVRational ts_tb = { 1, 90000 };
+
+#define GAP_TICKS 90000  /* video missing for longer than this: a break */
 
 int lr_segmenter_alloc(const AVStream *video, const AVStream *audio, double min_duration,
                        lr_segmenter **out)
@@ -29,6 +33,7 @@ int lr_segmenter_alloc(const AVStream *video, const AVStream *audio, double min_
         return AVERROR(ENOMEM);
     s->min_duration = min_duration;
     s->vtb = video->time_base;
+    s->frame_ticks = 3000;
     if (!(s->vpar = avcodec_parameters_alloc()) ||
         avcodec_parameters_copy(s->vpar, video->codecpar) < 0)
         goto fail;
@@ -93,6 +98,7 @@ static int open_segment(lr_segmenter *s, int64_t start_pts)
         return ret;
     }
     s->start_pts = start_pts;
+    s->max_pts = AV_NOPTS_VALUE;
     return 0;
 }
 
@@ -119,6 +125,7 @@ static int close_segment(lr_segmenter *s, int64_t end_pts, lr_segment *done)
         return AVERROR(ENOMEM);
     }
     done->start_pts = s->start_pts;
+    done->gap_after = 0;
     done->duration = (end_pts - s->start_pts) / 90000.0;
     return 1;
 }
@@ -142,14 +149,20 @@ int lr_segmenter_push(lr_segmenter *s, int is_video, const AVPacket *in, lr_segm
     int ret = 0, closed = 0;
 
     if (is_video && (in->flags & AV_PKT_FLAG_KEY) && in->pts != AV_NOPTS_VALUE) {
+        int gap;
         pts = av_rescale_q(in->pts, s->vtb, ts_tb);
         if (!s->codec[0] || s->vpar->codec_id == AV_CODEC_ID_H264)
             sniff_codec(s, in->data, in->size);
-        /* Timestamps that jump back (a restarted source) always cut. */
-        if (s->oc && (pts - s->start_pts >= s->min_duration * 90000 || pts < s->start_pts)) {
-            if ((ret = close_segment(s, pts, done)) < 0)
+        /* A jump forward past the last frame (the lecture had no source for
+         * a while) ends the segment at its own last frame, and the next one
+         * follows a discontinuity; a jump back (a restarted source) cuts too. */
+        gap = s->oc && s->max_pts != AV_NOPTS_VALUE && pts > s->max_pts + GAP_TICKS;
+        if (s->oc && (gap || pts - s->start_pts >= s->min_duration * 90000 || pts < s->start_pts)) {
+            if ((ret = close_segment(s, gap ? s->max_pts + s->frame_ticks : pts, done)) < 0)
                 lr_warn("segment dropped: %s", av_err2str(ret));
             closed = ret > 0;
+            if (closed)
+                done->gap_after = gap;
         }
         if (!s->oc && (ret = open_segment(s, pts)) < 0)
             return ret;
@@ -158,6 +171,14 @@ int lr_segmenter_push(lr_segmenter *s, int is_video, const AVPacket *in, lr_segm
         return closed;
     if (!is_video && !s->apar)
         return closed;
+    if (is_video && in->pts != AV_NOPTS_VALUE) {
+        int64_t p = av_rescale_q(in->pts, s->vtb, ts_tb);
+        if (p > s->max_pts) {
+            if (s->max_pts != AV_NOPTS_VALUE && p - s->max_pts < GAP_TICKS)
+                s->frame_ticks = p - s->max_pts;
+            s->max_pts = p;
+        }
+    }
     if (!(pkt = av_packet_clone(in)))
         return AVERROR(ENOMEM);
     pkt->stream_index = is_video ? 0 : 1;

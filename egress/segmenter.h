@@ -13,7 +13,9 @@ typedef struct lr_segmenter lr_segmenter;
 typedef struct lr_segment {
     AVBufferRef *data;       /* the whole segment, immutable */
     int64_t      start_pts;  /* pts of its first video frame, 1/90000 */
-    double       duration;   /* seconds, up to the next segment's start */
+    double       duration;   /* seconds, up to the next segment's start, or to
+                                the end of its last frame before a gap */
+    int          gap_after;  /* the media jumps forward after it (a break) */
 } lr_segment;
 
 /* video is required; audio may be NULL. Streams keep the time bases given.

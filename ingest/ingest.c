@@ -99,7 +99,7 @@ int lr_ingest_start(const lr_config *c, lr_ingest **out)
     in->conf = c;
     if (ic->nb_lectures == 0) {
         lr_lecture_spec spec = { c->lecture, in->demo_sources, 1, ic->loop, ic->realtime,
-                                 ic->stall_ms };
+                                 ic->stall_ms, 1 };
         in->demo_sources[0] = ic->source;
         if ((ret = lr_lecture_start(c, &spec, &in->lectures[0])) < 0)
             goto fail;
@@ -109,7 +109,7 @@ int lr_ingest_start(const lr_config *c, lr_ingest **out)
     for (int i = 0; i < ic->nb_lectures; i++) {
         const lr_lecture_conf *lc = &ic->lectures[i];
         lr_lecture_spec spec = { lc->name, (const char *const *)lc->sources, lc->nb_sources,
-                                 ic->loop, ic->realtime, ic->stall_ms };
+                                 ic->loop, ic->realtime, ic->stall_ms, lc->switch_back };
         if ((ret = lr_lecture_start(c, &spec, &in->lectures[i])) < 0)
             goto fail;
         in->lconf[i] = lc;

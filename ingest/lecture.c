@@ -1,9 +1,13 @@
-/* ingest/lecture.c — see lecture.h. One thread per lecture: pick the first
- * usable source in the configured order, copy its packets (no decoding) onto
- * the link, and when it fails or stays silent for stall_ms, move to the next;
- * a lecturer's push that (re)appears wins back the lecture at its first
- * keyframe. Every source change is spliced in lr_timeline, so the link's
- * timestamps only move forward. */
+/* ingest/lecture.c — see lecture.h. Every source is an lr_feed read by its
+ * own thread; this lecture's thread picks the first ready one in the
+ * configured order and copies its packets (no decoding) onto the link. When
+ * it stays silent for stall_ms the next ready one takes over on the keyframe
+ * it already holds; a recovered earlier source (always a lecturer's push,
+ * others if switch_back) takes the lecture back at its next keyframe. Source
+ * changes go through lr_timeline, so the link's timestamps only move forward:
+ * time-aligned sources continue on one clock, others are spliced, and a
+ * lecture left without any source jumps by the time it was gone, which the
+ * egress marks as a discontinuity. */
 #include "lecture.h"
 
 #include <errno.h>
@@ -18,38 +22,40 @@
 #include "common/log.h"
 #include "common/stop.h"
 #include "common/ts_mux.h"
-#include "source.h"
+#include "feed.h"
 #include "timeline.h"
 
 #define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 2000  /* a source that returns is back within ~3 s */
-#define MAX_IN_STREAMS 64
+#define BACKOFF_MAX_MS 2000
 #define REPORT_NS      (60 * INT64_C(1000000000))  /* the per-lecture status line */
+#define ALIGN_WINDOW   (2 * 90000)  /* a keyframe this close after the last packet: same clock */
+#define HOLE_NS        (2 * INT64_C(1000000000))   /* longer without a source: a real break */
+#define FRESH_KEY      (90000 / 5)  /* switch back on a keyframe at most this old */
 
-enum { LINK_VIDEO, LINK_AUDIO, LINK_NB };
+enum { LINK_VIDEO = LR_FEED_VIDEO, LINK_AUDIO = LR_FEED_AUDIO, LINK_NB = LR_FEED_NB };
 
 struct lr_lecture {
     const lr_config *conf;
     char             name[LR_LECTURE_NAME_MAX + 1];
     const char      *sources[LR_MAX_SOURCES];
     int              nb_sources;
-    int              loop, realtime, stall_ms;
+    int              stall_ms, switch_back;
     lr_stop          stop;         /* the role is stopping */
-    lr_stop          abandon;      /* leave the current source (and on stop) */
     pthread_t        thread;
     int              thread_started;
 
-    pthread_mutex_t  lock;         /* guards the pending push */
+    pthread_mutex_t  lock;         /* guards the feeds; they signal cond */
     pthread_cond_t   cond;
-    int              pending_sock; /* -1: none */
-    char             pending_peer[64];
-    atomic_int       push_reading;
+    lr_feed         *feeds[LR_MAX_SOURCES];
+    int              push;         /* index of the push feed, -1 none */
 
     /* Thread-private from here. */
-    lr_source       *src;
-    int              active;       /* index into sources, -1 none */
-    lr_backoff       retry[LR_MAX_SOURCES];
-    int              map[MAX_IN_STREAMS];  /* source stream -> link stream, -1 */
+    int              active;       /* feed on the link, -1 none */
+    int64_t          session;      /* its session number */
+    AVCodecParameters *src_par[LINK_NB];  /* that session's streams */
+    int              eval_key;     /* the next keyframe decides: same clock or splice */
+    int64_t          last_src_dts; /* source clock of the last packet sent, 1/90000 */
+    int64_t          last_sent_ns; /* when it was sent; 0: never */
     int              want_key;     /* drop until a video keyframe */
 
     AVFormatContext *oc;           /* the link, NULL while down */
@@ -59,20 +65,11 @@ struct lr_lecture {
     lr_backoff       link_retry;
 
     lr_timeline      tl;
-    int64_t          nb_failovers, nb_link_reconnects, nb_dropped;
-    int64_t          report_at, last_pkt_ns;
-    int64_t          bytes, video_frames;  /* since the last report */
+    int64_t          nb_switches, nb_aligned, nb_breaks, nb_link_reconnects, nb_dropped;
+    int64_t          report_at;
+    lr_feed_stats    reported;     /* the active feed's stats at the last report */
 };
 
-static int is_push(const char *src)
-{
-    return !strcmp(src, "push");
-}
-
-static int is_file(const char *src)
-{
-    return !strstr(src, "://");
-}
 
 /* ---- the link ---------------------------------------------------------- */
 
@@ -90,7 +87,6 @@ static void link_close(lr_lecture *l)
 static int link_open(lr_lecture *l)
 {
     const lr_config *c = l->conf;
-    const AVFormatContext *ifmt = lr_source_format(l->src);
     lr_link_opts lo = { c->link.latency_ms, c->link.passphrase };
     char sid[128];
     int sock, ret;
@@ -104,16 +100,14 @@ static int link_open(lr_lecture *l)
     if ((ret = lr_ts_mux_alloc(l->pb, &l->oc)) < 0)
         goto fail;
     for (int k = 0; k < LINK_NB; k++) {
-        enum AVMediaType type = k == LINK_VIDEO ? AVMEDIA_TYPE_VIDEO : AVMEDIA_TYPE_AUDIO;
-        int idx = av_find_best_stream((AVFormatContext *)ifmt, type, -1, -1, NULL, 0);
         AVStream *ost;
         l->link_stream[k] = -1;
-        if (idx < 0)
+        if (!l->src_par[k])
             continue;
         if (!(ost = avformat_new_stream(l->oc, NULL)) ||
             !(l->link_par[k] = avcodec_parameters_alloc()) ||
-            (ret = avcodec_parameters_copy(ost->codecpar, ifmt->streams[idx]->codecpar)) < 0 ||
-            (ret = avcodec_parameters_copy(l->link_par[k], ifmt->streams[idx]->codecpar)) < 0) {
+            (ret = avcodec_parameters_copy(ost->codecpar, l->src_par[k])) < 0 ||
+            (ret = avcodec_parameters_copy(l->link_par[k], l->src_par[k])) < 0) {
             ret = ret < 0 ? ret : AVERROR(ENOMEM);
             goto fail;
         }
@@ -140,11 +134,8 @@ fail:
  * (H.264 in MP4/FLV is length-prefixed, in TS it has start codes). */
 static int link_fits(lr_lecture *l)
 {
-    const AVFormatContext *ifmt = lr_source_format(l->src);
     for (int k = 0; k < LINK_NB; k++) {
-        enum AVMediaType type = k == LINK_VIDEO ? AVMEDIA_TYPE_VIDEO : AVMEDIA_TYPE_AUDIO;
-        int idx = av_find_best_stream((AVFormatContext *)ifmt, type, -1, -1, NULL, 0);
-        const AVCodecParameters *want = idx >= 0 ? ifmt->streams[idx]->codecpar : NULL;
+        const AVCodecParameters *want = l->src_par[k];
         const AVCodecParameters *have = l->link_par[k];
         if (!want != !have)
             return 0;
@@ -157,123 +148,119 @@ static int link_fits(lr_lecture *l)
     return 1;
 }
 
-/* ---- sources ----------------------------------------------------------- */
+/* ---- choosing the source (lock held) ----------------------------------- */
 
-static void map_streams(lr_lecture *l)
+static int healthy(lr_lecture *l, int i, int64_t now)
 {
-    const AVFormatContext *ifmt = lr_source_format(l->src);
-    int vid = av_find_best_stream((AVFormatContext *)ifmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-    int aud = av_find_best_stream((AVFormatContext *)ifmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    lr_feed_stats st;
 
-    for (int i = 0; i < MAX_IN_STREAMS; i++)
-        l->map[i] = i == vid ? LINK_VIDEO : i == aud ? LINK_AUDIO : -1;
-    if (vid < 0 || aud < 0)
-        lr_warn("lecture=%s source %s has no %s", l->name, lr_source_name(l->src),
-                vid < 0 ? "video" : "audio");
+    if (lr_feed_session_age(l->feeds[i], now) < 0)
+        return 0;
+    lr_feed_get_stats(l->feeds[i], &st);
+    return now - st.last_pkt_ns <= (int64_t)l->stall_ms * 1000000;
 }
 
-static void source_failed(lr_lecture *l, int ret)
+/* The feed that should be on the link now: the active one while it delivers,
+ * unless an earlier one may take the lecture back; else the first ready one. */
+static int choose(lr_lecture *l, int64_t now)
 {
-    int i = l->active;
+    int cur_ok = l->active >= 0 && healthy(l, l->active, now);
 
-    lr_backoff_failed(&l->retry[i], lr_now_ns());
-    if (ret != AVERROR_EXIT)
-        lr_warn("lecture=%s source %d (%s) lost: %s", l->name, i + 1,
-                l->src ? lr_source_name(l->src) : l->sources[i], av_err2str(ret));
-    lr_source_close(&l->src);
-    if (is_push(l->sources[i]))
-        atomic_store(&l->push_reading, 0);
-    l->active = -1;
-}
-
-/* Opens the first usable source in order. Returns 0 with l->src set, or
- * AVERROR(EAGAIN) when none is usable now (and *wake_at says when to retry). */
-static int open_source(lr_lecture *l, int64_t *wake_at)
-{
-    int64_t now = lr_now_ns();
-
-    *wake_at = now + (int64_t)BACKOFF_MAX_MS * 1000000;
     for (int i = 0; i < l->nb_sources; i++) {
-        const char *url = l->sources[i];
-        int ret, sock = -1;
-        char peer[64];
-
-        if (is_push(url)) {
-            /* Taking the push and re-arming `abandon` is one step under the
-             * lock, so only a later offer can abandon this push. */
-            pthread_mutex_lock(&l->lock);
-            sock = l->pending_sock;
-            l->pending_sock = -1;
-            av_strlcpy(peer, l->pending_peer, sizeof(peer));
-            if (sock >= 0) {
-                lr_stop_reset(&l->abandon);
-                atomic_store(&l->push_reading, 1);
-            }
-            pthread_mutex_unlock(&l->lock);
-            if (sock < 0)
-                continue;
-            ret = lr_source_open_push(sock, peer, l->stall_ms, &l->abandon, &l->src);
-            if (ret < 0)
-                atomic_store(&l->push_reading, 0);
-        } else {
-            if (now < l->retry[i].retry_at) {
-                *wake_at = FFMIN(*wake_at, l->retry[i].retry_at);
-                continue;
-            }
-            lr_stop_reset(&l->abandon);
-            ret = lr_source_open(url, is_file(url) && l->loop, is_file(url) && l->realtime,
-                                 is_file(url) ? 0 : l->stall_ms, &l->abandon, &l->src);
-        }
-        if (lr_stop_requested(&l->stop))
-            return AVERROR_EXIT;
-        l->active = i;
-        if (ret < 0) {
-            source_failed(l, ret);
-            *wake_at = FFMIN(*wake_at, l->retry[i].retry_at);
+        lr_feed *f = l->feeds[i];
+        if (i == l->active && cur_ok)
+            return i;
+        if (!lr_feed_ready(f, now, l->stall_ms))
             continue;
-        }
-        lr_backoff_succeeded(&l->retry[i]);
-        map_streams(l);
-        lr_timeline_splice(&l->tl);
-        l->want_key = 1;
-        lr_info("lecture=%s now reading source %d: %s", l->name, i + 1, lr_source_name(l->src));
-        if (l->oc && !link_fits(l)) {
-            lr_info("lecture=%s source codecs changed: new link session", l->name);
-            link_close(l);
-        }
-        return 0;
+        if (!cur_ok)
+            return i;
+        /* An earlier source is back: a lecturer's push always wins at its
+         * first keyframe; any other after it has held up for stall_ms. */
+        if (i == l->push)
+            return i;
+        if (l->switch_back && lr_feed_session_age(f, now) >= (int64_t)l->stall_ms * 1000000 &&
+            lr_feed_queue_span(f) <= FRESH_KEY)
+            return i;
     }
-    return AVERROR(EAGAIN);
+    return -1;
 }
 
-/* A push arrived for a lecture now on a lower-priority source: go back to it. */
-static int push_preferred(lr_lecture *l)
+static void take_params(lr_lecture *l)
 {
-    int pending;
-
-    pthread_mutex_lock(&l->lock);
-    pending = l->pending_sock >= 0;
-    pthread_mutex_unlock(&l->lock);
-    if (!pending)
-        return 0;
-    for (int i = 0; i < l->active; i++)
-        if (is_push(l->sources[i]))
-            return 1;
-    return is_push(l->sources[l->active]);  /* a takeover of the push itself */
+    for (int k = 0; k < LINK_NB; k++) {
+        const AVCodecParameters *par = lr_feed_codecpar(l->feeds[l->active], k);
+        avcodec_parameters_free(&l->src_par[k]);
+        if (par && (l->src_par[k] = avcodec_parameters_alloc()) &&
+            avcodec_parameters_copy(l->src_par[k], par) < 0)
+            avcodec_parameters_free(&l->src_par[k]);
+    }
+    l->session = lr_feed_session(l->feeds[l->active]);
+    l->eval_key = 1;
+    l->want_key = 1;
+    if (l->oc && !link_fits(l)) {
+        lr_info("lecture=%s source codecs changed: new link session", l->name);
+        link_close(l);
+    }
 }
 
-/* ---- the packet path --------------------------------------------------- */
+static void switch_to(lr_lecture *l, int next)
+{
+    int prev = l->active;
+
+    if (prev >= 0)
+        lr_feed_set_on_link(l->feeds[prev], 0);
+    l->active = next;
+    if (next < 0) {
+        lr_warn("lecture=%s has no usable source: waiting for one", l->name);
+        return;
+    }
+    /* Sources on one clock (one encoder feeding both) continue seamlessly
+     * from the first keyframe after what was sent. */
+    if (l->last_sent_ns)
+        lr_feed_seek_key_after(l->feeds[next], l->last_src_dts, ALIGN_WINDOW);
+    lr_feed_set_on_link(l->feeds[next], 1);
+    take_params(l);
+    if (prev >= 0 || l->last_sent_ns)
+        l->nb_switches++;
+    lr_info("lecture=%s now reading source %d: %s", l->name, next + 1,
+            lr_feed_name(l->feeds[next]));
+}
+
+/* ---- the packet path (lock released) ----------------------------------- */
+
+/* On the first keyframe of a new source session: the same clock as before
+ * (it lands just after the last packet sent) goes on unchanged; anything
+ * else is spliced, one frame after the last packet, or after the whole time
+ * the lecture was without a source if that was long (a real break). */
+static void place(lr_lecture *l, const AVPacket *pkt)
+{
+    int64_t hole;
+
+    l->eval_key = 0;
+    if (!l->last_sent_ns)
+        return;
+    if (pkt->dts > l->last_src_dts && pkt->dts <= l->last_src_dts + ALIGN_WINDOW) {
+        l->nb_aligned++;
+        lr_debug("lecture=%s new source on the same clock: no splice", l->name);
+        return;
+    }
+    hole = lr_now_ns() - l->last_sent_ns;
+    if (hole > HOLE_NS) {
+        l->nb_breaks++;
+        lr_info("lecture=%s was without a source for %.1f s: marked as a break", l->name,
+                hole / 1e9);
+        lr_timeline_splice(&l->tl, av_rescale(hole, 90000, 1000000000));
+    } else {
+        lr_timeline_splice(&l->tl, 0);
+    }
+}
 
 static void forward(lr_lecture *l, AVPacket *pkt)
 {
-    const AVFormatContext *ifmt = lr_source_format(l->src);
-    int k = pkt->stream_index < MAX_IN_STREAMS ? l->map[pkt->stream_index] : -1;
-    AVRational tb = ifmt->streams[pkt->stream_index]->time_base;
-    int64_t offset;
+    int k = pkt->stream_index;
+    int64_t offset, src_dts;
     int ret;
 
-    if (k < 0)
-        return;
     if (!l->oc) {
         if (lr_now_ns() < l->link_retry.retry_at)
             goto drop;
@@ -282,7 +269,6 @@ static void forward(lr_lecture *l, AVPacket *pkt)
             l->nb_link_reconnects++;
             goto drop;
         }
-        lr_source_repace(l->src);
     }
     if (l->link_stream[k] < 0)
         return;
@@ -293,12 +279,18 @@ static void forward(lr_lecture *l, AVPacket *pkt)
             goto drop;
     }
     l->want_key = 0;
-    av_packet_rescale_ts(pkt, tb, (AVRational){ 1, 90000 });
     if (pkt->dts == AV_NOPTS_VALUE)
         pkt->dts = pkt->pts;
+    if (l->eval_key)
+        place(l, pkt);
+    src_dts = pkt->dts;
     offset = lr_timeline_map(&l->tl, (unsigned)k, pkt->dts);
     if (offset == INT64_MIN)
         goto drop;
+    if (k == LINK_VIDEO || l->link_stream[LINK_VIDEO] < 0) {
+        l->last_src_dts = src_dts;
+        l->last_sent_ns = lr_now_ns();
+    }
     pkt->dts += offset;
     if (pkt->pts != AV_NOPTS_VALUE)
         pkt->pts += offset;
@@ -316,10 +308,10 @@ drop:
     l->nb_dropped++;
 }
 
-/* Once a minute: what an operator asks first about a lecture. */
-static void report(lr_lecture *l)
+/* Once a minute: what an operator asks first about a lecture (lock held). */
+static void report(lr_lecture *l, int64_t now)
 {
-    int64_t now = lr_now_ns();
+    lr_feed_stats st = { 0 };
     double secs;
 
     if (!l->report_at) {
@@ -329,14 +321,33 @@ static void report(lr_lecture *l)
     if (now < l->report_at)
         return;
     secs = (now - l->report_at + REPORT_NS) / 1e9;
+    if (l->active >= 0)
+        lr_feed_get_stats(l->feeds[l->active], &st);
     lr_info("lecture=%s source %d (%s) %.0f kb/s %.1f fps, last packet %.0f ms ago, "
             "%" PRId64 " source changes, %" PRId64 " link reconnects, link %s",
-            l->name, l->active + 1, l->src ? lr_source_name(l->src) : "-",
-            l->bytes * 8 / secs / 1000, l->video_frames / secs,
-            (now - l->last_pkt_ns) / 1e6, l->nb_failovers, l->nb_link_reconnects,
-            l->oc ? "up" : "down");
-    l->bytes = l->video_frames = 0;
+            l->name, l->active + 1, l->active >= 0 ? lr_feed_name(l->feeds[l->active]) : "-",
+            (st.bytes - l->reported.bytes) * 8 / secs / 1000,
+            (st.video_frames - l->reported.video_frames) / secs,
+            st.last_pkt_ns ? (now - st.last_pkt_ns) / 1e6 : -1.0, l->nb_switches,
+            l->nb_link_reconnects, l->oc ? "up" : "down");
+    l->reported = st;
     l->report_at = now + REPORT_NS;
+}
+
+/* Until something changes: a packet, a push, the active source's stall
+ * deadline, the next report, or stop. */
+static void wait_for_news(lr_lecture *l, int64_t now)
+{
+    int64_t until = l->report_at ? l->report_at : now + REPORT_NS;
+    struct timespec ts;
+    lr_feed_stats st;
+
+    if (l->active >= 0) {
+        lr_feed_get_stats(l->feeds[l->active], &st);
+        until = FFMIN(until, st.last_pkt_ns + (int64_t)l->stall_ms * 1000000 + 1000000);
+    }
+    ts = (struct timespec){ until / 1000000000, until % 1000000000 };
+    pthread_cond_timedwait(&l->cond, &l->lock, &ts);
 }
 
 static void *lecture_thread(void *arg)
@@ -344,49 +355,31 @@ static void *lecture_thread(void *arg)
     lr_lecture *l = arg;
     AVPacket *pkt = av_packet_alloc();
 
+    pthread_mutex_lock(&l->lock);
     while (pkt && !lr_stop_requested(&l->stop)) {
-        int ret;
+        int64_t now = lr_now_ns();
+        int next = choose(l, now);
 
-        if (!l->src) {
-            int64_t wake_at;
-            ret = open_source(l, &wake_at);
-            if (ret == AVERROR_EXIT)
-                break;
-            if (ret < 0) {
-                /* Nothing usable: wait for a push, a retry time, or stop. */
-                struct timespec ts = { wake_at / 1000000000, wake_at % 1000000000 };
-                pthread_mutex_lock(&l->lock);
-                while (l->pending_sock < 0 && !lr_stop_requested(&l->stop) &&
-                       pthread_cond_timedwait(&l->cond, &l->lock, &ts) != ETIMEDOUT)
-                    ;
-                pthread_mutex_unlock(&l->lock);
-                continue;
-            }
-            if (l->tl.nb_splices > 0)
-                l->nb_failovers++;
-        }
-        if (push_preferred(l)) {
-            lr_info("lecture=%s switching to the lecturer's push", l->name);
-            source_failed(l, AVERROR_EXIT);
+        if (next != l->active && (next >= 0 || l->active >= 0))
+            switch_to(l, next);
+        report(l, now);
+        if (l->active < 0 || lr_feed_take(l->feeds[l->active], pkt) < 0) {
+            wait_for_news(l, now);
             continue;
         }
-        ret = lr_source_read(l->src, pkt);
-        if (ret < 0) {
-            if (lr_stop_requested(&l->stop))
-                break;
-            source_failed(l, ret == AVERROR_EXIT ? AVERROR(ECONNRESET) : ret);
-            continue;
+        if (pkt->pos != l->session) {
+            /* The active feed reconnected (or a push was taken over). */
+            take_params(l);
+            lr_info("lecture=%s now reading source %d: %s", l->name, l->active + 1,
+                    lr_feed_name(l->feeds[l->active]));
         }
-        l->last_pkt_ns = lr_now_ns();
-        l->bytes += pkt->size;
-        l->video_frames += pkt->stream_index < MAX_IN_STREAMS &&
-                           l->map[pkt->stream_index] == LINK_VIDEO;
+        pthread_mutex_unlock(&l->lock);
         forward(l, pkt);
         av_packet_unref(pkt);
-        report(l);
+        pthread_mutex_lock(&l->lock);
     }
+    pthread_mutex_unlock(&l->lock);
     av_packet_free(&pkt);
-    lr_source_close(&l->src);
     link_close(l);
     return NULL;
 }
@@ -405,32 +398,38 @@ int lr_lecture_start(const lr_config *c, const lr_lecture_spec *spec, lr_lecture
         return AVERROR(ENOMEM);
     l->conf = c;
     av_strlcpy(l->name, spec->name, sizeof(l->name));
-    for (int i = 0; i < spec->nb_sources; i++)
-        l->sources[i] = spec->sources[i];
     l->nb_sources = spec->nb_sources;
-    l->loop = spec->loop;
-    l->realtime = spec->realtime;
     l->stall_ms = spec->stall_ms;
+    l->switch_back = spec->switch_back;
     l->active = -1;
-    l->pending_sock = -1;
+    l->push = -1;
     lr_timeline_init(&l->tl);
-    for (int i = 0; i < LR_MAX_SOURCES; i++)
-        lr_backoff_init(&l->retry[i], BACKOFF_MIN_MS, BACKOFF_MAX_MS, 1);
     lr_backoff_init(&l->link_retry, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 1);
     lr_stop_init(&l->stop);
-    lr_stop_init(&l->abandon);
     pthread_mutex_init(&l->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&l->cond, &attr);
     pthread_condattr_destroy(&attr);
+    for (int i = 0; i < spec->nb_sources; i++) {
+        lr_feed_spec fs = { l->name, i, spec->sources[i], spec->loop, spec->realtime,
+                            spec->stall_ms };
+        l->sources[i] = spec->sources[i];
+        if (!strcmp(spec->sources[i], "push"))
+            l->push = i;
+        if ((ret = lr_feed_start(&fs, &l->lock, &l->cond, &l->feeds[i])) < 0)
+            goto fail;
+    }
     if ((ret = pthread_create(&l->thread, NULL, lecture_thread, l))) {
-        lr_lecture_stop(&l);
-        return AVERROR(ret);
+        ret = AVERROR(ret);
+        goto fail;
     }
     l->thread_started = 1;
     *out = l;
     return 0;
+fail:
+    lr_lecture_stop(&l);
+    return ret;
 }
 
 void lr_lecture_stop(lr_lecture **pl)
@@ -440,21 +439,22 @@ void lr_lecture_stop(lr_lecture **pl)
     if (!l)
         return;
     lr_stop_request(&l->stop);
-    lr_stop_request(&l->abandon);
     pthread_mutex_lock(&l->lock);
     pthread_cond_broadcast(&l->cond);
     pthread_mutex_unlock(&l->lock);
     if (l->thread_started)
         pthread_join(l->thread, NULL);
-    if (l->pending_sock >= 0)
-        lr_link_close_socket(l->pending_sock);
-    if (l->nb_failovers || l->nb_dropped)
-        lr_info("lecture=%s ingest ends: %" PRId64 " source changes, %" PRId64
-                " packets dropped while the link was down", l->name, l->nb_failovers,
-                l->nb_dropped);
+    for (int i = 0; i < l->nb_sources; i++)
+        lr_feed_stop(&l->feeds[i]);
+    if (l->nb_switches || l->nb_dropped)
+        lr_info("lecture=%s ingest ends: %" PRId64 " source changes (%" PRId64
+                " on one clock, %" PRId64 " breaks), %" PRId64
+                " packets dropped while the link was down", l->name, l->nb_switches,
+                l->nb_aligned, l->nb_breaks, l->nb_dropped);
+    for (int k = 0; k < LINK_NB; k++)
+        avcodec_parameters_free(&l->src_par[k]);
     pthread_cond_destroy(&l->cond);
     pthread_mutex_destroy(&l->lock);
-    lr_stop_destroy(&l->abandon);
     lr_stop_destroy(&l->stop);
     av_freep(pl);
 }
@@ -463,26 +463,19 @@ int lr_lecture_push_live(lr_lecture *l)
 {
     int live;
 
+    if (l->push < 0)
+        return 0;
     pthread_mutex_lock(&l->lock);
-    live = l->pending_sock >= 0 || atomic_load(&l->push_reading);
+    live = lr_feed_push_live(l->feeds[l->push]);
     pthread_mutex_unlock(&l->lock);
     return live;
 }
 
 void lr_lecture_offer_push(lr_lecture *l, int sock, const char *peer)
 {
-    int old;
-
-    pthread_mutex_lock(&l->lock);
-    old = l->pending_sock;
-    l->pending_sock = sock;
-    av_strlcpy(l->pending_peer, peer, sizeof(l->pending_peer));
-    /* A push being read (takeover) is abandoned at once; decided under the
-     * lock, or the thread could already be reading this very push. */
-    if (atomic_load(&l->push_reading))
-        lr_stop_request(&l->abandon);
-    pthread_cond_broadcast(&l->cond);
-    pthread_mutex_unlock(&l->lock);
-    if (old >= 0)
-        lr_link_close_socket(old);
+    if (l->push < 0) {
+        lr_link_close_socket(sock);
+        return;
+    }
+    lr_feed_offer_push(l->feeds[l->push], sock, peer);
 }

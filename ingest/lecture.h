@@ -15,6 +15,7 @@ typedef struct lr_lecture_spec {
     int                loop;       /* files: loop */
     int                realtime;   /* files: pace */
     int                stall_ms;   /* silence that fails a source over */
+    int                switch_back; /* a recovered earlier source takes over again */
 } lr_lecture_spec;
 
 /* Starts the lecture's thread. c must outlive it; spec's strings too. */

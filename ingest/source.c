@@ -41,9 +41,10 @@ static void arm(lr_source *s, int ms)
     s->deadline_ns = ms > 0 ? lr_now_ns() + (int64_t)ms * 1000000 : 0;
 }
 
-int lr_source_open(const char *url, int loop, int realtime, int stall_ms, lr_stop *stop,
-                   lr_source **out)
+int lr_source_open(const char *url, int loop, int realtime, int stall_ms, int quiet,
+                   lr_stop *stop, lr_source **out)
 {
+    enum lr_log_level level = quiet ? LR_LOG_DEBUG : LR_LOG_ERROR;
     lr_source *s;
     int ret;
 
@@ -65,11 +66,11 @@ int lr_source_open(const char *url, int loop, int realtime, int stall_ms, lr_sto
     s->fmt->interrupt_callback.opaque = s;
     arm(s, stall_ms ? OPEN_TIMEOUT_MS : 0);
     if ((ret = avformat_open_input(&s->fmt, url, NULL, NULL)) < 0) {
-        lr_error("source %s: cannot open: %s", url, av_err2str(ret));
+        lr_log(level, "source %s: cannot open: %s", url, av_err2str(ret));
         goto fail;
     }
     if ((ret = avformat_find_stream_info(s->fmt, NULL)) < 0) {
-        lr_error("source %s: cannot read stream info: %s", url, av_err2str(ret));
+        lr_log(level, "source %s: cannot read stream info: %s", url, av_err2str(ret));
         goto fail;
     }
     /* An HLS source delivers a whole segment at once, then nothing until the

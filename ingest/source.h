@@ -12,9 +12,11 @@
 typedef struct lr_source lr_source;
 
 /* Opens a file or URL. stall_ms > 0: a read that brings nothing for that
- * long fails with AVERROR(ETIMEDOUT) (opening may take up to 10 s). */
-int  lr_source_open(const char *url, int loop, int realtime, int stall_ms, lr_stop *stop,
-                    lr_source **out);
+ * long fails with AVERROR(ETIMEDOUT) (opening may take up to 10 s). quiet:
+ * a failure to open is logged at debug level only (a retry of one that
+ * failed before). */
+int  lr_source_open(const char *url, int loop, int realtime, int stall_ms, int quiet,
+                    lr_stop *stop, lr_source **out);
 /* Opens a lecturer's SRT push (an accepted socket, owned from now on, even on
  * error) as a source of MPEG-TS; silence for stall_ms fails it. */
 int  lr_source_open_push(int sock, const char *peer, int stall_ms, lr_stop *stop,

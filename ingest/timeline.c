@@ -9,14 +9,15 @@
 void lr_timeline_init(lr_timeline *t)
 {
     *t = (lr_timeline){ .offset = 0, .last_in = AV_NOPTS_VALUE, .max_out = AV_NOPTS_VALUE,
-                        .gap = 3000, .splice = 1 };
+                        .gap = 3000, .splice_gap = 3000, .splice = 1 };
     for (int i = 0; i < LR_TIMELINE_STREAMS; i++)
         t->last_out[i] = AV_NOPTS_VALUE;
 }
 
-void lr_timeline_splice(lr_timeline *t)
+void lr_timeline_splice(lr_timeline *t, int64_t gap)
 {
     t->splice = 1;
+    t->splice_gap = gap > 0 ? gap : t->gap;
 }
 
 int64_t lr_timeline_map(lr_timeline *t, unsigned stream, int64_t dts)
@@ -33,8 +34,9 @@ int64_t lr_timeline_map(lr_timeline *t, unsigned stream, int64_t dts)
     if (t->splice) {
         /* The first session keeps the source's own clock; later ones carry on
          * one frame after the last packet sent. */
-        t->offset = t->max_out == AV_NOPTS_VALUE ? 0 : t->max_out + t->gap - dts;
+        t->offset = t->max_out == AV_NOPTS_VALUE ? 0 : t->max_out + t->splice_gap - dts;
         t->splice = 0;
+        t->splice_gap = t->gap;
         t->nb_splices++;
     }
     t->last_in = dts;

@@ -15,14 +15,18 @@ typedef struct lr_timeline {
     int64_t last_out[LR_TIMELINE_STREAMS];   /* highest dts sent per link stream */
     int64_t max_out;                         /* highest dts sent on any stream */
     int64_t gap;                             /* spacing left at a splice (one frame) */
+    int64_t splice_gap;                      /* spacing at the pending splice */
     int     splice;                          /* the next packet starts a new session */
     int64_t nb_splices;                      /* source changes and breaks so far */
     int64_t nb_breaks;                       /* jumps inside one session */
 } lr_timeline;
 
 void lr_timeline_init(lr_timeline *t);
-/* The next packet comes from a new source session (a failover, a reconnect). */
-void lr_timeline_splice(lr_timeline *t);
+/* The next packet comes from a new source session (a failover, a reconnect)
+ * and is placed `gap` after the last one sent (<= 0: one frame). A gap of
+ * more than a second marks a real break (the lecture had no source): the
+ * egress sees the jump and writes EXT-X-DISCONTINUITY. */
+void lr_timeline_splice(lr_timeline *t, int64_t gap);
 /* Maps a packet's source dts on link stream `stream` to the link's timeline.
  * Returns the offset to add to its dts and pts, or INT64_MIN if the packet
  * must be dropped (it would go backwards on its stream). A jump of more than

@@ -32,7 +32,7 @@ static void failover_continues_one_frame_later(void **state)
     for (int64_t d = 0; d <= 90000; d += 3000)
         out(&t, V, d);
     /* the backup's clock is somewhere else entirely */
-    lr_timeline_splice(&t);
+    lr_timeline_splice(&t, 0);
     assert_int_equal(out(&t, V, 5000000), 93000);
     assert_int_equal(out(&t, V, 5003000), 96000);
     assert_int_equal(t.nb_splices, 2);
@@ -45,7 +45,7 @@ static void never_backwards_per_stream(void **state)
     lr_timeline_init(&t);
     assert_int_equal(out(&t, A, 90000), 90000);
     assert_int_equal(out(&t, V, 100000), 100000);
-    lr_timeline_splice(&t);
+    lr_timeline_splice(&t, 0);
     /* new session starts at video 100000+3000; its audio came 0.5 s earlier
      * than its video in source time: that would go back on the audio stream
      * only if below 90000, which it isn't here. */

@@ -1,0 +1,424 @@
+/* ingest/feed.c — see feed.h. The thread opens the source (or waits for a
+ * push), reads it, maps its best video and audio stream to the link's two
+ * kinds in 1/90000, and queues the packets for the lecture's thread. */
+#include "feed.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
+#include <libavutil/mem.h>
+
+#include "common/backoff.h"
+#include "common/link.h"
+#include "common/log.h"
+#include "common/stop.h"
+#include "source.h"
+
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 2000                   /* a source that returns is back within ~3 s */
+#define QUEUE_CAP      4096                   /* packets: a 10 s GOP at 60 fps with audio */
+#define QUEUE_BYTES    (32 * 1024 * 1024)
+#define AUDIO_ONLY_KEEP (90000 / 2)           /* standby without video: keep 0.5 s */
+
+struct lr_feed {
+    lr_feed_spec     spec;
+    pthread_mutex_t *lock;
+    pthread_cond_t  *cond;
+    lr_stop          stop;       /* the feed is stopping */
+    lr_stop          abandon;    /* leave the current session (a takeover) */
+    pthread_t        thread;
+    int              thread_started;
+
+    /* Under *lock from here. */
+    int              pending_sock;   /* push feeds: -1 none */
+    char             pending_peer[64];
+    int              push_reading;
+    int              live;           /* a session is open */
+    int              on_link;
+    int64_t          session;        /* sessions opened so far = the current one's number */
+    int64_t          session_ns;     /* when it opened */
+    AVCodecParameters *par[LR_FEED_NB];
+    char             name[1100];
+    AVPacket        *queue[QUEUE_CAP];
+    int              head, count;
+    int64_t          queued_bytes;
+    lr_feed_stats    stats;
+};
+
+static int is_push(const char *url)
+{
+    return !strcmp(url, "push");
+}
+
+static int is_file(const char *url)
+{
+    return !strstr(url, "://");
+}
+
+/* ---- the queue (lock held) --------------------------------------------- */
+
+static AVPacket *at(const lr_feed *f, int i)
+{
+    return f->queue[(f->head + i) % QUEUE_CAP];
+}
+
+static void drop_front(lr_feed *f, int n)
+{
+    for (int i = 0; i < n && f->count; i++) {
+        AVPacket *p = f->queue[f->head];
+        f->queued_bytes -= p->size;
+        av_packet_free(&p);
+        f->queue[f->head] = NULL;
+        f->head = (f->head + 1) % QUEUE_CAP;
+        f->count--;
+    }
+}
+
+static void clear(lr_feed *f)
+{
+    drop_front(f, f->count);
+}
+
+static int front_is_key(const lr_feed *f)
+{
+    const AVPacket *p = f->count ? at(f, 0) : NULL;
+    return p && p->stream_index == LR_FEED_VIDEO && (p->flags & AV_PKT_FLAG_KEY);
+}
+
+/* Off the link: what a switch to this feed would start with. */
+static void trim_standby(lr_feed *f, const AVPacket *last)
+{
+    if (f->par[LR_FEED_VIDEO]) {
+        if (last->stream_index == LR_FEED_VIDEO && (last->flags & AV_PKT_FLAG_KEY))
+            drop_front(f, f->count - 1);
+        else if (!front_is_key(f))
+            drop_front(f, f->count);  /* no keyframe yet: nothing to start on */
+    } else {
+        while (f->count > 1 && last->dts - at(f, 0)->dts > AUDIO_ONLY_KEEP)
+            drop_front(f, 1);
+    }
+}
+
+static void enqueue(lr_feed *f, AVPacket *pkt)
+{
+    if (f->count == QUEUE_CAP || f->queued_bytes + pkt->size > QUEUE_BYTES) {
+        /* On the link this means the link is stuck: lose the oldest. Off
+         * it, a GOP this long can't be kept: start again at the next key. */
+        if (f->on_link)
+            f->stats.dropped++;
+        drop_front(f, f->on_link ? 1 : f->count);
+    }
+    f->queue[(f->head + f->count) % QUEUE_CAP] = pkt;
+    f->count++;
+    f->queued_bytes += pkt->size;
+    if (!f->on_link)
+        trim_standby(f, pkt);
+}
+
+/* ---- the session ------------------------------------------------------- */
+
+/* ret: why the session ended (AVERROR_EXIT: stopping). was_live: it had
+ * opened; a source that keeps failing to open is logged once, not per retry. */
+static void session_end(lr_feed *f, lr_source **src, int ret, int was_live, int quiet)
+{
+    pthread_mutex_lock(f->lock);
+    f->live = 0;
+    f->push_reading = 0;
+    f->stats.failures += ret != AVERROR_EXIT;
+    for (int k = 0; k < LR_FEED_NB; k++)
+        avcodec_parameters_free(&f->par[k]);
+    pthread_cond_broadcast(f->cond);
+    pthread_mutex_unlock(f->lock);
+    if (ret != AVERROR_EXIT)
+        lr_log(was_live ? LR_LOG_WARN : quiet ? LR_LOG_DEBUG : LR_LOG_WARN,
+               "lecture=%s source %d (%s) %s: %s", f->spec.lecture, f->spec.index + 1,
+               *src ? lr_source_name(*src) : f->spec.url,
+               was_live ? "lost" : "unavailable, retrying", av_err2str(ret));
+    lr_source_close(src);
+}
+
+/* Publishes a newly opened session; returns its stream -> kind map. */
+static void session_begin(lr_feed *f, lr_source *src, int map[], int nb_map)
+{
+    const AVFormatContext *ifmt = lr_source_format(src);
+    int best[LR_FEED_NB] = {
+        av_find_best_stream((AVFormatContext *)ifmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0),
+        av_find_best_stream((AVFormatContext *)ifmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0),
+    };
+
+    for (int i = 0; i < nb_map; i++)
+        map[i] = i == best[LR_FEED_VIDEO] ? LR_FEED_VIDEO : i == best[LR_FEED_AUDIO] ? LR_FEED_AUDIO : -1;
+    pthread_mutex_lock(f->lock);
+    clear(f);
+    for (int k = 0; k < LR_FEED_NB; k++) {
+        avcodec_parameters_free(&f->par[k]);
+        if (best[k] >= 0 && (f->par[k] = avcodec_parameters_alloc()) &&
+            avcodec_parameters_copy(f->par[k], ifmt->streams[best[k]]->codecpar) < 0)
+            avcodec_parameters_free(&f->par[k]);
+    }
+    av_strlcpy(f->name, lr_source_name(src), sizeof(f->name));
+    f->session++;
+    f->stats.sessions++;
+    f->session_ns = lr_now_ns();
+    f->live = 1;
+    pthread_cond_broadcast(f->cond);
+    pthread_mutex_unlock(f->lock);
+    lr_info("lecture=%s source %d up: %s", f->spec.lecture, f->spec.index + 1,
+            lr_source_name(src));
+    if (best[LR_FEED_VIDEO] < 0 || best[LR_FEED_AUDIO] < 0)
+        lr_warn("lecture=%s source %d (%s) has no %s", f->spec.lecture, f->spec.index + 1,
+                lr_source_name(src), best[LR_FEED_VIDEO] < 0 ? "video" : "audio");
+}
+
+/* Waits for a push (or stop); returns the socket or -1. */
+static int wait_for_push(lr_feed *f, char *peer, size_t peer_size)
+{
+    int sock;
+
+    pthread_mutex_lock(f->lock);
+    while (f->pending_sock < 0 && !lr_stop_requested(&f->stop))
+        pthread_cond_wait(f->cond, f->lock);
+    sock = f->pending_sock;
+    f->pending_sock = -1;
+    av_strlcpy(peer, f->pending_peer, peer_size);
+    if (sock >= 0) {
+        /* Taking the push and re-arming `abandon` is one step under the
+         * lock, so only a later offer can abandon this push. */
+        lr_stop_reset(&f->abandon);
+        f->push_reading = 1;
+    }
+    pthread_mutex_unlock(f->lock);
+    return sock;
+}
+
+static int open_session(lr_feed *f, int quiet, lr_source **src)
+{
+    const char *url = f->spec.url;
+    char peer[64];
+    int sock;
+
+    if (is_push(url)) {
+        if ((sock = wait_for_push(f, peer, sizeof(peer))) < 0)
+            return AVERROR_EXIT;
+        return lr_source_open_push(sock, peer, f->spec.stall_ms, &f->abandon, src);
+    }
+    lr_stop_reset(&f->abandon);
+    return lr_source_open(url, is_file(url) && f->spec.loop, is_file(url) && f->spec.realtime,
+                          is_file(url) ? 0 : f->spec.stall_ms, quiet, &f->abandon, src);
+}
+
+static void *feed_thread(void *arg)
+{
+    lr_feed *f = arg;
+    AVPacket *pkt = av_packet_alloc();
+    lr_backoff retry;
+    int failing = 0;  /* opens failed in a row */
+
+    lr_backoff_init(&retry, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 1);
+    while (pkt && !lr_stop_requested(&f->stop)) {
+        lr_source *src = NULL;
+        int map[64], ret;
+
+        /* A push comes when the lecturer starts: no reason to make it wait. */
+        if (!is_push(f->spec.url) && lr_stop_wait_until(&f->stop, retry.retry_at))
+            break;
+        if ((ret = open_session(f, failing > 0, &src)) < 0) {
+            if (lr_stop_requested(&f->stop))
+                break;
+            session_end(f, &src, ret == AVERROR_EXIT ? AVERROR(ETIMEDOUT) : ret, 0, failing++ > 0);
+            lr_backoff_failed(&retry, lr_now_ns());
+            continue;
+        }
+        failing = 0;
+        lr_backoff_succeeded(&retry);
+        session_begin(f, src, map, FF_ARRAY_ELEMS(map));
+        while ((ret = lr_source_read(src, pkt)) >= 0) {
+            const AVFormatContext *ifmt = lr_source_format(src);
+            int k = pkt->stream_index < (int)FF_ARRAY_ELEMS(map) ? map[pkt->stream_index] : -1;
+            AVPacket *q;
+
+            if (k < 0) {
+                av_packet_unref(pkt);
+                continue;
+            }
+            av_packet_rescale_ts(pkt, ifmt->streams[pkt->stream_index]->time_base,
+                                 (AVRational){ 1, 90000 });
+            pkt->stream_index = k;
+            pthread_mutex_lock(f->lock);
+            pkt->pos = f->session;
+            f->stats.bytes += pkt->size;
+            f->stats.video_frames += k == LR_FEED_VIDEO;
+            f->stats.last_pkt_ns = lr_now_ns();
+            if ((q = av_packet_alloc()))
+                av_packet_move_ref(q, pkt);
+            if (q)
+                enqueue(f, q);
+            pthread_cond_broadcast(f->cond);
+            pthread_mutex_unlock(f->lock);
+            av_packet_unref(pkt);
+        }
+        if (lr_stop_requested(&f->stop))
+            ret = AVERROR_EXIT;
+        else if (ret == AVERROR_EXIT)
+            ret = AVERROR(ECONNRESET);  /* abandoned for a newer push */
+        session_end(f, &src, ret, 1, 0);
+        if (ret != AVERROR(ECONNRESET))
+            lr_backoff_failed(&retry, lr_now_ns());
+    }
+    av_packet_free(&pkt);
+    return NULL;
+}
+
+/* ---- the lecture's side ------------------------------------------------ */
+
+int lr_feed_start(const lr_feed_spec *spec, pthread_mutex_t *lock, pthread_cond_t *cond,
+                  lr_feed **out)
+{
+    lr_feed *f = av_mallocz(sizeof(*f));
+    int ret;
+
+    if (!f)
+        return AVERROR(ENOMEM);
+    f->spec = *spec;
+    f->lock = lock;
+    f->cond = cond;
+    f->pending_sock = -1;
+    lr_stop_init(&f->stop);
+    lr_stop_init(&f->abandon);
+    if ((ret = pthread_create(&f->thread, NULL, feed_thread, f))) {
+        lr_feed_stop(&f);
+        return AVERROR(ret);
+    }
+    f->thread_started = 1;
+    *out = f;
+    return 0;
+}
+
+void lr_feed_stop(lr_feed **pf)
+{
+    lr_feed *f = *pf;
+
+    if (!f)
+        return;
+    lr_stop_request(&f->stop);
+    lr_stop_request(&f->abandon);
+    pthread_mutex_lock(f->lock);
+    pthread_cond_broadcast(f->cond);
+    pthread_mutex_unlock(f->lock);
+    if (f->thread_started)
+        pthread_join(f->thread, NULL);
+    if (f->pending_sock >= 0)
+        lr_link_close_socket(f->pending_sock);
+    clear(f);
+    for (int k = 0; k < LR_FEED_NB; k++)
+        avcodec_parameters_free(&f->par[k]);
+    lr_stop_destroy(&f->abandon);
+    lr_stop_destroy(&f->stop);
+    av_freep(pf);
+}
+
+void lr_feed_offer_push(lr_feed *f, int sock, const char *peer)
+{
+    int old;
+
+    pthread_mutex_lock(f->lock);
+    old = f->pending_sock;
+    f->pending_sock = sock;
+    av_strlcpy(f->pending_peer, peer, sizeof(f->pending_peer));
+    /* A push being read (takeover) is abandoned at once; decided under the
+     * lock, or the thread could already be reading this very push. */
+    if (f->push_reading)
+        lr_stop_request(&f->abandon);
+    pthread_cond_broadcast(f->cond);
+    pthread_mutex_unlock(f->lock);
+    if (old >= 0)
+        lr_link_close_socket(old);
+}
+
+int lr_feed_push_live(const lr_feed *f)
+{
+    return f->pending_sock >= 0 || f->push_reading;
+}
+
+int lr_feed_ready(const lr_feed *f, int64_t now_ns, int stall_ms)
+{
+    if (!f->live || !f->count || now_ns - f->stats.last_pkt_ns > (int64_t)stall_ms * 1000000)
+        return 0;
+    return !f->par[LR_FEED_VIDEO] || front_is_key(f);
+}
+
+int64_t lr_feed_queue_span(const lr_feed *f)
+{
+    return f->count ? at(f, f->count - 1)->dts - at(f, 0)->dts : 0;
+}
+
+int64_t lr_feed_session_age(const lr_feed *f, int64_t now_ns)
+{
+    return f->live ? now_ns - f->session_ns : -1;
+}
+
+void lr_feed_set_on_link(lr_feed *f, int on)
+{
+    f->on_link = on;
+    if (!on && f->count) {
+        /* Back to standby: keep from the latest keyframe. */
+        int key = -1;
+        for (int i = 0; i < f->count; i++)
+            if (at(f, i)->stream_index == LR_FEED_VIDEO && (at(f, i)->flags & AV_PKT_FLAG_KEY))
+                key = i;
+        if (f->par[LR_FEED_VIDEO])
+            drop_front(f, key >= 0 ? key : f->count);
+    }
+}
+
+int lr_feed_seek_key_after(lr_feed *f, int64_t after, int64_t window)
+{
+    for (int i = 0; i < f->count; i++) {
+        const AVPacket *p = at(f, i);
+        if (p->stream_index == LR_FEED_VIDEO && (p->flags & AV_PKT_FLAG_KEY) &&
+            p->dts > after && p->dts <= after + window) {
+            drop_front(f, i);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int lr_feed_take(lr_feed *f, AVPacket *pkt)
+{
+    AVPacket *p;
+
+    if (!f->count)
+        return AVERROR(EAGAIN);
+    p = f->queue[f->head];
+    f->queue[f->head] = NULL;
+    f->head = (f->head + 1) % QUEUE_CAP;
+    f->count--;
+    f->queued_bytes -= p->size;
+    av_packet_move_ref(pkt, p);
+    av_packet_free(&p);
+    return 0;
+}
+
+const AVCodecParameters *lr_feed_codecpar(const lr_feed *f, int kind)
+{
+    return kind >= 0 && kind < LR_FEED_NB ? f->par[kind] : NULL;
+}
+
+const char *lr_feed_name(const lr_feed *f)
+{
+    return f->live ? f->name : f->spec.url;
+}
+
+int64_t lr_feed_session(const lr_feed *f)
+{
+    return f->session;
+}
+
+void lr_feed_get_stats(const lr_feed *f, lr_feed_stats *st)
+{
+    *st = f->stats;
+}
