@@ -13,6 +13,7 @@
 #include <libavutil/error.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "egress/egress.h"
 #include "ingest/ingest.h"
 #include "transcode/transcode.h"
@@ -47,11 +48,16 @@ int lr_roles_run(const lr_config *c, int roles)
     lr_egress *egress = NULL;
     lr_transcode *transcode = NULL;
     lr_ingest *ingest = NULL;
+    lr_metrics_server *metrics = NULL;
     sigset_t set;
     int sig = 0, ret = 0;
 
     lr_roles_block_signals(&set);
 
+    /* Roles without an egress (an ingest or transcoder on its own machine)
+     * show their metrics here; the egress also serves them at /metrics. */
+    if (c->metrics[0] && (ret = lr_metrics_serve(c->metrics, &metrics)) < 0)
+        goto end;
     if ((roles & LR_ROLE_EGRESS) && (ret = lr_egress_start(c, &egress)) < 0)
         goto end;
     if ((roles & LR_ROLE_TRANSCODE) && (ret = lr_transcode_start(c, &transcode)) < 0)
@@ -68,5 +74,6 @@ end:
     lr_ingest_stop(&ingest);
     lr_transcode_stop(&transcode);
     lr_egress_stop(&egress);
+    lr_metrics_server_free(&metrics);
     return ret < 0 ? 1 : 0;
 }

@@ -163,6 +163,11 @@ static int check_hostport(const char *s)
     return hostport_valid(s, 0);
 }
 
+static int check_hostport_or_empty(const char *s)
+{
+    return !s[0] || hostport_valid(s, 0);
+}
+
 /* ---- the tables ------------------------------------------------------- */
 
 /* Table entries: name, struct, field, default, then check or range, flags. */
@@ -339,6 +344,8 @@ static const opt config_opts[] = {
     STR("log_level", lr_config, log_level, "info", check_log_level,
         "one of error, warn, info, debug", 0),
     STR("lecture", lr_config, lecture, "demo", check_name, NAME, 0),
+    STR("metrics", lr_config, metrics, "", check_hostport_or_empty,
+        "empty (the egress serves /metrics) or host:port", 0),
     SECTION("link", lr_config, link, link_opts, NULL),
     SECTION("ingest", lr_config, ingest, ingest_opts, validate_ingest),
     SECTION("transcode", lr_config, transcode, transcode_opts, NULL),

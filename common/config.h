@@ -69,6 +69,7 @@ typedef struct lr_egress_conf {
 typedef struct lr_config {
     char *log_level;
     char *lecture;            /* the lecture the demo and single-source roles carry */
+    char *metrics;            /* host:port of a /metrics server of its own; "" none */
     lr_link_conf      link;
     lr_ingest_conf    ingest;
     lr_transcode_conf transcode;

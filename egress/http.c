@@ -23,6 +23,8 @@
 #include <libavutil/mem.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/tcp_listen.h"
 #include "common/streamid.h"
 #include "player_page.h"
 
@@ -246,6 +248,21 @@ static void serve_index(lr_http *h, h2o_req_t *req)
     send_owned(req, &html, len, "text/html; charset=utf-8", "no-cache");
 }
 
+/* Every role's collectors in this process (in `run`, all three). */
+static void serve_metrics(h2o_req_t *req)
+{
+    AVBPrint bp;
+    char *text;
+
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+    lr_metrics_render(&bp);
+    if (av_bprint_finalize(&bp, &text) < 0 || !text) {
+        h2o_send_error_500(req, "Internal Server Error", "out of memory\n", 0);
+        return;
+    }
+    send_owned(req, &text, strlen(text), "text/plain; version=0.0.4; charset=utf-8", "no-store");
+}
+
 static void serve_asset(lr_http *h, h2o_req_t *req)
 {
     AVBufferRef *ref;
@@ -300,6 +317,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         serve_index(h, req);
     } else if (len == ROUTE("/healthz") && !memcmp(p, "/healthz", len)) {
         send_static(req, "ok\n", "text/plain; charset=utf-8");
+    } else if (len == ROUTE("/metrics") && !memcmp(p, "/metrics", len)) {
+        serve_metrics(req);
     } else if (len == ROUTE("/assets/" HLS_JS_NAME) && !memcmp(p, "/assets/" HLS_JS_NAME, len)) {
         serve_asset(h, req);
     } else if (has_prefix(p, len, "/watch/", ROUTE("/watch/"))) {
@@ -470,69 +489,6 @@ done:
     return ret;
 }
 
-/* Binds and listens on "host:port" ("[v6]:port", ":port" for any address). */
-static int bind_listener(const char *listen_addr, int *out_fd, int *out_port)
-{
-    char host[256], port[16];
-    const char *colon = strrchr(listen_addr, ':');
-    struct addrinfo hints = { 0 }, *res = NULL;
-    int fd = -1, err = 0, ret;
-
-    if (!colon || colon == listen_addr + strlen(listen_addr) - 1 ||
-        strlen(colon + 1) >= sizeof(port) || (size_t)(colon - listen_addr) >= sizeof(host)) {
-        lr_error("http: listen address '%s' is not host:port", listen_addr);
-        return AVERROR(EINVAL);
-    }
-    const char *hb = listen_addr, *he = colon;
-    if (he - hb >= 2 && *hb == '[' && he[-1] == ']') {
-        hb++;
-        he--;
-    }
-    memcpy(host, hb, he - hb);
-    host[he - hb] = '\0';
-    snprintf(port, sizeof(port), "%s", colon + 1);
-
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    ret = getaddrinfo(*host ? host : NULL, port, &hints, &res);
-    if (ret) {
-        lr_error("http: cannot resolve listen address '%s': %s", listen_addr, gai_strerror(ret));
-        return AVERROR(EINVAL);
-    }
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int one = 1;
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
-            bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
-            break;
-        err = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0) {
-        lr_error("http: cannot listen on %s: %s", listen_addr, strerror(err ? err : EINVAL));
-        return AVERROR(err ? err : EINVAL);
-    }
-
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-        err = errno;
-        close(fd);
-        lr_error("http: getsockname on %s: %s", listen_addr, strerror(err));
-        return AVERROR(err);
-    }
-    *out_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                         : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    *out_fd = fd;
-    return 0;
-}
 
 /* Frees everything; the loop thread, if any, must have exited. */
 static void destroy(lr_http *h)
@@ -584,7 +540,7 @@ int lr_http_start(const char *listen_addr, lr_store *store, const char *assets_d
     h->listen_fd = -1;
     h2o_linklist_init_anchor(&h->conns);
 
-    if ((ret = bind_listener(listen_addr, &h->listen_fd, &h->port)) < 0)
+    if ((ret = lr_tcp_listen(listen_addr, "http", &h->listen_fd, &h->port)) < 0)
         goto fail;
     if ((ret = load_asset(h, assets_dir)) < 0)
         goto fail;

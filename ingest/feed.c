@@ -42,6 +42,7 @@ struct lr_feed {
     int64_t          session_ns;     /* when it opened */
     AVCodecParameters *par[LR_FEED_NB];
     char             name[1100];
+    int64_t          window_ns, window_bytes, window_frames;  /* for the rates */
     AVPacket        *queue[QUEUE_CAP];
     int              head, count;
     int64_t          queued_bytes;
@@ -127,6 +128,8 @@ static void session_end(lr_feed *f, lr_source **src, int ret, int was_live, int 
     pthread_mutex_lock(f->lock);
     f->live = 0;
     f->push_reading = 0;
+    f->window_ns = 0;
+    f->window_bytes = f->window_frames = 0;
     f->stats.failures += ret != AVERROR_EXIT;
     for (int k = 0; k < LR_FEED_NB; k++)
         avcodec_parameters_free(&f->par[k]);
@@ -171,6 +174,25 @@ static void session_begin(lr_feed *f, lr_source *src, int map[], int nb_map)
     if (best[LR_FEED_VIDEO] < 0 || best[LR_FEED_AUDIO] < 0)
         lr_warn("lecture=%s source %d (%s) has no %s", f->spec.lecture, f->spec.index + 1,
                 lr_source_name(src), best[LR_FEED_VIDEO] < 0 ? "video" : "audio");
+}
+
+/* Counts a packet read (lock held); the rates cover whole seconds. */
+static void count(lr_feed *f, int size, int video, int64_t now)
+{
+    f->stats.bytes += size;
+    f->stats.video_frames += video;
+    f->stats.last_pkt_ns = now;
+    if (!f->window_ns)
+        f->window_ns = now;
+    f->window_bytes += size;
+    f->window_frames += video;
+    if (now - f->window_ns >= INT64_C(1000000000)) {
+        double secs = (now - f->window_ns) / 1e9;
+        f->stats.bitrate_bps = f->window_bytes * 8 / secs;
+        f->stats.fps = f->window_frames / secs;
+        f->window_ns = now;
+        f->window_bytes = f->window_frames = 0;
+    }
 }
 
 /* Waits for a push (or stop); returns the socket or -1. */
@@ -249,9 +271,7 @@ static void *feed_thread(void *arg)
             pkt->stream_index = k;
             pthread_mutex_lock(f->lock);
             pkt->pos = f->session;
-            f->stats.bytes += pkt->size;
-            f->stats.video_frames += k == LR_FEED_VIDEO;
-            f->stats.last_pkt_ns = lr_now_ns();
+            count(f, pkt->size, k == LR_FEED_VIDEO, lr_now_ns());
             if ((q = av_packet_alloc()))
                 av_packet_move_ref(q, pkt);
             if (q)
@@ -421,4 +441,8 @@ int64_t lr_feed_session(const lr_feed *f)
 void lr_feed_get_stats(const lr_feed *f, lr_feed_stats *st)
 {
     *st = f->stats;
+    st->live = f->live;
+    /* A source gone quiet has no rate, whatever its last second was. */
+    if (!f->live || lr_now_ns() - f->stats.last_pkt_ns > 2 * INT64_C(1000000000))
+        st->bitrate_bps = st->fps = 0;
 }

@@ -33,6 +33,9 @@ typedef struct lr_feed_stats {
     int64_t video_frames;
     int64_t dropped;        /* queue overflow while on the link */
     int64_t last_pkt_ns;    /* CLOCK_MONOTONIC; 0: never */
+    double  bitrate_bps;    /* over the last full second */
+    double  fps;
+    int     live;           /* a session is open */
 } lr_feed_stats;
 
 /* Starts the feed's thread. The feed signals `cond` (with `lock`, both the

@@ -10,6 +10,8 @@
 
 #include "common/link.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "ingest_metrics.h"
 #include "lecture.h"
 
 struct lr_ingest {
@@ -19,7 +21,15 @@ struct lr_ingest {
     int               nb_lectures;
     const char       *demo_sources[1];
     lr_link_listener *listener;
+    int               metrics;  /* collector handle, 0 none */
 };
+
+static void collect(void *opaque, AVBPrint *out)
+{
+    lr_ingest *in = opaque;
+
+    lr_ingest_metrics_render(in->lectures, in->nb_lectures, out);
+}
 
 static int find(lr_ingest *in, const char *name)
 {
@@ -122,6 +132,9 @@ int lr_ingest_start(const lr_config *c, lr_ingest **out)
                                   &in->listener)) < 0)
             goto fail;
     }
+    if ((ret = lr_metrics_register(collect, in)) < 0)
+        goto fail;
+    in->metrics = ret;
     *out = in;
     return 0;
 fail:
@@ -135,6 +148,7 @@ void lr_ingest_stop(lr_ingest **pin)
 
     if (!in)
         return;
+    lr_metrics_unregister(in->metrics);
     lr_link_listener_free(&in->listener);
     for (int i = 0; i < in->nb_lectures; i++)
         lr_lecture_stop(&in->lectures[i]);

@@ -51,6 +51,7 @@ struct lr_lecture {
 
     /* Thread-private from here. */
     int              active;       /* feed on the link, -1 none */
+    int              was_on_link[LR_MAX_SOURCES];
     int64_t          session;      /* its session number */
     AVCodecParameters *src_par[LINK_NB];  /* that session's streams */
     int              eval_key;     /* the next keyframe decides: same clock or splice */
@@ -65,7 +66,9 @@ struct lr_lecture {
     lr_backoff       link_retry;
 
     lr_timeline      tl;
-    int64_t          nb_switches, nb_aligned, nb_breaks, nb_link_reconnects, nb_dropped;
+    /* Counters read by the metrics scrape from another thread. */
+    _Atomic int64_t  nb_switches, nb_aligned, nb_breaks, nb_link_reconnects, nb_dropped;
+    _Atomic int      link_up;
     int64_t          report_at;
     lr_feed_stats    reported;     /* the active feed's stats at the last report */
 };
@@ -75,6 +78,7 @@ struct lr_lecture {
 
 static void link_close(lr_lecture *l)
 {
+    l->link_up = 0;
     if (l->oc && l->pb)
         av_write_trailer(l->oc);
     lr_ts_mux_free(&l->oc);
@@ -120,6 +124,7 @@ static int link_open(lr_lecture *l)
         goto fail;
     }
     lr_info("lecture=%s link up to %s", l->name, c->ingest.link);
+    l->link_up = 1;
     lr_backoff_succeeded(&l->link_retry);
     l->want_key = 1;
     return 0;
@@ -174,11 +179,13 @@ static int choose(lr_lecture *l, int64_t now)
             continue;
         if (!cur_ok)
             return i;
-        /* An earlier source is back: a lecturer's push always wins at its
-         * first keyframe; any other after it has held up for stall_ms. */
+        /* An earlier source is up: a lecturer's push always wins at its
+         * first keyframe; any other once it has held up for stall_ms, if it
+         * never had the lecture (it came up late) or switch_back is on. */
         if (i == l->push)
             return i;
-        if (l->switch_back && lr_feed_session_age(f, now) >= (int64_t)l->stall_ms * 1000000 &&
+        if ((l->switch_back || !l->was_on_link[i]) &&
+            lr_feed_session_age(f, now) >= (int64_t)l->stall_ms * 1000000 &&
             lr_feed_queue_span(f) <= FRESH_KEY)
             return i;
     }
@@ -219,6 +226,7 @@ static void switch_to(lr_lecture *l, int next)
     if (l->last_sent_ns)
         lr_feed_seek_key_after(l->feeds[next], l->last_src_dts, ALIGN_WINDOW);
     lr_feed_set_on_link(l->feeds[next], 1);
+    l->was_on_link[next] = 1;
     take_params(l);
     if (prev >= 0 || l->last_sent_ns)
         l->nb_switches++;
@@ -457,6 +465,23 @@ void lr_lecture_stop(lr_lecture **pl)
     pthread_mutex_destroy(&l->lock);
     lr_stop_destroy(&l->stop);
     av_freep(pl);
+}
+
+void lr_lecture_get_metrics(lr_lecture *l, lr_lecture_metrics *m)
+{
+    *m = (lr_lecture_metrics){
+        .name = l->name, .nb_sources = l->nb_sources,
+        .switches = l->nb_switches, .aligned = l->nb_aligned, .breaks = l->nb_breaks,
+        .link_reconnects = l->nb_link_reconnects, .dropped = l->nb_dropped,
+        .link_up = l->link_up,
+    };
+    pthread_mutex_lock(&l->lock);
+    m->active = l->active;
+    for (int i = 0; i < l->nb_sources; i++) {
+        m->sources[i] = l->sources[i];
+        lr_feed_get_stats(l->feeds[i], &m->stats[i]);
+    }
+    pthread_mutex_unlock(&l->lock);
 }
 
 int lr_lecture_push_live(lr_lecture *l)

@@ -5,6 +5,7 @@
 #define LR_INGEST_LECTURE_H
 
 #include "common/config.h"
+#include "feed.h"
 
 typedef struct lr_lecture lr_lecture;
 
@@ -21,6 +22,20 @@ typedef struct lr_lecture_spec {
 /* Starts the lecture's thread. c must outlive it; spec's strings too. */
 int  lr_lecture_start(const lr_config *c, const lr_lecture_spec *spec, lr_lecture **out);
 void lr_lecture_stop(lr_lecture **l);
+
+/* What the ingest's metrics show of a lecture. */
+typedef struct lr_lecture_metrics {
+    const char   *name;
+    int           nb_sources;
+    const char   *sources[LR_MAX_SOURCES];  /* as configured */
+    lr_feed_stats stats[LR_MAX_SOURCES];
+    int           active;                   /* on the link, -1 none */
+    int64_t       switches, aligned, breaks, link_reconnects, dropped;
+    int           link_up;
+} lr_lecture_metrics;
+
+/* A consistent copy of the lecture's counters. Any thread. */
+void lr_lecture_get_metrics(lr_lecture *l, lr_lecture_metrics *m);
 
 /* 1 while a push is being read or waits to be. Any thread. */
 int  lr_lecture_push_live(lr_lecture *l);

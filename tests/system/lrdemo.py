@@ -70,6 +70,21 @@ def _free_port(kind):
     raise RuntimeError("no free port found")
 
 
+def tcp_listening(port):
+    """True once something listens on TCP port (read from /proc, so a server
+    that serves a single client, like ffmpeg -listen 1, is not used up)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
 def free_udp_port():
     return _free_port(socket.SOCK_DGRAM)
 
@@ -478,6 +493,36 @@ def seq(url):
 
 
 _READING = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) .*lecture=(\S+) now reading source (\d)")
+
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def metrics(url):
+    """Prometheus text at url -> {(name, ((label, value), ...)): float}; asserts
+    the format: every sample's family was declared by # TYPE before it."""
+    status, headers, body = http_get(url)
+    assert status == 200, f"GET {url} -> {status}"
+    typed, out = set(), {}
+    for line in body.decode("utf-8").splitlines():
+        if line.startswith("# TYPE "):
+            typed.add(line.split()[2])
+        elif line and not line.startswith("#"):
+            m = _SAMPLE.match(line)
+            assert m, f"not a sample line: {line!r}"
+            assert m.group(1) in typed, f"{m.group(1)} has no # TYPE before it"
+            labels = tuple(sorted(_LABEL.findall(m.group(2) or "")))
+            out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def metric(samples, name, **labels):
+    """The one sample of name whose labels include labels (None if absent)."""
+    want = set(labels.items())
+    found = [v for (n, ls), v in samples.items() if n == name and want <= set(ls)]
+    assert len(found) <= 1, f"{name}{labels} matches {len(found)} samples"
+    return found[0] if found else None
 
 
 def source_reads(demo, lecture):

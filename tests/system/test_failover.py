@@ -1,11 +1,18 @@
-"""Failover at the ingest: a lecturer's push as the primary source, the
-recorded lecture file as the backup. Losing the push moves the lecture to the
-backup within 1.5 s; the push coming back wins it back; the lecture plays on."""
+"""Failover at the ingest. A lecturer's push as the primary source, the
+recorded lecture file as the backup: losing the push moves the lecture to the
+backup within 1.5 s, the push coming back wins it back, the lecture plays on,
+and the metrics say so. A university's RTMP stream as the primary: when it
+returns the lecture goes back to it only if switch_back is on. A lecture left
+with no source at all for seconds gets one EXT-X-DISCONTINUITY."""
 
 import signal
+import time
 
-from lrdemo import (REPO, Config, Demo, ffmpeg_push, free_udp_port, lecture_urls, now_of_day,
-                    scaled, seq, source_reads, wait_for)
+import pytest
+
+from lrdemo import (REPO, Config, Demo, fetch_media, ffmpeg_push, free_udp_port, lecture_urls,
+                    metric, metrics, now_of_day, scaled, seq, source_reads, wait_for)
+from test_pull import RtmpServer
 
 
 def reads(relay):
@@ -48,6 +55,23 @@ def test_push_fails_over_to_backup_and_back(tmp_path):
         print(f"failover_ms={took * 1000:.0f}")
         assert took < 1.5, f"failover took {took:.3f} s"
 
+        m = metrics(f"{relay.base}/metrics")
+        assert metric(m, "lr_ingest_source_active", lecture="cs101", source="2") == 1
+        assert metric(m, "lr_ingest_source_active", lecture="cs101", source="1") == 0
+        # The lecture moves on at the stall deadline; the push's own reader
+        # gives up on its session at about the same moment.
+        wait_for(lambda: metric(metrics(f"{relay.base}/metrics"), "lr_ingest_source_failures_total",
+                                lecture="cs101", source="1") >= 1, scaled(5),
+                 what="the lost push counted")
+        assert metric(m, "lr_ingest_lecture_source_changes_total", lecture="cs101") >= 2
+        # The backup's codecs differ from the push's: the link starts a new
+        # session, so it may be down for a moment here.
+        wait_for(lambda: metric(metrics(f"{relay.base}/metrics"), "lr_ingest_link_up",
+                                lecture="cs101") == 1, scaled(5), what="the link back up")
+        wait_for(lambda: metric(metrics(f"{relay.base}/metrics"), "lr_ingest_source_fps",
+                                lecture="cs101", source="2") > 20, scaled(5),
+                 what="the backup's frame rate in the metrics")
+
         before = seq(url)
         wait_for(lambda: seq(url) >= before + 2, scaled(30),
                  what="segments to keep coming from the backup")
@@ -67,3 +91,75 @@ def test_push_fails_over_to_backup_and_back(tmp_path):
                 p.kill()
                 p.wait()
         relay.close()
+
+
+@pytest.mark.parametrize("switch_back", [True, False])
+def test_recovered_url_primary_and_switch_back(tmp_path, switch_back):
+    origin = RtmpServer(tmp_path)
+    relay = Demo(Config(tmp_path, {
+        "lecture": "cs102",
+        "ingest": {"stall_ms": 1000, "lectures": [{
+            "name": "cs102", "switch_back": switch_back,
+            "sources": [origin.url, str(REPO / "samples" / "lecture.mp4")]}]},
+    }))
+    try:
+        origin.start()
+        relay.start()
+        wait_for(lambda: any(s == 1 for _, s in source_reads(relay, "cs102")), scaled(20),
+                 what="the primary")
+        origin.kill()
+        wait_for(lambda: source_reads(relay, "cs102")[-1][1] == 2, scaled(10),
+                 what="the failover to the backup")
+        back = now_of_day()
+        origin.start()
+        wait_for(lambda: "lecture=cs102 source 1 up" in relay.stderr_text(), scaled(10),
+                 what="the primary to come back")
+        if switch_back:
+            took = wait_for(lambda: next((t for t, s in source_reads(relay, "cs102")
+                                          if s == 1 and t >= back), None), scaled(10),
+                            interval=0.05, what="the switch back") - back
+            print(f"switch_back_ms={took * 1000:.0f} (from the server's restart)")
+        else:
+            # Held for longer than a switch back takes when it is on (above):
+            # a bounded observation, not a wait for readiness.
+            time.sleep(scaled(4))
+            assert source_reads(relay, "cs102")[-1][1] == 2, "switched back although off"
+            m = metrics(f"{relay.base}/metrics")
+            assert metric(m, "lr_ingest_source_up", lecture="cs102", source="1") == 1
+            assert metric(m, "lr_ingest_source_active", lecture="cs102", source="2") == 1
+        relay.assert_stops(signal.SIGINT)
+    finally:
+        relay.close()
+        origin.close()
+
+
+def test_a_lecture_without_any_source_is_marked_as_a_break(tmp_path):
+    origin = RtmpServer(tmp_path)
+    relay = Demo(Config(tmp_path, {
+        "lecture": "cs103",
+        "ingest": {"lectures": [{"name": "cs103", "sources": [origin.url]}]},
+    }))
+    try:
+        origin.start()
+        relay.start()
+        url = next(iter(lecture_urls(relay, "cs103").values()))
+        wait_for(lambda: seq(url) >= 2, scaled(30), what="segments")
+        origin.kill()
+        # The outage itself: the university's server is down for 4 s.
+        time.sleep(4)
+        origin.start()
+        wait_for(lambda: "was without a source" in relay.stderr_text(), scaled(10),
+                 what="the ingest to mark the break")
+
+        def marked():
+            m = fetch_media(url)
+            return m if m and any(s["discontinuity"] for s in m["segments"]) and \
+                m["segments"][-1]["discontinuity"] is False else None
+        m = wait_for(marked, scaled(30), what="EXT-X-DISCONTINUITY in the playlist")
+        assert sum(s["discontinuity"] for s in m["segments"]) == 1
+        for s in m["segments"]:
+            assert s["duration"] <= m["target"] + 0.5, f"segment {s} spans the break"
+        relay.assert_stops(signal.SIGINT)
+    finally:
+        relay.close()
+        origin.close()

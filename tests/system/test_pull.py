@@ -1,73 +1,162 @@
-"""Pull: the ingest relays a university's own HLS stream (here made live by
-ffmpeg and served by a plain HTTP server). When the server dies and comes
-back, the lecture resumes within 3 s of its return."""
+"""Pull: the ingest relays a university's own stream. Each kind of server a
+campus has is started here for real: HLS (made live by ffmpeg, served by a
+plain HTTP server), RTSP over TCP and over UDP (GStreamer's RTSP server, like a
+hall camera) and RTMP (ffmpeg as the server, like a lecture-capture box). When
+the server dies and comes back, the lecture resumes within 3 s of its return,
+and the segments it makes decode."""
 
+import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
-import re
+import pytest
 
-from lrdemo import (Config, Demo, free_tcp_port, lecture_urls, now_of_day, scaled, seq,
-                    source_reads, tool, wait_for)
+from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_tcp_port,
+                    lecture_urls, now_of_day, scaled, seq, source_reads, tcp_listening, tool,
+                    wait_for)
 
-LOST = re.compile(r"lecture=hls1 source 1 .* lost")
-
-
-def http_server(port, directory):
-    return subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
-                             str(port), "--directory", str(directory)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+HERE = Path(__file__).resolve().parent
 
 
-def reads(relay):
-    return [t for t, src in source_reads(relay, "hls1") if src == 1]
+def quiet(cmd, **kw):
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, **kw)
 
 
-def test_hls_pull_resumes_after_the_server_returns(tmp_path):
-    hls = tmp_path / "hls"
-    hls.mkdir()
-    encoder = subprocess.Popen(
-        [tool("ffmpeg"), "-nostdin", "-loglevel", "error", "-re",
-         "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=90",
-         "-f", "lavfi", "-i", "sine=sample_rate=48000:d=90",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac",
-         "-f", "hls", "-hls_time", "1", "-hls_list_size", "8", "-hls_flags", "delete_segments",
-         str(hls / "index.m3u8")], stdin=subprocess.DEVNULL)
-    port = free_tcp_port()
-    server = http_server(port, hls)
-    conf = Config(tmp_path, {
-        "lecture": "hls1",
-        "ingest": {"lectures": [{"name": "hls1",
-                                 "sources": [f"http://127.0.0.1:{port}/index.m3u8"]}]},
-    })
-    relay = Demo(conf)
+def stop(p):
+    if p and p.poll() is None:
+        p.kill()
+        p.wait()
+
+
+class HlsServer:
+    """ffmpeg writes a live HLS stream; python's http.server serves it."""
+
+    def __init__(self, tmp_path):
+        self.dir = tmp_path / "hls"
+        self.dir.mkdir()
+        self.port = free_tcp_port()
+        self.url = f"http://127.0.0.1:{self.port}/index.m3u8"
+        self.encoder = quiet(
+            [tool("ffmpeg"), "-nostdin", "-loglevel", "error", "-re",
+             "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=120",
+             "-f", "lavfi", "-i", "sine=sample_rate=48000:d=120",
+             "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac",
+             "-f", "hls", "-hls_time", "1", "-hls_list_size", "8",
+             "-hls_flags", "delete_segments", str(self.dir / "index.m3u8")])
+        self.server = None
+        playlist = self.dir / "index.m3u8"
+        wait_for(lambda: playlist.exists() and playlist.read_text().count("#EXTINF") >= 3,
+                 scaled(20), what="the university's HLS stream to exist")
+
+    def start(self):
+        self.server = quiet([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                             str(self.port), "--directory", str(self.dir)])
+
+    def kill(self):
+        stop(self.server)
+
+    def close(self):
+        stop(self.server)
+        stop(self.encoder)
+
+
+class RtspServer:
+    """GStreamer's RTSP server with a live H.264/AAC picture."""
+
+    def __init__(self, tmp_path, transport):
+        self.port = free_tcp_port()
+        self.url = f"rtsp://127.0.0.1:{self.port}/lecture?{transport}"
+        self.server = None
+
+    def start(self):
+        self.server = subprocess.Popen(
+            ["/usr/bin/python3", str(HERE / "rtsp_server.py"), str(self.port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True)
+        line = self.server.stdout.readline()  # blocks until it listens or dies
+        assert line.strip() == "ready", "the RTSP server did not start"
+
+    def kill(self):
+        stop(self.server)
+
+    def close(self):
+        stop(self.server)
+
+
+class RtmpServer:
+    """ffmpeg in RTMP server mode (-listen 1) serving one player."""
+
+    def __init__(self, tmp_path):
+        self.port = free_tcp_port()
+        self.url = f"rtmp://127.0.0.1:{self.port}/live/lecture"
+        self.server = None
+
+    def start(self):
+        self.server = quiet(
+            [tool("ffmpeg"), "-nostdin", "-loglevel", "error", "-re",
+             "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=120",
+             "-f", "lavfi", "-i", "sine=sample_rate=48000:d=120",
+             "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac",
+             "-f", "flv", "-listen", "1", self.url])
+        wait_for(lambda: tcp_listening(self.port), scaled(10), what="the RTMP server")
+
+    def kill(self):
+        stop(self.server)
+
+    def close(self):
+        stop(self.server)
+
+
+SERVERS = {
+    "hls": lambda tmp: HlsServer(tmp),
+    "rtsp-tcp": lambda tmp: RtspServer(tmp, "tcp"),
+    "rtsp-udp": lambda tmp: RtspServer(tmp, "udp"),
+    "rtmp": lambda tmp: RtmpServer(tmp),
+}
+
+
+def reads(relay, lecture):
+    return [t for t, src in source_reads(relay, lecture) if src == 1]
+
+
+@pytest.mark.parametrize("kind", list(SERVERS))
+def test_pull_resumes_after_the_server_returns(tmp_path, kind):
+    lecture = "pull-" + kind
+    origin = SERVERS[kind](tmp_path)
+    relay = None
     try:
-        wait_for(lambda: (hls / "index.m3u8").exists() and
-                 (hls / "index.m3u8").read_text().count("#EXTINF") >= 3, scaled(20),
-                 what="the university's HLS stream to exist")
+        origin.start()
+        relay = Demo(Config(tmp_path, {
+            "lecture": lecture,
+            "ingest": {"lectures": [{"name": lecture, "sources": [origin.url]}]},
+        }))
         relay.start()
-        url = next(iter(lecture_urls(relay, "hls1").values()))
-        wait_for(lambda: seq(url) >= 2, scaled(30), what="segments pulled from HLS")
+        url = next(iter(lecture_urls(relay, lecture).values()))
+        wait_for(lambda: seq(url) >= 2, scaled(30), what=f"segments pulled over {kind}")
 
-        server.kill()
-        server.wait()
-        wait_for(lambda: LOST.search(relay.stderr_text()), scaled(15),
+        origin.kill()
+        lost = re.compile(rf"lecture={lecture} source 1 .* lost")
+        wait_for(lambda: lost.search(relay.stderr_text()), scaled(15),
                  what="the ingest to notice the source is gone")
-        server = http_server(port, hls)
         back = now_of_day()
-        took = wait_for(lambda: next((t for t in reads(relay) if t >= back - 0.05), None),
-                        scaled(10), interval=0.05, what="the pull to resume") - back
-        print(f"resume_ms={took * 1000:.0f}")
-        assert took < 3.0, f"resumed {took:.3f} s after the server returned"
+        origin.start()
+        took = wait_for(lambda: next((t for t in reads(relay, lecture) if t >= back - 0.05),
+                                     None), scaled(10), interval=0.05,
+                        what="the pull to resume") - back
+        print(f"{kind}: resume_ms={took * 1000:.0f}")
+        assert took < 3.0, f"{kind}: resumed {took:.3f} s after the server returned"
         before = seq(url)
         wait_for(lambda: seq(url) >= before + 2, scaled(30),
                  what="segments after the source returned")
+        newest = fetch_media(url)["segments"][-1]["uri"]
+        segment = download(url.rsplit("/", 1)[0] + "/" + newest, tmp_path / "newest.ts")
+        code, errors = decode_errors(segment)
+        assert code == 0 and not errors, f"{kind}: the segment after the return: {errors}"
         relay.assert_stops(signal.SIGINT)
     finally:
-        relay.close()
-        for p in (server, encoder):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        if relay:
+            relay.close()
+        origin.close()

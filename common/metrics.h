@@ -1,0 +1,34 @@
+/* common/metrics.h — the process's metrics in Prometheus text format. Each
+ * part (an ingest, a transcoder, an egress) registers a collector that
+ * writes its own families when scraped, reading its own state under its own
+ * locks, so nothing is counted twice and nothing goes stale. Served by the
+ * egress's HTTP server at /metrics and, for roles without one, by
+ * lr_metrics_serve. */
+#ifndef LR_COMMON_METRICS_H
+#define LR_COMMON_METRICS_H
+
+#include <libavutil/bprint.h>
+
+/* Writes "# HELP/# TYPE" once per family and then its samples. */
+typedef void lr_metrics_collect_fn(void *opaque, AVBPrint *out);
+
+/* Adds a collector; returns a handle > 0, or a negative AVERROR. */
+int  lr_metrics_register(lr_metrics_collect_fn *fn, void *opaque);
+/* Removes it; once this returns, fn is not running and won't be called. */
+void lr_metrics_unregister(int handle);
+/* Renders every collector into out (text/plain; version=0.0.4). */
+void lr_metrics_render(AVBPrint *out);
+
+/* Helpers for collectors: a family header, and a label value escaped as
+ * the text format wants (\\, \", \n). */
+void lr_metrics_family(AVBPrint *out, const char *name, const char *type, const char *help);
+void lr_metrics_label(AVBPrint *out, const char *value);
+
+typedef struct lr_metrics_server lr_metrics_server;
+
+/* Serves GET /metrics on host:port ("127.0.0.1:9100") from its own thread:
+ * one small request per connection, 2 s to send it, at most 16 at a time. */
+int  lr_metrics_serve(const char *hostport, lr_metrics_server **out);
+void lr_metrics_server_free(lr_metrics_server **s);
+
+#endif
