@@ -99,6 +99,10 @@ static int tls_error(const char *what, const char *peer, SSL *ssl, int ret)
     case SSL_ERROR_SYSCALL:
         if (!code && !errno)
             return AVERROR_EOF;  /* closed without close_notify */
+        if (!code && (errno == ECONNRESET || errno == EPIPE)) {
+            lr_debug("rtmp: peer=%s tls %s: %s", peer ? peer : "-", what, strerror(errno));
+            return AVERROR(errno);
+        }
         lr_warn("rtmp: peer=%s tls %s: %s", peer ? peer : "-", what, code ? buf : strerror(errno));
         return AVERROR(errno ? errno : ECONNRESET);
     default:
@@ -326,9 +330,14 @@ static void *negotiate(void *arg)
             ret = AVERROR_EXIT;
             goto end;
         }
-        if (now > deadline || now - c->last_rx > (int64_t)l->idle_ms * 1000000) {
-            lr_warn("rtmp: peer=%s dropped: no publish within %d ms (idle %lld ms)", c->peer,
-                    l->setup_ms, (long long)((now - c->last_rx) / 1000000));
+        if (now - c->last_rx > (int64_t)l->idle_ms * 1000000) {
+            lr_warn("rtmp: peer=%s dropped: nothing received for %d ms before its publish",
+                    c->peer, l->idle_ms);
+            ret = AVERROR(ETIMEDOUT);
+            goto end;
+        }
+        if (now > deadline) {
+            lr_warn("rtmp: peer=%s dropped: no publish within %d ms", c->peer, l->setup_ms);
             ret = AVERROR(ETIMEDOUT);
             goto end;
         }

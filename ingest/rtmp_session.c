@@ -406,12 +406,15 @@ static int command(lr_rtmp_session *s, const lr_rtmp_msg *m)
         p++;
         size--;
     }
-    while (nb < MAX_ARGS + 2 && size && lr_amf_decode(p, size, &v[nb], &used) == 0) {
+    /* values past the first MAX_ARGS + 2 are ignored; a bad one before is fatal */
+    while (nb < MAX_ARGS + 2 && size && (ret = lr_amf_decode(p, size, &v[nb], &used)) == 0) {
         nb++;
         p += used;
         size -= used;
     }
-    if (nb < 2 || !(name = lr_amf_str(&v[0])) || v[1].type != LR_AMF_NUMBER) {
+    if (ret == AVERROR(ENOMEM))
+        goto end;
+    if (ret < 0 || nb < 2 || !(name = lr_amf_str(&v[0])) || v[1].type != LR_AMF_NUMBER) {
         lr_warn("rtmp: peer=%s dropped: a command message that is not AMF0 "
                 "(name, transaction id, ...)", s->peer);
         ret = AVERROR_INVALIDDATA;
