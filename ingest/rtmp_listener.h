@@ -29,7 +29,9 @@ typedef struct lr_rtmp_conn lr_rtmp_conn;
 /* Called on the connection's thread once a publish was admitted and
  * NetStream.Publish.Start sent. Return 0 to take c (free it with
  * lr_rtmp_conn_free, from any thread, even after the listener is gone);
- * a negative return leaves c to the listener, which closes it. */
+ * a negative return leaves c to the listener, which closes it. Return
+ * promptly (hand c to a thread of yours): lr_rtmp_listener_free waits for
+ * it, so it must not be called from here. */
 typedef int lr_rtmp_accept_fn(void *opaque, lr_rtmp_conn *c);
 
 /* Binds, listens and starts the accept thread. admit may be NULL (admit
