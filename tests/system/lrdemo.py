@@ -70,17 +70,20 @@ def _free_port(kind):
     raise RuntimeError("no free port found")
 
 
-def tcp_listening(port):
-    """True once something listens on TCP port (read from /proc, so a server
-    that serves a single client, like ffmpeg -listen 1, is not used up)."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+def tcp_listening(port, proto="tcp"):
+    """True once something listens on TCP port or already serves a client
+    on it (or, proto="udp", has bound the UDP port); read from /proc, so a
+    server that serves a single client, like ffmpeg -listen 1, is not used up
+    (and one that already took its client still counts)."""
+    for table in (f"/proc/net/{proto}", f"/proc/net/{proto}6"):
         try:
             rows = Path(table).read_text().splitlines()[1:]
         except OSError:
             continue
         for row in rows:
             local, state = row.split()[1], row.split()[3]
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+            if state in (("0A", "01") if proto == "tcp" else ("07", "01")) and \
+                    int(local.rsplit(":", 1)[1], 16) == port:
                 return True
     return False
 

@@ -1,7 +1,8 @@
 """Pull: the ingest relays a university's own stream. Each kind of server a
 campus has is started here for real: HLS (made live by ffmpeg, served by a
 plain HTTP server), RTSP over TCP and over UDP (GStreamer's RTSP server, like a
-hall camera) and RTMP (ffmpeg as the server, like a lecture-capture box). When
+hall camera), and RTMP, MPEG-TS over HTTP and SRT in caller mode (ffmpeg as
+the server, like a lecture-capture box). When
 the server dies and comes back, the lecture resumes within 3 s of its return,
 and the segments it makes decode."""
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_tcp_port,
+                    free_udp_port,
                     lecture_urls, now_of_day, scaled, seq, source_reads, tcp_listening, tool,
                     wait_for)
 
@@ -86,22 +88,32 @@ class RtspServer:
         stop(self.server)
 
 
-class RtmpServer:
-    """ffmpeg in RTMP server mode (-listen 1) serving one player."""
+class FfmpegServer:
+    """ffmpeg as a one-player server of a live H.264/AAC picture: RTMP
+    (-listen 1), MPEG-TS over HTTP (-listen 1) or SRT (mode=listener)."""
 
-    def __init__(self, tmp_path):
-        self.port = free_tcp_port()
-        self.url = f"rtmp://127.0.0.1:{self.port}/live/lecture"
+    FORMATS = {"rtmp": ("flv", "tcp"), "http": ("mpegts", "tcp"), "srt": ("mpegts", "udp")}
+
+    def __init__(self, tmp_path, scheme="rtmp"):
+        self.scheme = scheme
+        self.port = free_udp_port() if scheme == "srt" else free_tcp_port()
+        self.url = {"rtmp": f"rtmp://127.0.0.1:{self.port}/live/lecture",
+                    "http": f"http://127.0.0.1:{self.port}/lecture.ts",
+                    "srt": f"srt://127.0.0.1:{self.port}?mode=caller&latency=120000"}[scheme]
         self.server = None
 
     def start(self):
+        fmt, proto = self.FORMATS[self.scheme]
+        where = {"rtmp": ["-listen", "1", self.url], "http": ["-listen", "1", self.url],
+                 "srt": [f"srt://127.0.0.1:{self.port}?mode=listener&latency=120000"]}
         self.server = quiet(
             [tool("ffmpeg"), "-nostdin", "-loglevel", "error", "-re",
              "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=120",
              "-f", "lavfi", "-i", "sine=sample_rate=48000:d=120",
              "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac",
-             "-f", "flv", "-listen", "1", self.url])
-        wait_for(lambda: tcp_listening(self.port), scaled(10), what="the RTMP server")
+             "-f", fmt, *where[self.scheme]])
+        wait_for(lambda: tcp_listening(self.port, proto), scaled(10),
+                 what=f"the {self.scheme} server")
 
     def kill(self):
         stop(self.server)
@@ -114,8 +126,14 @@ SERVERS = {
     "hls": lambda tmp: HlsServer(tmp),
     "rtsp-tcp": lambda tmp: RtspServer(tmp, "tcp"),
     "rtsp-udp": lambda tmp: RtspServer(tmp, "udp"),
-    "rtmp": lambda tmp: RtmpServer(tmp),
+    "rtmp": lambda tmp: FfmpegServer(tmp, "rtmp"),
+    "http-ts": lambda tmp: FfmpegServer(tmp, "http"),
+    "srt-caller": lambda tmp: FfmpegServer(tmp, "srt"),
 }
+
+
+def RtmpServer(tmp_path):
+    return FfmpegServer(tmp_path, "rtmp")
 
 
 def reads(relay, lecture):
