@@ -4,7 +4,6 @@
 #include "feed.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include <libavformat/avformat.h>
