@@ -210,8 +210,8 @@ static const opt lecture_opts[] = {
     [LECTURE_SOURCES] =
     { .name = "sources", .type = OPT_STRLIST, .offset = offsetof(lr_lecture_conf, sources),
       .count_offset = offsetof(lr_lecture_conf, nb_sources), .max_elems = LR_MAX_SOURCES,
-      .def.str = "push", .keyword = "push", .check = check_nonempty,
-      .expect = "'push', a URL or a file path", .flags = OPT_PATH },
+      .def.str = "push", .keyword = "push|push-srt|push-rtmp", .check = check_nonempty,
+      .expect = "'push', 'push-srt', 'push-rtmp', a URL or a file path", .flags = OPT_PATH },
     { .name = NULL }
 };
 
@@ -219,22 +219,35 @@ static int validate_lecture(const void *base, const int *lines, char *at, size_t
                             char *why, size_t why_size)
 {
     const lr_lecture_conf *l = base;
-    int push = -1;
+    int taken = 0, where[3] = { -1, -1, -1 };
 
+    /* Each protocol's push goes to one source: 'push' takes both. */
     for (int i = 0; i < l->nb_sources; i++) {
-        if (strcmp(l->sources[i], "push"))
+        int p = lr_config_source_push(l->sources[i]);
+        if (!p)
             continue;
-        if (push >= 0) {
+        if (taken & p) {
+            int j = where[taken & p & LR_PUSH_SRT_BIT ? 1 : 2];
             snprintf(at, at_size, "[%d]", i);
-            snprintf(why, why_size, "source 'push' listed twice (also [%d])", push);
+            if (!strcmp(l->sources[i], l->sources[j]))
+                snprintf(why, why_size, "source '%s' listed twice (also [%d])",
+                         l->sources[i], j);
+            else
+                snprintf(why, why_size, "source '%s' takes a push that '%s' ([%d]) already "
+                         "takes", l->sources[i], l->sources[j], j);
             return LECTURE_SOURCES;
         }
-        push = i;
+        taken |= p;
+        if (p & LR_PUSH_SRT_BIT)
+            where[1] = i;
+        if (p & LR_PUSH_RTMP_BIT)
+            where[2] = i;
     }
     return -1;
 }
 
-enum { INGEST_LISTEN = 4, INGEST_LECTURES = 6 }; /* in ingest_opts */
+enum { INGEST_LISTEN = 4, INGEST_LECTURES = 6, INGEST_RTMP_LISTEN = 7,
+       INGEST_RTMPS_LISTEN = 8 }; /* in ingest_opts */
 
 static const opt ingest_opts[] = {
     STR("source", lr_ingest_conf, source, LR_SOURCE_DIR "/samples/lecture.mp4",
@@ -251,6 +264,16 @@ static const opt ingest_opts[] = {
       .sub = lecture_opts, .elem_size = sizeof(lr_lecture_conf),
       .count_offset = offsetof(lr_ingest_conf, nb_lectures), .max_elems = LR_MAX_LECTURES,
       .validate = validate_lecture },
+    [INGEST_RTMP_LISTEN] =
+    STR("rtmp_listen", lr_ingest_conf, rtmp_listen, "", check_hostport_or_empty,
+        "empty (no RTMP listener) or host:port (e.g. '0.0.0.0:1935')", 0),
+    [INGEST_RTMPS_LISTEN] =
+    STR("rtmps_listen", lr_ingest_conf, rtmps_listen, "", check_hostport_or_empty,
+        "empty (no RTMPS listener) or host:port (e.g. '0.0.0.0:1936')", 0),
+    STR("rtmps_cert", lr_ingest_conf, rtmps_cert, "", NULL, "a PEM certificate file",
+        OPT_PATH),
+    STR("rtmps_key", lr_ingest_conf, rtmps_key, "", NULL, "a PEM private key file",
+        OPT_PATH | OPT_SECRET),
     { .name = NULL }
 };
 
@@ -258,23 +281,32 @@ static int validate_ingest(const void *base, const int *lines, char *at, size_t 
                            char *why, size_t why_size)
 {
     const lr_ingest_conf *in = base;
+    int have = (in->listen[0] ? LR_PUSH_SRT_BIT : 0) |
+               (in->rtmp_listen[0] || in->rtmps_listen[0] ? LR_PUSH_RTMP_BIT : 0);
 
-    if (in->listen[0])
-        return -1;
+    if (in->rtmps_listen[0] && (!in->rtmps_cert[0] || !in->rtmps_key[0])) {
+        snprintf(why, why_size, "rtmps_listen needs rtmps_cert and rtmps_key");
+        return INGEST_RTMPS_LISTEN;
+    }
     for (int i = 0; i < in->nb_lectures; i++) {
         const lr_lecture_conf *l = &in->lectures[i];
 
         for (int k = 0; k < l->nb_sources; k++) {
-            if (strcmp(l->sources[k], "push"))
+            int p = lr_config_source_push(l->sources[k]);
+            /* 'push' needs one listener; push-srt and push-rtmp their own. */
+            const char *need = p == LR_PUSH_SRT_BIT ? "ingest.listen"
+                             : p == LR_PUSH_RTMP_BIT ? "ingest.rtmp_listen or rtmps_listen"
+                             : "ingest.listen, rtmp_listen or rtmps_listen";
+            if (!p || (p == (LR_PUSH_SRT_BIT | LR_PUSH_RTMP_BIT) ? have : (have & p)))
                 continue;
             if (!lines[INGEST_LECTURES]) { /* the lectures came from an earlier file */
-                snprintf(why, why_size, "source 'push' of lecture '%s' needs ingest.listen",
-                         l->name);
-                return INGEST_LISTEN;
+                snprintf(why, why_size, "source '%s' of lecture '%s' needs %s",
+                         l->sources[k], l->name, need);
+                return p == LR_PUSH_RTMP_BIT ? INGEST_RTMP_LISTEN : INGEST_LISTEN;
             }
             /* an omitted sources list ([push]) is blamed on the lecture */
             snprintf(at, at_size, "[%d].sources[%d]", i, k);
-            snprintf(why, why_size, "source 'push' needs ingest.listen");
+            snprintf(why, why_size, "source '%s' needs %s", l->sources[k], need);
             return INGEST_LECTURES;
         }
     }
@@ -701,7 +733,7 @@ static int is_relative_path(const char *s)
 {
     size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
 
-    return s[0] != '/' && !(n > 0 && s[n] == ':');
+    return s[0] && s[0] != '/' && !(n > 0 && s[n] == ':');
 }
 
 static int set_scalar(walker *w, const opt *o, void *base, const yaml_node_t *n, const char *path)
@@ -850,8 +882,27 @@ fail:
     return ret;
 }
 
+/* s is one of the '|'-separated words in keywords. */
+static int is_keyword(const char *keywords, const char *s)
+{
+    size_t n = strlen(s);
+
+    for (const char *k = keywords; *k; k += strcspn(k, "|"), k += *k == '|') {
+        if (strcspn(k, "|") == n && !strncmp(k, s, n))
+            return 1;
+    }
+    return 0;
+}
+
+int lr_config_source_push(const char *source)
+{
+    return !strcmp(source, "push") ? LR_PUSH_SRT_BIT | LR_PUSH_RTMP_BIT
+         : !strcmp(source, "push-srt") ? LR_PUSH_SRT_BIT
+         : !strcmp(source, "push-rtmp") ? LR_PUSH_RTMP_BIT : 0;
+}
+
 /* A list of strings replaces what was there, each item checked like a string
- * (a null item is the empty string); the keyword item is taken as it is. */
+ * (a null item is the empty string); the keyword items are taken as they are. */
 static int walk_strlist(walker *w, const opt *o, void *base, const yaml_node_t *seq,
                         const char *path)
 {
@@ -869,7 +920,7 @@ static int walk_strlist(walker *w, const opt *o, void *base, const yaml_node_t *
     for (i = 0; i < n; i++) {
         yaml_node_t *item = yaml_document_get_node(w->doc, seq->data.sequence.items.start[i]);
         const char *s = item->type == YAML_SCALAR_NODE && !is_null(item) ? scalar(item) : "";
-        int keyword = o->keyword && !strcmp(s, o->keyword);
+        int keyword = o->keyword && is_keyword(o->keyword, s);
 
         snprintf(ipath, sizeof(ipath), "%s[%d]", path, i);
         if (item->type == YAML_SCALAR_NODE && strlen(s) != item->data.scalar.length &&

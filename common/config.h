@@ -45,6 +45,10 @@ typedef struct lr_ingest_conf {
     int   stall_ms;    /* 100..60000: a source silent this long is failed over */
     int   nb_lectures; /* 0: one lecture, `lecture`, read from `source` */
     lr_lecture_conf lectures[LR_MAX_LECTURES];
+    char *rtmp_listen;  /* host:port of the lecturers' RTMP push; "" none */
+    char *rtmps_listen; /* host:port of RTMP over TLS; "" none */
+    char *rtmps_cert;   /* PEM certificate (chain) for rtmps_listen */
+    char *rtmps_key;    /* its private key */
 } lr_ingest_conf;
 
 typedef struct lr_transcode_conf {
@@ -75,6 +79,12 @@ typedef struct lr_config {
     lr_transcode_conf transcode;
     lr_egress_conf    egress;
 } lr_config;
+
+/* Which lecturers' pushes a source entry takes: "push" both, "push-srt"
+ * or "push-rtmp" one (LR_PUSH_*_BIT), anything else none (0). */
+#define LR_PUSH_SRT_BIT  1
+#define LR_PUSH_RTMP_BIT 2
+int  lr_config_source_push(const char *source);
 
 /* Fills every field with its default (strings are heap copies). */
 int  lr_config_defaults(lr_config *c);

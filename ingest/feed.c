@@ -32,7 +32,8 @@ struct lr_feed {
     int              thread_started;
 
     /* Under *lock from here. */
-    int              pending_sock;   /* push feeds: -1 none */
+    int              pending_sock;   /* push feeds: an SRT push waiting, -1 none */
+    lr_rtmp_conn    *pending_rtmp;   /* or an RTMP one, NULL none */
     char             pending_peer[64];
     int              push_reading;
     int              live;           /* a session is open */
@@ -50,7 +51,7 @@ struct lr_feed {
 
 static int is_push(const char *url)
 {
-    return !strcmp(url, "push");
+    return !strncmp(url, "push", 4);  /* push, push-srt, push-rtmp */
 }
 
 static int is_file(const char *url)
@@ -194,38 +195,41 @@ static void count(lr_feed *f, int size, int video, int64_t now)
     }
 }
 
-/* Waits for a push (or stop); returns the socket or -1. */
-static int wait_for_push(lr_feed *f, char *peer, size_t peer_size)
+/* Waits for a push (or stop) and opens it. */
+static int open_push(lr_feed *f, lr_source **src)
 {
+    lr_rtmp_conn *rtmp;
+    char peer[64];
     int sock;
 
     pthread_mutex_lock(f->lock);
-    while (f->pending_sock < 0 && !lr_stop_requested(&f->stop))
+    while (f->pending_sock < 0 && !f->pending_rtmp && !lr_stop_requested(&f->stop))
         pthread_cond_wait(f->cond, f->lock);
     sock = f->pending_sock;
+    rtmp = f->pending_rtmp;
     f->pending_sock = -1;
-    av_strlcpy(peer, f->pending_peer, peer_size);
-    if (sock >= 0) {
+    f->pending_rtmp = NULL;
+    av_strlcpy(peer, f->pending_peer, sizeof(peer));
+    if (sock >= 0 || rtmp) {
         /* Taking the push and re-arming `abandon` is one step under the
          * lock, so only a later offer can abandon this push. */
         lr_stop_reset(&f->abandon);
         f->push_reading = 1;
     }
     pthread_mutex_unlock(f->lock);
-    return sock;
+    if (rtmp)
+        return lr_source_open_rtmp(rtmp, f->spec.stall_ms, &f->abandon, src);
+    if (sock >= 0)
+        return lr_source_open_push(sock, peer, f->spec.stall_ms, &f->abandon, src);
+    return AVERROR_EXIT;
 }
 
 static int open_session(lr_feed *f, int quiet, lr_source **src)
 {
     const char *url = f->spec.url;
-    char peer[64];
-    int sock;
 
-    if (is_push(url)) {
-        if ((sock = wait_for_push(f, peer, sizeof(peer))) < 0)
-            return AVERROR_EXIT;
-        return lr_source_open_push(sock, peer, f->spec.stall_ms, &f->abandon, src);
-    }
+    if (is_push(url))
+        return open_push(f, src);
     lr_stop_reset(&f->abandon);
     return lr_source_open(url, is_file(url) && f->spec.loop, is_file(url) && f->spec.realtime,
                           is_file(url) ? 0 : f->spec.stall_ms, quiet, &f->abandon, src);
@@ -331,6 +335,7 @@ void lr_feed_stop(lr_feed **pf)
         pthread_join(f->thread, NULL);
     if (f->pending_sock >= 0)
         lr_link_close_socket(f->pending_sock);
+    lr_rtmp_conn_free(&f->pending_rtmp);
     clear(f);
     for (int k = 0; k < LR_FEED_NB; k++)
         avcodec_parameters_free(&f->par[k]);
@@ -339,27 +344,42 @@ void lr_feed_stop(lr_feed **pf)
     av_freep(pf);
 }
 
-void lr_feed_offer_push(lr_feed *f, int sock, const char *peer)
+/* Takes an SRT socket or an RTMP publisher as the next push; a push being
+ * read (a takeover) is abandoned at once, decided under the lock, or the
+ * thread could already be reading this very push. */
+static void offer(lr_feed *f, int sock, lr_rtmp_conn *rtmp, const char *peer)
 {
-    int old;
+    lr_rtmp_conn *old_rtmp;
+    int old_sock;
 
     pthread_mutex_lock(f->lock);
-    old = f->pending_sock;
+    old_sock = f->pending_sock;
+    old_rtmp = f->pending_rtmp;
     f->pending_sock = sock;
+    f->pending_rtmp = rtmp;
     av_strlcpy(f->pending_peer, peer, sizeof(f->pending_peer));
-    /* A push being read (takeover) is abandoned at once; decided under the
-     * lock, or the thread could already be reading this very push. */
     if (f->push_reading)
         lr_stop_request(&f->abandon);
     pthread_cond_broadcast(f->cond);
     pthread_mutex_unlock(f->lock);
-    if (old >= 0)
-        lr_link_close_socket(old);
+    if (old_sock >= 0)
+        lr_link_close_socket(old_sock);
+    lr_rtmp_conn_free(&old_rtmp);
+}
+
+void lr_feed_offer_push(lr_feed *f, int sock, const char *peer)
+{
+    offer(f, sock, NULL, peer);
+}
+
+void lr_feed_offer_rtmp(lr_feed *f, lr_rtmp_conn *conn)
+{
+    offer(f, -1, conn, lr_rtmp_conn_publish(conn)->peer);
 }
 
 int lr_feed_push_live(const lr_feed *f)
 {
-    return f->pending_sock >= 0 || f->push_reading;
+    return f->pending_sock >= 0 || f->pending_rtmp || f->push_reading;
 }
 
 int lr_feed_ready(const lr_feed *f, int64_t now_ns, int stall_ms)

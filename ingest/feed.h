@@ -12,6 +12,8 @@
 #include <libavcodec/codec_par.h>
 #include <libavcodec/packet.h>
 
+#include "rtmp_listener.h"
+
 enum { LR_FEED_VIDEO, LR_FEED_AUDIO, LR_FEED_NB };
 
 typedef struct lr_feed lr_feed;
@@ -19,7 +21,7 @@ typedef struct lr_feed lr_feed;
 typedef struct lr_feed_spec {
     const char *lecture;   /* for logs */
     int         index;     /* 0-based position in the lecture's list */
-    const char *url;       /* "push", a URL or a file path */
+    const char *url;       /* "push", "push-srt", "push-rtmp", a URL or a file path */
     int         loop;      /* files: loop */
     int         realtime;  /* files: pace */
     int         stall_ms;  /* silence that ends a session */
@@ -50,6 +52,8 @@ void lr_feed_stop(lr_feed **f);
 /* Hands over an accepted SRT push (always taken; a push already being read
  * is abandoned for it). Push feeds only; call without the lock. */
 void lr_feed_offer_push(lr_feed *f, int sock, const char *peer);
+/* The same for an admitted RTMP publisher (always taken). */
+void lr_feed_offer_rtmp(lr_feed *f, lr_rtmp_conn *conn);
 /* 1 while a push is being read or waits to be. With the lock held. */
 int  lr_feed_push_live(const lr_feed *f);
 

@@ -4,8 +4,10 @@
  * that admits lecturers at the handshake. Called by app/roles.c. */
 #include "ingest.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include <libavutil/common.h>
 #include <libavutil/mem.h>
 
 #include "common/link.h"
@@ -13,6 +15,7 @@
 #include "common/metrics.h"
 #include "ingest_metrics.h"
 #include "lecture.h"
+#include "rtmp_listener.h"
 
 struct lr_ingest {
     const lr_config  *conf;
@@ -21,6 +24,7 @@ struct lr_ingest {
     int               nb_lectures;
     const char       *demo_sources[1];
     lr_link_listener *listener;
+    lr_rtmp_listener *rtmp[2];  /* plain, TLS */
     int               metrics;  /* collector handle, 0 none */
 };
 
@@ -39,13 +43,6 @@ static int find(lr_ingest *in, const char *name)
     return -1;
 }
 
-static int takes_push(const lr_lecture_conf *lc)
-{
-    for (int i = 0; i < lc->nb_sources; i++)
-        if (!strcmp(lc->sources[i], "push"))
-            return 1;
-    return 0;
-}
 
 /* Compares without an early exit, so timing tells nothing about the key. */
 static int key_equal(const char *given, const char *want)
@@ -58,31 +55,54 @@ static int key_equal(const char *given, const char *want)
     return diff == 0;
 }
 
-static int admit(void *opaque, const lr_streamid *sid, const char *peer, lr_link_admission *ad)
+/* The decision both protocols share: the lecture exists and takes this
+ * protocol's push, the key fits, and it is not live already (unless a new
+ * publisher takes over). Returns the lecture's index or a negative AVERROR. */
+static int decide(lr_ingest *in, const char *lecture, const char *key, int proto,
+                  const char **reason)
 {
-    lr_ingest *in = opaque;
     const lr_lecture_conf *lc;
-    int i = find(in, sid->resource);
+    int i = find(in, lecture);
 
-    if (i < 0 || !takes_push(in->lconf[i])) {
-        ad->reason = "unknown lecture";
+    if (i < 0 || !lr_lecture_takes_push(in->lectures[i], proto)) {
+        *reason = "unknown lecture";
         return AVERROR(ENOENT);
     }
     lc = in->lconf[i];
+    if (lc->publish_key[0] && !key_equal(key ? key : "", lc->publish_key)) {
+        *reason = key && key[0] ? "wrong publish key" : "missing publish key";
+        return AVERROR(EACCES);
+    }
+    if (!lc->takeover && lr_lecture_push_live(in->lectures[i], proto)) {
+        *reason = "lecture already has a live publisher";
+        return AVERROR(EBUSY);
+    }
+    return i;
+}
+
+static int admit(void *opaque, const lr_streamid *sid, const char *peer, lr_link_admission *ad)
+{
+    lr_ingest *in = opaque;
+    int i;
+
     if (!sid->plain && strcmp(sid->mode, "publish")) {
         ad->reason = "stream id mode must be publish";
         return AVERROR(EINVAL);
     }
-    if (lc->publish_key[0] && !key_equal(sid->session, lc->publish_key)) {
-        ad->reason = sid->session[0] ? "wrong publish key" : "missing publish key (s=)";
-        return AVERROR(EACCES);
+    if ((i = decide(in, sid->resource, sid->session, LR_PUSH_SRT, &ad->reason)) < 0) {
+        if (i == AVERROR(EACCES) && !sid->session[0])
+            ad->reason = "missing publish key (s=)";
+        return i;
     }
-    if (!lc->takeover && lr_lecture_push_live(in->lectures[i])) {
-        ad->reason = "lecture already has a live publisher";
-        return AVERROR(EBUSY);
-    }
-    ad->passphrase = lc->passphrase;
+    ad->passphrase = in->lconf[i]->passphrase;
     return 0;
+}
+
+static void announce_takeover(lr_ingest *in, int i, int proto, const char *peer)
+{
+    if (in->lconf[i]->takeover && lr_lecture_push_live(in->lectures[i], proto))
+        lr_info("lecture=%s push from %s takes over from the live publisher",
+                in->lconf[i]->name, peer);
 }
 
 static int accept_push(void *opaque, int sock, const lr_streamid *sid, const char *peer)
@@ -92,9 +112,88 @@ static int accept_push(void *opaque, int sock, const lr_streamid *sid, const cha
 
     if (i < 0)
         return AVERROR(ENOENT);
-    if (in->lconf[i]->takeover && lr_lecture_push_live(in->lectures[i]))
-        lr_info("lecture=%s push from %s takes over from the live publisher", sid->resource, peer);
+    announce_takeover(in, i, LR_PUSH_SRT, peer);
     lr_lecture_offer_push(in->lectures[i], sock, peer);
+    return 0;
+}
+
+/* RTMP names the lecture by the stream name (rtmp://HOST/live/<lecture>, the
+ * key as ?key=); Zoom-style "stream key only" setups send the lecture's
+ * publish key alone as the name, which finds its lecture too. */
+static int rtmp_lecture(lr_ingest *in, const lr_rtmp_publish *p, const char **key)
+{
+    *key = p->key;
+    if (find(in, p->name) >= 0 || p->key)
+        return find(in, p->name);
+    for (int i = 0; i < in->nb_lectures; i++) {
+        if (in->lconf[i] && in->lconf[i]->publish_key[0] &&
+            key_equal(p->name, in->lconf[i]->publish_key)) {
+            *key = p->name;
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int admit_rtmp(void *opaque, const lr_rtmp_publish *p, const char **reason)
+{
+    lr_ingest *in = opaque;
+    const char *key;
+    int i = rtmp_lecture(in, p, &key);
+
+    if (i < 0) {
+        *reason = "unknown lecture";
+        return AVERROR(ENOENT);
+    }
+    i = decide(in, in->lconf[i]->name, key, LR_PUSH_RTMP, reason);
+    return i < 0 ? i : 0;
+}
+
+static int accept_rtmp(void *opaque, lr_rtmp_conn *c)
+{
+    lr_ingest *in = opaque;
+    const lr_rtmp_publish *p = lr_rtmp_conn_publish(c);
+    const char *key;
+    int i = rtmp_lecture(in, p, &key);
+
+    if (i < 0)
+        return AVERROR(ENOENT);
+    announce_takeover(in, i, LR_PUSH_RTMP, p->peer);
+    lr_info("lecture=%s RTMP publish from %s (app '%s')", in->lconf[i]->name, p->peer, p->app);
+    lr_lecture_offer_rtmp(in->lectures[i], c);
+    return 0;
+}
+
+/* Splits "host:port" ("[v6]:port", ":port") for the RTMP listener. */
+static int rtmp_listen(lr_ingest *in, const char *hostport, const lr_ingest_conf *ic, int tls)
+{
+    lr_rtmp_listen_opts o = { 0 };
+    const char *colon = strrchr(hostport, ':');
+    char host[256];
+    size_t n = (size_t)(colon - hostport);
+    int ret;
+
+    if (n >= 2 && hostport[0] == '[' && hostport[n - 1] == ']') {
+        memcpy(host, hostport + 1, n - 2);
+        host[n - 2] = '\0';
+    } else {
+        memcpy(host, hostport, FFMIN(n, sizeof(host) - 1));
+        host[FFMIN(n, sizeof(host) - 1)] = '\0';
+    }
+    o.host = host[0] ? host : NULL;
+    o.port = atoi(colon + 1);
+    if (!o.port)
+        o.port = LR_RTMP_PORT_ANY;
+    if (tls) {
+        o.tls_cert = ic->rtmps_cert;
+        o.tls_key = ic->rtmps_key;
+    }
+    if ((ret = lr_rtmp_listen(&o, admit_rtmp, accept_rtmp, in, &in->rtmp[tls])) < 0)
+        return ret;
+    lr_info("ingest listening for %s publishers on %s (port %d): %s://HOST:%d/live/<lecture>"
+            "?key=<publish key>", tls ? "RTMPS" : "RTMP", hostport,
+            lr_rtmp_listener_port(in->rtmp[tls]), tls ? "rtmps" : "rtmp",
+            lr_rtmp_listener_port(in->rtmp[tls]));
     return 0;
 }
 
@@ -132,6 +231,10 @@ int lr_ingest_start(const lr_config *c, lr_ingest **out)
                                   &in->listener)) < 0)
             goto fail;
     }
+    if (ic->rtmp_listen[0] && (ret = rtmp_listen(in, ic->rtmp_listen, ic, 0)) < 0)
+        goto fail;
+    if (ic->rtmps_listen[0] && (ret = rtmp_listen(in, ic->rtmps_listen, ic, 1)) < 0)
+        goto fail;
     if ((ret = lr_metrics_register(collect, in)) < 0)
         goto fail;
     in->metrics = ret;
@@ -150,6 +253,8 @@ void lr_ingest_stop(lr_ingest **pin)
         return;
     lr_metrics_unregister(in->metrics);
     lr_link_listener_free(&in->listener);
+    lr_rtmp_listener_free(&in->rtmp[0]);
+    lr_rtmp_listener_free(&in->rtmp[1]);
     for (int i = 0; i < in->nb_lectures; i++)
         lr_lecture_stop(&in->lectures[i]);
     av_freep(pin);

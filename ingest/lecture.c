@@ -47,7 +47,7 @@ struct lr_lecture {
     pthread_mutex_t  lock;         /* guards the feeds; they signal cond */
     pthread_cond_t   cond;
     lr_feed         *feeds[LR_MAX_SOURCES];
-    int              push;         /* index of the push feed, -1 none */
+    int              push[LR_PUSH_NB]; /* the feed taking each protocol's push, -1 none */
 
     /* Thread-private from here. */
     int              active;       /* feed on the link, -1 none */
@@ -182,7 +182,7 @@ static int choose(lr_lecture *l, int64_t now)
         /* An earlier source is up: a lecturer's push always wins at its
          * first keyframe; any other once it has held up for stall_ms, if it
          * never had the lecture (it came up late) or switch_back is on. */
-        if (i == l->push)
+        if (i == l->push[LR_PUSH_SRT] || i == l->push[LR_PUSH_RTMP])
             return i;
         if ((l->switch_back || !l->was_on_link[i]) &&
             lr_feed_session_age(f, now) >= (int64_t)l->stall_ms * 1000000 &&
@@ -410,7 +410,7 @@ int lr_lecture_start(const lr_config *c, const lr_lecture_spec *spec, lr_lecture
     l->stall_ms = spec->stall_ms;
     l->switch_back = spec->switch_back;
     l->active = -1;
-    l->push = -1;
+    l->push[LR_PUSH_SRT] = l->push[LR_PUSH_RTMP] = -1;
     lr_timeline_init(&l->tl);
     lr_backoff_init(&l->link_retry, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 1);
     lr_stop_init(&l->stop);
@@ -423,8 +423,10 @@ int lr_lecture_start(const lr_config *c, const lr_lecture_spec *spec, lr_lecture
         lr_feed_spec fs = { l->name, i, spec->sources[i], spec->loop, spec->realtime,
                             spec->stall_ms };
         l->sources[i] = spec->sources[i];
-        if (!strcmp(spec->sources[i], "push"))
-            l->push = i;
+        if (!strcmp(spec->sources[i], "push") || !strcmp(spec->sources[i], "push-srt"))
+            l->push[LR_PUSH_SRT] = i;
+        if (!strcmp(spec->sources[i], "push") || !strcmp(spec->sources[i], "push-rtmp"))
+            l->push[LR_PUSH_RTMP] = i;
         if ((ret = lr_feed_start(&fs, &l->lock, &l->cond, &l->feeds[i])) < 0)
             goto fail;
     }
@@ -484,23 +486,37 @@ void lr_lecture_get_metrics(lr_lecture *l, lr_lecture_metrics *m)
     pthread_mutex_unlock(&l->lock);
 }
 
-int lr_lecture_push_live(lr_lecture *l)
+int lr_lecture_takes_push(const lr_lecture *l, int proto)
+{
+    return l->push[proto] >= 0;
+}
+
+int lr_lecture_push_live(lr_lecture *l, int proto)
 {
     int live;
 
-    if (l->push < 0)
+    if (l->push[proto] < 0)
         return 0;
     pthread_mutex_lock(&l->lock);
-    live = lr_feed_push_live(l->feeds[l->push]);
+    live = lr_feed_push_live(l->feeds[l->push[proto]]);
     pthread_mutex_unlock(&l->lock);
     return live;
 }
 
 void lr_lecture_offer_push(lr_lecture *l, int sock, const char *peer)
 {
-    if (l->push < 0) {
+    if (l->push[LR_PUSH_SRT] < 0) {
         lr_link_close_socket(sock);
         return;
     }
-    lr_feed_offer_push(l->feeds[l->push], sock, peer);
+    lr_feed_offer_push(l->feeds[l->push[LR_PUSH_SRT]], sock, peer);
+}
+
+void lr_lecture_offer_rtmp(lr_lecture *l, lr_rtmp_conn *conn)
+{
+    if (l->push[LR_PUSH_RTMP] < 0) {
+        lr_rtmp_conn_free(&conn);
+        return;
+    }
+    lr_feed_offer_rtmp(l->feeds[l->push[LR_PUSH_RTMP]], conn);
 }

@@ -37,10 +37,19 @@ typedef struct lr_lecture_metrics {
 /* A consistent copy of the lecture's counters. Any thread. */
 void lr_lecture_get_metrics(lr_lecture *l, lr_lecture_metrics *m);
 
-/* 1 while a push is being read or waits to be. Any thread. */
-int  lr_lecture_push_live(lr_lecture *l);
-/* Hands over an accepted push socket (always taken). A push already being
- * read is abandoned for it: takeover is decided by the caller. Any thread. */
+/* A lecturer's push, by protocol. A source "push" takes either; "push-srt"
+ * and "push-rtmp" one each, so a list may hold both as separate sources. */
+enum { LR_PUSH_SRT, LR_PUSH_RTMP, LR_PUSH_NB };
+
+/* 1 if the lecture has a source taking this protocol's push. */
+int  lr_lecture_takes_push(const lr_lecture *l, int proto);
+/* 1 while such a push is being read or waits to be. Any thread. */
+int  lr_lecture_push_live(lr_lecture *l, int proto);
+/* Hands over an accepted SRT push socket (always taken). A push already
+ * being read is abandoned for it: takeover is decided by the caller. Any
+ * thread. */
 void lr_lecture_offer_push(lr_lecture *l, int sock, const char *peer);
+/* The same for an admitted RTMP publisher. */
+void lr_lecture_offer_rtmp(lr_lecture *l, lr_rtmp_conn *conn);
 
 #endif

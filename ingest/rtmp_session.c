@@ -389,7 +389,7 @@ static int cmd_publish(lr_rtmp_session *s, const lr_rtmp_msg *m, const lr_amf_va
         (ret = flv_write_header(s)) < 0)
         return ret;
     s->publishing = 1;
-    lr_info("rtmp: lecture=%s peer=%s publishing (app=%s)", s->name, s->peer, s->app);
+    lr_debug("rtmp: peer=%s publishing (app=%s)", s->peer, s->app);  /* the name may be a key */
     return 0;
 }
 

@@ -15,7 +15,9 @@
 
 struct lr_source {
     AVFormatContext *fmt;
-    AVIOContext     *push_pb;  /* the SRT push, when this source is one */
+    AVIOContext     *pb_owned; /* a push's stream (SRT or RTMP), read by fmt */
+    int              srt_push;  /* pb_owned is an SRT link */
+    lr_rtmp_conn    *rtmp;      /* the RTMP publisher, when this source is one */
     lr_stop  *stop;
     int       stall_ms;
     int64_t   deadline_ns;     /* a blocking call past this is interrupted */
@@ -85,39 +87,75 @@ fail:
     return ret;
 }
 
-int lr_source_open_push(int sock, const char *peer, int stall_ms, lr_stop *stop,
-                        lr_source **out)
+/* Opens the demuxer over a pushed stream's AVIOContext (s->pb_owned). */
+static int open_pushed(lr_source *s, const char *format)
 {
     AVDictionary *opts = NULL;
-    lr_source *s;
     int ret;
 
-    if (!(s = av_mallocz(sizeof(*s)))) {
-        lr_link_close_socket(sock);
+    if (!(s->fmt = avformat_alloc_context()))
         return AVERROR(ENOMEM);
-    }
-    s->stop = stop;
-    s->stall_ms = stall_ms;
-    s->first_us = s->end_us = s->media_start_us = AV_NOPTS_VALUE;
-    snprintf(s->url, sizeof(s->url), "push from %s", peer);
-    if ((ret = lr_link_avio_open(sock, 0, stop, stall_ms, &s->push_pb)) < 0)
-        goto fail;
-    if (!(s->fmt = avformat_alloc_context())) {
-        ret = AVERROR(ENOMEM);
-        goto fail;
-    }
-    s->fmt->pb = s->push_pb;
+    s->fmt->pb = s->pb_owned;
     s->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
     s->fmt->interrupt_callback.callback = interrupt_cb;
     s->fmt->interrupt_callback.opaque = s;
     av_dict_set(&opts, "analyzeduration", "1500000", 0);
     av_dict_set(&opts, "probesize", "2000000", 0);
-    ret = avformat_open_input(&s->fmt, NULL, av_find_input_format("mpegts"), &opts);
+    ret = avformat_open_input(&s->fmt, NULL, av_find_input_format(format), &opts);
     av_dict_free(&opts);
-    if (ret < 0 || (ret = avformat_find_stream_info(s->fmt, NULL)) < 0) {
-        lr_warn("source %s: no readable MPEG-TS: %s", s->url, av_err2str(ret));
-        goto fail;
+    if (ret < 0 || (ret = avformat_find_stream_info(s->fmt, NULL)) < 0)
+        lr_warn("source %s: no readable %s: %s", s->url, format, av_err2str(ret));
+    return ret;
+}
+
+static lr_source *alloc_pushed(lr_stop *stop, int stall_ms)
+{
+    lr_source *s = av_mallocz(sizeof(*s));
+
+    if (s) {
+        s->stop = stop;
+        s->stall_ms = stall_ms;
+        s->first_us = s->end_us = s->media_start_us = AV_NOPTS_VALUE;
     }
+    return s;
+}
+
+int lr_source_open_push(int sock, const char *peer, int stall_ms, lr_stop *stop,
+                        lr_source **out)
+{
+    lr_source *s = alloc_pushed(stop, stall_ms);
+    int ret;
+
+    if (!s) {
+        lr_link_close_socket(sock);
+        return AVERROR(ENOMEM);
+    }
+    s->srt_push = 1;
+    snprintf(s->url, sizeof(s->url), "push from %s", peer);
+    if ((ret = lr_link_avio_open(sock, 0, stop, stall_ms, &s->pb_owned)) < 0 ||
+        (ret = open_pushed(s, "mpegts")) < 0)
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    lr_source_close(&s);
+    return ret;
+}
+
+int lr_source_open_rtmp(lr_rtmp_conn *conn, int stall_ms, lr_stop *stop, lr_source **out)
+{
+    lr_source *s = alloc_pushed(stop, stall_ms);
+    int ret;
+
+    if (!s) {
+        lr_rtmp_conn_free(&conn);
+        return AVERROR(ENOMEM);
+    }
+    s->rtmp = conn;
+    snprintf(s->url, sizeof(s->url), "RTMP push from %s", lr_rtmp_conn_publish(conn)->peer);
+    if ((ret = lr_rtmp_conn_avio_open(conn, stop, stall_ms, &s->pb_owned)) < 0 ||
+        (ret = open_pushed(s, "flv")) < 0)
+        goto fail;
     *out = s;
     return 0;
 fail:
@@ -164,7 +202,7 @@ int lr_source_read(lr_source *s, AVPacket *pkt)
 
     for (;;) {
         arm(s, s->stall_ms);
-        ret = s->push_pb ? lr_link_read_packet(s->fmt, pkt) : av_read_frame(s->fmt, pkt);
+        ret = s->srt_push ? lr_link_read_packet(s->fmt, pkt) : av_read_frame(s->fmt, pkt);
         if (ret == AVERROR_EOF && s->loop) {
             if ((ret = restart(s)) < 0)
                 return ret;
@@ -224,6 +262,10 @@ void lr_source_close(lr_source **ps)
     if (!s)
         return;
     avformat_close_input(&s->fmt);
-    lr_link_avio_close(&s->push_pb);
+    if (s->srt_push)
+        lr_link_avio_close(&s->pb_owned);
+    else
+        lr_rtmp_conn_avio_close(&s->pb_owned);
+    lr_rtmp_conn_free(&s->rtmp);
     av_freep(ps);
 }

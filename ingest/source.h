@@ -8,6 +8,7 @@
 #include <libavformat/avformat.h>
 
 #include "common/stop.h"
+#include "rtmp_listener.h"
 
 typedef struct lr_source lr_source;
 
@@ -21,6 +22,9 @@ int  lr_source_open(const char *url, int loop, int realtime, int stall_ms, int q
  * error) as a source of MPEG-TS; silence for stall_ms fails it. */
 int  lr_source_open_push(int sock, const char *peer, int stall_ms, lr_stop *stop,
                          lr_source **out);
+/* Opens an admitted RTMP publisher (owned from now on, even on error) as a
+ * source of FLV; silence for stall_ms fails it. */
+int  lr_source_open_rtmp(lr_rtmp_conn *conn, int stall_ms, lr_stop *stop, lr_source **out);
 /* "push from 1.2.3.4:5" or the URL, for logs. */
 const char *lr_source_name(const lr_source *s);
 /* The demuxer, for stream parameters; packets come only from lr_source_read. */

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lrdemo import REPO, rung_urls, tool, wait_master, wait_segments
+from lrdemo import (REPO, free_tcp_port, lecture_urls, rung_urls, seq, tool, wait_for,
+                    wait_master, wait_segments)
 
 PLAY = Path(__file__).with_name("play.mjs")
 
@@ -37,3 +38,37 @@ def test_player_page_plays_in_chromium(start_demo):
     assert summary.get("ok") is True and summary.get("played", 0) >= 8
     assert demo.alive(), demo.describe()
     demo.assert_stops(signal.SIGINT)
+
+
+def test_an_rtmp_published_lecture_plays_in_chromium(start_demo):
+    """The lecturer publishes over RTMP (as Zoom or OBS would); a student
+    watches it on the player page."""
+    node = tool("node")
+    chromium = os.environ.get("LR_CHROMIUM", "/usr/bin/chromium")
+    port = free_tcp_port()
+    demo = start_demo({"lecture": "rtmp1", "ingest": {
+        "rtmp_listen": f"127.0.0.1:{port}",
+        "lectures": [{"name": "rtmp1", "publish_key": "k1", "sources": ["push"]}]}})
+    pub = subprocess.Popen(
+        [tool("ffmpeg"), "-nostdin", "-loglevel", "error", "-re",
+         "-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=60",
+         "-f", "lavfi", "-i", "sine=sample_rate=48000:d=60",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-f", "flv", f"rtmp://127.0.0.1:{port}/live/rtmp1?key=k1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = next(iter(lecture_urls(demo, "rtmp1").values()))
+        wait_for(lambda: seq(url) >= 2, 40, what="segments of the RTMP lecture")
+        r = subprocess.run([node, str(PLAY), f"{demo.base}/watch/rtmp1", "8", "20"],
+                           cwd=str(REPO), env={**os.environ, "LR_CHROMIUM": chromium},
+                           capture_output=True, text=True, timeout=90)
+        print(r.stdout)
+        lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+        summary = json.loads(lines[-1]) if lines else {}
+        assert r.returncode == 0, f"player failed: {summary.get('error') or r.stderr}"
+        assert summary.get("ok") is True and summary.get("played", 0) >= 8
+        demo.assert_stops(signal.SIGINT)
+    finally:
+        if pub.poll() is None:
+            pub.kill()
+            pub.wait()

@@ -637,17 +637,17 @@ static void test_ingest_lecture_errors(void **state)
                   "        - push\n"
                   "        - x.mp4\n"
                   "        - [y.mp4]\n",
-                  "t.yaml:8: key 'ingest.lectures[0].sources[2]': expected 'push', a URL or a "
-                  "file path, got a list");
+                  "t.yaml:8: key 'ingest.lectures[0].sources[2]': expected 'push', 'push-srt', "
+                  "'push-rtmp', a URL or a file path, got a list");
     LECTURE_ERROR("    - name: a\n      sources: [x.mp4, ~]\n",
-                  "t.yaml:5: key 'ingest.lectures[0].sources[1]': expected 'push', a URL or a "
-                  "file path, got '~'");
+                  "t.yaml:5: key 'ingest.lectures[0].sources[1]': expected 'push', 'push-srt', "
+                  "'push-rtmp', a URL or a file path, got '~'");
     LECTURE_ERROR("    - name: a\n      sources: [x.mp4, \"\"]\n",
-                  "t.yaml:5: key 'ingest.lectures[0].sources[1]': expected 'push', a URL or a "
-                  "file path, got ''");
+                  "t.yaml:5: key 'ingest.lectures[0].sources[1]': expected 'push', 'push-srt', "
+                  "'push-rtmp', a URL or a file path, got ''");
     LECTURE_ERROR("    - name: a\n      sources: [\"x\\0.mp4\"]\n",
-                  "t.yaml:5: key 'ingest.lectures[0].sources[0]': expected 'push', a URL or a "
-                  "file path, got a value with a NUL byte");
+                  "t.yaml:5: key 'ingest.lectures[0].sources[0]': expected 'push', 'push-srt', "
+                  "'push-rtmp', a URL or a file path, got a value with a NUL byte");
     LECTURE_ERROR("    - name: a\n"
                   "      sources:\n"
                   "        - push\n"
@@ -685,6 +685,10 @@ static void test_ingest_lecture_errors(void **state)
     LECTURE_ERROR("    - name: a\n      takeover: 1\n",
                   "t.yaml:5: key 'ingest.lectures[0].takeover': expected true or false "
                   "(yes/no, on/off), got '1'");
+    LECTURE_ERROR("    - name: a\n"
+                  "      sources: [push-srt, x.mp4, push]\n",
+                  "t.yaml:5: key 'ingest.lectures[0].sources[2]': source 'push' takes a push "
+                  "that 'push-srt' ([0]) already takes");
     LECTURE_ERROR("    - a\n",
                   "t.yaml:4: key 'ingest.lectures[0]': expected a mapping, got 'a'");
 #undef LECTURE_ERROR
@@ -699,13 +703,21 @@ static void test_ingest_lecture_errors(void **state)
                  "        - y.mp4\n"
                  "        - push\n",
                  "t.yaml:8: key 'ingest.lectures[1].sources[1]': source 'push' needs "
-                 "ingest.listen");
+                 "ingest.listen, rtmp_listen or rtmps_listen");
     expect_error("ingest:\n  listen: \"\"\n  lectures:\n    - { name: a, sources: [push] }\n",
                  "t.yaml:4: key 'ingest.lectures[0].sources[0]': source 'push' needs "
-                 "ingest.listen");
+                 "ingest.listen, rtmp_listen or rtmps_listen");
+    expect_error("ingest:\n  listen: srt://h:1\n  lectures:\n"
+                 "    - { name: a, sources: [push-rtmp] }\n",
+                 "t.yaml:4: key 'ingest.lectures[0].sources[0]': source 'push-rtmp' needs "
+                 "ingest.rtmp_listen or rtmps_listen");
+    expect_error("ingest:\n  rtmps_listen: \"0.0.0.0:1936\"\n",
+                 "t.yaml:2: key 'ingest.rtmps_listen': rtmps_listen needs rtmps_cert and "
+                 "rtmps_key");
     /* sources omitted: [push], blamed on the lecture */
     expect_error("ingest:\n  lectures:\n    - name: a\n      takeover: yes\n",
-                 "t.yaml:3: key 'ingest.lectures[0]': source 'push' needs ingest.listen");
+                 "t.yaml:3: key 'ingest.lectures[0]': source 'push' needs ingest.listen, "
+                 "rtmp_listen or rtmps_listen");
 
     /* the lectures are from an earlier file, the listener goes in this one */
     {
@@ -719,7 +731,7 @@ static void test_ingest_lecture_errors(void **state)
         assert_int_equal(lr_config_load_string(&c, "lecture: x\n\ningest:\n  listen: ''\n",
                                                "b.yaml", err, sizeof(err)), AVERROR(EINVAL));
         assert_string_equal(err, "b.yaml:4: key 'ingest.listen': source 'push' of lecture 'a' "
-                                 "needs ingest.listen");
+                                 "needs ingest.listen, rtmp_listen or rtmps_listen");
         assert_string_equal(c.ingest.listen, "srt://h:1");
         assert_string_equal(c.lecture, "demo");
         lr_config_free(&c);

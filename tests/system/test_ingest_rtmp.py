@@ -1,0 +1,183 @@
+"""RTMP push at the ingest, end to end. The ffmpeg CLI and GStreamer's
+rtmp2sink publish two lectures to one port at once, as Zoom, OBS and hall
+encoders do; both play at the egress. A wrong key, an unknown lecture and a
+second publisher are refused while the live lectures keep their segments
+coming. Zoom's "stream key only" shape finds its lecture by the key. RTMPS
+works with a certificate made here. A lecturer's SRT push fails over to the
+same lecturer's RTMP push (a list may mix them)."""
+
+import re
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_tcp_port,
+                    free_udp_port, ffmpeg_push, lecture_urls, now_of_day, scaled, seq,
+                    source_reads, streams, tool, wait_for)
+
+
+def ffmpeg_rtmp(url, seconds=120):
+    return subprocess.Popen(
+        [tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
+         "-f", "lavfi", "-i", f"testsrc2=s=640x360:r=30:d={seconds}",
+         "-f", "lavfi", "-i", f"sine=f=440:sample_rate=48000:d={seconds}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-f", "flv", url],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def gst_rtmp(url):
+    return subprocess.Popen(
+        [tool("gst-launch-1.0"), "-q",
+         "videotestsrc", "is-live=true", "pattern=ball", "!",
+         "video/x-raw,width=640,height=360,framerate=30/1", "!", "videoconvert", "!",
+         "openh264enc", "gop-size=30", "!", "h264parse", "!", "queue", "!",
+         "flvmux", "name=m", "streamable=true", "!", "rtmp2sink", f"location={url}",
+         "audiotestsrc", "is-live=true", "wave=sine", "!", "audioconvert", "!",
+         "audioresample", "!", "avenc_aac", "!", "aacparse", "!", "queue", "!", "m."],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def stop(*procs):
+    for p in procs:
+        if p and p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def newest_segment_decodes(url, dest):
+    newest = fetch_media(url)["segments"][-1]["uri"]
+    segment = download(url.rsplit("/", 1)[0] + "/" + newest, dest)
+    code, errors = decode_errors(segment)
+    assert code == 0 and not errors, errors
+    assert sorted(s["codec_name"] for s in streams(segment)) == ["aac", "h264"]
+
+
+def refused(relay, url, reason, deadline):
+    """A publish to url is turned away: ffmpeg gives up, the log says why."""
+    p = ffmpeg_rtmp(url, seconds=5)
+    try:
+        p.wait(timeout=deadline)
+    except subprocess.TimeoutExpired:
+        stop(p)
+        pytest.fail(f"{url}: the publish was not refused")
+    assert p.returncode != 0, f"{url}: the publish was accepted"
+    assert re.search(reason, relay.stderr_text()), f"no log line matching {reason!r}"
+
+
+@pytest.fixture
+def rtmp_relay(tmp_path):
+    port = free_tcp_port()
+    relay = Demo(Config(tmp_path, {
+        "lecture": "cs201",
+        "ingest": {"rtmp_listen": f"127.0.0.1:{port}", "lectures": [
+            {"name": "cs201", "publish_key": "k201", "sources": ["push"]},
+            {"name": "cs202", "publish_key": "k202", "sources": ["push-rtmp"]},
+            {"name": "cs203", "publish_key": "zoomkey203", "sources": ["push"]},
+        ]},
+    }))
+    relay.start()
+    relay.rtmp_port = port
+    yield relay
+    relay.close()
+
+
+@pytest.mark.skipif(not shutil.which("gst-launch-1.0"), reason="no GStreamer")
+def test_ffmpeg_and_gstreamer_publish_and_intruders_are_refused(rtmp_relay, tmp_path):
+    relay, port = rtmp_relay, rtmp_relay.rtmp_port
+    base = f"rtmp://127.0.0.1:{port}/live"
+    pubs = [ffmpeg_rtmp(f"{base}/cs201?key=k201"), gst_rtmp(f"{base}/cs202?key=k202")]
+    try:
+        urls = {lec: next(iter(lecture_urls(relay, lec).values())) for lec in ("cs201", "cs202")}
+        for lec, url in urls.items():
+            wait_for(lambda: seq(url) >= 2, scaled(40), what=f"segments of {lec}")
+        before = {lec: seq(url) for lec, url in urls.items()}
+
+        d = scaled(20)
+        refused(relay, f"{base}/cs201?key=wrong", r"lecture=cs201 .*refused: wrong", d)
+        refused(relay, f"{base}/cs201", r"lecture=cs201 .*refused: missing", d)
+        refused(relay, f"{base}/nosuch?key=k201", r"lecture=nosuch .*refused: unknown", d)
+        refused(relay, f"{base}/cs202?key=k202", r"lecture=cs202 .*refused: .*live publisher", d)
+
+        # The live lectures never noticed: their sequence kept moving, and
+        # their publishers are still connected.
+        for lec, url in urls.items():
+            wait_for(lambda: seq(url) >= before[lec] + 2, scaled(30),
+                     what=f"{lec}'s segments after the intruders")
+            newest_segment_decodes(url, tmp_path / f"{lec}.ts")
+        assert all(p.poll() is None for p in pubs), "a live publisher was cut off"
+        relay.assert_stops(signal.SIGINT)
+    finally:
+        stop(*pubs)
+
+
+def test_zoom_style_stream_key_finds_its_lecture(rtmp_relay):
+    relay, port = rtmp_relay, rtmp_relay.rtmp_port
+    # Zoom: "Stream URL" rtmp://HOST:PORT/live, "Stream key" the publish key.
+    pub = ffmpeg_rtmp(f"rtmp://127.0.0.1:{port}/live/zoomkey203")
+    try:
+        url = next(iter(lecture_urls(relay, "cs203").values()))
+        wait_for(lambda: seq(url) >= 2, scaled(40), what="segments of cs203")
+        assert "zoomkey203" not in relay.stderr_text(), "the key was written to the log"
+    finally:
+        stop(pub)
+
+
+def test_rtmps_publish(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    port = free_tcp_port()
+    relay = Demo(Config(tmp_path, {
+        "lecture": "cs204",
+        "ingest": {"rtmps_listen": f"127.0.0.1:{port}", "rtmps_cert": str(cert),
+                   "rtmps_key": str(key),
+                   "lectures": [{"name": "cs204", "publish_key": "k204", "sources": ["push"]}]},
+    }))
+    pub = None
+    try:
+        relay.start()
+        pub = ffmpeg_rtmp(f"rtmps://127.0.0.1:{port}/live/cs204?key=k204")
+        url = next(iter(lecture_urls(relay, "cs204").values()))
+        wait_for(lambda: seq(url) >= 2, scaled(40), what="segments over RTMPS")
+        newest_segment_decodes(url, tmp_path / "cs204.ts")
+        relay.assert_stops(signal.SIGINT)
+    finally:
+        stop(pub)
+        relay.close()
+
+
+def test_srt_push_fails_over_to_rtmp_push(tmp_path):
+    srt_port, rtmp_port = free_udp_port(), free_tcp_port()
+    relay = Demo(Config(tmp_path, {
+        "lecture": "cs205",
+        "ingest": {"listen": f"srt://127.0.0.1:{srt_port}", "rtmp_listen": f"127.0.0.1:{rtmp_port}",
+                   "lectures": [{"name": "cs205", "sources": ["push-srt", "push-rtmp"]}]},
+    }))
+    pubs = []
+    try:
+        relay.start()
+        pubs.append(ffmpeg_push(srt_port, "#!::r=cs205,m=publish"))
+        pubs.append(ffmpeg_rtmp(f"rtmp://127.0.0.1:{rtmp_port}/live/cs205"))
+        wait_for(lambda: "lecture=cs205 source 2 up" in relay.stderr_text(), scaled(20),
+                 what="the RTMP push as the standby")
+        wait_for(lambda: (source_reads(relay, "cs205") or [(0, 0)])[-1][1] == 1, scaled(20),
+                 what="the SRT push on the link")
+        url = next(iter(lecture_urls(relay, "cs205").values()))
+        wait_for(lambda: seq(url) >= 2, scaled(40), what="segments")
+        pubs[0].kill()
+        killed = now_of_day()
+        took = wait_for(lambda: next((t for t, s in source_reads(relay, "cs205")
+                                      if s == 2 and t >= killed - 0.05), None),
+                        scaled(10), interval=0.05, what="the RTMP push to take over") - killed
+        print(f"srt_to_rtmp_failover_ms={took * 1000:.0f}")
+        assert took < 1.5
+        before = seq(url)
+        wait_for(lambda: seq(url) >= before + 2, scaled(30), what="segments from the RTMP push")
+        relay.assert_stops(signal.SIGINT)
+    finally:
+        stop(*pubs)
+        relay.close()
