@@ -4,10 +4,8 @@
  * that admits lecturers at the handshake. Called by app/roles.c. */
 #include "ingest.h"
 
-#include <stdlib.h>
 #include <string.h>
 
-#include <libavutil/common.h>
 #include <libavutil/mem.h>
 
 #include "common/link.h"
@@ -164,36 +162,21 @@ static int accept_rtmp(void *opaque, lr_rtmp_conn *c)
     return 0;
 }
 
-/* Splits "host:port" ("[v6]:port", ":port") for the RTMP listener. */
 static int rtmp_listen(lr_ingest *in, const char *hostport, const lr_ingest_conf *ic, int tls)
 {
-    lr_rtmp_listen_opts o = { 0 };
-    const char *colon = strrchr(hostport, ':');
-    char host[256];
-    size_t n = (size_t)(colon - hostport);
-    int ret;
+    lr_rtmp_listen_opts o = { .listen = hostport };
+    int ret, port;
 
-    if (n >= 2 && hostport[0] == '[' && hostport[n - 1] == ']') {
-        memcpy(host, hostport + 1, n - 2);
-        host[n - 2] = '\0';
-    } else {
-        memcpy(host, hostport, FFMIN(n, sizeof(host) - 1));
-        host[FFMIN(n, sizeof(host) - 1)] = '\0';
-    }
-    o.host = host[0] ? host : NULL;
-    o.port = atoi(colon + 1);
-    if (!o.port)
-        o.port = LR_RTMP_PORT_ANY;
     if (tls) {
         o.tls_cert = ic->rtmps_cert;
         o.tls_key = ic->rtmps_key;
     }
     if ((ret = lr_rtmp_listen(&o, admit_rtmp, accept_rtmp, in, &in->rtmp[tls])) < 0)
         return ret;
+    port = lr_rtmp_listener_port(in->rtmp[tls]);
     lr_info("ingest listening for %s publishers on %s (port %d): %s://HOST:%d/live/<lecture>"
-            "?key=<publish key>", tls ? "RTMPS" : "RTMP", hostport,
-            lr_rtmp_listener_port(in->rtmp[tls]), tls ? "rtmps" : "rtmp",
-            lr_rtmp_listener_port(in->rtmp[tls]));
+            "?key=<publish key>", tls ? "RTMPS" : "RTMP", hostport, port,
+            tls ? "rtmps" : "rtmp", port);
     return 0;
 }
 

@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/tcp_listen.h"
 
 #define SLICE_MS       100
 #define RECV_SIZE      (16 << 10)
@@ -478,45 +479,10 @@ static int open_tls(lr_rtmp_listener *l, const char *cert, const char *key)
     return 0;
 }
 
-static int open_socket(lr_rtmp_listener *l, const char *host, int port)
-{
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-    struct addrinfo *ai = NULL;
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof(sa);
-    char service[8];
-    int one = 1, r, ret;
-
-    snprintf(service, sizeof(service), "%d", port);
-    if ((r = getaddrinfo(host, service, &hints, &ai))) {
-        lr_error("rtmp: listener: bad address %s: %s", host, gai_strerror(r));
-        return AVERROR(EINVAL);
-    }
-    l->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (l->fd < 0 ||
-        setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(l->fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-        listen(l->fd, 64) < 0 ||
-        getsockname(l->fd, (struct sockaddr *)&sa, &len) < 0) {
-        ret = AVERROR(errno);
-        lr_error("rtmp: listener: %s:%d: %s", host, port, av_err2str(ret));
-        goto fail;
-    }
-    l->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                                             : ((struct sockaddr_in *)&sa)->sin_port);
-    ret = 0;
-fail:
-    freeaddrinfo(ai);
-    return ret;
-}
-
 int lr_rtmp_listen(const lr_rtmp_listen_opts *o, lr_rtmp_admit_fn *admit,
                    lr_rtmp_accept_fn *accept, void *opaque, lr_rtmp_listener **out)
 {
     lr_rtmp_listener *l = av_mallocz(sizeof(*l));
-    const char *host = o->host ? o->host : "0.0.0.0";
-    int port = o->port == 0 ? LR_RTMP_DEFAULT_PORT : o->port == LR_RTMP_PORT_ANY ? 0 : o->port;
     int ret;
 
     if (!l)
@@ -529,8 +495,8 @@ int lr_rtmp_listen(const lr_rtmp_listen_opts *o, lr_rtmp_admit_fn *admit,
     l->accept = accept;
     l->opaque = opaque;
     atomic_init(&l->stop, 0);
-    if (port < 0 || port > 65535 || (!o->tls_cert != !o->tls_key)) {
-        lr_error("rtmp: listener: port %d, or only one of certificate and key given", o->port);
+    if (!o->listen || (!o->tls_cert != !o->tls_key)) {
+        lr_error("rtmp: listener: no address, or only one of certificate and key given");
         ret = AVERROR(EINVAL);
         goto fail;
     }
@@ -543,14 +509,14 @@ int lr_rtmp_listen(const lr_rtmp_listen_opts *o, lr_rtmp_admit_fn *admit,
     atomic_init(&l->count->live, 0);
     if (o->tls_cert && (ret = open_tls(l, o->tls_cert, o->tls_key)) < 0)
         goto fail;
-    if ((ret = open_socket(l, host, port)) < 0)
+    if ((ret = lr_tcp_listen(o->listen, o->tls_cert ? "rtmps" : "rtmp", &l->fd, &l->port)) < 0)
         goto fail;
     if ((ret = pthread_create(&l->thread, NULL, accept_loop, l))) {
         ret = AVERROR(ret);
         goto fail;
     }
     l->thread_started = 1;
-    lr_info("rtmp: listening on %s:%d%s", host, l->port, l->tls ? " (rtmps)" : "");
+    lr_debug("rtmp: listening on %s (port %d)%s", o->listen, l->port, l->tls ? " (rtmps)" : "");
     *out = l;
     return 0;
 fail:

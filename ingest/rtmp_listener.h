@@ -10,12 +10,9 @@
 #include "common/stop.h"
 #include "rtmp_session.h"
 
-#define LR_RTMP_DEFAULT_PORT 1935
-#define LR_RTMP_PORT_ANY     (-1)  /* an ephemeral port: see lr_rtmp_listener_port */
 
 typedef struct lr_rtmp_listen_opts {
-    const char *host;      /* address to bind; NULL: "0.0.0.0" */
-    int         port;      /* 0: LR_RTMP_DEFAULT_PORT; LR_RTMP_PORT_ANY */
+    const char *listen;    /* "host:port" ("[v6]:port"); port 0: any free one */
     const char *tls_cert;  /* PEM certificate (chain) and private key files: */
     const char *tls_key;   /*   both set makes this an RTMPS listener */
     int         max_conns; /* connections alive at once, handed-over ones included; 0: 64 */
@@ -40,7 +37,7 @@ typedef int lr_rtmp_accept_fn(void *opaque, lr_rtmp_conn *c);
  * ignore SIGPIPE (app/roles.c does): TLS writes use write(). */
 int  lr_rtmp_listen(const lr_rtmp_listen_opts *o, lr_rtmp_admit_fn *admit,
                     lr_rtmp_accept_fn *accept, void *opaque, lr_rtmp_listener **out);
-/* The bound port (useful with LR_RTMP_PORT_ANY). */
+/* The bound port (useful with port 0). */
 int  lr_rtmp_listener_port(const lr_rtmp_listener *l);
 /* Stops accepting (seen within 100 ms), drops connections still before
  * their publish, joins every thread; NULLs *l. Connections already handed

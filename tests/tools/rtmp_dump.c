@@ -319,8 +319,10 @@ end:
 int main(int argc, char **argv)
 {
     dump d = { .lectures = "x,y", .key = "k", .out_dir = ".", .idle_ms = 10000, .record_fd = -1 };
-    lr_rtmp_listen_opts plain = { .host = "127.0.0.1", .port = LR_RTMP_PORT_ANY };
-    lr_rtmp_listen_opts tls = plain;
+    lr_rtmp_listen_opts plain = { 0 }, tls = { 0 };
+    const char *host = "127.0.0.1";
+    char plain_addr[300], tls_addr[300];
+    int port = 0;
     lr_rtmp_listener *lp = NULL, *lt = NULL;
     pthread_t recorder;
     int tls_port = -2, record_port = -2, ret = 1, sig;
@@ -330,8 +332,8 @@ int main(int argc, char **argv)
         return split_amf(argv[2], argv[3]);
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *o = argv[i], *v = argv[i + 1];
-        if (!strcmp(o, "--host"))             plain.host = tls.host = v;
-        else if (!strcmp(o, "--port"))        plain.port = atoi(v);
+        if (!strcmp(o, "--host"))             host = v;
+        else if (!strcmp(o, "--port"))        port = atoi(v);
         else if (!strcmp(o, "--tls-port"))    tls_port = atoi(v);
         else if (!strcmp(o, "--cert"))        tls.tls_cert = v;
         else if (!strcmp(o, "--key"))         tls.tls_key = v;
@@ -347,9 +349,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (plain.port == 0)
-        plain.port = LR_RTMP_PORT_ANY;
-    tls.port = tls_port == 0 ? LR_RTMP_PORT_ANY : tls_port;
+    snprintf(plain_addr, sizeof(plain_addr), "%s:%d", host, port);
+    snprintf(tls_addr, sizeof(tls_addr), "%s:%d", host, tls_port > 0 ? tls_port : 0);
+    plain.listen = plain_addr;
+    tls.listen = tls_addr;
 
     /* signals are taken by sigwait below; no thread sees SIGPIPE */
     sigemptyset(&set);
