@@ -91,6 +91,18 @@ static int check_preset(const char *s)
     return in_list(s, presets);
 }
 
+static int check_rate_control(const char *s)
+{
+    static const char *const modes[] = { "crf", "cbr", NULL };
+    return in_list(s, modes);
+}
+
+static int check_profile(const char *s)
+{
+    static const char *const profiles[] = { "", "baseline", "main", "high", NULL };
+    return in_list(s, profiles);
+}
+
 static int check_name(const char *s)
 {
     return lr_lecture_name_valid(s);
@@ -319,6 +331,9 @@ static const opt rung_opts[] = {
     INT("width", lr_rung_conf, width, 0, 16, 7680, OPT_REQUIRED | OPT_EVEN),
     INT("height", lr_rung_conf, height, 0, 16, 4320, OPT_REQUIRED | OPT_EVEN),
     INT("bitrate_kbps", lr_rung_conf, bitrate_kbps, 0, 50, 50000, OPT_REQUIRED),
+    STR("profile", lr_rung_conf, profile, "", check_profile,
+        "empty (automatic), baseline, main or high", 0),
+    DBL("fps", lr_rung_conf, fps, 0, 0, 240),
     { .name = NULL }
 };
 
@@ -327,7 +342,9 @@ static const struct {
     const char *name;
     int width, height, bitrate_kbps;
 } default_rungs[] = {
+    { "1080p", 1920, 1080, 5000 },
     { "720p", 1280, 720, 2800 },
+    { "480p", 854, 480, 1400 },
     { "360p", 640, 360, 800 },
 };
 
@@ -338,7 +355,11 @@ static const opt transcode_opts[] = {
     STR("preset", lr_transcode_conf, preset, "veryfast", check_preset,
         "an x264 preset (ultrafast, superfast, veryfast, faster, fast, medium, slow, "
         "slower, veryslow, placebo)", 0),
+    STR("rate_control", lr_transcode_conf, rate_control, "crf", check_rate_control,
+        "crf (capped CRF) or cbr", 0),
+    DBL("crf", lr_transcode_conf, crf, 23, 0, 51),
     INT("audio_bitrate_kbps", lr_transcode_conf, audio_bitrate_kbps, 96, 16, 512, 0),
+    BOOL("audio_only", lr_transcode_conf, audio_only, 1),
     { .name = "rungs", .type = OPT_LIST, .offset = offsetof(lr_transcode_conf, rungs),
       .sub = rung_opts, .elem_size = sizeof(lr_rung_conf),
       .count_offset = offsetof(lr_transcode_conf, nb_rungs), .max_elems = LR_MAX_RUNGS },
@@ -502,6 +523,8 @@ int lr_config_defaults(lr_config *c)
     for (size_t i = 0; i < sizeof(default_rungs) / sizeof(default_rungs[0]); i++) {
         lr_rung_conf *r = &t->rungs[i];
 
+        if ((ret = set_defaults(rung_opts, r)) < 0)
+            goto fail;
         if (!(r->name = av_strdup(default_rungs[i].name))) {
             ret = AVERROR(ENOMEM);
             goto fail;

@@ -12,7 +12,9 @@ typedef struct lr_rung_conf {
     char *name;        /* "720p": names the rendition in URLs and playlists */
     int   width;       /* upper bound; the rung never exceeds the source */
     int   height;
-    int   bitrate_kbps;
+    int   bitrate_kbps; /* the cap: maxrate in capped CRF, the rate in CBR */
+    char *profile;     /* "" (auto: high above 480 lines, else main), baseline, main, high */
+    double fps;        /* frame-rate cap; 0: the source's own (never above it) */
 } lr_rung_conf;
 
 typedef struct lr_link_conf {
@@ -56,7 +58,11 @@ typedef struct lr_transcode_conf {
     char  *link;              /* srt://host:port the transcoder calls (egress) */
     double segment_duration;  /* seconds between aligned keyframes */
     char  *preset;            /* x264 preset */
+    char  *rate_control;      /* "crf": capped CRF (crf, maxrate = rung bitrate);
+                                 "cbr": strict CBR (nal-hrd=cbr) at the rung bitrate */
+    double crf;               /* x264 CRF of every rung in capped CRF */
     int    audio_bitrate_kbps;
+    int    audio_only;        /* also an audio-only rendition ("audio", the shared track) */
     int    nb_rungs;
     lr_rung_conf rungs[LR_MAX_RUNGS];
 } lr_transcode_conf;

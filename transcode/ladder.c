@@ -11,6 +11,19 @@ static int even(double v)
     return i < 2 ? 2 : i;
 }
 
+static void copy_extras(lr_rung *r, const lr_rung_conf *rc)
+{
+    av_strlcpy(r->profile, rc->profile ? rc->profile : "", sizeof(r->profile));
+    r->fps = rc->fps;
+}
+
+AVRational lr_ladder_rung_fps(const lr_rung *r, AVRational src)
+{
+    if (r->fps > 0 && (src.num <= 0 || src.den <= 0 || r->fps < av_q2d(src)))
+        return av_d2q(r->fps, 1001000);
+    return src;
+}
+
 int lr_ladder_plan(const lr_rung_conf *conf, int nb_conf, int src_w, int src_h,
                    lr_rung *out, int max_out)
 {
@@ -42,6 +55,7 @@ int lr_ladder_plan(const lr_rung_conf *conf, int nb_conf, int src_w, int src_h,
         r->width = w;
         r->height = h;
         r->bitrate_kbps = rc->bitrate_kbps;
+        copy_extras(r, rc);
         nb++;
     }
     if (nb == 0) {
@@ -50,6 +64,7 @@ int lr_ladder_plan(const lr_rung_conf *conf, int nb_conf, int src_w, int src_h,
         out[0].width = src_w & ~1;
         out[0].height = src_h & ~1;
         out[0].bitrate_kbps = rc->bitrate_kbps;
+        copy_extras(&out[0], rc);
         nb = 1;
     }
     return nb;

@@ -4,6 +4,8 @@
 #ifndef LR_TRANSCODE_LADDER_H
 #define LR_TRANSCODE_LADDER_H
 
+#include <libavutil/rational.h>
+
 #include "common/config.h"
 #include "common/streamid.h"
 
@@ -11,6 +13,8 @@ typedef struct lr_rung {
     char name[LR_LECTURE_NAME_MAX + 1];
     int  width, height;
     int  bitrate_kbps;
+    char profile[16];   /* "" automatic */
+    double fps;         /* frame-rate cap, 0 none */
 } lr_rung;
 
 /* Fills out[] (room for max_out) with the rungs for a src_w x src_h source,
@@ -19,5 +23,9 @@ typedef struct lr_rung {
  * Returns the number of rungs (>= 1), or AVERROR(EINVAL) for a bad source size. */
 int lr_ladder_plan(const lr_rung_conf *conf, int nb_conf, int src_w, int src_h,
                    lr_rung *out, int max_out);
+
+/* The frame rate rung r encodes at from a source at src: its cap when the
+ * cap is lower than the source's rate, else the source's own. */
+AVRational lr_ladder_rung_fps(const lr_rung *r, AVRational src);
 
 #endif

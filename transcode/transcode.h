@@ -1,6 +1,7 @@
 /* transcode/transcode.h — the transcode role: listens for lectures arriving
  * over the link, makes the ladder (keyframes aligned across rungs) and sends
- * it over one link per lecture to the egress. Called by app/roles.c. */
+ * it over one link per lecture to the egress; or makes the ladder of a file.
+ * Called by app/roles.c and app/main.c. */
 #ifndef LR_TRANSCODE_TRANSCODE_H
 #define LR_TRANSCODE_TRANSCODE_H
 
@@ -11,5 +12,10 @@ typedef struct lr_transcode lr_transcode;
 /* Binds the listener and starts; c must outlive the role. */
 int  lr_transcode_start(const lr_config *c, lr_transcode **out);
 void lr_transcode_stop(lr_transcode **t);
+
+/* The ladder of a file (any input libavformat reads) written as one MPEG-TS
+ * file with a program per rung, as fast as it goes (offline.c). Logs where the
+ * CPU went. Returns 0 or a negative AVERROR. */
+int  lr_transcode_file(const lr_config *c, const char *input, const char *output);
 
 #endif

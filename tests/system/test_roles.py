@@ -21,7 +21,8 @@ def test_three_processes_relay_a_lecture(tmp_path):
 
         variants = wait_master(egress, scaled(40))
         names = sorted(v["uri"].split("/")[0] for v in variants)
-        assert names == ["360p", "720p"], variants
+        # the default ladder from the 720p sample: 1080p is left out (no upscaling)
+        assert names == ["360p", "480p", "720p"], variants
         urls = rung_urls(egress, variants)
         first = wait_segments(urls["720p"], 2, scaled(40))
         wait_for(lambda: (fetch_media(urls["720p"]) or {"sequence": -1})["sequence"]

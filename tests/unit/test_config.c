@@ -64,16 +64,25 @@ static void check_defaults(const lr_config *c)
     assert_true(c->transcode.segment_duration == 2.0);
     assert_string_equal(c->transcode.preset, "veryfast");
     assert_int_equal(c->transcode.audio_bitrate_kbps, 96);
-    assert_int_equal(c->transcode.nb_rungs, 2);
-    assert_string_equal(c->transcode.rungs[0].name, "720p");
-    assert_int_equal(c->transcode.rungs[0].width, 1280);
-    assert_int_equal(c->transcode.rungs[0].height, 720);
-    assert_int_equal(c->transcode.rungs[0].bitrate_kbps, 2800);
-    assert_string_equal(c->transcode.rungs[1].name, "360p");
-    assert_int_equal(c->transcode.rungs[1].width, 640);
-    assert_int_equal(c->transcode.rungs[1].height, 360);
-    assert_int_equal(c->transcode.rungs[1].bitrate_kbps, 800);
-    assert_null(c->transcode.rungs[2].name);
+    assert_string_equal(c->transcode.rate_control, "crf");
+    assert_true(c->transcode.crf == 23);
+    assert_int_equal(c->transcode.audio_only, 1);
+    assert_int_equal(c->transcode.nb_rungs, 4);
+    assert_string_equal(c->transcode.rungs[0].name, "1080p");
+    assert_int_equal(c->transcode.rungs[0].width, 1920);
+    assert_int_equal(c->transcode.rungs[0].height, 1080);
+    assert_int_equal(c->transcode.rungs[0].bitrate_kbps, 5000);
+    assert_string_equal(c->transcode.rungs[0].profile, "");
+    assert_true(c->transcode.rungs[0].fps == 0);
+    assert_string_equal(c->transcode.rungs[1].name, "720p");
+    assert_int_equal(c->transcode.rungs[1].bitrate_kbps, 2800);
+    assert_string_equal(c->transcode.rungs[2].name, "480p");
+    assert_int_equal(c->transcode.rungs[2].width, 854);
+    assert_string_equal(c->transcode.rungs[3].name, "360p");
+    assert_int_equal(c->transcode.rungs[3].width, 640);
+    assert_int_equal(c->transcode.rungs[3].height, 360);
+    assert_int_equal(c->transcode.rungs[3].bitrate_kbps, 800);
+    assert_null(c->transcode.rungs[4].name);
     assert_string_equal(c->egress.listen, "srt://127.0.0.1:9001");
     assert_string_equal(c->egress.http, "127.0.0.1:8080");
     assert_int_equal(c->egress.playlist_segments, 6);
@@ -153,7 +162,7 @@ static void test_overrides(void **state)
     assert_int_equal(c->ingest.loop, 0);
     assert_int_equal(c->ingest.realtime, 1);
     assert_int_equal(c->egress.keep_segments, 100);
-    assert_int_equal(c->transcode.nb_rungs, 2);
+    assert_int_equal(c->transcode.nb_rungs, 4);
 
     /* a second file overlays the first; an empty passphrase is allowed */
     assert_int_equal(lr_config_load_string(c, "link:\n  passphrase:\nlecture: \"cs101\"\n",

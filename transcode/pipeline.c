@@ -1,0 +1,341 @@
+/* transcode/pipeline.c — see pipeline.h. The calling thread decodes and
+ * encodes the audio; each rung has its own thread (scale + libx264), fed
+ * through a bounded queue, so scaling and encoding of the rungs run in
+ * parallel while decoding goes on. */
+#include "pipeline.h"
+
+#include <stdatomic.h>
+
+#include <libavutil/avstring.h>
+#include <libavutil/mem.h>
+
+#include "common/log.h"
+#include "common/stop.h"
+#include "audio.h"
+#include "cpu.h"
+#include "encoder.h"
+#include "keyframes.h"
+#include "rung.h"
+
+#define RUNG_QUEUE_FRAMES 8
+
+struct lr_pipeline {
+    const lr_transcode_conf *tc;
+    char             lecture[LR_LECTURE_NAME_MAX + 1];
+    AVFormatContext *ifmt;
+    int              vin, ain;          /* input stream indexes, -1 if none */
+    AVCodecContext  *vdec, *adec;
+    lr_rung          rungs[LR_MAX_RUNGS];
+    lr_rung_worker  *workers[LR_MAX_RUNGS];
+    int              nb_rungs;
+    lr_audio        *audio;
+    lr_kf_sched      kf;
+    atomic_int       force_kf;          /* next frame is an IDR in every rung */
+    lr_sink_fn      *sink;
+    void            *opaque;
+    AVFrame         *frame;
+    int              last_w, last_h;    /* of the decoded video, for the log */
+    int              finished;
+
+    /* where the CPU goes (cpu.h); threads are named lrd<id>: and lre<id>: */
+    char             dec_name[16], enc_name[16];
+    int64_t          start_ns, frames_in, audio_ns, audio_sink_ns;
+};
+
+static atomic_int pipeline_ids;
+
+static int open_decoder(lr_pipeline *p, int idx, AVCodecContext **out)
+{
+    const AVStream *st = p->ifmt->streams[idx];
+    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+    AVCodecContext *dec;
+    int ret;
+
+    if (!codec) {
+        lr_error("lecture=%s no decoder for %s", p->lecture, avcodec_get_name(st->codecpar->codec_id));
+        return AVERROR_DECODER_NOT_FOUND;
+    }
+    if (!(dec = avcodec_alloc_context3(codec)))
+        return AVERROR(ENOMEM);
+    if ((ret = avcodec_parameters_to_context(dec, st->codecpar)) < 0)
+        goto fail;
+    dec->pkt_timebase = st->time_base;
+    dec->thread_count = 0;
+    if ((ret = avcodec_open2(dec, codec, NULL)) < 0)
+        goto fail;
+    *out = dec;
+    return 0;
+fail:
+    avcodec_free_context(&dec);
+    return ret;
+}
+
+/* Opens every rung's encoder and starts its thread. The calling thread wears
+ * the encoders' name meanwhile, so the codec threads libx264 starts carry it. */
+static int open_rungs(lr_pipeline *p, AVRational src_fps)
+{
+    const AVStream *vst = p->ifmt->streams[p->vin];
+    char desc[320] = "", name[32];
+    int ret = 0;
+
+    lr_cpu_name_thread(p->enc_name);
+    for (int i = 0; i < p->nb_rungs; i++) {
+        const lr_rung *r = &p->rungs[i];
+        AVRational fps = lr_ladder_rung_fps(r, src_fps);
+        AVCodecContext *enc = NULL;
+
+        if ((ret = lr_venc_open(p->tc, r, vst->time_base, fps, 0, &enc)) < 0)
+            break;
+        snprintf(name, sizeof(name), "%s%d", p->enc_name, i);
+        if ((ret = lr_rung_start(r, enc, i, RUNG_QUEUE_FRAMES, p->sink, p->opaque, name,
+                                 &p->workers[i])) < 0)
+            break;
+        av_strlcatf(desc, sizeof(desc), "%s%s=%dx%d@%.4g/%dk", i ? " " : "", r->name,
+                    r->width, r->height, av_q2d(fps), r->bitrate_kbps);
+    }
+    lr_cpu_name_thread(p->dec_name);
+    if (ret >= 0)
+        lr_info("lecture=%s ladder (%s, x264 %s): %s%s", p->lecture,
+                !strcmp(p->tc->rate_control, "cbr") ? "CBR" : "capped CRF", p->tc->preset,
+                desc, p->tc->audio_only && p->ain >= 0 ? " + audio only" : "");
+    return ret;
+}
+
+int lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatContext *ifmt,
+                     lr_sink_fn *sink, void *opaque, lr_pipeline **out)
+{
+    lr_rung planned[LR_MAX_RUNGS];
+    const AVStream *vst;
+    AVRational fps;
+    lr_pipeline *p;
+    int id, ret;
+
+    if (!(p = av_mallocz(sizeof(*p))))
+        return AVERROR(ENOMEM);
+    p->tc = tc;
+    p->ifmt = ifmt;
+    p->sink = sink;
+    p->opaque = opaque;
+    p->start_ns = lr_now_ns();
+    av_strlcpy(p->lecture, lecture, sizeof(p->lecture));
+    id = atomic_fetch_add(&pipeline_ids, 1) + 1;
+    snprintf(p->dec_name, sizeof(p->dec_name), "lrd%d:", id);
+    snprintf(p->enc_name, sizeof(p->enc_name), "lre%d:", id);
+    lr_cpu_name_thread(p->dec_name);
+    if (!(p->frame = av_frame_alloc())) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    p->vin = av_find_best_stream(ifmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    p->ain = av_find_best_stream(ifmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    if (p->vin < 0) {
+        lr_error("lecture=%s transcode: the source carries no video", p->lecture);
+        ret = AVERROR_STREAM_NOT_FOUND;
+        goto fail;
+    }
+    vst = ifmt->streams[p->vin];
+    if (vst->codecpar->width < 2 || vst->codecpar->height < 2) {
+        lr_error("lecture=%s transcode: video size unknown", p->lecture);
+        ret = AVERROR_INVALIDDATA;
+        goto fail;
+    }
+    if ((ret = open_decoder(p, p->vin, &p->vdec)) < 0)
+        goto fail;
+    if (p->ain >= 0 && (ret = open_decoder(p, p->ain, &p->adec)) < 0)
+        goto fail;
+    if (p->ain < 0)
+        lr_warn("lecture=%s transcode: the source has no audio; the ladder is video only",
+                p->lecture);
+    fps = vst->avg_frame_rate.num ? vst->avg_frame_rate : vst->r_frame_rate;
+    if (!fps.num || !fps.den || av_q2d(fps) > 240)
+        fps = (AVRational){ 30, 1 };
+    p->last_w = vst->codecpar->width;
+    p->last_h = vst->codecpar->height;
+    lr_info("lecture=%s source %dx%d %.4g fps %s%s", p->lecture, p->last_w, p->last_h,
+            av_q2d(fps), avcodec_get_name(vst->codecpar->codec_id),
+            p->ain >= 0 ? " + audio" : "");
+    if ((ret = p->nb_rungs = lr_ladder_plan(tc->rungs, tc->nb_rungs, p->last_w, p->last_h,
+                                            planned, LR_MAX_RUNGS)) < 0)
+        goto fail;
+    memcpy(p->rungs, planned, sizeof(planned[0]) * p->nb_rungs);
+    if ((ret = open_rungs(p, fps)) < 0)
+        goto fail;
+    if (p->adec && (ret = lr_audio_open(p->adec, tc->audio_bitrate_kbps, &p->audio)) < 0) {
+        lr_error("lecture=%s cannot open the AAC encoder: %s", p->lecture, av_err2str(ret));
+        goto fail;
+    }
+    lr_kf_sched_init(&p->kf, av_rescale_q((int64_t)(tc->segment_duration * 1000000),
+                                          AV_TIME_BASE_Q, vst->time_base));
+    atomic_store(&p->force_kf, 0);
+    *out = p;
+    return 0;
+fail:
+    lr_pipeline_free(&p);
+    return ret;
+}
+
+static int send_video(lr_pipeline *p, AVFrame *src)
+{
+    int64_t pts = src->best_effort_timestamp != AV_NOPTS_VALUE ? src->best_effort_timestamp
+                                                                : src->pts;
+    int key, ret;
+
+    if (pts == AV_NOPTS_VALUE)
+        return 0;
+    if (src->width != p->last_w || src->height != p->last_h) {
+        lr_info("lecture=%s the source changed size %dx%d -> %dx%d; the ladder keeps its "
+                "sizes", p->lecture, p->last_w, p->last_h, src->width, src->height);
+        p->last_w = src->width;
+        p->last_h = src->height;
+    }
+    key = lr_kf_sched_due(&p->kf, pts) | atomic_exchange(&p->force_kf, 0);
+    src->pts = pts;
+    src->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+    p->frames_in++;
+    for (int i = 0; i < p->nb_rungs; i++) {
+        AVFrame *ref = i + 1 < p->nb_rungs ? av_frame_clone(src) : src;
+        if (!ref)
+            return AVERROR(ENOMEM);
+        ret = lr_rung_send(p->workers[i], ref);
+        if (ref != src)
+            av_frame_free(&ref);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+/* Counts the audio stage's own CPU and the sink's share of it. */
+static int audio_sink(void *opaque, AVPacket *pkt, int stream, AVRational tb)
+{
+    lr_pipeline *p = opaque;
+    int64_t t0 = lr_cpu_thread_ns();
+    int ret = p->sink(p->opaque, pkt, stream, tb);
+
+    p->audio_sink_ns += lr_cpu_thread_ns() - t0;
+    return ret;
+}
+
+static int send_audio(lr_pipeline *p, const AVFrame *f)
+{
+    int64_t t0 = lr_cpu_thread_ns();
+    int ret = lr_audio_send(p->audio, f, audio_sink, p, p->nb_rungs);
+
+    p->audio_ns += lr_cpu_thread_ns() - t0;
+    return ret;
+}
+
+static int decode(lr_pipeline *p, AVCodecContext *dec, const AVPacket *pkt)
+{
+    int ret = avcodec_send_packet(dec, pkt);
+
+    if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) {
+        lr_debug("lecture=%s decode error: %s", p->lecture, av_err2str(ret));
+        return 0;  /* a damaged packet costs a frame, not the lecture */
+    }
+    while ((ret = avcodec_receive_frame(dec, p->frame)) >= 0) {
+        ret = dec == p->vdec ? send_video(p, p->frame) : send_audio(p, p->frame);
+        av_frame_unref(p->frame);
+        if (ret < 0)
+            return ret;
+    }
+    /* A threaded decoder reports a damaged frame here, not at send. */
+    if (ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
+        lr_debug("lecture=%s decode error: %s", p->lecture, av_err2str(ret));
+    return 0;
+}
+
+int lr_pipeline_send_packet(lr_pipeline *p, AVPacket *pkt)
+{
+    if (pkt->stream_index == p->vin)
+        return decode(p, p->vdec, pkt);
+    if (pkt->stream_index == p->ain && p->audio)
+        return decode(p, p->adec, pkt);
+    return 0;
+}
+
+void lr_pipeline_force_keyframe(lr_pipeline *p)
+{
+    atomic_store(&p->force_kf, 1);
+}
+
+static void log_cpu(lr_pipeline *p)
+{
+    int64_t dec = lr_cpu_threads_ns(p->dec_name), enc = lr_cpu_threads_ns(p->enc_name);
+    int64_t scale = 0, sink = p->audio_sink_ns, frames = 0, capped = 0;
+    double wall = (lr_now_ns() - p->start_ns) / 1e9;
+
+    for (int i = 0; i < p->nb_rungs; i++) {
+        lr_rung_cpu c;
+        lr_rung_cpu_get(p->workers[i], &c);
+        scale += c.scale_ns;
+        sink += c.sink_ns;
+        enc += c.thread_ns;     /* the rung's thread has ended: not in /proc */
+        frames += c.frames;
+        capped += c.capped;
+    }
+    /* decode: the decoding threads less the audio (which includes its muxing);
+     * encode: the encoding threads less scaling and their muxing. */
+    lr_info("lecture=%s cpu: decode %.2f s, scale %.2f s, encode %.2f s, audio %.2f s, "
+            "mux %.2f s; %" PRId64 " frames in, %" PRId64 " encoded (%" PRId64 " left out "
+            "by frame-rate caps), %.2f s wall, %.1f frames/s",
+            p->lecture, (dec - p->audio_ns) / 1e9, scale / 1e9,
+            (enc - scale - (sink - p->audio_sink_ns)) / 1e9,
+            (p->audio_ns - p->audio_sink_ns) / 1e9, sink / 1e9, p->frames_in, frames, capped,
+            wall, wall > 0 ? p->frames_in / wall : 0);
+}
+
+int lr_pipeline_finish(lr_pipeline *p)
+{
+    int ret, err = 0;
+
+    if (p->finished)
+        return 0;
+    p->finished = 1;
+    if ((ret = decode(p, p->vdec, NULL)) < 0)
+        err = ret;
+    if (p->audio && (ret = decode(p, p->adec, NULL)) >= 0)
+        ret = send_audio(p, NULL);
+    if (ret < 0 && !err)
+        err = ret;
+    for (int i = 0; i < p->nb_rungs; i++)
+        if ((ret = lr_rung_finish(p->workers[i], err < 0)) < 0 && !err)
+            err = ret;
+    log_cpu(p);
+    return err;
+}
+
+void lr_pipeline_free(lr_pipeline **pp)
+{
+    lr_pipeline *p = *pp;
+
+    if (!p)
+        return;
+    for (int i = 0; i < LR_MAX_RUNGS; i++)
+        lr_rung_free(&p->workers[i]);
+    lr_audio_free(&p->audio);
+    avcodec_free_context(&p->vdec);
+    avcodec_free_context(&p->adec);
+    av_frame_free(&p->frame);
+    av_freep(pp);
+}
+
+int lr_pipeline_nb_rungs(const lr_pipeline *p)
+{
+    return p->nb_rungs;
+}
+
+const lr_rung *lr_pipeline_rung(const lr_pipeline *p, int i)
+{
+    return &p->rungs[i];
+}
+
+const AVCodecContext *lr_pipeline_video_encoder(const lr_pipeline *p, int i)
+{
+    return lr_rung_encoder(p->workers[i]);
+}
+
+const AVCodecContext *lr_pipeline_audio_encoder(const lr_pipeline *p)
+{
+    return p->audio ? lr_audio_encoder(p->audio) : NULL;
+}

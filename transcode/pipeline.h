@@ -1,0 +1,42 @@
+/* transcode/pipeline.h — turns one lecture's demuxed packets into the ladder:
+ * decode video and audio once, put IDRs on the shared keyframe schedule, hand
+ * each decoded frame to every rung's thread (rung.c), encode the one audio
+ * track (audio.c), and pass all packets to a sink. Used by transcode.c (the
+ * live role, input from the link) and offline.c (a file, as fast as it goes). */
+#ifndef LR_TRANSCODE_PIPELINE_H
+#define LR_TRANSCODE_PIPELINE_H
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+
+#include "common/config.h"
+#include "ladder.h"
+#include "sink.h"
+
+typedef struct lr_pipeline lr_pipeline;
+
+/* Plans the ladder for ifmt's video (opened, stream info found; not owned)
+ * and opens the decoders and encoders. sink gets every packet, from several
+ * threads. Returns 0 or a negative AVERROR (logged with the lecture). */
+int  lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatContext *ifmt,
+                      lr_sink_fn *sink, void *opaque, lr_pipeline **out);
+/* Decodes one packet read from ifmt (others are ignored) and encodes what it
+ * yields. A damaged packet costs frames, not the lecture. Returns 0, or the
+ * error of a rung or the sink. */
+int  lr_pipeline_send_packet(lr_pipeline *p, AVPacket *pkt);
+/* The next video frame is an IDR in every rung (a new egress link). */
+void lr_pipeline_force_keyframe(lr_pipeline *p);
+/* End of the input: drains decoders and encoders into the sink, then logs
+ * where the CPU went. Returns 0 or a negative AVERROR. */
+int  lr_pipeline_finish(lr_pipeline *p);
+/* Stops the rungs' threads (discarding queued frames unless finished) and
+ * frees everything; *p = NULL. */
+void lr_pipeline_free(lr_pipeline **p);
+
+/* The ladder, for the muxer: rungs 0..nb-1, then the audio (NULL if none). */
+int                   lr_pipeline_nb_rungs(const lr_pipeline *p);
+const lr_rung        *lr_pipeline_rung(const lr_pipeline *p, int i);
+const AVCodecContext *lr_pipeline_video_encoder(const lr_pipeline *p, int i);
+const AVCodecContext *lr_pipeline_audio_encoder(const lr_pipeline *p);
+
+#endif
