@@ -137,9 +137,11 @@ int lr_audio_send(lr_audio *a, const AVFrame *src, lr_sink_fn *sink, void *opaqu
     in_pts = src->pts != AV_NOPTS_VALUE ? av_rescale_q(src->pts, a->in_tb, enc->time_base)
                                         : AV_NOPTS_VALUE;
     expected = a->next_pts + av_audio_fifo_size(a->fifo);
-    /* Start, or resync after a gap larger than a tenth of a second. */
+    /* Start, or resync after a gap larger than a tenth of a second. Never
+     * back: overlapping input (spliced sources, AAC priming) keeps our own
+     * clock, so the track's timestamps only rise. */
     if (in_pts != AV_NOPTS_VALUE &&
-        (a->next_pts == AV_NOPTS_VALUE || FFABS(in_pts - expected) > AUDIO_RATE / 10)) {
+        (a->next_pts == AV_NOPTS_VALUE || in_pts - expected > AUDIO_RATE / 10)) {
         av_audio_fifo_reset(a->fifo);
         a->next_pts = in_pts;
     }

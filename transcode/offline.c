@@ -31,6 +31,8 @@ static int write_packet(void *opaque, AVPacket *pkt, int ost, AVRational tb)
         pkt->stream_index = ost;
         av_packet_rescale_ts(pkt, tb, s->oc->streams[ost]->time_base);
         ret = av_interleaved_write_frame(s->oc, pkt);
+        if (ret == AVERROR(EINVAL))    /* the muxer refused this packet, logged */
+            ret = 0;
     }
     pthread_mutex_unlock(&s->lock);
     return ret;

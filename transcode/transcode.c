@@ -122,7 +122,10 @@ static int write_packet(void *opaque, AVPacket *pkt, int ost, AVRational tb)
     pkt->stream_index = ost;
     av_packet_rescale_ts(pkt, tb, l->oc->streams[ost]->time_base);
     ret = av_interleaved_write_frame(l->oc, pkt);
-    if (ret < 0 && ret != AVERROR_EXIT) {
+    if (ret == AVERROR(EINVAL)) {      /* the muxer refused this packet, logged */
+        l->dropped_pkts++;
+        ret = 0;
+    } else if (ret < 0 && ret != AVERROR_EXIT) {
         lr_warn("lecture=%s ladder link broke: %s; reconnecting", l->name, av_err2str(ret));
         close_output(l);
         l->reconnect.retry_at = lr_now_ns() + BACKOFF_MIN_MS * 1000000LL;

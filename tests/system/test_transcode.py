@@ -1,0 +1,222 @@
+"""The transcoder's ladder, checked with ffprobe: keyframes aligned across
+every rung over more than 30 s of the egress's output; no rung above the
+source; sources that change size mid-stream or have a variable frame rate;
+CEA-608 captions carried into every rung. The source-shaped checks run the
+same pipeline offline (`lecture-relay transcode-file`), which is fast."""
+
+import json
+import re
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lrdemo import (BINARY, decode_errors, http_get, rung_urls, scaled, tool, wait_for,
+                    wait_master, wait_segments)
+
+SEGMENT = 2.0
+
+
+def ffmpeg(*args):
+    r = subprocess.run([tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                        *map(str, args)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"ffmpeg {args}: {r.stderr}"
+
+
+def ffprobe_json(*args):
+    r = subprocess.run([tool("ffprobe"), "-v", "error", "-of", "json", *map(str, args)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"ffprobe {args}: {r.stderr}"
+    return json.loads(r.stdout)
+
+
+def transcode_file(tmp_path, src, config=""):
+    conf = tmp_path / "tc.yaml"
+    conf.write_text("log_level: info\n" + config)
+    out = tmp_path / "ladder.ts"
+    r = subprocess.run([str(BINARY), "transcode-file", "--config", str(conf), str(src), str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, f"transcode-file failed:\n{r.stderr[-3000:]}"
+    return out, r.stderr
+
+
+def programs(ts):
+    """{service_name: [stream dicts]} of a ladder TS."""
+    info = ffprobe_json("-show_programs", "-count_frames", "-show_entries",
+                        "program=program_id:program_tags=service_name:stream=index,codec_type,"
+                        "width,height,closed_captions,nb_read_frames", ts)
+    return {p["tags"]["service_name"]: p["streams"] for p in info["programs"]}
+
+
+def video_packets(path, select="v:0"):
+    """[(pts_time, is_key)] of a file's video packets."""
+    info = ffprobe_json("-select_streams", select, "-show_entries", "packet=pts_time,flags",
+                        path)
+    return [(float(p["pts_time"]), "K" in p["flags"]) for p in info["packets"]]
+
+
+def program_packets(ts, program_id):
+    info = ffprobe_json("-show_entries", "packet=stream_index,pts_time,flags", ts)
+    streams = ffprobe_json("-show_programs", "-show_entries", "program=program_id:stream=index,"
+                           "codec_type", ts)
+    vid = next(s["index"] for p in streams["programs"] if p["program_id"] == program_id
+               for s in p["streams"] if s["codec_type"] == "video")
+    return [(float(p["pts_time"]), "K" in p["flags"]) for p in info["packets"]
+            if p["stream_index"] == vid]
+
+
+def check_aligned_ladder(ts, names):
+    """Every rung: the same IDR timestamps, one per segment slot, and its
+    frames continuous (no hole longer than a segment)."""
+    progs = ffprobe_json("-show_programs", "-show_entries",
+                         "program=program_id:program_tags=service_name", ts)["programs"]
+    ids = {p["tags"]["service_name"]: p["program_id"] for p in progs}
+    keys = {}
+    for name in names:
+        pkts = sorted(program_packets(ts, ids[name]))
+        assert len(pkts) > 30, f"{name}: only {len(pkts)} video packets"
+        gaps = [b[0] - a[0] for a, b in zip(pkts, pkts[1:])]
+        assert max(gaps) < SEGMENT, f"{name}: a hole of {max(gaps):.2f} s in the video"
+        keys[name] = [round(t, 3) for t, k in pkts if k]
+    first = keys[names[0]]
+    for name in names[1:]:
+        assert keys[name] == first, f"IDRs differ: {names[0]} {first} vs {name} {keys[name]}"
+    steps = [b - a for a, b in zip(first, first[1:])]
+    assert steps and all(s <= SEGMENT + 0.05 for s in steps), f"IDR spacing {steps}"
+    return first
+
+
+# ---------------------------------------------------------------------------
+# through the egress
+
+def test_idrs_identical_across_rungs_for_30s(start_demo, tmp_path):
+    demo = start_demo({"egress": {"playlist_segments": 20, "keep_segments": 30}})
+    urls = rung_urls(demo, wait_master(demo))
+    assert sorted(urls) == ["360p", "480p", "720p"], urls  # 720p sample: no 1080p
+    lists = {name: wait_segments(url, 16, scaled(60)) for name, url in urls.items()}
+    common = set.intersection(*({s["seq"] for s in m["segments"]} for m in lists.values()))
+    seqs = sorted(common)[-16:]
+    assert len(seqs) >= 16, f"only {len(seqs)} segments in every rung"
+    keys = {}
+    for name, m in lists.items():
+        parts = []
+        for seq in seqs:
+            seg = next(s for s in m["segments"] if s["seq"] == seq)
+            status, _, body = http_get(urllib.request.urljoin(urls[name], seg["uri"]), timeout=10)
+            assert status == 200, f"{name} segment {seq}: {status}"
+            parts.append(body)
+        path = tmp_path / f"{name}.ts"
+        path.write_bytes(b"".join(parts))
+        pkts = video_packets(path)
+        assert pkts[-1][0] - pkts[0][0] >= 30, f"{name}: only {pkts[-1][0] - pkts[0][0]:.1f} s"
+        keys[name] = [round(t, 3) for t, k in pkts if k]
+    first = next(iter(keys.values()))
+    assert len(first) >= 15, first
+    for name, k in keys.items():
+        assert k == first, f"IDR timestamps differ between rungs: {keys}"
+    # one IDR per segment slot of the lecture's clock, none skipped or doubled
+    slots = [int(t // SEGMENT) for t in first]
+    assert slots == list(range(slots[0], slots[0] + len(slots))), first
+
+
+# ---------------------------------------------------------------------------
+# offline: the same pipeline from a file
+
+def test_360p_source_gets_one_rung_and_audio_only(tmp_path):
+    src = tmp_path / "small.ts"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=6", "-f", "lavfi", "-i", "sine=d=6",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           "-f", "mpegts", src)
+    out, _ = transcode_file(tmp_path, src)
+    progs = programs(out)
+    assert sorted(progs) == ["360p", "audio"], progs
+    video = [s for s in progs["360p"] if s["codec_type"] == "video"]
+    assert [(s["width"], s["height"]) for s in video] == [(640, 360)]
+    assert [s["codec_type"] for s in progs["audio"]] == ["audio"]
+    rc, err = decode_errors(out)
+    assert rc == 0 and not err, err
+
+
+def test_resolution_change_mid_stream(tmp_path):
+    parts = []
+    for i, size in enumerate(["1280x720", "640x360", "960x540"]):
+        p = tmp_path / f"part{i}.ts"
+        ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=30:d=4", "-f", "lavfi", "-i",
+               "sine=d=4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+               "-c:a", "aac", "-output_ts_offset", str(4 * i), "-f", "mpegts", p)
+        parts.append(p.read_bytes())
+    src = tmp_path / "changes.ts"
+    src.write_bytes(b"".join(parts))
+    out, log = transcode_file(tmp_path, src)
+    assert re.search(r"changed size 1280x720 -> 640x360", log), log[-2000:]
+    names = ["720p", "480p", "360p"]
+    assert sorted(programs(out)) == sorted(names + ["audio"])
+    keys = check_aligned_ladder(out, names)
+    assert keys[-1] - keys[0] >= 10, keys
+    rc, err = decode_errors(out)
+    assert rc == 0 and not err, err
+
+
+def test_variable_frame_rate(tmp_path):
+    src = tmp_path / "vfr.ts"
+    # drop frames irregularly and keep the timestamps: intervals of 33-100 ms
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30:d=12", "-f", "lavfi", "-i",
+           "sine=d=12", "-vf", "select='not(eq(mod(n\\,7)\\,3))*not(eq(mod(n\\,11)\\,5))'",
+           "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+           "-c:a", "aac", "-f", "mpegts", src)
+    out, _ = transcode_file(tmp_path, src, "transcode:\n  audio_only: false\n")
+    keys = check_aligned_ladder(out, ["720p", "480p", "360p"])
+    assert keys[-1] - keys[0] >= 9, keys
+    rc, err = decode_errors(out)
+    assert rc == 0 and not err, err
+
+
+def test_frame_rate_cap_keeps_keyframes_aligned(tmp_path):
+    src = tmp_path / "src.ts"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30:d=8", "-c:v", "libx264", "-preset",
+           "ultrafast", "-pix_fmt", "yuv420p", "-f", "mpegts", src)
+    out, _ = transcode_file(tmp_path, src, "transcode:\n  rungs:\n"
+                            "    - { name: hi, width: 1280, height: 720, bitrate_kbps: 2000 }\n"
+                            "    - { name: lo, width: 640, height: 360, bitrate_kbps: 500,"
+                            " fps: 15, profile: baseline }\n")
+    progs = programs(out)
+    n = {name: next(s["nb_read_frames"] for s in st if s["codec_type"] == "video")
+         for name, st in progs.items()}
+    assert int(n["hi"]) == 240 and 118 <= int(n["lo"]) <= 125, n
+    check_aligned_ladder(out, ["hi", "lo"])
+
+
+def _annexb_with_captions(raw, out):
+    """Inserts an ATSC A/53 CEA-608 caption SEI (cc_data 'HI') after every
+    access unit delimiter of an H.264 Annex B stream."""
+    payload = bytes([0xB5, 0x00, 0x31]) + b"GA94" + bytes([0x03, 0x41, 0xFF, 0xFC, 0xC8, 0x49,
+                                                            0xFF])
+    sei = bytes([0, 0, 0, 1, 0x06, 0x04, len(payload)]) + payload + b"\x80"
+    data = raw.read_bytes()
+    starts = [m.start() for m in re.finditer(b"\x00\x00\x01", data)]
+    res = bytearray(data[:starts[0]])
+    for k, p in enumerate(starts):
+        res += data[p:starts[k + 1] if k + 1 < len(starts) else len(data)]
+        if data[p + 3] & 0x1F == 9:
+            res += sei[1:] if res.endswith(b"\x00") else sei
+    out.write_bytes(bytes(res))
+
+
+def test_captions_survive_into_every_rung(tmp_path):
+    raw, cc = tmp_path / "raw.h264", tmp_path / "cc.h264"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30:d=6", "-c:v", "libx264", "-preset",
+           "ultrafast", "-x264-params", "aud=1", "-pix_fmt", "yuv420p", "-f", "h264", raw)
+    _annexb_with_captions(raw, cc)
+    src = tmp_path / "cc.ts"
+    ffmpeg("-framerate", "30", "-f", "h264", "-i", cc, "-f", "lavfi", "-i", "sine=d=6",
+           "-c:v", "copy", "-c:a", "aac", "-shortest", "-f", "mpegts", src)
+    assert programs(src) and any(s.get("closed_captions") for p in programs(src).values()
+                                 for s in p), "the source itself has no captions"
+    out, _ = transcode_file(tmp_path, src)
+    progs = programs(out)
+    rungs = [n for n in progs if n != "audio"]
+    assert sorted(rungs) == ["360p", "480p", "720p"], progs
+    for name in rungs:
+        video = [s for s in progs[name] if s["codec_type"] == "video"]
+        assert video and video[0].get("closed_captions") == 1, f"{name} lost its captions: {video}"
