@@ -348,6 +348,8 @@ static const struct {
     { "360p", 640, 360, 800 },
 };
 
+enum { TRANSCODE_AUDIO_ONLY = 7, TRANSCODE_RUNGS = 8 }; /* in transcode_opts */
+
 static const opt transcode_opts[] = {
     STR("listen", lr_transcode_conf, listen, "srt://127.0.0.1:9000", check_srt_url, SRT_URL, 0),
     STR("link", lr_transcode_conf, link, "srt://127.0.0.1:9001", check_srt_url, SRT_URL, 0),
@@ -359,8 +361,8 @@ static const opt transcode_opts[] = {
         "crf (capped CRF) or cbr", 0),
     DBL("crf", lr_transcode_conf, crf, 23, 0, 51),
     INT("audio_bitrate_kbps", lr_transcode_conf, audio_bitrate_kbps, 96, 16, 512, 0),
-    BOOL("audio_only", lr_transcode_conf, audio_only, 1),
-    { .name = "rungs", .type = OPT_LIST, .offset = offsetof(lr_transcode_conf, rungs),
+    [TRANSCODE_AUDIO_ONLY] = BOOL("audio_only", lr_transcode_conf, audio_only, 1),
+    [TRANSCODE_RUNGS] = { .name = "rungs", .type = OPT_LIST, .offset = offsetof(lr_transcode_conf, rungs),
       .sub = rung_opts, .elem_size = sizeof(lr_rung_conf),
       .count_offset = offsetof(lr_transcode_conf, nb_rungs), .max_elems = LR_MAX_RUNGS },
     { .name = NULL }
@@ -393,6 +395,27 @@ static int validate_egress(const void *base, const int *lines, char *at, size_t 
     return lines[EGRESS_KEEP_SEGMENTS] ? EGRESS_KEEP_SEGMENTS : EGRESS_PLAYLIST_SEGMENTS;
 }
 
+/* The audio-only rendition is named "audio": no rung may take the name. */
+static int validate_transcode(const void *base, const int *lines, char *at, size_t at_size,
+                              char *why, size_t why_size)
+{
+    const lr_transcode_conf *t = base;
+
+    if (!t->audio_only)
+        return -1;
+    for (int i = 0; i < t->nb_rungs; i++) {
+        if (t->rungs[i].name && !strcmp(t->rungs[i].name, "audio")) {
+            snprintf(why, why_size, "rung name 'audio' is the audio-only rendition's "
+                     "(rename the rung or set audio_only: false)");
+            if (!lines[TRANSCODE_RUNGS])
+                return TRANSCODE_AUDIO_ONLY;
+            snprintf(at, at_size, "[%d].name", i);
+            return TRANSCODE_RUNGS;
+        }
+    }
+    return -1;
+}
+
 static const opt config_opts[] = {
     STR("log_level", lr_config, log_level, "info", check_log_level,
         "one of error, warn, info, debug", 0),
@@ -401,7 +424,7 @@ static const opt config_opts[] = {
         "empty (the egress serves /metrics) or host:port", 0),
     SECTION("link", lr_config, link, link_opts, NULL),
     SECTION("ingest", lr_config, ingest, ingest_opts, validate_ingest),
-    SECTION("transcode", lr_config, transcode, transcode_opts, NULL),
+    SECTION("transcode", lr_config, transcode, transcode_opts, validate_transcode),
     SECTION("egress", lr_config, egress, egress_opts, validate_egress),
     { .name = NULL }
 };

@@ -377,6 +377,22 @@ static void test_rung_errors(void **state)
                  "transcode.rungs[0])");
     expect_error("transcode:\n  rungs:\n    - name: a\n      width: 640\n      height: 360\n",
                  "t.yaml:3: key 'transcode.rungs[0]': missing 'bitrate_kbps'");
+    expect_error("transcode:\n  rungs:\n"
+                 "    - { name: a, width: 640, height: 360, bitrate_kbps: 800, fps: 300 }\n",
+                 "t.yaml:3: key 'transcode.rungs[0].fps': expected a number between 0 and 240, "
+                 "got '300'");
+    expect_error("transcode:\n  rungs:\n"
+                 "    - { name: a, width: 640, height: 360, bitrate_kbps: 800, profile: hi }\n",
+                 "t.yaml:3: key 'transcode.rungs[0].profile': expected empty (automatic), "
+                 "baseline, main or high, got 'hi'");
+    expect_error("transcode:\n  rate_control: vbr\n",
+                 "t.yaml:2: key 'transcode.rate_control': expected crf (capped CRF) or cbr, "
+                 "got 'vbr'");
+    expect_error("transcode:\n  rungs:\n"
+                 "    - { name: hd, width: 1280, height: 720, bitrate_kbps: 2000 }\n"
+                 "    - { name: audio, width: 640, height: 360, bitrate_kbps: 500 }\n",
+                 "t.yaml:4: key 'transcode.rungs[1].name': rung name 'audio' is the audio-only "
+                 "rendition's (rename the rung or set audio_only: false)");
     expect_error("transcode:\n  rungs: []\n",
                  "t.yaml:2: key 'transcode.rungs': expected 1 to 8 entries, got 0");
     expect_error("transcode:\n"
