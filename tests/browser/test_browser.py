@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lrdemo import (REPO, free_tcp_port, lecture_urls, rung_urls, seq, tool, wait_for,
-                    wait_master, wait_segments)
+from lrdemo import (REPO, free_tcp_port, lecture_urls, live_encoder, rung_urls, seq, tool,
+                    wait_for, wait_master, wait_segments)
 
 PLAY = Path(__file__).with_name("play.mjs")
 
@@ -49,13 +49,7 @@ def test_an_rtmp_published_lecture_plays_in_chromium(start_demo):
     demo = start_demo({"lecture": "rtmp1", "ingest": {
         "rtmp_listen": f"127.0.0.1:{port}",
         "lectures": [{"name": "rtmp1", "publish_key": "k1", "sources": ["push"]}]}})
-    pub = subprocess.Popen(
-        [tool("ffmpeg"), "-nostdin", "-loglevel", "error", "-re",
-         "-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=60",
-         "-f", "lavfi", "-i", "sine=sample_rate=48000:d=60",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-f", "flv", f"rtmp://127.0.0.1:{port}/live/rtmp1?key=k1"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pub = live_encoder(["-f", "flv", f"rtmp://127.0.0.1:{port}/live/rtmp1?key=k1"], 60)
     try:
         url = next(iter(lecture_urls(demo, "rtmp1").values()))
         wait_for(lambda: seq(url) >= 2, 40, what="segments of the RTMP lecture")

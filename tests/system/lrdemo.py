@@ -456,17 +456,24 @@ def decode_errors(path):
 # --------------------------------------------------------------------------
 # lecturers and the ingest's log (push, failover and pull tests)
 
+def live_encoder(output, seconds=120, rate=30,
+                 codecs=("-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac")):
+    """A lecturer's encoder: ffmpeg sending a live 640x360 test picture and a
+    tone, paced at real time, to output (its format and URL args)."""
+    return subprocess.Popen(
+        [tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
+         "-f", "lavfi", "-i", f"testsrc2=s=640x360:r={rate}:d={seconds}",
+         "-f", "lavfi", "-i", f"sine=f=440:sample_rate=48000:d={seconds}",
+         "-pix_fmt", "yuv420p", *codecs, *output],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
 def ffmpeg_push(port, streamid, passphrase=None, seconds=120):
     url = f"srt://127.0.0.1:{port}?streamid={streamid}&latency=120000"
     if passphrase:
         url += f"&passphrase={passphrase}&pbkeylen=16"
-    return subprocess.Popen(
-        [tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
-         "-f", "lavfi", "-i", f"testsrc2=s=640x360:r=30:d={seconds}",
-         "-f", "lavfi", "-i", f"sine=f=440:sample_rate=48000:d={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-f", "mpegts", url],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return live_encoder(["-f", "mpegts", url], seconds)
+
 
 def gst_push(port, streamid):
     return subprocess.Popen(

@@ -5,12 +5,11 @@ audio is accepted and reported; so is one without video."""
 
 import re
 import signal
-import subprocess
 
 import pytest
 
 from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_udp_port,
-                    lecture_urls, metric, metrics, scaled, seq, streams, tool, wait_for)
+                    lecture_urls, live_encoder, metric, metrics, scaled, seq, streams, wait_for)
 
 ENCODINGS = {
     "hevc-mp3": ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=30:log-level=error",
@@ -22,14 +21,10 @@ ENCODINGS = {
 }
 
 
-def push(port, lecture, args, seconds=60):
-    return subprocess.Popen(
-        [tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
-         "-f", "lavfi", "-i", f"testsrc2=s=640x360:r=30:d={seconds}",
-         "-f", "lavfi", "-i", f"sine=f=440:sample_rate=48000:d={seconds}",
-         "-pix_fmt", "yuv420p", *args, "-f", "mpegts",
-         f"srt://127.0.0.1:{port}?streamid=#!::r={lecture},m=publish&latency=120000"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def push(port, lecture, codecs, seconds=60):
+    return live_encoder(
+        ["-f", "mpegts", f"srt://127.0.0.1:{port}?streamid=#!::r={lecture},m=publish&latency=120000"],
+        seconds, codecs=codecs)
 
 
 @pytest.mark.parametrize("kind", list(ENCODINGS))

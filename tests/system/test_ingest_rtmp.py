@@ -15,17 +15,11 @@ import pytest
 
 from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_tcp_port,
                     free_udp_port, ffmpeg_push, lecture_urls, now_of_day, scaled, seq,
-                    source_reads, streams, tool, wait_for)
+                    live_encoder, source_reads, streams, tool, wait_for)
 
 
 def ffmpeg_rtmp(url, seconds=120):
-    return subprocess.Popen(
-        [tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
-         "-f", "lavfi", "-i", f"testsrc2=s=640x360:r=30:d={seconds}",
-         "-f", "lavfi", "-i", f"sine=f=440:sample_rate=48000:d={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-f", "flv", url],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return live_encoder(["-f", "flv", url], seconds)
 
 
 def gst_rtmp(url):

@@ -16,8 +16,8 @@ import pytest
 
 from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_tcp_port,
                     free_udp_port,
-                    lecture_urls, now_of_day, scaled, seq, source_reads, tcp_listening, tool,
-                    wait_for)
+                    lecture_urls, live_encoder, now_of_day, scaled, seq, source_reads,
+                    tcp_listening, wait_for)
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,13 +41,9 @@ class HlsServer:
         self.dir.mkdir()
         self.port = free_tcp_port()
         self.url = f"http://127.0.0.1:{self.port}/index.m3u8"
-        self.encoder = quiet(
-            [tool("ffmpeg"), "-nostdin", "-loglevel", "error", "-re",
-             "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=120",
-             "-f", "lavfi", "-i", "sine=sample_rate=48000:d=120",
-             "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac",
-             "-f", "hls", "-hls_time", "1", "-hls_list_size", "8",
-             "-hls_flags", "delete_segments", str(self.dir / "index.m3u8")])
+        self.encoder = live_encoder(
+            ["-f", "hls", "-hls_time", "1", "-hls_list_size", "8",
+             "-hls_flags", "delete_segments", str(self.dir / "index.m3u8")], rate=25)
         self.server = None
         playlist = self.dir / "index.m3u8"
         wait_for(lambda: playlist.exists() and playlist.read_text().count("#EXTINF") >= 3,
@@ -106,12 +102,7 @@ class FfmpegServer:
         fmt, proto = self.FORMATS[self.scheme]
         where = {"rtmp": ["-listen", "1", self.url], "http": ["-listen", "1", self.url],
                  "srt": [f"srt://127.0.0.1:{self.port}?mode=listener&latency=120000"]}
-        self.server = quiet(
-            [tool("ffmpeg"), "-nostdin", "-loglevel", "error", "-re",
-             "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=120",
-             "-f", "lavfi", "-i", "sine=sample_rate=48000:d=120",
-             "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac",
-             "-f", fmt, *where[self.scheme]])
+        self.server = live_encoder(["-f", fmt, *where[self.scheme]], rate=25)
         wait_for(lambda: tcp_listening(self.port, proto), scaled(10),
                  what=f"the {self.scheme} server")
 
