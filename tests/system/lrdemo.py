@@ -411,30 +411,27 @@ def download(url, dest):
 # --------------------------------------------------------------------------
 # ffprobe / ffmpeg
 
-def first_video_packet(path):
-    """The first video packet of a file, as ffprobe reports it (pts, pts_time, flags)."""
+def _first_video(path, what, entries):
+    """ffprobe's first video packet or decoded frame (what: packet|frame)."""
     r = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_packets",
-         "-read_intervals", "%+#1", "-show_entries", "packet=pts,pts_time,dts,flags",
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", f"-show_{what}s",
+         "-read_intervals", "%+#1", "-show_entries", f"{what}={entries}",
          "-of", "json", str(path)],
         capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, f"ffprobe {path}: {r.stderr}"
-    packets = json.loads(r.stdout).get("packets", [])
-    assert packets, f"ffprobe {path}: no video packet"
-    return packets[0]
+    found = json.loads(r.stdout).get(f"{what}s", [])
+    assert found, f"ffprobe {path}: no video {what}"
+    return found[0]
+
+
+def first_video_packet(path):
+    """The first video packet of a file, as ffprobe reports it (pts, pts_time, flags)."""
+    return _first_video(path, "packet", "pts,pts_time,dts,flags")
 
 
 def first_video_frame(path):
     """The first decoded video frame (key_frame, pict_type, pts)."""
-    r = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_frames",
-         "-read_intervals", "%+#1", "-show_entries", "frame=key_frame,pict_type,pts,pts_time",
-         "-of", "json", str(path)],
-        capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, f"ffprobe {path}: {r.stderr}"
-    frames = json.loads(r.stdout).get("frames", [])
-    assert frames, f"ffprobe {path}: no video frame decoded"
-    return frames[0]
+    return _first_video(path, "frame", "key_frame,pict_type,pts,pts_time")
 
 
 def streams(path):
