@@ -87,7 +87,8 @@ static lecture *find_lecture(lr_egress *e, const char *name)
 static void publish(lr_egress *e, const char *path, AVBufferRef *buf, const char *type,
                     int max_age, int immutable)
 {
-    lr_store_obj obj = { buf, type, max_age, immutable };
+    lr_store_obj obj = { .data = buf, .content_type = type, .max_age_s = max_age,
+                         .immutable = immutable };
     if (lr_store_put(e->store, path, &obj) < 0)
         lr_error("store: cannot publish %s (out of memory)", path);
 }
@@ -117,11 +118,13 @@ static void publish_master(lr_egress *e, lecture *lec)
             continue;  /* not in the current link (the ladder changed) */
         if (!r->nb_segs || !r->codecs[0])
             return;  /* listed only once every rendition has a measured segment */
-        v[nb++] = (lr_variant){ r->name, r->peak_bps,
-                                (int64_t)(r->total_bytes * 8 / FFMAX(r->total_duration, 0.001)),
-                                r->width, r->height, r->frame_rate, r->codecs };
+        v[nb++] = (lr_variant){
+            .name = r->name, .bandwidth = r->peak_bps,
+            .avg_bandwidth = (int64_t)(r->total_bytes * 8 / FFMAX(r->total_duration, 0.001)),
+            .width = r->width, .height = r->height, .frame_rate = r->frame_rate,
+            .codecs = r->codecs };
     }
-    if (!nb || lr_playlist_render_master(v, nb, &text, &len) < 0)
+    if (!nb || lr_playlist_render_master(&(lr_master){ v, nb, NULL, 0 }, &text, &len) < 0)
         return;
     snprintf(path, sizeof(path), "%s/master.m3u8", lec->name);
     publish_text(e, path, text, len);
@@ -146,7 +149,8 @@ static void publish_segment(lr_egress *e, lecture *lec, rendition *r, lr_segment
         r->nb_segs--;
     }
     info = &r->segs[r->nb_segs];
-    *info = (lr_seg_info){ r->next_seq++, s->duration, r->pending_disc, s->data->size };
+    *info = (lr_seg_info){ .seq = r->next_seq++, .duration = s->duration,
+                           .discontinuity = r->pending_disc, .bytes = s->data->size };
     r->pending_disc = 0;
     snprintf(path, sizeof(path), "%s/%s/%" PRId64 ".ts", lec->name, r->name, info->seq);
     publish(e, path, s->data, "video/mp2t", SEGMENT_MAX_AGE, 1);

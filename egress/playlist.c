@@ -57,8 +57,10 @@ int lr_playlist_render_media(const lr_media_playlist *pl, char **out, size_t *le
     return finish(&bp, out, len);
 }
 
-int lr_playlist_render_master(const lr_variant *v, int nb, char **out, size_t *len)
+int lr_playlist_render_master(const lr_master *m, char **out, size_t *len)
 {
+    const lr_variant *v = m->variants;
+    int nb = m->nb_variants;
     AVBPrint bp;
 
     if (nb < 1)

@@ -1,43 +1,111 @@
-/* egress/playlist.h — renders HLS playlists (RFC 8216) as text: the media
- * playlist of one rendition and the master (multivariant) playlist of a
- * lecture. Pure; called by egress.c, tested in tests/unit/test_playlist.c. */
+/* egress/playlist.h — renders HLS playlists (RFC 8216 and its LL-HLS
+ * revision, draft-pantos-hls-rfc8216bis) as text: the media playlist of one
+ * rendition (live, live low-latency with parts, or a finished VOD recording)
+ * and the master (multivariant) playlist of a lecture. Pure; called by the
+ * egress's packager and recorder, tested in tests/unit/test_playlist.c.
+ *
+ * URIs are relative to the playlist: segment "<seq>.<ext>", part
+ * "<seq>.<part>.<ext>", init section init_uri, variant "<name>/index.m3u8".
+ * Relative URIs matter: a signed URL's token travels in the path, so every
+ * URI a player resolves against it carries the token too. */
 #ifndef LR_EGRESS_PLAYLIST_H
 #define LR_EGRESS_PLAYLIST_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+typedef struct lr_part_info {
+    double duration;        /* seconds */
+    int    independent;     /* starts with a keyframe: INDEPENDENT=YES */
+} lr_part_info;
+
 typedef struct lr_seg_info {
     int64_t seq;            /* media sequence number */
     double  duration;       /* seconds */
     int     discontinuity;  /* a real break in the media precedes it */
     int64_t bytes;
+    int64_t pdt_ms;         /* wall clock of its first frame, ms since the
+                               epoch: EXT-X-PROGRAM-DATE-TIME; 0 unknown */
+    const lr_part_info *parts;  /* its parts, listed as EXT-X-PART before it
+                                   when non-NULL (the newest segments only) */
+    int     nb_parts;
 } lr_seg_info;
+
+/* EXT-X-RENDITION-REPORT for another rendition of the same lecture. */
+typedef struct lr_rendition_report {
+    const char *uri;        /* relative to this playlist: "../720p/index.m3u8" */
+    int64_t     last_msn;   /* its newest segment or partial segment's msn */
+    int         last_part;  /* its newest part in last_msn; -1 none */
+} lr_rendition_report;
 
 typedef struct lr_media_playlist {
     int                target_duration;  /* seconds, >= every rounded duration */
     int64_t            disc_sequence;    /* EXT-X-DISCONTINUITY-SEQUENCE */
-    const lr_seg_info *segs;             /* consecutive seq numbers, oldest first */
+    const lr_seg_info *segs;             /* complete segments, consecutive seq
+                                            numbers, oldest first; may be 0 in
+                                            LL mode while open_parts exist */
     int                nb_segs;
-    const char        *ext;              /* segment file extension, "ts" */
+    const char        *ext;              /* segment and part extension: "m4s", "ts" */
+    const char        *init_uri;         /* EXT-X-MAP URI ("init.mp4"); NULL none */
+    const char        *playlist_type;    /* NULL live; "VOD" or "EVENT" */
+    int                endlist;          /* EXT-X-ENDLIST: nothing more will come */
+
+    /* Low-latency HLS; all ignored when part_target is 0. */
+    double              part_target;     /* EXT-X-PART-INF:PART-TARGET, seconds */
+    int64_t             open_seq;        /* the segment being built (last seq + 1) */
+    int                 open_discontinuity; /* a break precedes the open segment */
+    const lr_part_info *open_parts;      /* its parts so far */
+    int                 nb_open_parts;
+    int                 preload_hint;    /* EXT-X-PRELOAD-HINT for the next part */
+    double              hold_back;       /* EXT-X-SERVER-CONTROL HOLD-BACK (>= 3x target) */
+    double              part_hold_back;  /* PART-HOLD-BACK (>= 2x part target; 3x advised) */
+    double              can_skip_until;  /* CAN-SKIP-UNTIL (>= 6x target); 0: no delta updates */
+    int                 skip;            /* render the delta update (_HLS_skip=YES):
+                                            segments older than can_skip_until from the
+                                            end are replaced by EXT-X-SKIP */
+    const lr_rendition_report *reports;
+    int                 nb_reports;
 } lr_media_playlist;
 
 typedef struct lr_variant {
     const char *name;           /* rendition: its URI is "<name>/index.m3u8" */
-    int64_t     bandwidth;      /* peak bits/s of its segments */
+    int64_t     bandwidth;      /* peak bits/s of its segments (video + its audio) */
     int64_t     avg_bandwidth;  /* average bits/s */
-    int         width, height;
+    int         width, height;  /* 0: audio-only variant */
     double      frame_rate;     /* 0: unknown */
     const char *codecs;         /* "avc1.64001f,mp4a.40.2" */
+    const char *audio_group;    /* AUDIO="<group>"; NULL: audio muxed in or none */
+    const char *closed_captions;/* CLOSED-CAPTIONS="<group>"; NULL: NONE written
+                                   only when the master has captions at all */
 } lr_variant;
+
+/* EXT-X-MEDIA, TYPE=AUDIO or TYPE=CLOSED-CAPTIONS. */
+typedef struct lr_media_entry {
+    const char *type;           /* "AUDIO" or "CLOSED-CAPTIONS" */
+    const char *group;          /* GROUP-ID */
+    const char *name;           /* NAME */
+    const char *uri;            /* AUDIO: "<name>/index.m3u8"; CLOSED-CAPTIONS: NULL */
+    const char *instream_id;    /* CLOSED-CAPTIONS: "CC1" */
+    const char *language;       /* NULL none */
+    int         channels;       /* AUDIO: CHANNELS; 0 unknown */
+    int         is_default;     /* DEFAULT=YES,AUTOSELECT=YES */
+} lr_media_entry;
+
+typedef struct lr_master {
+    const lr_variant     *variants;
+    int                   nb_variants;
+    const lr_media_entry *media;
+    int                   nb_media;
+} lr_master;
 
 /* The smallest EXT-X-TARGETDURATION for these segments: every duration
  * rounded to the nearest integer, and at least min_target. */
 int lr_playlist_target_duration(const lr_seg_info *segs, int nb_segs, int min_target);
 
 /* Each returns 0 and an av_malloc'd NUL-terminated text in *out (length in
- * *len), or AVERROR(EINVAL) / AVERROR(ENOMEM). */
+ * *len), or AVERROR(EINVAL) / AVERROR(ENOMEM). The EXT-X-VERSION written is
+ * the lowest the features used allow. */
 int lr_playlist_render_media(const lr_media_playlist *pl, char **out, size_t *len);
-int lr_playlist_render_master(const lr_variant *v, int nb, char **out, size_t *len);
+int lr_playlist_render_master(const lr_master *m, char **out, size_t *len);
 
 #endif

@@ -8,6 +8,7 @@
 #define LR_EGRESS_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <libavutil/buffer.h>
 
 typedef struct lr_store lr_store;
@@ -17,6 +18,16 @@ typedef struct lr_store_obj {
     const char  *content_type; /* static string */
     int          max_age_s;    /* Cache-Control max-age to send */
     int          immutable;    /* 1: segment, never changes under this path */
+
+    /* Live low-latency media playlists only (ll = 1): how far this playlist
+     * reaches, so the HTTP server can hold a blocking reload
+     * (_HLS_msn/_HLS_part) until a publication satisfies it. */
+    int          ll;
+    int64_t      ll_msn_complete;  /* seq of the newest complete segment listed; -1 none */
+    int64_t      ll_part_msn;      /* seq of the segment holding the newest part listed */
+    int          ll_part;          /* index of that part; -1 none */
+    int          ll_target_duration; /* EXT-X-TARGETDURATION, seconds (blocking timeout 3x) */
+    int          ll_ended;         /* EXT-X-ENDLIST: never block on it again */
 } lr_store_obj;
 
 lr_store *lr_store_alloc(void);
@@ -25,6 +36,9 @@ void      lr_store_free(lr_store **s);
 /* Publishes obj under path, replacing what was there. Takes a new reference
  * to obj->data (the caller keeps its own). Returns 0 or AVERROR(ENOMEM). */
 int  lr_store_put(lr_store *s, const char *path, const lr_store_obj *obj);
+/* Live playlists in LL mode are published twice: "<path>" and, for delta
+ * updates, "<path>?_HLS_skip=YES" (a key no request path can collide with,
+ * since request paths are cut at '?'). */
 /* Removes path (no error if absent). */
 void lr_store_remove(lr_store *s, const char *path);
 /* Removes every path starting with prefix. */

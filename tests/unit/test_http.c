@@ -173,7 +173,8 @@ static void put(lr_store *st, const char *path, const void *data, size_t len, co
     AVBufferRef *b = av_buffer_alloc(len);
     assert_non_null(b);
     memcpy(b->data, data, len);
-    lr_store_obj obj = { b, type, max_age, immutable };
+    lr_store_obj obj = { .data = b, .content_type = type, .max_age_s = max_age,
+                         .immutable = immutable };
     assert_int_equal(lr_store_put(st, path, &obj), 0);
     av_buffer_unref(&b);
 }

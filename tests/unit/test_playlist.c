@@ -12,8 +12,9 @@
 
 static void media_playlist_exact(void **state)
 {
-    lr_seg_info segs[] = { { 7, 2.0, 0, 1000 }, { 8, 2.002, 0, 1000 }, { 9, 1.968, 0, 900 } };
-    lr_media_playlist pl = { 2, 0, segs, 3, "ts" };
+    lr_seg_info segs[] = { { .seq = 7, .duration = 2.0, .discontinuity = 0, .bytes = 1000 }, { .seq = 8, .duration = 2.002, .discontinuity = 0, .bytes = 1000 }, { .seq = 9, .duration = 1.968, .discontinuity = 0, .bytes = 900 } };
+    lr_media_playlist pl = { .target_duration = 2, .disc_sequence = 0, .segs = segs,
+                              .nb_segs = 3, .ext = "ts" };
     char *text;
     size_t len;
 
@@ -33,8 +34,9 @@ static void media_playlist_exact(void **state)
 
 static void discontinuity_tags(void **state)
 {
-    lr_seg_info segs[] = { { 10, 2.0, 1, 1 }, { 11, 2.0, 0, 1 }, { 12, 2.0, 1, 1 } };
-    lr_media_playlist pl = { 2, 4, segs, 3, "ts" };
+    lr_seg_info segs[] = { { .seq = 10, .duration = 2.0, .discontinuity = 1, .bytes = 1 }, { .seq = 11, .duration = 2.0, .discontinuity = 0, .bytes = 1 }, { .seq = 12, .duration = 2.0, .discontinuity = 1, .bytes = 1 } };
+    lr_media_playlist pl = { .target_duration = 2, .disc_sequence = 4, .segs = segs,
+                              .nb_segs = 3, .ext = "ts" };
     char *text;
     size_t len;
 
@@ -47,7 +49,7 @@ static void discontinuity_tags(void **state)
 
 static void target_duration_rounds(void **state)
 {
-    lr_seg_info segs[] = { { 1, 2.4, 0, 1 }, { 2, 2.6, 0, 1 }, { 3, 1.0, 0, 1 } };
+    lr_seg_info segs[] = { { .seq = 1, .duration = 2.4, .discontinuity = 0, .bytes = 1 }, { .seq = 2, .duration = 2.6, .discontinuity = 0, .bytes = 1 }, { .seq = 3, .duration = 1.0, .discontinuity = 0, .bytes = 1 } };
     assert_int_equal(lr_playlist_target_duration(segs, 3, 2), 3);
     assert_int_equal(lr_playlist_target_duration(segs, 1, 2), 2);
     assert_int_equal(lr_playlist_target_duration(segs, 3, 6), 6);
@@ -56,8 +58,9 @@ static void target_duration_rounds(void **state)
 
 static void media_playlist_refuses_gaps(void **state)
 {
-    lr_seg_info segs[] = { { 1, 2.0, 0, 1 }, { 3, 2.0, 0, 1 } };
-    lr_media_playlist pl = { 2, 0, segs, 2, "ts" };
+    lr_seg_info segs[] = { { .seq = 1, .duration = 2.0, .discontinuity = 0, .bytes = 1 }, { .seq = 3, .duration = 2.0, .discontinuity = 0, .bytes = 1 } };
+    lr_media_playlist pl = { .target_duration = 2, .disc_sequence = 0, .segs = segs,
+                              .nb_segs = 2, .ext = "ts" };
     char *text = NULL;
     size_t len;
 
@@ -70,13 +73,15 @@ static void media_playlist_refuses_gaps(void **state)
 static void master_playlist_exact(void **state)
 {
     lr_variant v[] = {
-        { "720p", 2900000, 1500000, 1280, 720, 30.0, "avc1.64001f,mp4a.40.2" },
-        { "360p", 900000, 0, 640, 360, 0, "avc1.4d401e,mp4a.40.2" },
+        { .name = "720p", .bandwidth = 2900000, .avg_bandwidth = 1500000, .width = 1280,
+          .height = 720, .frame_rate = 30.0, .codecs = "avc1.64001f,mp4a.40.2" },
+        { .name = "360p", .bandwidth = 900000, .width = 640, .height = 360,
+          .codecs = "avc1.4d401e,mp4a.40.2" },
     };
     char *text;
     size_t len;
 
-    assert_int_equal(lr_playlist_render_master(v, 2, &text, &len), 0);
+    assert_int_equal(lr_playlist_render_master(&(lr_master){ .variants = v, .nb_variants = 2 }, &text, &len), 0);
     assert_string_equal(text,
         "#EXTM3U\n"
         "#EXT-X-VERSION:3\n"
@@ -92,11 +97,12 @@ static void master_playlist_exact(void **state)
 
 static void master_needs_bandwidth(void **state)
 {
-    lr_variant v[] = { { "720p", 0, 0, 1280, 720, 30.0, "avc1.64001f" } };
+    lr_variant v[] = { { .name = "720p", .width = 1280, .height = 720, .frame_rate = 30.0,
+                         .codecs = "avc1.64001f" } };
     char *text = NULL;
     size_t len;
-    assert_true(lr_playlist_render_master(v, 1, &text, &len) < 0);
-    assert_true(lr_playlist_render_master(v, 0, &text, &len) < 0);
+    assert_true(lr_playlist_render_master(&(lr_master){ .variants = v, .nb_variants = 1 }, &text, &len) < 0);
+    assert_true(lr_playlist_render_master(&(lr_master){ .variants = v, .nb_variants = 0 }, &text, &len) < 0);
     assert_null(text);
 }
 

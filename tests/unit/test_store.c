@@ -27,7 +27,8 @@ static void put_str(lr_store *st, const char *path, const char *s, const char *t
                     int immutable)
 {
     AVBufferRef *b = make_buf(s);
-    lr_store_obj obj = { b, type, max_age, immutable };
+    lr_store_obj obj = { .data = b, .content_type = type, .max_age_s = max_age,
+                         .immutable = immutable };
     assert_int_equal(lr_store_put(st, path, &obj), 0);
     av_buffer_unref(&b);
 }
@@ -98,7 +99,8 @@ static void test_caller_keeps_its_reference(void **state)
 {
     lr_store *st = lr_store_alloc();
     AVBufferRef *b = make_buf("init");
-    lr_store_obj obj = { b, "video/mp4", 3600, 1 };
+    lr_store_obj obj = { .data = b, .content_type = "video/mp4", .max_age_s = 3600,
+                         .immutable = 1 };
     assert_int_equal(lr_store_put(st, "x/init.mp4", &obj), 0);
     assert_int_equal(av_buffer_get_ref_count(b), 2);
     lr_store_remove(st, "x/init.mp4");
