@@ -10,9 +10,12 @@
  * egress marks as a discontinuity. */
 #include "lecture.h"
 
+#include <time.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
@@ -263,6 +266,17 @@ static void place(lr_lecture *l, const AVPacket *pkt)
     }
 }
 
+/* The link's clock starts at the wall clock (modulo MPEG-TS's 33 bits), so
+ * the egress can date every frame by when it arrived here
+ * (EXT-X-PROGRAM-DATE-TIME) without any extra data on the link. */
+static int64_t wall_clock_90k(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((int64_t)ts.tv_sec * 90000 + ts.tv_nsec / 11111) & ((INT64_C(1) << 33) - 1);
+}
+
 static void forward(lr_lecture *l, AVPacket *pkt)
 {
     int k = pkt->stream_index;
@@ -292,6 +306,8 @@ static void forward(lr_lecture *l, AVPacket *pkt)
     if (l->eval_key)
         place(l, pkt);
     src_dts = pkt->dts;
+    if (l->tl.max_out == AV_NOPTS_VALUE)
+        l->tl.origin = wall_clock_90k();
     offset = lr_timeline_map(&l->tl, (unsigned)k, pkt->dts);
     if (offset == INT64_MIN)
         goto drop;

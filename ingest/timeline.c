@@ -8,7 +8,7 @@
 
 void lr_timeline_init(lr_timeline *t)
 {
-    *t = (lr_timeline){ .offset = 0, .last_in = AV_NOPTS_VALUE, .max_out = AV_NOPTS_VALUE,
+    *t = (lr_timeline){ .origin = AV_NOPTS_VALUE, .offset = 0, .last_in = AV_NOPTS_VALUE, .max_out = AV_NOPTS_VALUE,
                         .gap = 3000, .splice_gap = 3000, .splice = 1 };
     for (int i = 0; i < LR_TIMELINE_STREAMS; i++)
         t->last_out[i] = AV_NOPTS_VALUE;
@@ -32,9 +32,12 @@ int64_t lr_timeline_map(lr_timeline *t, unsigned stream, int64_t dts)
         t->nb_breaks++;
     }
     if (t->splice) {
-        /* The first session keeps the source's own clock; later ones carry on
-         * one frame after the last packet sent. */
-        t->offset = t->max_out == AV_NOPTS_VALUE ? 0 : t->max_out + t->splice_gap - dts;
+        /* The first session starts at the origin (or keeps the source's own
+         * clock); later ones carry on one frame after the last packet sent. */
+        if (t->max_out != AV_NOPTS_VALUE)
+            t->offset = t->max_out + t->splice_gap - dts;
+        else
+            t->offset = t->origin == AV_NOPTS_VALUE ? 0 : t->origin - dts;
         t->splice = 0;
         t->splice_gap = t->gap;
         t->nb_splices++;

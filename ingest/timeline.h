@@ -10,6 +10,8 @@
 #define LR_TIMELINE_STREAMS 8
 
 typedef struct lr_timeline {
+    int64_t origin;                          /* where the first session starts;
+                                                AV_NOPTS_VALUE: at the source's own clock */
     int64_t offset;                          /* added to the source's timestamps */
     int64_t last_in;                         /* previous source dts, any stream */
     int64_t last_out[LR_TIMELINE_STREAMS];   /* highest dts sent per link stream */

@@ -351,6 +351,8 @@ def parse_media(text):
             disc = True
         elif line == "#EXT-X-ENDLIST":
             out["endlist"] = True
+        elif line.startswith("#EXT-X-MAP:"):
+            out["map"] = parse_attrs(line.split(":", 1)[1]).get("URI")
         elif not line.startswith("#"):
             out["segments"].append({"seq": out["sequence"] + len(out["segments"]),
                                     "uri": line, "duration": duration, "discontinuity": disc})
@@ -364,17 +366,23 @@ def fetch_text(url):
     return body.decode("utf-8")
 
 
+def video_variants(variants):
+    """The variants with a picture (the audio-only variant left out)."""
+    return [v for v in variants if "RESOLUTION" in v["attrs"]]
+
+
 def fetch_master(demo):
-    return parse_master(fetch_text(demo.live("master.m3u8")))
+    """The master playlist's video variants."""
+    return video_variants(parse_master(fetch_text(demo.live("master.m3u8"))))
 
 
 def wait_master(demo, deadline=None):
-    """The master playlist, once it lists at least one variant."""
+    """The master playlist's video variants, once it lists at least one."""
     def get():
         status, _, body = http_get(demo.live("master.m3u8"))
         if status != 200:
             return None
-        v = parse_master(body.decode("utf-8"))
+        v = video_variants(parse_master(body.decode("utf-8")))
         return v or None
     return wait_for(get, deadline or scaled(30), what="master playlist with variants")
 
@@ -401,9 +409,17 @@ def wait_segments(url, count, deadline=None):
 
 
 def download(url, dest):
+    """Saves url's body to dest. An fMP4 segment or part (.m4s) gets its
+    rendition's init section (init.mp4 beside it) in front, so the file
+    decodes on its own as a TS segment does."""
     status, _, body = http_get(url, timeout=10)
     assert status == 200, f"GET {url} -> {status}"
     assert body, f"GET {url}: empty body"
+    if url.split("?", 1)[0].endswith(".m4s"):
+        init_url = urllib.request.urljoin(url, "init.mp4")
+        status, _, init = http_get(init_url, timeout=10)
+        assert status == 200, f"GET {init_url} -> {status}"
+        body = init + body
     Path(dest).write_bytes(body)
     return Path(dest)
 

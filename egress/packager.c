@@ -1,0 +1,678 @@
+/* egress/packager.c — see packager.h.
+ *
+ * Each rendition keeps the segments its live playlist lists (the time-shift
+ * window), the parts of its newest segments, and the parts of the segment
+ * being built. Every publication of a part or segment re-renders that
+ * rendition's playlist (full and delta forms) once; the HTTP server serves
+ * the stored text to every request and wakes the blocked ones.
+ *
+ * fMP4: video renditions carry only video; the audio is one rendition of its
+ * own ("audio"), cut where the first video rendition cuts, so segment N and
+ * part N.k cover the same time in every rendition. TS: audio is muxed into
+ * every video rendition, as old players expect. */
+#include "packager.h"
+
+#include <math.h>
+#include <sys/time.h>
+
+#include <libavutil/avstring.h>
+#include <libavutil/mem.h>
+
+#include "common/log.h"
+#include "common/streamid.h"
+#include "playlist.h"
+#include "recorder.h"
+#include "segmenter.h"
+
+#define MAX_RENDS        16
+#define MAX_PARTS        64     /* per segment */
+#define PART_SEGS        4      /* newest complete segments listed with parts */
+#define MAX_LISTED       20000  /* segments in one playlist, whatever the window */
+#define SEGMENT_MAX_AGE  86400
+#define PLAYLIST_MAX_AGE 1
+#define AUDIO_NAME       "audio"
+#define AUDIO_GROUP      "aud"
+#define PDT_REANCHOR_MS  1000
+
+typedef struct rendition rendition;
+
+struct rendition {
+    lr_packager  *p;
+    char          name[LR_LECTURE_NAME_MAX + 1];
+    int           is_audio;        /* the fMP4 audio rendition */
+    int           sidx;            /* its input stream in the current link; -1 none */
+    int           aidx;            /* TS: the audio muxed in; -1 none */
+    lr_segmenter *seg;
+
+    lr_seg_info  *segs;            /* the listed segments, oldest first */
+    int           nb_segs, cap_segs;
+    double        listed_duration;
+    lr_part_info  parts[PART_SEGS][MAX_PARTS]; /* by seq % PART_SEGS */
+    int           nb_parts[PART_SEGS];
+    lr_part_info  open[MAX_PARTS]; /* the segment being built */
+    int           nb_open;
+    int64_t       next_seq;
+    int64_t       disc_sequence;
+    int           pending_disc;    /* the next segment follows a media break */
+    int64_t       last_pdt_ms;     /* of the newest segment, for continuity */
+    double        last_duration;
+
+    int           width, height;
+    double        frame_rate;
+    int           channels;
+    int64_t       peak_bps, total_bytes;
+    double        total_duration;
+};
+
+struct lr_packager {
+    const lr_egress_conf *ec;
+    lr_store      *store;
+    char           lecture[LR_LECTURE_NAME_MAX + 1];
+    lr_seg_format  format;
+    const char    *ext;
+    rendition      rends[MAX_RENDS];
+    int            nb_rends;
+    int            ref;            /* the rendition whose cuts the audio follows */
+    int            audio;          /* the audio rendition, -1 none */
+    int64_t        last_end_pts;   /* end of the newest segment, 1/90000 */
+    int            first_segment;  /* of this link */
+    char          *master;         /* the last master text published */
+    lr_recorder   *rec;
+    lr_recorder_conf rec_conf;
+};
+
+/* ---- publishing ----------------------------------------------------------- */
+
+static void put(lr_packager *p, const char *path, AVBufferRef *buf, const lr_store_obj *tmpl)
+{
+    lr_store_obj obj = *tmpl;
+
+    obj.data = buf;
+    if (lr_store_put(p->store, path, &obj) < 0)
+        lr_error("lecture=%s store: cannot publish %s (out of memory)", p->lecture, path);
+}
+
+static AVBufferRef *wrap_text(char *text, size_t len)
+{
+    AVBufferRef *b = av_buffer_create((uint8_t *)text, len, av_buffer_default_free, NULL,
+                                      AV_BUFFER_FLAG_READONLY);
+    if (!b)
+        av_free(text);
+    return b;
+}
+
+static void rend_path(const rendition *r, char *out, size_t size, const char *file)
+{
+    snprintf(out, size, "%s/%s/%s", r->p->lecture, r->name, file);
+}
+
+static void media_path(const rendition *r, char *out, size_t size, int64_t seq, int part)
+{
+    if (part < 0)
+        snprintf(out, size, "%s/%s/%" PRId64 ".%s", r->p->lecture, r->name, seq, r->p->ext);
+    else
+        snprintf(out, size, "%s/%s/%" PRId64 ".%d.%s", r->p->lecture, r->name, seq, part,
+                 r->p->ext);
+}
+
+/* The newest (msn, part) a rendition's playlist lists. */
+static void newest_part(const rendition *r, int64_t *msn, int *part)
+{
+    if (r->nb_open) {
+        *msn = r->next_seq;
+        *part = r->nb_open - 1;
+    } else if (r->nb_segs) {
+        *msn = r->segs[r->nb_segs - 1].seq;
+        *part = r->nb_parts[*msn % PART_SEGS] - 1;
+    } else {
+        *msn = r->next_seq - 1;
+        *part = -1;
+    }
+}
+
+static int ll_on(const lr_packager *p)
+{
+    return p->ec->part_duration > 0;
+}
+
+static void publish_playlist(rendition *r, int ended)
+{
+    lr_packager *p = r->p;
+    const lr_egress_conf *ec = p->ec;
+    lr_rendition_report reports[MAX_RENDS];
+    char uris[MAX_RENDS][LR_LECTURE_NAME_MAX + 24];
+    char path[256];
+    int nb_reports = 0, ll = ll_on(p) && !ended;
+    lr_store_obj tmpl = { .content_type = "application/vnd.apple.mpegurl",
+                          .max_age_s = PLAYLIST_MAX_AGE };
+
+    if (!r->nb_segs && !r->nb_open)
+        return;
+    /* Parts are listed for the newest complete segments only. */
+    for (int i = FFMAX(0, r->nb_segs - PART_SEGS); i < r->nb_segs; i++) {
+        lr_seg_info *s = &r->segs[i];
+        s->parts = ll && i >= r->nb_segs - (PART_SEGS - 1) ? r->parts[s->seq % PART_SEGS] : NULL;
+        s->nb_parts = s->parts ? r->nb_parts[s->seq % PART_SEGS] : 0;
+    }
+    for (int i = 0; ll && i < p->nb_rends; i++) {
+        rendition *o = &p->rends[i];
+        if (o == r || o->sidx < 0 || (!o->nb_segs && !o->nb_open))
+            continue;
+        snprintf(uris[nb_reports], sizeof(uris[0]), "../%s/index.m3u8", o->name);
+        reports[nb_reports].uri = uris[nb_reports];
+        newest_part(o, &reports[nb_reports].last_msn, &reports[nb_reports].last_part);
+        nb_reports++;
+    }
+
+    int target = lr_playlist_target_duration(r->segs, r->nb_segs, (int)ceil(ec->target_duration));
+    lr_media_playlist pl = {
+        .target_duration = target,
+        .disc_sequence = r->disc_sequence,
+        .segs = r->segs,
+        .nb_segs = r->nb_segs,
+        .ext = p->ext,
+        .init_uri = p->format == LR_SEG_FMP4 ? "init.mp4" : NULL,
+        .endlist = ended,
+    };
+    if (ll) {
+        pl.part_target = ec->part_duration +
+                         (p->audio >= 0 ? LR_SEGMENTER_AUDIO_SLACK : 0);
+        pl.open_seq = r->next_seq;
+        pl.open_discontinuity = r->pending_disc && r->nb_open;
+        pl.open_parts = r->open;
+        pl.nb_open_parts = r->nb_open;
+        pl.preload_hint = 1;
+        pl.hold_back = 3.0 * target;
+        pl.part_hold_back = 3.0 * pl.part_target;
+        pl.can_skip_until = r->listed_duration > 12.0 * target ? 6.0 * target : 0;
+        pl.reports = reports;
+        pl.nb_reports = nb_reports;
+    }
+    tmpl.ll = ll;
+    tmpl.ll_ended = ended;
+    tmpl.ll_target_duration = target;
+    tmpl.ll_msn_complete = r->nb_segs ? r->segs[r->nb_segs - 1].seq : -1;
+    newest_part(r, &tmpl.ll_part_msn, &tmpl.ll_part);
+
+    for (int skip = 0; skip <= (ll && pl.can_skip_until > 0); skip++) {
+        char *text;
+        size_t len;
+        AVBufferRef *b;
+        pl.skip = skip;
+        if (lr_playlist_render_media(&pl, &text, &len) < 0) {
+            lr_warn("lecture=%s rendition=%s: playlist not rendered", p->lecture, r->name);
+            return;
+        }
+        if (!(b = wrap_text(text, len)))
+            return;
+        rend_path(r, path, sizeof(path), skip ? "index.m3u8?_HLS_skip=YES" : "index.m3u8");
+        put(p, path, b, &tmpl);
+        av_buffer_unref(&b);
+    }
+}
+
+static int64_t bits_per_s(int64_t bytes, double s)
+{
+    return (int64_t)(bytes * 8 / FFMAX(s, 0.001));
+}
+
+static void publish_master(lr_packager *p)
+{
+    lr_variant v[MAX_RENDS + 1];
+    lr_media_entry audio_media;
+    const rendition *a = p->audio >= 0 && p->rends[p->audio].sidx >= 0 ? &p->rends[p->audio] : NULL;
+    char codecs[MAX_RENDS][64], path[256], *text;
+    size_t len;
+    int nb = 0, nb_media = 0;
+    AVBufferRef *b;
+
+    if (a && (!a->nb_segs || !lr_segmenter_codec(a->seg)[0]))
+        return;  /* listed only once every rendition has a measured segment */
+    for (int i = 0; i < p->nb_rends; i++) {
+        const rendition *r = &p->rends[i];
+        if (r->sidx < 0 || r->is_audio)
+            continue;  /* not in the current link (the ladder changed) */
+        const char *vc = lr_segmenter_codec(r->seg);
+        if (!r->nb_segs || !vc[0])
+            return;
+        snprintf(codecs[nb], sizeof(codecs[0]), "%s%s%s", vc, a ? "," : "",
+                 a ? lr_segmenter_codec(a->seg) : "");
+        if (!a && r->aidx >= 0)  /* TS: audio muxed in */
+            av_strlcatf(codecs[nb], sizeof(codecs[0]), ",%s", "mp4a.40.2");
+        v[nb] = (lr_variant){
+            .name = r->name,
+            .bandwidth = r->peak_bps + (a ? a->peak_bps : 0),
+            .avg_bandwidth = bits_per_s(r->total_bytes, r->total_duration) +
+                             (a ? bits_per_s(a->total_bytes, a->total_duration) : 0),
+            .width = r->width, .height = r->height, .frame_rate = r->frame_rate,
+            .codecs = codecs[nb], .audio_group = a ? AUDIO_GROUP : NULL,
+        };
+        nb++;
+    }
+    if (!nb)
+        return;
+    if (a) {
+        audio_media = (lr_media_entry){ .type = "AUDIO", .group = AUDIO_GROUP, .name = "lecture",
+                                        .uri = AUDIO_NAME "/index.m3u8",
+                                        .channels = a->channels, .is_default = 1 };
+        nb_media = 1;
+        /* The audio-only variant, for students on the poorest networks. */
+        v[nb++] = (lr_variant){ .name = a->name, .bandwidth = a->peak_bps,
+                                .avg_bandwidth = bits_per_s(a->total_bytes, a->total_duration),
+                                .codecs = lr_segmenter_codec(a->seg) };
+    }
+    if (lr_playlist_render_master(&(lr_master){ .variants = v, .nb_variants = nb,
+                                                .media = nb_media ? &audio_media : NULL,
+                                                .nb_media = nb_media }, &text, &len) < 0)
+        return;
+    if (p->master && !strcmp(p->master, text)) {
+        av_free(text);
+        return;  /* rendered once per change */
+    }
+    av_free(p->master);
+    p->master = av_strdup(text);
+    if (p->rec && p->master)
+        lr_recorder_put_master(p->rec, text, len);
+    if (!(b = wrap_text(text, len)))
+        return;
+    snprintf(path, sizeof(path), "%s/master.m3u8", p->lecture);
+    put(p, path, b, &(lr_store_obj){ .content_type = "application/vnd.apple.mpegurl",
+                                     .max_age_s = PLAYLIST_MAX_AGE });
+    av_buffer_unref(&b);
+}
+
+/* ---- the wall clock ----------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* The ingest sets the link's clock to its wall clock (modulo the 33-bit
+ * MPEG-TS timestamp), so a timestamp names the moment the frame arrived at
+ * the ingest. A mapping that lands more than two minutes back means the
+ * link's clock isn't the ingest's (another sender): the arrival time here
+ * stands in. */
+static int64_t wall_ms_of(int64_t pts)
+{
+    const int64_t wrap = INT64_C(1) << 33;
+    int64_t now = now_ms();
+    int64_t ago = ((now * 90 - pts) % wrap + wrap) % wrap / 90;
+
+    return ago < 120000 ? now - ago : now;
+}
+
+static int64_t segment_pdt(rendition *r, int64_t start_pts, int disc)
+{
+    int64_t mapped = wall_ms_of(start_pts);
+    int64_t next = r->last_pdt_ms + (int64_t)llround(r->last_duration * 1000);
+
+    if (!r->last_pdt_ms || disc || llabs(mapped - next) > PDT_REANCHOR_MS)
+        return mapped;
+    return next;  /* durations and dates agree, as players expect */
+}
+
+/* ---- outputs of the segmenters ------------------------------------------- */
+
+static void forget_segment(rendition *r)
+{
+    lr_packager *p = r->p;
+    const lr_seg_info *old = &r->segs[0];
+    char path[256];
+
+    if (old->discontinuity)
+        r->disc_sequence++;
+    r->listed_duration -= old->duration;
+    if (!p->rec) {  /* with a recording, memory is trimmed by keep_segments below */
+        media_path(r, path, sizeof(path), old->seq, -1);
+        lr_store_remove(p->store, path);
+    }
+    memmove(r->segs, r->segs + 1, sizeof(*r->segs) * (size_t)--r->nb_segs);
+}
+
+static int window_full(const rendition *r)
+{
+    const lr_egress_conf *ec = r->p->ec;
+
+    if (r->nb_segs >= r->cap_segs)
+        return 1;
+    if (ec->dvr_window <= 0 || !r->p->rec)
+        return r->nb_segs > (ec->dvr_window <= 0 ? ec->playlist_segments : ec->keep_segments);
+    return r->nb_segs > 1 && r->listed_duration - r->segs[0].duration >= ec->dvr_window;
+}
+
+static void add_segment(rendition *r, const lr_seg_output *o)
+{
+    lr_packager *p = r->p;
+    char path[256];
+    lr_seg_info *info;
+    int slot;
+
+    media_path(r, path, sizeof(path), r->next_seq, -1);
+    put(p, path, o->data, &(lr_store_obj){
+        .content_type = p->format == LR_SEG_TS ? "video/mp2t"
+                      : r->is_audio ? "audio/mp4" : "video/iso.segment",
+        .max_age_s = SEGMENT_MAX_AGE, .immutable = 1 });
+
+    if (r->nb_segs == r->cap_segs || window_full(r))
+        forget_segment(r);
+    info = &r->segs[r->nb_segs++];
+    *info = (lr_seg_info){ .seq = r->next_seq, .duration = o->duration,
+                           .discontinuity = r->pending_disc, .bytes = o->data->size,
+                           .pdt_ms = segment_pdt(r, o->start_pts, r->pending_disc) };
+    while (window_full(r))
+        forget_segment(r);
+    r->listed_duration += o->duration;
+    r->last_pdt_ms = info->pdt_ms;
+    r->last_duration = o->duration;
+    if (p->rec)
+        lr_recorder_put_segment(p->rec, r->name, info, o->data);
+
+    /* The open parts become the segment's; parts older than that are gone. */
+    slot = (int)(r->next_seq % PART_SEGS);
+    memcpy(r->parts[slot], r->open, sizeof(*r->open) * (size_t)r->nb_open);
+    r->nb_parts[slot] = r->nb_open;
+    r->nb_open = 0;
+    if (r->next_seq >= PART_SEGS) {
+        int64_t gone = r->next_seq - PART_SEGS;
+        for (int k = 0; k < MAX_PARTS; k++) {
+            media_path(r, path, sizeof(path), gone, k);
+            if (k >= r->nb_parts[gone % PART_SEGS] && k > 8)
+                break;
+            lr_store_remove(p->store, path);
+        }
+    }
+    /* Memory keeps keep_segments; older listed ones come from the recording. */
+    if (p->rec && r->next_seq >= p->ec->keep_segments) {
+        media_path(r, path, sizeof(path), r->next_seq - p->ec->keep_segments, -1);
+        lr_store_remove(p->store, path);
+    }
+    r->next_seq++;
+    r->pending_disc = 0;
+
+    int64_t bps = bits_per_s(o->data->size, FFMAX(o->duration, 0.1));
+    r->total_bytes += o->data->size;
+    r->total_duration += o->duration;
+    r->peak_bps = FFMAX(r->peak_bps, bps);
+}
+
+static void add_part(rendition *r, const lr_seg_output *o)
+{
+    char path[256];
+
+    if (r->nb_open == MAX_PARTS)
+        return;
+    media_path(r, path, sizeof(path), r->next_seq, r->nb_open);
+    put(r->p, path, o->data, &(lr_store_obj){
+        .content_type = r->p->format == LR_SEG_TS ? "video/mp2t"
+                      : r->is_audio ? "audio/mp4" : "video/iso.segment",
+        .max_age_s = SEGMENT_MAX_AGE, .immutable = 1 });
+    r->open[r->nb_open++] = (lr_part_info){ o->duration, o->independent };
+}
+
+static void on_output(void *opaque, const lr_seg_output *o)
+{
+    rendition *r = opaque;
+    lr_packager *p = r->p;
+    char path[256];
+
+    switch (o->kind) {
+    case LR_OUT_INIT:
+        rend_path(r, path, sizeof(path), "init.mp4");
+        put(p, path, o->data, &(lr_store_obj){ .content_type = r->is_audio ? "audio/mp4"
+                                                                          : "video/mp4",
+                                               .max_age_s = PLAYLIST_MAX_AGE });
+        if (p->rec)
+            lr_recorder_put_init(p->rec, r->name, o->data);
+        return;
+    case LR_OUT_PART:
+        add_part(r, o);
+        if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg)
+            lr_segmenter_cut(p->rends[p->audio].seg,
+                             o->start_pts + (int64_t)llround(o->duration * 90000), 0);
+        publish_playlist(r, 0);
+        return;
+    case LR_OUT_SEGMENT:
+        if (p->first_segment && p->last_end_pts != AV_NOPTS_VALUE &&
+            llabs(o->start_pts - p->last_end_pts) > 90000) {
+            /* The media itself broke between links: tell players. */
+            for (int k = 0; k < p->nb_rends; k++)
+                p->rends[k].pending_disc = 1;
+            lr_info("lecture=%s timestamps jumped %.3f s across the link break: "
+                    "discontinuity", p->lecture, (o->start_pts - p->last_end_pts) / 9e4);
+        }
+        p->first_segment = 0;
+        if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg)
+            lr_segmenter_cut(p->rends[p->audio].seg,
+                             o->start_pts + (int64_t)llround(o->duration * 90000), 1);
+        add_segment(r, o);
+        if (o->gap_after) {
+            r->pending_disc = 1;
+            if (r == &p->rends[p->ref])
+                lr_info("lecture=%s the media breaks off after segment %" PRId64
+                        ": discontinuity", p->lecture, r->next_seq - 1);
+        }
+        if (r == &p->rends[p->ref])
+            p->last_end_pts = o->start_pts + (int64_t)llround(o->duration * 90000);
+        publish_playlist(r, 0);
+        publish_master(p);
+        return;
+    }
+}
+
+/* ---- renditions ----------------------------------------------------------- */
+
+static rendition *attach_rendition(lr_packager *p, const char *name)
+{
+    rendition *r;
+    int cap;
+
+    for (int i = 0; i < p->nb_rends; i++)
+        if (!strcmp(p->rends[i].name, name))
+            return &p->rends[i];
+    if (p->nb_rends == MAX_RENDS)
+        return NULL;
+    r = &p->rends[p->nb_rends];
+    memset(r, 0, sizeof(*r));
+    cap = p->ec->dvr_window > 0 && p->rec
+        ? (int)FFMIN(MAX_LISTED, p->ec->dvr_window / (p->ec->target_duration * 0.5) + 8)
+        : FFMAX(p->ec->keep_segments, p->ec->playlist_segments) + 2;
+    if (!(r->segs = av_calloc((size_t)cap, sizeof(*r->segs))))
+        return NULL;
+    r->cap_segs = cap;
+    r->p = p;
+    r->sidx = r->aidx = -1;
+    av_strlcpy(r->name, name, sizeof(r->name));
+    /* After a restart the window comes back from the recording. */
+    if (p->rec) {
+        lr_seg_info *old = NULL;
+        int nb = 0;
+        if (lr_recorder_segments(p->rec, name, p->ec->dvr_window, &old, &nb) >= 0 && nb) {
+            nb = FFMIN(nb, cap - 2);
+            for (int i = 0; i < nb; i++) {
+                r->segs[i] = old[i];
+                r->listed_duration += old[i].duration;
+            }
+            r->nb_segs = nb;
+            r->last_pdt_ms = old[nb - 1].pdt_ms;
+            r->last_duration = old[nb - 1].duration;
+        }
+        av_free(old);
+    }
+    p->nb_rends++;
+    return r;
+}
+
+static const char *service_name(const AVFormatContext *ifmt, unsigned v)
+{
+    for (unsigned i = 0; i < ifmt->nb_programs; i++) {
+        const AVProgram *prog = ifmt->programs[i];
+        for (unsigned k = 0; k < prog->nb_stream_indexes; k++) {
+            const AVDictionaryEntry *sn;
+            if (prog->stream_index[k] == v &&
+                (sn = av_dict_get(prog->metadata, "service_name", NULL, 0)))
+                return sn->value;
+        }
+    }
+    return NULL;
+}
+
+static int open_segmenter(lr_packager *p, rendition *r, const AVStream *video,
+                          const AVStream *audio)
+{
+    lr_segmenter_opts o = { .format = p->format,
+                            .min_duration = p->ec->target_duration * 0.5,
+                            .part_duration = p->ec->part_duration };
+
+    lr_segmenter_free(&r->seg);
+    r->nb_open = 0;  /* parts of an unfinished segment died with the link */
+    return lr_segmenter_alloc(video, audio, &o, on_output, r, &r->seg);
+}
+
+static void open_recording(lr_packager *p)
+{
+    if (p->rec || !p->rec_conf.root || !p->rec_conf.root[0])
+        return;
+    if (lr_recorder_open(&p->rec_conf, p->lecture, p->ext, 1, &p->rec) < 0)
+        return;  /* logged; the lecture goes on without a recording */
+    lr_store_set_disk_dir(p->store, p->lecture, lr_recorder_dir(p->rec));
+    lr_info("lecture=%s recording to %s", p->lecture, lr_recorder_dir(p->rec));
+}
+
+int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
+{
+    int aidx = av_find_best_stream((AVFormatContext *)ifmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    int64_t next_seq = 0;
+    int nb = 0, ret;
+
+    open_recording(p);
+    if (p->rec)
+        next_seq = lr_recorder_next_seq(p->rec);
+    for (int i = 0; i < p->nb_rends; i++) {
+        p->rends[i].sidx = p->rends[i].aidx = -1;
+        next_seq = FFMAX(next_seq, p->rends[i].next_seq);
+    }
+    p->ref = -1;
+    p->audio = -1;
+    for (unsigned v = 0; v < ifmt->nb_streams; v++) {
+        const AVStream *st = ifmt->streams[v];
+        const char *sn = service_name(ifmt, v);
+        char name[LR_LECTURE_NAME_MAX + 1];
+        rendition *r;
+
+        if (st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO || st->codecpar->width <= 0)
+            continue;
+        if (sn && lr_lecture_name_valid(sn) && strcmp(sn, AUDIO_NAME))
+            av_strlcpy(name, sn, sizeof(name));
+        else
+            snprintf(name, sizeof(name), "v%u", v);
+        if (!(r = attach_rendition(p, name)))
+            break;
+        r->sidx = (int)v;
+        r->width = st->codecpar->width;
+        r->height = st->codecpar->height;
+        r->frame_rate = st->avg_frame_rate.num ? av_q2d(st->avg_frame_rate)
+                      : st->r_frame_rate.num ? av_q2d(st->r_frame_rate) : 0;
+        if (r->frame_rate > 240)
+            r->frame_rate = 0;
+        if (p->format == LR_SEG_TS)
+            r->aidx = aidx;
+        if ((ret = open_segmenter(p, r, st, r->aidx >= 0 ? ifmt->streams[aidx] : NULL)) < 0)
+            return ret;
+        if (p->ref < 0)
+            p->ref = (int)(r - p->rends);
+        nb++;
+    }
+    if (nb && p->format == LR_SEG_FMP4 && aidx >= 0) {
+        rendition *a = attach_rendition(p, AUDIO_NAME);
+        if (a) {
+            a->is_audio = 1;
+            a->sidx = aidx;
+            a->channels = ifmt->streams[aidx]->codecpar->ch_layout.nb_channels;
+            if ((ret = open_segmenter(p, a, NULL, ifmt->streams[aidx])) < 0)
+                return ret;
+            p->audio = (int)(a - p->rends);
+        }
+    }
+    /* Renditions continue from one shared number, so segment N is the same
+     * moment in each of them. */
+    for (int i = 0; i < p->nb_rends; i++)
+        p->rends[i].next_seq = next_seq;
+    p->first_segment = 1;
+    return nb;
+}
+
+void lr_packager_packet(lr_packager *p, const AVPacket *pkt)
+{
+    for (int i = 0; i < p->nb_rends; i++) {
+        rendition *r = &p->rends[i];
+        if (!r->seg)
+            continue;
+        if (pkt->stream_index == r->sidx)
+            lr_segmenter_push(r->seg, !r->is_audio, pkt);
+        else if (pkt->stream_index == r->aidx)
+            lr_segmenter_push(r->seg, 0, pkt);
+    }
+}
+
+void lr_packager_link_end(lr_packager *p)
+{
+    if (p->ref >= 0 && p->rends[p->ref].seg)
+        lr_segmenter_flush(p->rends[p->ref].seg);  /* first: the audio follows its cuts */
+    for (int i = 0; i < p->nb_rends; i++) {
+        lr_segmenter_flush(p->rends[i].seg);
+        lr_segmenter_free(&p->rends[i].seg);
+        p->rends[i].nb_open = 0;
+    }
+}
+
+void lr_packager_end(lr_packager *p)
+{
+    for (int i = 0; i < p->nb_rends; i++)
+        if (p->rends[i].sidx >= 0)
+            publish_playlist(&p->rends[i], 1);
+    if (p->rec) {
+        lr_info("lecture=%s ended: recording %s is now on demand", p->lecture,
+                lr_recorder_id(p->rec));
+        lr_store_set_disk_dir(p->store, p->lecture, NULL);
+        lr_recorder_finish(&p->rec);
+    }
+}
+
+int lr_packager_alloc(const lr_egress_conf *ec, lr_store *store, const char *lecture,
+                      lr_packager **out)
+{
+    lr_packager *p = av_mallocz(sizeof(*p));
+
+    if (!p)
+        return AVERROR(ENOMEM);
+    p->ec = ec;
+    p->store = store;
+    av_strlcpy(p->lecture, lecture, sizeof(p->lecture));
+    p->format = !strcmp(ec->segment_format, "ts") ? LR_SEG_TS : LR_SEG_FMP4;
+    p->ext = p->format == LR_SEG_TS ? "ts" : "m4s";
+    p->last_end_pts = AV_NOPTS_VALUE;
+    p->ref = p->audio = -1;
+    p->rec_conf = (lr_recorder_conf){ .root = ec->recordings_dir,
+                                      .retention_days = ec->retention_days,
+                                      .quota_bytes = (int64_t)ec->recordings_quota_mb << 20 };
+    *out = p;
+    return 0;
+}
+
+void lr_packager_free(lr_packager **pp)
+{
+    lr_packager *p = *pp;
+
+    if (!p)
+        return;
+    for (int i = 0; i < p->nb_rends; i++) {
+        lr_segmenter_free(&p->rends[i].seg);
+        av_freep(&p->rends[i].segs);
+    }
+    lr_recorder_close(&p->rec);
+    av_free(p->master);
+    av_freep(pp);
+}

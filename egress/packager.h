@@ -1,0 +1,34 @@
+/* egress/packager.h — one lecture's packaging: the renditions of its ladder
+ * cut into segments and LL-HLS parts (segmenter.c), their media playlists
+ * and the master rendered once per change (playlist.c) and published to the
+ * store the HTTP server reads, the time-shift window, and the recording
+ * (recorder.c). Its state outlives a link, so a reconnect continues the same
+ * playlists. One receiver thread at a time drives it; egress.c owns it. */
+#ifndef LR_EGRESS_PACKAGER_H
+#define LR_EGRESS_PACKAGER_H
+
+#include <libavformat/avformat.h>
+
+#include "common/config.h"
+#include "store.h"
+
+typedef struct lr_packager lr_packager;
+
+int  lr_packager_alloc(const lr_egress_conf *ec, lr_store *store, const char *lecture,
+                       lr_packager **out);
+/* Frees; the recording stays resumable (egress shutdown). */
+void lr_packager_free(lr_packager **p);
+
+/* A link arrived: maps its programs to renditions (one per video program,
+ * named by service_name, plus "audio" for fMP4) and opens the recording.
+ * Returns how many video renditions, or a negative AVERROR. */
+int  lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt);
+/* One packet of the link (not consumed). */
+void lr_packager_packet(lr_packager *p, const AVPacket *pkt);
+/* The link ended: what the segmenters hold is published. */
+void lr_packager_link_end(lr_packager *p);
+/* The lecture is over (no link for the grace time): playlists end
+ * (EXT-X-ENDLIST) and the recording becomes a VOD. */
+void lr_packager_end(lr_packager *p);
+
+#endif
