@@ -60,6 +60,7 @@ struct rendition {
     int           width, height;
     double        frame_rate;
     int           channels;
+    char          codec[24];       /* for CODECS=, from the bitstream */
     int64_t       peak_bps, total_bytes;
     double        total_duration;
 };
@@ -226,17 +227,16 @@ static void publish_master(lr_packager *p)
     int nb = 0, nb_media = 0;
     AVBufferRef *b;
 
-    if (a && (!a->nb_segs || !lr_segmenter_codec(a->seg)[0]))
+    if (a && (!a->nb_segs || !a->codec[0]))
         return;  /* listed only once every rendition has a measured segment */
     for (int i = 0; i < p->nb_rends; i++) {
         const rendition *r = &p->rends[i];
         if (r->sidx < 0 || r->is_audio)
             continue;  /* not in the current link (the ladder changed) */
-        const char *vc = lr_segmenter_codec(r->seg);
-        if (!r->nb_segs || !vc[0])
+        if (!r->nb_segs || !r->codec[0])
             return;
-        snprintf(codecs[nb], sizeof(codecs[0]), "%s%s%s", vc, a ? "," : "",
-                 a ? lr_segmenter_codec(a->seg) : "");
+        snprintf(codecs[nb], sizeof(codecs[0]), "%s%s%s", r->codec, a ? "," : "",
+                 a ? a->codec : "");
         if (!a && r->aidx >= 0)  /* TS: audio muxed in */
             av_strlcatf(codecs[nb], sizeof(codecs[0]), ",%s", "mp4a.40.2");
         v[nb] = (lr_variant){
@@ -259,7 +259,7 @@ static void publish_master(lr_packager *p)
         /* The audio-only variant, for students on the poorest networks. */
         v[nb++] = (lr_variant){ .name = a->name, .bandwidth = a->peak_bps,
                                 .avg_bandwidth = bits_per_s(a->total_bytes, a->total_duration),
-                                .codecs = lr_segmenter_codec(a->seg) };
+                                .codecs = a->codec };
     }
     if (lr_playlist_render_master(&(lr_master){ .variants = v, .nb_variants = nb,
                                                 .media = nb_media ? &audio_media : NULL,
@@ -356,6 +356,11 @@ static void add_segment(rendition *r, const lr_seg_output *o)
                       : r->is_audio ? "audio/mp4" : "video/iso.segment",
         .max_age_s = SEGMENT_MAX_AGE, .immutable = 1 });
 
+    if (r->nb_segs && r->segs[r->nb_segs - 1].seq + 1 != r->next_seq) {
+        while (r->nb_segs)  /* this rendition fell behind: start the window again */
+            forget_segment(r);
+        r->pending_disc = 1;
+    }
     if (r->nb_segs == r->cap_segs || window_full(r))
         forget_segment(r);
     info = &r->segs[r->nb_segs++];
@@ -370,20 +375,16 @@ static void add_segment(rendition *r, const lr_seg_output *o)
     if (p->rec)
         lr_recorder_put_segment(p->rec, r->name, info, o->data);
 
-    /* The open parts become the segment's; parts older than that are gone. */
+    /* The open parts become the segment's, in the slot of the segment
+     * PART_SEGS back, whose parts players no longer see listed. */
     slot = (int)(r->next_seq % PART_SEGS);
+    for (int k = 0; r->next_seq >= PART_SEGS && k < r->nb_parts[slot]; k++) {
+        media_path(r, path, sizeof(path), r->next_seq - PART_SEGS, k);
+        lr_store_remove(p->store, path);
+    }
     memcpy(r->parts[slot], r->open, sizeof(*r->open) * (size_t)r->nb_open);
     r->nb_parts[slot] = r->nb_open;
     r->nb_open = 0;
-    if (r->next_seq >= PART_SEGS) {
-        int64_t gone = r->next_seq - PART_SEGS;
-        for (int k = 0; k < MAX_PARTS; k++) {
-            media_path(r, path, sizeof(path), gone, k);
-            if (k >= r->nb_parts[gone % PART_SEGS] && k > 8)
-                break;
-            lr_store_remove(p->store, path);
-        }
-    }
     /* Memory keeps keep_segments; older listed ones come from the recording. */
     if (p->rec && r->next_seq >= p->ec->keep_segments) {
         media_path(r, path, sizeof(path), r->next_seq - p->ec->keep_segments, -1);
@@ -447,6 +448,8 @@ static void on_output(void *opaque, const lr_seg_output *o)
         if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg)
             lr_segmenter_cut(p->rends[p->audio].seg,
                              o->start_pts + (int64_t)llround(o->duration * 90000), 1);
+        if (r->seg && lr_segmenter_codec(r->seg)[0])
+            av_strlcpy(r->codec, lr_segmenter_codec(r->seg), sizeof(r->codec));
         add_segment(r, o);
         if (o->gap_after) {
             r->pending_disc = 1;
@@ -490,12 +493,16 @@ static rendition *attach_rendition(lr_packager *p, const char *name)
         lr_seg_info *old = NULL;
         int nb = 0;
         if (lr_recorder_segments(p->rec, name, p->ec->dvr_window, &old, &nb) >= 0 && nb) {
-            nb = FFMIN(nb, cap - 2);
-            for (int i = 0; i < nb; i++) {
-                r->segs[i] = old[i];
+            int from = FFMAX(0, nb - (cap - 2));
+            for (int i = from + 1; i < nb; i++)  /* a playlist lists consecutive seqs */
+                if (old[i].seq != old[i - 1].seq + 1)
+                    from = i;
+            for (int i = from; i < nb; i++) {
+                r->segs[i - from] = old[i];
                 r->listed_duration += old[i].duration;
             }
-            r->nb_segs = nb;
+            r->nb_segs = nb - from;
+            r->pending_disc = 1;  /* the egress restarted: the media jumps */
             r->last_pdt_ms = old[nb - 1].pdt_ms;
             r->last_duration = old[nb - 1].duration;
         }
@@ -538,7 +545,6 @@ static void open_recording(lr_packager *p)
     if (lr_recorder_open(&p->rec_conf, p->lecture, p->ext, 1, &p->rec) < 0)
         return;  /* logged; the lecture goes on without a recording */
     lr_store_set_disk_dir(p->store, p->lecture, lr_recorder_dir(p->rec));
-    lr_info("lecture=%s recording to %s", p->lecture, lr_recorder_dir(p->rec));
 }
 
 int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
@@ -621,8 +627,10 @@ void lr_packager_link_end(lr_packager *p)
 {
     if (p->ref >= 0 && p->rends[p->ref].seg)
         lr_segmenter_flush(p->rends[p->ref].seg);  /* first: the audio follows its cuts */
+    for (int i = 0; i < p->nb_rends; i++)
+        if (p->rends[i].seg && i != p->ref)
+            lr_segmenter_flush(p->rends[i].seg);
     for (int i = 0; i < p->nb_rends; i++) {
-        lr_segmenter_flush(p->rends[i].seg);
         lr_segmenter_free(&p->rends[i].seg);
         p->rends[i].nb_open = 0;
     }

@@ -1,0 +1,107 @@
+// Browser test driver: hls.js (served by the egress) in headless Chromium,
+// playing one HLS URL with the settings and actions a test asks for, and
+// reporting what a student would have seen.
+//
+// usage: node tests/browser/hlsjs.mjs '<json>'
+//   {"origin": "http://127.0.0.1:8080",      page loaded first (same origin)
+//    "src": "http://.../master.m3u8",
+//    "seconds": 20,                           how long to watch (wall clock)
+//    "lowLatency": true,
+//    "rate": 1,                               playbackRate (VOD tests go faster)
+//    "actions": [{"at": 8, "do": "level", "level": 0},      hls.currentLevel = 0
+//                {"at": 5, "do": "seekBack", "seconds": 60}, currentTime -= 60
+//                {"at": 0, "do": "seekStart"}]}             currentTime = 0
+// Prints one JSON line: played (seconds of media advanced), stalls
+// (BUFFER_STALLED_ERROR events), errors (hls.js errors), fatal, levels
+// (LEVEL_SWITCHED), latencies (Date.now() - hls.playingDate, ms), ended,
+// duration, currentTime, frames, statuses (HTTP status counts of hls.js's
+// requests), seekable [start, end].
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const opts = JSON.parse(process.argv[2] ?? '{}');
+const executablePath = process.env.LR_CHROMIUM || '/usr/bin/chromium';
+const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lr-chromium-'));
+const out = { ok: false, played: 0, stalls: 0, errors: [], fatal: null, levels: [],
+              latencies: [], ended: false, statuses: {}, pageErrors: [], error: null };
+let context;
+try {
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync',
+           '--autoplay-policy=no-user-gesture-required'],
+  });
+  const page = context.pages()[0] ?? await context.newPage();
+  page.on('pageerror', (e) => out.pageErrors.push(String(e)));
+  page.on('response', (r) => {
+    if (/\.(m3u8|m4s|mp4|ts)(\?|$)/.test(r.url())) out.statuses[r.status()] = (out.statuses[r.status()] ?? 0) + 1;
+  });
+  await page.goto(`${opts.origin}/healthz`, { timeout: 15000 });
+  await page.addScriptTag({ url: `${opts.origin}/assets/hls.min.js` });
+  await page.evaluate((o) => {
+    const v = document.createElement('video');
+    v.muted = true;
+    v.autoplay = true;
+    v.playbackRate = o.rate ?? 1;
+    document.body.appendChild(v);
+    const lr = window.lr = { stalls: 0, errors: [], fatal: null, levels: [], video: v };
+    const hls = window.hls = new Hls({ lowLatencyMode: o.lowLatency ?? true, debug: false });
+    hls.on(Hls.Events.ERROR, (_, d) => {
+      if (d.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) lr.stalls++;
+      if (lr.errors.length < 30) lr.errors.push(`${d.type}/${d.details}${d.fatal ? ' FATAL' : ''}`);
+      if (d.fatal) lr.fatal = `${d.type}/${d.details}`;
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => lr.levels.push(d.level));
+    hls.loadSource(o.src);
+    hls.attachMedia(v);
+    v.addEventListener('ratechange', () => {});
+    hls.on(Hls.Events.MANIFEST_PARSED, () => { v.playbackRate = o.rate ?? 1; v.play().catch(() => {}); });
+  }, opts);
+
+  const t0 = Date.now();
+  const actions = [...(opts.actions ?? [])].sort((a, b) => a.at - b.at);
+  let last = null;
+  for (;;) {
+    const s = await page.evaluate(() => {
+      const v = window.lr.video, h = window.hls;
+      const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : {};
+      const sk = v.seekable.length ? [v.seekable.start(0), v.seekable.end(v.seekable.length - 1)] : null;
+      return { t: v.currentTime, ended: v.ended, duration: v.duration, frames: q.totalVideoFrames ?? 0,
+               seeking: v.seeking, seekable: sk, level: h.currentLevel,
+               latency: h.playingDate ? Date.now() - h.playingDate.getTime() : null,
+               error: v.error ? `${v.error.code} ${v.error.message}` : null };
+    });
+    if (last !== null && !s.seeking && s.t > last && s.t - last < 5) out.played += s.t - last;
+    last = s.t;
+    if (s.latency !== null && s.t > 0) out.latencies.push(s.latency);
+    Object.assign(out, { currentTime: s.t, ended: s.ended, duration: s.duration,
+                         frames: s.frames, seekable: s.seekable, mediaError: s.error });
+    const elapsed = (Date.now() - t0) / 1000;
+    while (actions.length && elapsed >= actions[0].at && out.played > 0) {
+      const a = actions.shift();
+      await page.evaluate((a) => {
+        const v = window.lr.video, h = window.hls;
+        if (a.do === 'level') h.currentLevel = a.level;
+        if (a.do === 'seekBack') v.currentTime = Math.max(0, v.currentTime - a.seconds);
+        if (a.do === 'seekStart') v.currentTime = v.seekable.length ? v.seekable.start(0) : 0;
+      }, a);
+      last = null;  // a seek is not playback
+    }
+    const lr = await page.evaluate(() => ({ stalls: window.lr.stalls, errors: window.lr.errors,
+                                            fatal: window.lr.fatal, levels: window.lr.levels }));
+    Object.assign(out, lr);
+    if (out.fatal || s.ended || elapsed >= (opts.seconds ?? 20)) break;
+    await page.waitForTimeout(250);
+  }
+  out.ok = !out.fatal && !out.mediaError && out.frames > 0;
+} catch (e) {
+  out.error = String(e && e.stack || e);
+} finally {
+  if (context) await context.close().catch(() => {});
+  fs.rmSync(userDataDir, { recursive: true, force: true });
+}
+console.log(JSON.stringify(out));
+process.exit(out.ok ? 0 : 1);
