@@ -1,13 +1,16 @@
 /* app/main.c — the lecture-relay command line: picks the subcommand, loads
  * the configuration (exit 2 on a bad file) and hands over to the roles. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libavformat/avformat.h>
 
 #include "common/config.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "egress/token.h"
 #include "lr_build_config.h"
 #include "roles.h"
 #include "transcode/transcode.h"
@@ -38,6 +41,7 @@ static void usage(FILE *f)
         fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nWith no command, 'run' with the built-in defaults.\n"
                "transcode-file takes INPUT OUTPUT after the options.\n"
+               "sign-url --lecture L --expires 2h [--ip A] [--base URL] mints a signed URL.\n"
                "'lecture-relay COMMAND --help' tells more; docs/configuration.md lists every key.\n");
 }
 
@@ -68,6 +72,90 @@ static void command_usage(const struct command *cmd)
         printf("Exit code 0: the file is good; 2: it is not (the message names line and key).\n");
 }
 
+/* ---- sign-url: mints a signed watch URL for the university portal ------- */
+
+/* "2h", "30m", "45s", "1d" or plain seconds; -1 if malformed. */
+static long long parse_duration(const char *s)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v <= 0)
+        return -1;
+    if (!*end || !strcmp(end, "s"))
+        return v;
+    if (!strcmp(end, "m"))
+        return v * 60;
+    if (!strcmp(end, "h"))
+        return v * 3600;
+    if (!strcmp(end, "d"))
+        return v * 86400;
+    return -1;
+}
+
+static int sign_url_main(int argc, char **argv)
+{
+    const char *config_path = NULL, *lecture = NULL, *expires = NULL, *ip = "", *base = NULL;
+    char tok[LR_TOKEN_MAX_LEN + 1], err[512], def_base[300];
+    lr_config conf = { 0 };
+    int ret = 2;
+
+    for (int i = 2; i < argc; i++) {
+        const char **dst = !strcmp(argv[i], "--config") || !strcmp(argv[i], "-c") ? &config_path
+                         : !strcmp(argv[i], "--lecture") ? &lecture
+                         : !strcmp(argv[i], "--expires") ? &expires
+                         : !strcmp(argv[i], "--ip") ? &ip
+                         : !strcmp(argv[i], "--base") ? &base : NULL;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: lecture-relay sign-url --config FILE --lecture L --expires 2h "
+                   "[--ip ADDR] [--base https://host]\n\n"
+                   "Prints the lecture's signed player page and master playlist URLs, valid\n"
+                   "until the expiry (s, m, h, d suffixes), signed with the first of\n"
+                   "egress.token_secrets; --ip binds them to one viewer address.\n");
+            return 0;
+        }
+        if (!dst || i + 1 >= argc) {
+            fprintf(stderr, "lecture-relay: sign-url: unexpected argument '%s' (try --help)\n",
+                    argv[i]);
+            return 2;
+        }
+        *dst = argv[++i];
+    }
+    long long ttl = expires ? parse_duration(expires) : -1;
+    if (!lecture || ttl < 0) {
+        fprintf(stderr, "lecture-relay: sign-url needs --lecture NAME and --expires DURATION "
+                        "(e.g. 2h)\n");
+        return 2;
+    }
+    if (lr_config_defaults(&conf) < 0)
+        return 1;
+    if (config_path && lr_config_load_file(&conf, config_path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "lecture-relay: bad configuration: %s\n", err);
+        goto end;
+    }
+    if (conf.egress.nb_token_secrets < 1) {
+        fprintf(stderr, "lecture-relay: sign-url: the configuration has no egress.token_secrets\n");
+        goto end;
+    }
+    if (lr_token_sign(conf.egress.token_secrets[0], lecture, (long long)time(NULL) + ttl, ip,
+                      tok, sizeof(tok)) < 0) {
+        fprintf(stderr, "lecture-relay: sign-url: bad --lecture or --ip\n");
+        goto end;
+    }
+    if (!base) {
+        snprintf(def_base, sizeof(def_base), "http://%s", conf.egress.http);
+        base = def_base;
+    }
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    printf("watch: %.*s/t/%s/watch/%s\n", (int)bl, base, tok, lecture);
+    printf("master: %.*s/t/%s/live/%s/master.m3u8\n", (int)bl, base, tok, lecture);
+    ret = 0;
+end:
+    lr_config_free(&conf);
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     const struct command *cmd = &commands[0];
@@ -79,6 +167,8 @@ int main(int argc, char **argv)
     sigset_t sigs;
     int i = 1, ret;
 
+    if (argc > 1 && !strcmp(argv[1], "sign-url"))
+        return sign_url_main(argc, argv);
     if (argc > 1 && argv[1][0] != '-') {
         cmd = NULL;
         for (size_t k = 0; k < FF_ARRAY_ELEMS(commands); k++)

@@ -21,7 +21,7 @@
 #include "common/config.h"
 #include "common/streamid.h"
 
-#define MAX_OPTS 16 /* entries in one table, for the lines[] arrays */
+#define MAX_OPTS 24 /* entries in one table, for the lines[] arrays */
 #define MAX_STRLIST 16 /* items of one string list */
 
 enum opt_type { OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_BOOL, OPT_SECTION, OPT_LIST,
@@ -91,6 +91,12 @@ static int check_preset(const char *s)
     return in_list(s, presets);
 }
 
+static int check_segment_format(const char *s)
+{
+    static const char *const formats[] = { "fmp4", "ts", NULL };
+    return in_list(s, formats);
+}
+
 static int check_rate_control(const char *s)
 {
     static const char *const modes[] = { "crf", "cbr", NULL };
@@ -111,6 +117,11 @@ static int check_name(const char *s)
 static int check_nonempty(const char *s)
 {
     return s[0] != 0;
+}
+
+static int check_token_secret(const char *s)
+{
+    return strlen(s) >= 16;
 }
 
 static int check_passphrase(const char *s)
@@ -380,6 +391,31 @@ static const opt egress_opts[] = {
     DBL("target_duration", lr_egress_conf, target_duration, 2.0, 0.5, 10),
     STR("assets_dir", lr_egress_conf, assets_dir, LR_SOURCE_DIR "/node_modules/hls.js/dist",
         check_nonempty, "a folder path", OPT_PATH),
+    /* packaging (egress/packager.c, docs/recordings.md) */
+    STR("segment_format", lr_egress_conf, segment_format, "fmp4", check_segment_format,
+        "fmp4 or ts", 0),
+    DBL("part_duration", lr_egress_conf, part_duration, 0.334, 0, 2),
+    DBL("dvr_window", lr_egress_conf, dvr_window, 7200, 0, 86400),
+    DBL("recording_grace", lr_egress_conf, recording_grace, 60, 0, 86400),
+    DBL("retention_days", lr_egress_conf, retention_days, 30, 0, 36500),
+    INT("recordings_quota_mb", lr_egress_conf, recordings_quota_mb, 0, 0, 1 << 30, 0),
+    /* the HTTP side (egress/http.c, docs/http.md) */
+    INT("http_threads", lr_egress_conf, http_threads, 1, 1, 64, 0),
+    STR("tls_listen", lr_egress_conf, tls_listen, "", check_hostport_or_empty,
+        "empty (no HTTPS) or host:port", 0),
+    STR("tls_cert", lr_egress_conf, tls_cert, "", NULL, "a PEM certificate file", OPT_PATH),
+    STR("tls_key", lr_egress_conf, tls_key, "", NULL, "a PEM private key file",
+        OPT_PATH | OPT_SECRET),
+    STR("cors_origins", lr_egress_conf, cors_origins, "*", check_nonempty,
+        "'*' or space-separated origins", 0),
+    BOOL("require_token", lr_egress_conf, require_token, 0),
+    { .name = "token_secrets", .type = OPT_STRLIST,
+      .offset = offsetof(lr_egress_conf, token_secrets),
+      .count_offset = offsetof(lr_egress_conf, nb_token_secrets),
+      .max_elems = LR_MAX_TOKEN_SECRETS, .check = check_token_secret,
+      .expect = "secrets of at least 16 characters", .flags = OPT_SECRET },
+    INT("max_conns_per_ip", lr_egress_conf, max_conns_per_ip, 0, 0, 1000000, 0),
+    STR("recordings_dir", lr_egress_conf, recordings_dir, "", NULL, "a folder path", OPT_PATH),
     { .name = NULL }
 };
 

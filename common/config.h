@@ -22,6 +22,7 @@ typedef struct lr_link_conf {
     char *passphrase;  /* empty: no encryption; else 10..79 chars */
 } lr_link_conf;
 
+#define LR_MAX_TOKEN_SECRETS 4
 #define LR_MAX_LECTURES 64
 #define LR_MAX_SOURCES  4
 
@@ -74,6 +75,24 @@ typedef struct lr_egress_conf {
     int    keep_segments;     /* segments kept in memory per rendition */
     double target_duration;   /* expected segment duration, seconds */
     char  *assets_dir;        /* folder holding hls.min.js for the player page */
+    /* packaging (egress/packager.c, docs/recordings.md) */
+    char  *segment_format;    /* "fmp4" (CMAF, default) or "ts" */
+    double part_duration;     /* LL-HLS part target, seconds; 0: no parts */
+    double dvr_window;        /* seconds a live playlist reaches back */
+    double recording_grace;   /* a link gone this long ends the lecture's recording */
+    double retention_days;    /* finished recordings older than this go; 0 keep */
+    int    recordings_quota_mb; /* recordings_dir kept under this; 0 no limit */
+    /* HTTP side (egress/http.c, docs/http.md) */
+    int    http_threads;      /* 1..64 event loops sharing the port (SO_REUSEPORT) */
+    char  *tls_listen;        /* host:port of HTTPS (h2 + http/1.1 by ALPN); "" none */
+    char  *tls_cert;          /* PEM certificate chain for tls_listen (reloaded on SIGHUP) */
+    char  *tls_key;           /* its private key */
+    char  *cors_origins;      /* Access-Control-Allow-Origin: "*" or space-separated origins */
+    int    require_token;     /* /live, /vod, /watch only through /t/<token>/... */
+    int    nb_token_secrets;  /* 0..LR_MAX_TOKEN_SECRETS; the first one signs */
+    char  *token_secrets[LR_MAX_TOKEN_SECRETS];
+    int    max_conns_per_ip;  /* 0: no cap */
+    char  *recordings_dir;    /* <dir>/<lecture>/<id>/ served at /vod/; "" none */
 } lr_egress_conf;
 
 typedef struct lr_config {

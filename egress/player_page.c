@@ -1,7 +1,11 @@
 /* egress/player_page.c — the player page template: a <video> element driven by
- * hls.js from /assets/, or the browser's native HLS where hls.js is unsupported
- * (Safari). Rendered per request by egress/http.c for /watch/<lecture>. */
+ * hls.js from /assets/ in low-latency mode (native HLS where hls.js is
+ * unsupported: Safari), a quality menu, the live latency and current rung,
+ * and the lecture's recordings, playable in the same <video>. Rendered per
+ * request by egress/http.c for /watch/<lecture> and /t/<token>/watch/<lecture>. */
 #include "player_page.h"
+
+#include <string.h>
 
 #include <libavutil/bprint.h>
 #include <libavutil/error.h>
@@ -9,8 +13,10 @@
 
 #include "common/streamid.h"
 
-/* Only validated names ([A-Za-z0-9_-]) are substituted for %1$s, so they need
- * no escaping in HTML or in the JavaScript string literals. */
+/* Only validated names ([A-Za-z0-9_-]) and base64url tokens are substituted
+ * for %1$s (lecture) and %2$s (prefix), so they need no escaping in HTML or
+ * in the JavaScript string literals; %3$s is http.c's recordings list,
+ * built from validated names too. */
 static const char page_template[] =
     "<!DOCTYPE html>\n"
     "<html lang=\"en\">\n"
@@ -19,68 +25,133 @@ static const char page_template[] =
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
     "<title>%1$s - live lecture</title>\n"
     "<style>\n"
-    "body{margin:0;background:#111;color:#eee;font-family:sans-serif}\n"
+    "body{margin:0;background:#111;color:#eee;font-family:sans-serif;font-size:16px}\n"
     "h1{font-size:1.1em;margin:.5em 1em}\n"
-    "video{display:block;width:100%%;max-height:90vh;background:#000}\n"
+    "video{display:block;width:100%%;max-height:80vh;background:#000}\n"
+    "#bar{display:flex;flex-wrap:wrap;gap:.5em 1.5em;align-items:center;margin:.5em 1em}\n"
+    "select{font-size:1em;padding:.2em}\n"
     "#status{margin:.5em 1em;color:#f88}\n"
+    "a{color:#9cf}li{margin:.4em 0}\n"
     "</style>\n"
     "</head>\n"
     "<body>\n"
     "<h1>%1$s</h1>\n"
     "<video id=\"video\" controls muted autoplay playsinline></video>\n"
+    "<div id=\"bar\">\n"
+    "<label>Quality <select id=\"quality\"><option value=\"-1\">Auto</option></select></label>\n"
+    "<span>Rung: <b id=\"rung\">-</b></span>\n"
+    "<span>Latency: <b id=\"latency\">-</b></span>\n"
+    "<a href=\"#\" id=\"golive\">Live</a>\n"
+    "</div>\n"
     "<div id=\"status\"></div>\n"
+    "<h2 style=\"font-size:1em;margin:.5em 1em\">Recordings</h2>\n"
+    "<ul id=\"recordings\">\n%3$s</ul>\n"
     "<script src=\"/assets/hls.min.js\"></script>\n"
     "<script>\n"
     "(function () {\n"
-    "  var src = '/live/%1$s/master.m3u8';\n"
+    "  var live = '%2$s/live/%1$s/master.m3u8';\n"
     "  var video = document.getElementById('video');\n"
     "  var status = document.getElementById('status');\n"
+    "  var quality = document.getElementById('quality');\n"
+    "  var rung = document.getElementById('rung');\n"
+    "  var latency = document.getElementById('latency');\n"
     "  window.hlsFatalError = null;\n"
     "  window.hls = null;\n"
     "  function play() {\n"
     "    var p = video.play();\n"
     "    if (p && p.catch) p.catch(function () {});\n"
     "  }\n"
-    "  if (window.Hls && Hls.isSupported()) {\n"
-    "    var hls = new Hls({lowLatencyMode: false});\n"
-    "    window.hls = hls;\n"
-    "    hls.on(Hls.Events.ERROR, function (event, data) {\n"
-    "      if (data && data.fatal) {\n"
-    "        window.hlsFatalError = String(data.details || data.type || 'fatal');\n"
-    "        status.textContent = 'Playback error: ' + window.hlsFatalError;\n"
-    "      }\n"
-    "    });\n"
-    "    hls.on(Hls.Events.MANIFEST_PARSED, play);\n"
-    "    hls.loadSource(src);\n"
-    "    hls.attachMedia(video);\n"
-    "  } else if (video.canPlayType('application/vnd.apple.mpegurl')) {\n"
-    "    video.src = src;\n"
-    "    video.addEventListener('loadedmetadata', play);\n"
-    "    video.addEventListener('error', function () {\n"
-    "      window.hlsFatalError = 'native playback error';\n"
-    "      status.textContent = 'Playback error';\n"
-    "    });\n"
-    "  } else {\n"
-    "    window.hlsFatalError = 'HLS is not supported by this browser';\n"
-    "    status.textContent = window.hlsFatalError;\n"
+    "  function levelName(l) {\n"
+    "    return l ? (l.height ? l.height + 'p' : (l.name || 'audio')) : '-';\n"
     "  }\n"
+    "  function load(src) {\n"
+    "    window.hlsFatalError = null;\n"
+    "    status.textContent = '';\n"
+    "    if (window.hls) { window.hls.destroy(); window.hls = null; }\n"
+    "    if (window.Hls && Hls.isSupported()) {\n"
+    "      var hls = new Hls({lowLatencyMode: true});\n"
+    "      window.hls = hls;\n"
+    "      hls.on(Hls.Events.ERROR, function (event, data) {\n"
+    "        if (data && data.fatal) {\n"
+    "          window.hlsFatalError = String(data.details || data.type || 'fatal');\n"
+    "          status.textContent = 'Playback error: ' + window.hlsFatalError;\n"
+    "        }\n"
+    "      });\n"
+    "      hls.on(Hls.Events.MANIFEST_PARSED, function () {\n"
+    "        quality.length = 1;\n"
+    "        hls.levels.forEach(function (l, i) {\n"
+    "          var o = document.createElement('option');\n"
+    "          o.value = i; o.textContent = levelName(l);\n"
+    "          quality.appendChild(o);\n"
+    "        });\n"
+    "        play();\n"
+    "      });\n"
+    "      hls.on(Hls.Events.LEVEL_SWITCHED, function (e, d) {\n"
+    "        rung.textContent = levelName(hls.levels[d.level]);\n"
+    "      });\n"
+    "      hls.loadSource(src);\n"
+    "      hls.attachMedia(video);\n"
+    "    } else if (video.canPlayType('application/vnd.apple.mpegurl')) {\n"
+    "      video.src = src;\n"
+    "      video.addEventListener('loadedmetadata', play);\n"
+    "      video.addEventListener('error', function () {\n"
+    "        window.hlsFatalError = 'native playback error';\n"
+    "        status.textContent = 'Playback error';\n"
+    "      });\n"
+    "    } else {\n"
+    "      window.hlsFatalError = 'HLS is not supported by this browser';\n"
+    "      status.textContent = window.hlsFatalError;\n"
+    "    }\n"
+    "  }\n"
+    "  quality.addEventListener('change', function () {\n"
+    "    if (window.hls) window.hls.currentLevel = parseInt(quality.value, 10);\n"
+    "  });\n"
+    "  setInterval(function () {\n"
+    "    var h = window.hls;\n"
+    "    latency.textContent = h && isFinite(h.latency) && h.latency > 0 ?\n"
+    "      h.latency.toFixed(1) + ' s' : '-';\n"
+    "  }, 1000);\n"
+    "  document.getElementById('golive').addEventListener('click', function (e) {\n"
+    "    e.preventDefault(); load(live);\n"
+    "  });\n"
+    "  document.getElementById('recordings').addEventListener('click', function (e) {\n"
+    "    var a = e.target.closest('a[data-src]');\n"
+    "    if (!a) return;\n"
+    "    e.preventDefault(); load(a.getAttribute('data-src'));\n"
+    "  });\n"
+    "  var m = /[?&]rec=([0-9]{8}T[0-9]{6}Z)/.exec(location.search);\n"
+    "  load(m ? '%2$s/vod/%1$s/' + m[1] + '/master.m3u8' : live);\n"
     "})();\n"
     "</script>\n"
     "</body>\n"
     "</html>\n";
 
-int lr_player_page_render(const char *lecture, char **html, size_t *len)
+static int prefix_valid(const char *p)
+{
+    for (; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '/'))
+            return 0;
+    return 1;
+}
+
+int lr_player_page_render(const char *lecture, const char *prefix, const char *recordings_html,
+                          char **html, size_t *len)
 {
     AVBPrint bp;
     int ret;
 
     *html = NULL;
     *len = 0;
-    if (!lecture || !lr_lecture_name_valid(lecture))
+    if (!prefix)
+        prefix = "";
+    if (!recordings_html)
+        recordings_html = "";
+    if (!lecture || !lr_lecture_name_valid(lecture) || !prefix_valid(prefix))
         return AVERROR(EINVAL);
 
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprintf(&bp, page_template, lecture);
+    av_bprintf(&bp, page_template, lecture, prefix, recordings_html);
     if (!av_bprint_is_complete(&bp)) {
         av_bprint_finalize(&bp, NULL);
         return AVERROR(ENOMEM);

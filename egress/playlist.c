@@ -1,10 +1,19 @@
-/* egress/playlist.c — see playlist.h. Version 3 is enough for what is
- * written here (floating-point EXTINF); later features raise it. */
+/* egress/playlist.c — writes HLS media and master playlists as text (RFC 8216;
+ * LL-HLS from draft-pantos-hls-rfc8216bis). Pure functions over the structs in
+ * playlist.h, called by the packager (live) and the recorder (EVENT, VOD).
+ *
+ * Every time is written in milliseconds ("2.002"), and every rule checked here
+ * is checked on the written value, so what a strict client reads holds too. */
 #include "playlist.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 #include <libavutil/bprint.h>
+#include <libavutil/common.h>
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
@@ -20,65 +29,469 @@ int lr_playlist_target_duration(const lr_seg_info *segs, int nb_segs, int min_ta
     return target;
 }
 
+/* ---- small helpers --------------------------------------------------- */
+
+/* A duration we can write: positive, finite, under a day. */
+static int valid_seconds(double s)
+{
+    return isfinite(s) && s > 0 && s < 86400.0;
+}
+
+static int64_t to_ms(double seconds)
+{
+    return llround(seconds * 1000.0);
+}
+
+static void print_ms(AVBPrint *bp, int64_t ms)
+{
+    av_bprintf(bp, "%" PRId64 ".%03d", ms / 1000, (int)(ms % 1000));
+}
+
+/* EXTINF rounding (RFC 8216 4.3.3.1): nearest integer, halves up. */
+static int64_t rounded_seconds(int64_t ms)
+{
+    return (ms + 500) / 1000;
+}
+
+/* EXT-X-PROGRAM-DATE-TIME in ISO 8601 UTC with milliseconds,
+ * 2026-11-28T13:47:00.123Z. The calendar date is worked out once per day
+ * (a DVR window of hours has thousands of these lines); the time of day is
+ * written digit by digit. */
+typedef struct pdt_writer {
+    int64_t day;            /* days since the epoch that date[] holds; -1 none */
+    char    date[40];       /* "2026-11-28T" */
+} pdt_writer;
+
+static void put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+static void print_pdt(AVBPrint *bp, pdt_writer *w, int64_t pdt_ms)
+{
+    static const char tag[] = "#EXT-X-PROGRAM-DATE-TIME:";
+    int64_t day = pdt_ms / 86400000;
+    int rem = (int)(pdt_ms % 86400000);
+    char tod[] = "hh:mm:ss.mmmZ\n";
+
+    if (day != w->day) {
+        time_t secs = (time_t)(day * 86400);
+        struct tm tm;
+
+        gmtime_r(&secs, &tm);
+        snprintf(w->date, sizeof(w->date), "%04d-%02d-%02dT",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+        w->day = day;
+    }
+    put2(tod, rem / 3600000);
+    put2(tod + 3, rem / 60000 % 60);
+    put2(tod + 6, rem / 1000 % 60);
+    tod[9] = (char)('0' + rem % 1000 / 100);
+    put2(tod + 10, rem % 100);
+    av_bprint_append_data(bp, tag, sizeof(tag) - 1);
+    av_bprint_append_data(bp, w->date, (unsigned)strlen(w->date));
+    av_bprint_append_data(bp, tod, sizeof(tod) - 1);
+}
+
 static int finish(AVBPrint *bp, char **out, size_t *len)
 {
+    size_t n = bp->len;
     int ret;
 
     if (!av_bprint_is_complete(bp)) {
         av_bprint_finalize(bp, NULL);
         return AVERROR(ENOMEM);
     }
-    *len = bp->len;
     ret = av_bprint_finalize(bp, out);
-    return ret < 0 ? ret : 0;
+    if (ret < 0)
+        return ret;
+    if (len)
+        *len = n;
+    return 0;
 }
 
-int lr_playlist_render_media(const lr_media_playlist *pl, char **out, size_t *len)
-{
-    AVBPrint bp;
+/* ---- media playlist: validation -------------------------------------- */
 
-    if (pl->nb_segs < 1 || pl->target_duration < 1 || !pl->ext)
+static int is_ll(const lr_media_playlist *pl)
+{
+    return pl->part_target > 0;
+}
+
+/* Parts: each at most PART-TARGET (rfc8216bis 4.4.4.9), written values. */
+static int check_parts(const lr_part_info *parts, int nb, int64_t part_target_ms)
+{
+    if (nb < 0 || (nb > 0 && !parts))
         return AVERROR(EINVAL);
-    for (int i = 1; i < pl->nb_segs; i++)
-        if (pl->segs[i].seq != pl->segs[i - 1].seq + 1)
+    for (int i = 0; i < nb; i++)
+        if (!valid_seconds(parts[i].duration) || to_ms(parts[i].duration) > part_target_ms)
             return AVERROR(EINVAL);
-    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprintf(&bp, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n"
-               "#EXT-X-MEDIA-SEQUENCE:%" PRId64 "\n", pl->target_duration, pl->segs[0].seq);
-    if (pl->disc_sequence > 0)
-        av_bprintf(&bp, "#EXT-X-DISCONTINUITY-SEQUENCE:%" PRId64 "\n", pl->disc_sequence);
-    av_bprintf(&bp, "#EXT-X-INDEPENDENT-SEGMENTS\n");
+    return 0;
+}
+
+/* A segment's parts carry the same media as the segment (rfc8216bis 3.2). */
+static int parts_match_segment(const lr_seg_info *s)
+{
+    int64_t sum = 0;
+
+    for (int i = 0; i < s->nb_parts; i++)
+        sum += to_ms(s->parts[i].duration);
+    return llabs(sum - to_ms(s->duration)) <= 50;
+}
+
+static int check_segments(const lr_media_playlist *pl, int64_t part_target_ms)
+{
     for (int i = 0; i < pl->nb_segs; i++) {
         const lr_seg_info *s = &pl->segs[i];
-        if (s->discontinuity)
-            av_bprintf(&bp, "#EXT-X-DISCONTINUITY\n");
-        av_bprintf(&bp, "#EXTINF:%.3f,\n%" PRId64 ".%s\n", s->duration, s->seq, pl->ext);
+        int ret;
+
+        if (s->seq < 0 || (i > 0 && s->seq != pl->segs[i - 1].seq + 1))
+            return AVERROR(EINVAL);
+        /* Dates from 1970 to 9999: four-digit years. */
+        if (!valid_seconds(s->duration) || s->pdt_ms < 0 || s->pdt_ms >= INT64_C(253402300800000)
+            || rounded_seconds(to_ms(s->duration)) > pl->target_duration)
+            return AVERROR(EINVAL);
+        if (!is_ll(pl) || s->nb_parts == 0)
+            continue;
+        ret = check_parts(s->parts, s->nb_parts, part_target_ms);
+        if (ret < 0)
+            return ret;
+        if (!parts_match_segment(s))
+            return AVERROR(EINVAL);
     }
+    return 0;
+}
+
+/* EXT-X-SERVER-CONTROL limits (rfc8216bis 4.4.3.8), on written values. */
+static int check_low_latency(const lr_media_playlist *pl)
+{
+    int64_t target_ms = (int64_t)pl->target_duration * 1000;
+    int64_t part_ms = to_ms(pl->part_target);
+    int ret;
+
+    if (!valid_seconds(pl->part_target) || part_ms < 1 || part_ms > target_ms)
+        return AVERROR(EINVAL);
+    if (!valid_seconds(pl->part_hold_back) || to_ms(pl->part_hold_back) < 2 * part_ms)
+        return AVERROR(EINVAL);
+    if (pl->hold_back != 0
+        && (!valid_seconds(pl->hold_back) || to_ms(pl->hold_back) < 3 * target_ms))
+        return AVERROR(EINVAL);
+    if (pl->can_skip_until != 0
+        && (!valid_seconds(pl->can_skip_until) || to_ms(pl->can_skip_until) < 6 * target_ms))
+        return AVERROR(EINVAL);
+    if (pl->nb_segs > 0 ? pl->open_seq != pl->segs[pl->nb_segs - 1].seq + 1 : pl->open_seq < 0)
+        return AVERROR(EINVAL);
+    /* A finished playlist has no segment under construction. */
+    if (pl->endlist && pl->nb_open_parts > 0)
+        return AVERROR(EINVAL);
+    ret = check_parts(pl->open_parts, pl->nb_open_parts, part_ms);
+    if (ret < 0)
+        return ret;
+    if (pl->nb_reports < 0 || (pl->nb_reports > 0 && !pl->reports))
+        return AVERROR(EINVAL);
+    for (int i = 0; i < pl->nb_reports; i++)
+        if (!pl->reports[i].uri || pl->reports[i].last_msn < 0 || pl->reports[i].last_part < -1)
+            return AVERROR(EINVAL);
+    return 0;
+}
+
+static int check_media(const lr_media_playlist *pl)
+{
+    int ret;
+
+    if (pl->target_duration < 1 || !pl->ext || !*pl->ext || pl->disc_sequence < 0)
+        return AVERROR(EINVAL);
+    if (pl->nb_segs < 0 || (pl->nb_segs > 0 && !pl->segs))
+        return AVERROR(EINVAL);
+    if (pl->init_uri && !*pl->init_uri)
+        return AVERROR(EINVAL);
+    if (pl->playlist_type && strcmp(pl->playlist_type, "VOD") && strcmp(pl->playlist_type, "EVENT"))
+        return AVERROR(EINVAL);
+    if (is_ll(pl)) {
+        ret = check_low_latency(pl);
+        if (ret < 0)
+            return ret;
+        if (pl->nb_segs == 0 && pl->nb_open_parts == 0)
+            return AVERROR(EINVAL);
+    } else if (pl->nb_segs == 0) {
+        return AVERROR(EINVAL);
+    }
+    return check_segments(pl, is_ll(pl) ? to_ms(pl->part_target) : 0);
+}
+
+/* ---- media playlist: text -------------------------------------------- */
+
+/* How many of the oldest segments a delta update replaces with EXT-X-SKIP:
+ * those that end further than the Skip Boundary from the end of the last
+ * segment (rfc8216bis 6.2.5.1). None unless asked for and offered, and never
+ * in a finished playlist (the server ignores _HLS_skip there). */
+static int segments_to_skip(const lr_media_playlist *pl)
+{
+    int64_t boundary, tail = 0;
+    int i = pl->nb_segs;
+
+    if (!is_ll(pl) || !pl->skip || pl->can_skip_until <= 0 || pl->endlist)
+        return 0;
+    boundary = to_ms(pl->can_skip_until);
+    /* tail: how far segment i - 1 ends from the end of the playlist. */
+    while (i > 0 && tail <= boundary)
+        tail += to_ms(pl->segs[--i].duration);
+    return tail > boundary ? i : 0;
+}
+
+/* The lowest EXT-X-VERSION for what is written (rfc8216bis section 8):
+ * 3 for decimal EXTINF, 6 for EXT-X-MAP outside I-frame playlists, 9 for
+ * EXT-X-SKIP. The LL-HLS tags themselves need no particular version. */
+static int media_version(const lr_media_playlist *pl, int skipped)
+{
+    if (skipped > 0)
+        return 9;
+    if (pl->init_uri)
+        return 6;
+    return 3;
+}
+
+static void print_part(AVBPrint *bp, int64_t seq, int index, const lr_part_info *p,
+                       const char *ext)
+{
+    av_bprintf(bp, "#EXT-X-PART:DURATION=");
+    print_ms(bp, to_ms(p->duration));
+    av_bprintf(bp, ",URI=\"%" PRId64 ".%d.%s\"%s\n", seq, index, ext,
+               p->independent ? ",INDEPENDENT=YES" : "");
+}
+
+static void print_header(AVBPrint *bp, const lr_media_playlist *pl, int skipped)
+{
+    int64_t first = pl->nb_segs > 0 ? pl->segs[0].seq : pl->open_seq;
+
+    av_bprintf(bp, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-TARGETDURATION:%d\n",
+               media_version(pl, skipped), pl->target_duration);
+    if (is_ll(pl)) {
+        av_bprintf(bp, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=");
+        print_ms(bp, to_ms(pl->part_hold_back));
+        if (pl->hold_back > 0) {
+            av_bprintf(bp, ",HOLD-BACK=");
+            print_ms(bp, to_ms(pl->hold_back));
+        }
+        if (pl->can_skip_until > 0) {
+            av_bprintf(bp, ",CAN-SKIP-UNTIL=");
+            print_ms(bp, to_ms(pl->can_skip_until));
+        }
+        av_bprintf(bp, "\n#EXT-X-PART-INF:PART-TARGET=");
+        print_ms(bp, to_ms(pl->part_target));
+        av_bprintf(bp, "\n");
+    }
+    /* With EXT-X-SKIP the sequence numbers still count the skipped segments,
+     * and the discontinuity sequence is unchanged (rfc8216bis 4.4.5.2). */
+    av_bprintf(bp, "#EXT-X-MEDIA-SEQUENCE:%" PRId64 "\n", first);
+    if (pl->disc_sequence > 0)
+        av_bprintf(bp, "#EXT-X-DISCONTINUITY-SEQUENCE:%" PRId64 "\n", pl->disc_sequence);
+    if (pl->playlist_type)
+        av_bprintf(bp, "#EXT-X-PLAYLIST-TYPE:%s\n", pl->playlist_type);
+    av_bprintf(bp, "#EXT-X-INDEPENDENT-SEGMENTS\n");
+    if (pl->init_uri)
+        av_bprintf(bp, "#EXT-X-MAP:URI=\"%s\"\n", pl->init_uri);
+    if (skipped > 0)
+        av_bprintf(bp, "#EXT-X-SKIP:SKIPPED-SEGMENTS=%d\n", skipped);
+}
+
+/* Tags that apply to a segment come before its first part (rfc8216bis
+ * 4.4.4.9): discontinuity, date-time, then parts, EXTINF and URI. */
+static void print_segment(AVBPrint *bp, pdt_writer *pdt, const lr_media_playlist *pl,
+                          const lr_seg_info *s)
+{
+    int64_t ms = to_ms(s->duration);
+
+    if (s->discontinuity)
+        av_bprintf(bp, "#EXT-X-DISCONTINUITY\n");
+    if (s->pdt_ms > 0)
+        print_pdt(bp, pdt, s->pdt_ms);
+    if (is_ll(pl))
+        for (int i = 0; i < s->nb_parts; i++)
+            print_part(bp, s->seq, i, &s->parts[i], pl->ext);
+    /* One call per line: a DVR window of thousands of segments stays cheap. */
+    av_bprintf(bp, "#EXTINF:%" PRId64 ".%03d,\n%" PRId64 ".%s\n",
+               ms / 1000, (int)(ms % 1000), s->seq, pl->ext);
+}
+
+static void print_live_edge(AVBPrint *bp, const lr_media_playlist *pl)
+{
+    if (pl->nb_open_parts > 0 && pl->open_discontinuity)
+        av_bprintf(bp, "#EXT-X-DISCONTINUITY\n");
+    for (int i = 0; i < pl->nb_open_parts; i++)
+        print_part(bp, pl->open_seq, i, &pl->open_parts[i], pl->ext);
+    /* Never in a playlist with EXT-X-ENDLIST (rfc8216bis 4.4.5.3). */
+    if (pl->preload_hint && !pl->endlist)
+        av_bprintf(bp, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%" PRId64 ".%d.%s\"\n",
+                   pl->open_seq, pl->nb_open_parts, pl->ext);
+    for (int i = 0; i < pl->nb_reports; i++) {
+        const lr_rendition_report *r = &pl->reports[i];
+        av_bprintf(bp, "#EXT-X-RENDITION-REPORT:URI=\"%s\",LAST-MSN=%" PRId64, r->uri, r->last_msn);
+        if (r->last_part >= 0)
+            av_bprintf(bp, ",LAST-PART=%d", r->last_part);
+        av_bprintf(bp, "\n");
+    }
+}
+
+/* Refused with EINVAL (nothing written): no ext; target_duration < 1; seq
+ * numbers not consecutive; a duration <= 0 or whose written value rounds
+ * above target_duration; a date before 1970 or after 9999; an unknown
+ * playlist_type; nothing to list. In LL mode also: a part longer than
+ * part_target or parts that differ from their segment by more than 50 ms;
+ * PART-HOLD-BACK < 2x, HOLD-BACK < 3x or CAN-SKIP-UNTIL < 6x their base;
+ * open_seq not last seq + 1; open parts in a finished playlist; a rendition
+ * report without URI. */
+int lr_playlist_render_media(const lr_media_playlist *pl, char **out, size_t *len)
+{
+    pdt_writer pdt = { .day = -1 };
+    AVBPrint bp;
+    int skipped, ret;
+
+    if (!pl || !out)
+        return AVERROR(EINVAL);
+    *out = NULL;
+    ret = check_media(pl);
+    if (ret < 0)
+        return ret;
+    skipped = segments_to_skip(pl);
+    /* About 40 bytes a segment; a DVR window of hours is one allocation. */
+    av_bprint_init(&bp, 512 + 96 * (unsigned)FFMIN(pl->nb_segs - skipped, 1 << 20),
+                   AV_BPRINT_SIZE_UNLIMITED);
+    print_header(&bp, pl, skipped);
+    for (int i = skipped; i < pl->nb_segs; i++)
+        print_segment(&bp, &pdt, pl, &pl->segs[i]);
+    if (is_ll(pl))
+        print_live_edge(&bp, pl);
+    if (pl->endlist)
+        av_bprintf(&bp, "#EXT-X-ENDLIST\n");
     return finish(&bp, out, len);
+}
+
+/* ---- master playlist ------------------------------------------------- */
+
+static const lr_media_entry *find_group(const lr_master *m, const char *type, const char *group)
+{
+    for (int i = 0; i < m->nb_media; i++)
+        if (!strcmp(m->media[i].type, type) && !strcmp(m->media[i].group, group))
+            return &m->media[i];
+    return NULL;
+}
+
+/* RFC 8216 4.3.4.1 and 4.3.4.1.1: required attributes per TYPE, URI only
+ * for AUDIO, INSTREAM-ID only for captions; within a group, distinct NAMEs
+ * and at most one DEFAULT=YES. */
+static int check_media_entries(const lr_master *m)
+{
+    if (m->nb_media < 0 || (m->nb_media > 0 && !m->media))
+        return AVERROR(EINVAL);
+    for (int i = 0; i < m->nb_media; i++) {
+        const lr_media_entry *e = &m->media[i];
+        int audio;
+
+        if (!e->type || !e->group || !*e->group || !e->name || !*e->name || e->channels < 0)
+            return AVERROR(EINVAL);
+        audio = !strcmp(e->type, "AUDIO");
+        if (!audio && strcmp(e->type, "CLOSED-CAPTIONS"))
+            return AVERROR(EINVAL);
+        if (audio ? !!e->instream_id : (e->uri || !e->instream_id || e->channels))
+            return AVERROR(EINVAL);
+        for (int j = 0; j < i; j++) {
+            const lr_media_entry *o = &m->media[j];
+            if (strcmp(o->type, e->type) || strcmp(o->group, e->group))
+                continue;
+            if (!strcmp(o->name, e->name) || (o->is_default && e->is_default))
+                return AVERROR(EINVAL);
+        }
+    }
+    return 0;
+}
+
+static int check_variants(const lr_master *m)
+{
+    if (m->nb_variants < 1 || !m->variants)
+        return AVERROR(EINVAL);
+    for (int i = 0; i < m->nb_variants; i++) {
+        const lr_variant *v = &m->variants[i];
+
+        if (!v->name || !*v->name || !v->codecs || !*v->codecs || v->bandwidth <= 0
+            || v->avg_bandwidth < 0 || v->width < 0 || v->height < 0
+            || !isfinite(v->frame_rate) || v->frame_rate < 0)
+            return AVERROR(EINVAL);
+        if ((v->width > 0) != (v->height > 0))
+            return AVERROR(EINVAL);
+        /* AUDIO and CLOSED-CAPTIONS name a group of the master (RFC 8216 4.3.4.2). */
+        if (v->audio_group && !find_group(m, "AUDIO", v->audio_group))
+            return AVERROR(EINVAL);
+        if (v->closed_captions && !find_group(m, "CLOSED-CAPTIONS", v->closed_captions))
+            return AVERROR(EINVAL);
+    }
+    return 0;
+}
+
+static void print_media_entry(AVBPrint *bp, const lr_media_entry *e)
+{
+    av_bprintf(bp, "#EXT-X-MEDIA:TYPE=%s,GROUP-ID=\"%s\",NAME=\"%s\"", e->type, e->group, e->name);
+    if (e->language)
+        av_bprintf(bp, ",LANGUAGE=\"%s\"", e->language);
+    /* AUTOSELECT must be YES where DEFAULT is (RFC 8216 4.3.4.1). */
+    av_bprintf(bp, ",DEFAULT=%s,AUTOSELECT=YES", e->is_default ? "YES" : "NO");
+    if (e->channels > 0)
+        av_bprintf(bp, ",CHANNELS=\"%d\"", e->channels);
+    if (e->instream_id)
+        av_bprintf(bp, ",INSTREAM-ID=\"%s\"", e->instream_id);
+    if (e->uri)
+        av_bprintf(bp, ",URI=\"%s\"", e->uri);
+    av_bprintf(bp, "\n");
+}
+
+static void print_variant(AVBPrint *bp, const lr_variant *v)
+{
+    av_bprintf(bp, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRId64, v->bandwidth);
+    if (v->avg_bandwidth > 0)
+        av_bprintf(bp, ",AVERAGE-BANDWIDTH=%" PRId64, v->avg_bandwidth);
+    av_bprintf(bp, ",CODECS=\"%s\"", v->codecs);
+    if (v->width > 0) {
+        av_bprintf(bp, ",RESOLUTION=%dx%d", v->width, v->height);
+        if (v->frame_rate > 0)
+            av_bprintf(bp, ",FRAME-RATE=%.3f", v->frame_rate);
+    }
+    if (v->audio_group)
+        av_bprintf(bp, ",AUDIO=\"%s\"", v->audio_group);
+    /* No CLOSED-CAPTIONS=NONE on a variant without captions: NONE on one
+     * variant means none on any (RFC 8216 4.3.4.2). */
+    if (v->closed_captions)
+        av_bprintf(bp, ",CLOSED-CAPTIONS=\"%s\"", v->closed_captions);
+    av_bprintf(bp, "\n%s/index.m3u8\n", v->name);
+}
+
+/* The lowest EXT-X-VERSION for a master (rfc8216bis section 8): 7 for an
+ * INSTREAM-ID of SERVICEn, else 1. */
+static int master_version(const lr_master *m)
+{
+    for (int i = 0; i < m->nb_media; i++)
+        if (m->media[i].instream_id && !strncmp(m->media[i].instream_id, "SERVICE", 7))
+            return 7;
+    return 1;
 }
 
 int lr_playlist_render_master(const lr_master *m, char **out, size_t *len)
 {
-    const lr_variant *v = m->variants;
-    int nb = m->nb_variants;
     AVBPrint bp;
+    int ret;
 
-    if (nb < 1)
+    if (!m || !out)
         return AVERROR(EINVAL);
+    *out = NULL;
+    ret = check_media_entries(m);
+    if (ret >= 0)
+        ret = check_variants(m);
+    if (ret < 0)
+        return ret;
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprintf(&bp, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-    for (int i = 0; i < nb; i++) {
-        if (v[i].bandwidth <= 0 || !v[i].codecs || !v[i].name)
-            return av_bprint_finalize(&bp, NULL), AVERROR(EINVAL);
-        av_bprintf(&bp, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRId64, v[i].bandwidth);
-        if (v[i].avg_bandwidth > 0)
-            av_bprintf(&bp, ",AVERAGE-BANDWIDTH=%" PRId64, v[i].avg_bandwidth);
-        av_bprintf(&bp, ",CODECS=\"%s\"", v[i].codecs);
-        if (v[i].width > 0 && v[i].height > 0)
-            av_bprintf(&bp, ",RESOLUTION=%dx%d", v[i].width, v[i].height);
-        if (v[i].frame_rate > 0)
-            av_bprintf(&bp, ",FRAME-RATE=%.3f", v[i].frame_rate);
-        av_bprintf(&bp, "\n%s/index.m3u8\n", v[i].name);
-    }
+    av_bprintf(&bp, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-INDEPENDENT-SEGMENTS\n", master_version(m));
+    for (int i = 0; i < m->nb_media; i++)
+        print_media_entry(&bp, &m->media[i]);
+    for (int i = 0; i < m->nb_variants; i++)
+        print_variant(&bp, &m->variants[i]);
     return finish(&bp, out, len);
 }

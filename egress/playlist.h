@@ -75,8 +75,9 @@ typedef struct lr_variant {
     double      frame_rate;     /* 0: unknown */
     const char *codecs;         /* "avc1.64001f,mp4a.40.2" */
     const char *audio_group;    /* AUDIO="<group>"; NULL: audio muxed in or none */
-    const char *closed_captions;/* CLOSED-CAPTIONS="<group>"; NULL: NONE written
-                                   only when the master has captions at all */
+    const char *closed_captions;/* CLOSED-CAPTIONS="<group>"; NULL: no attribute
+                                   (never NONE: RFC 8216 4.3.4.2 makes NONE on
+                                   one variant mean no captions in any) */
 } lr_variant;
 
 /* EXT-X-MEDIA, TYPE=AUDIO or TYPE=CLOSED-CAPTIONS. */

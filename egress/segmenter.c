@@ -382,13 +382,14 @@ static int place(lr_segmenter *s, int is_video, AVPacket *pkt, int is_cut, int c
                           pts - s->seg_start_pts >= s->opts.min_duration * 90000);
     else
         seg_cut = !s->seg_open || gap || back || (is_cut && cut_segment);
-    /* Video parts never exceed part_duration; audio follows the video's cuts,
-     * so its parts may run one audio frame longer (PART-TARGET allows it). */
+    /* Video parts never exceed part_duration (a keyframe inside a segment
+     * doesn't cut one short: parts must be >= 85% of PART-TARGET); audio
+     * follows the video's cuts, so its parts may run one audio frame longer
+     * (PART-TARGET allows it). */
     if (!s->has_video && part_ticks > 0)
         part_ticks += (int64_t)(LR_SEGMENTER_AUDIO_SLACK * 90000);
     part_cut = part_ticks > 0 && s->seg_open &&
-               (is_cut || (s->has_video && key) ||
-                dts + s->frame_ticks - s->part_start_dts > part_ticks);
+               (is_cut || dts + s->frame_ticks - s->part_start_dts > part_ticks);
     if (s->has_video && !s->seg_open && !key)
         return AVERROR(EAGAIN);  /* wait for the first keyframe */
 

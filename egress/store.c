@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavutil/avstring.h>
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
@@ -22,11 +23,22 @@ typedef struct entry {
     char          path[]; /* NUL-terminated */
 } entry;
 
+typedef struct disk_dir {
+    struct disk_dir *next;
+    char            *dir;
+    char             lecture[];
+} disk_dir;
+
 struct lr_store {
     pthread_mutex_t lock;
     entry         **buckets;
     size_t          nb_buckets; /* power of two */
     size_t          nb_entries;
+    disk_dir       *disk_dirs;  /* under lock */
+
+    pthread_rwlock_t     cb_lock; /* read: a put calling fn; write: changing it */
+    lr_store_publish_fn *publish_fn;
+    void                *publish_opaque;
 };
 
 /* FNV-1a, 64 bit. */
@@ -58,6 +70,12 @@ lr_store *lr_store_alloc(void)
         av_freep(&s);
         return NULL;
     }
+    if (pthread_rwlock_init(&s->cb_lock, NULL)) {
+        pthread_mutex_destroy(&s->lock);
+        av_freep(&s->buckets);
+        av_freep(&s);
+        return NULL;
+    }
     return s;
 }
 
@@ -74,7 +92,14 @@ void lr_store_free(lr_store **ps)
             e = next;
         }
     }
+    while (s->disk_dirs) {
+        disk_dir *d = s->disk_dirs;
+        s->disk_dirs = d->next;
+        av_free(d->dir);
+        av_free(d);
+    }
     av_freep(&s->buckets);
+    pthread_rwlock_destroy(&s->cb_lock);
     pthread_mutex_destroy(&s->lock);
     av_freep(ps);
 }
@@ -150,7 +175,75 @@ int lr_store_put(lr_store *s, const char *path, const lr_store_obj *obj)
 
     if (old)
         entry_free(old); /* readers keep their own references */
+
+    pthread_rwlock_rdlock(&s->cb_lock);
+    if (s->publish_fn)
+        s->publish_fn(s->publish_opaque, path);
+    pthread_rwlock_unlock(&s->cb_lock);
     return 0;
+}
+
+void lr_store_set_publish_cb(lr_store *s, lr_store_publish_fn *fn, void *opaque)
+{
+    pthread_rwlock_wrlock(&s->cb_lock);
+    s->publish_fn = fn;
+    s->publish_opaque = opaque;
+    pthread_rwlock_unlock(&s->cb_lock);
+}
+
+int lr_store_set_disk_dir(lr_store *s, const char *lecture, const char *dir)
+{
+    disk_dir *d = NULL, *old = NULL;
+
+    if (!lecture || !*lecture)
+        return AVERROR(EINVAL);
+    if (dir) {
+        size_t l = strlen(lecture) + 1;
+        if (!(d = av_mallocz(sizeof(*d) + l)) || !(d->dir = av_strdup(dir))) {
+            av_free(d);
+            return AVERROR(ENOMEM);
+        }
+        memcpy(d->lecture, lecture, l);
+    }
+    pthread_mutex_lock(&s->lock);
+    for (disk_dir **pd = &s->disk_dirs; *pd; pd = &(*pd)->next) {
+        if (!strcmp((*pd)->lecture, lecture)) {
+            old = *pd;
+            *pd = old->next;
+            break;
+        }
+    }
+    if (d) {
+        d->next = s->disk_dirs;
+        s->disk_dirs = d;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (old) {
+        av_free(old->dir);
+        av_free(old);
+    }
+    return 0;
+}
+
+int lr_store_disk_dir(lr_store *s, const char *lecture, size_t len, char *out, size_t size)
+{
+    int ret = AVERROR(ENOENT);
+
+    pthread_mutex_lock(&s->lock);
+    for (disk_dir *d = s->disk_dirs; d; d = d->next) {
+        if (strlen(d->lecture) == len && !memcmp(d->lecture, lecture, len)) {
+            size_t l = strlen(d->dir);
+            if (l >= size) {
+                ret = AVERROR(ENAMETOOLONG);
+            } else {
+                memcpy(out, d->dir, l + 1);
+                ret = 0;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ret;
 }
 
 void lr_store_remove(lr_store *s, const char *path)
@@ -231,18 +324,20 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* "<lecture>/master.m3u8" with a non-empty lecture and no other '/'. */
-static int is_master_key(const entry *e)
+/* "<prefix><name><suffix>" with a non-empty name holding no '/'. */
+static int key_matches(const entry *e, const char *prefix, size_t pl, const char *suffix,
+                       size_t sl)
 {
-    size_t sl = sizeof(MASTER_SUFFIX) - 1;
-    if (e->path_len <= sl || strcmp(e->path + e->path_len - sl, MASTER_SUFFIX))
+    if (e->path_len <= pl + sl || memcmp(e->path, prefix, pl) ||
+        strcmp(e->path + e->path_len - sl, suffix))
         return 0;
-    return memchr(e->path, '/', e->path_len - sl) == NULL;
+    return memchr(e->path + pl, '/', e->path_len - sl - pl) == NULL;
 }
 
-int lr_store_list_lectures(lr_store *s, char **names)
+/* The sorted, NUL-separated names of every key "<prefix><name><suffix>". */
+static int list_names(lr_store *s, const char *prefix, const char *suffix, char **names)
 {
-    size_t sl = sizeof(MASTER_SUFFIX) - 1;
+    size_t pl = strlen(prefix), sl = strlen(suffix);
     char **v = NULL, *out = NULL;
     size_t n = 0, cap = 0, total = 1;
     int ret = 0;
@@ -251,7 +346,7 @@ int lr_store_list_lectures(lr_store *s, char **names)
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->nb_buckets; i++) {
         for (entry *e = s->buckets[i]; e; e = e->next) {
-            if (!is_master_key(e))
+            if (!key_matches(e, prefix, pl, suffix, sl) || strchr(e->path, '?'))
                 continue;
             if (n == cap) {
                 size_t ncap = cap ? cap * 2 : 16;
@@ -263,12 +358,12 @@ int lr_store_list_lectures(lr_store *s, char **names)
                 v = nv;
                 cap = ncap;
             }
-            v[n] = av_strndup(e->path, e->path_len - sl);
+            v[n] = av_strndup(e->path + pl, e->path_len - sl - pl);
             if (!v[n]) {
                 ret = AVERROR(ENOMEM);
                 goto unlock;
             }
-            total += e->path_len - sl + 1;
+            total += e->path_len - sl - pl + 1;
             n++;
         }
     }
@@ -298,4 +393,17 @@ fail:
         av_free(v[i]);
     av_free(v);
     return ret;
+}
+
+int lr_store_list_lectures(lr_store *s, char **names)
+{
+    return list_names(s, "", MASTER_SUFFIX, names);
+}
+
+int lr_store_list_renditions(lr_store *s, const char *lecture, char **names)
+{
+    char prefix[256];
+    if (snprintf(prefix, sizeof(prefix), "%s/", lecture) >= (int)sizeof(prefix))
+        return AVERROR(EINVAL);
+    return list_names(s, prefix, "/index.m3u8", names);
 }

@@ -54,5 +54,23 @@ void lr_store_obj_unref(lr_store_obj *o);
  * newly allocated NUL-separated list ending with an empty string
  * (av_free it). Returns 0 or AVERROR(ENOMEM). */
 int  lr_store_list_lectures(lr_store *s, char **names);
+/* Same for the renditions of lecture (keys "<lecture>/<rend>/index.m3u8"). */
+int  lr_store_list_renditions(lr_store *s, const char *lecture, char **names);
+
+/* Publication watcher: fn(opaque, path) runs after every lr_store_put, on
+ * the publisher's thread, outside the store's lock (it must be quick; the
+ * HTTP server only posts a message to its loops, and only while it has
+ * requests parked). One watcher at a time; fn NULL removes it, and once
+ * that call returns the old fn is not running and won't be called. */
+typedef void lr_store_publish_fn(void *opaque, const char *path);
+void lr_store_set_publish_cb(lr_store *s, lr_store_publish_fn *fn, void *opaque);
+
+/* DVR from disk: when "<lecture>/<rend>/<file>" misses in memory, the HTTP
+ * server serves "<dir>/<rend>/<file>" if it is a regular file (segments and
+ * init only). dir NULL clears. Returns 0 or AVERROR(ENOMEM/EINVAL). */
+int  lr_store_set_disk_dir(lr_store *s, const char *lecture, const char *dir);
+/* Copies lecture's disk dir (lecture: len bytes) into out; AVERROR(ENOENT)
+ * when none is set, AVERROR(ENAMETOOLONG) when it doesn't fit. */
+int  lr_store_disk_dir(lr_store *s, const char *lecture, size_t len, char *out, size_t size);
 
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -23,6 +24,7 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
+#include "common/config.h"
 #include "egress/http.h"
 #include "egress/store.h"
 
@@ -55,6 +57,23 @@ const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
     return "fast_unwind_on_malloc=0";
+}
+
+/* lr_http_start takes the egress section, which must outlive the server:
+ * a few static ones, handed out in turn. */
+static int start_http(const char *listen, lr_store *st, const char *assets, lr_http **out)
+{
+    static lr_egress_conf confs[8];
+    static int next;
+    lr_egress_conf *c = &confs[next++ % 8];
+    memset(c, 0, sizeof(*c));
+    c->http = (char *)listen;
+    c->assets_dir = (char *)assets;
+    c->http_threads = 1;
+    c->tls_listen = c->tls_cert = c->tls_key = (char *)"";
+    c->cors_origins = (char *)"*";
+    c->recordings_dir = (char *)"";
+    return lr_http_start(c, st, out);
 }
 
 static const char hls_js[] = "/* fake hls.js */ var Hls = function () {};\n";
@@ -193,7 +212,7 @@ static int setup(void **state)
 
     f->store = lr_store_alloc();
     assert_non_null(f->store);
-    assert_int_equal(lr_http_start("127.0.0.1:0", f->store, f->assets, &f->http), 0);
+    assert_int_equal(start_http("127.0.0.1:0", f->store, f->assets, &f->http), 0);
     assert_true(lr_http_port(f->http) > 0);
     *state = f;
     return 0;
@@ -230,7 +249,7 @@ static void test_segment(void **state)
     assert_int_equal(r.body_len, sizeof(seg));
     assert_memory_equal(r.body, seg, sizeof(seg));
     assert_string_equal(header(&r, "Content-Type", v, sizeof(v)), "video/mp2t");
-    assert_string_equal(header(&r, "Cache-Control", v, sizeof(v)), "public, max-age=3600, immutable");
+    assert_string_equal(header(&r, "Cache-Control", v, sizeof(v)), "public, max-age=31536000, immutable");
     assert_string_equal(header(&r, "Access-Control-Allow-Origin", v, sizeof(v)), "*");
     assert_int_equal(atol(header(&r, "Content-Length", v, sizeof(v))), sizeof(seg));
     response_free(&r);
@@ -468,10 +487,228 @@ static void test_stop_is_prompt(void **state)
     lr_http *a = NULL, *b = NULL;
     char listen[32];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-    assert_int_equal(lr_http_start(listen, f->store, f->assets, &a), 0);
-    assert_int_equal(lr_http_start(listen, f->store, f->assets, &b), AVERROR(EADDRINUSE));
+    assert_int_equal(start_http(listen, f->store, f->assets, &a), 0);
+    assert_int_equal(start_http(listen, f->store, f->assets, &b), AVERROR(EADDRINUSE));
     assert_null(b);
     lr_http_stop(&a);
+}
+
+
+/* ---- LL-HLS: blocking playlist reload and preload-hint parts ---------- */
+
+static void put_ll(lr_store *st, const char *path, int64_t msn_complete, int64_t part_msn,
+                   int part, int ended)
+{
+    char body[128];
+    int n = snprintf(body, sizeof(body), "#EXTM3U\n#part %lld.%d\n", (long long)part_msn, part);
+    AVBufferRef *b = av_buffer_alloc(n);
+    assert_non_null(b);
+    memcpy(b->data, body, n);
+    lr_store_obj obj = { .data = b, .content_type = "application/vnd.apple.mpegurl",
+                         .max_age_s = 1, .ll = 1, .ll_msn_complete = msn_complete,
+                         .ll_part_msn = part_msn, .ll_part = part,
+                         .ll_target_duration = 1, .ll_ended = ended };
+    assert_int_equal(lr_store_put(st, path, &obj), 0);
+    av_buffer_unref(&b);
+}
+
+/* Sends a GET without reading the answer: the request parks. */
+static int start_request(int port, const char *path)
+{
+    char req[1024];
+    int fd = connect_to(port);
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                     path);
+    send_all(fd, req, n);
+    return fd;
+}
+
+/* 1 when fd has nothing to read within ms. */
+static int quiet_for(int fd, int ms)
+{
+    struct timeval tv = { 0, ms * 1000 };
+    fd_set set;
+    FD_ZERO(&set);
+    FD_SET(fd, &set);
+    return select(fd + 1, &set, NULL, NULL, &tv) == 0;
+}
+
+static void test_blocking_reload(void **state)
+{
+    fixture *f = *state;
+    int port = lr_http_port(f->http);
+    char v[256];
+    response r;
+
+    put_ll(f->store, "demo/720p/index.m3u8", 9, 10, 1, 0);
+
+    /* satisfied at once: by part, and by a complete segment */
+    request(port, "GET", "/live/demo/720p/index.m3u8?_HLS_msn=10&_HLS_part=1", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "#part 10.1"));
+    assert_string_equal(header(&r, "Cache-Control", v, sizeof(v)), "public, max-age=3");
+    response_free(&r);
+    request(port, "GET", "/live/demo/720p/index.m3u8?_HLS_msn=9", &r);
+    assert_int_equal(r.status, 200);
+    response_free(&r);
+
+    /* bad directives: 400 at once */
+    static const char *const bad[] = {
+        "/live/demo/720p/index.m3u8?_HLS_part=1",
+        "/live/demo/720p/index.m3u8?_HLS_msn=-1",
+        "/live/demo/720p/index.m3u8?_HLS_msn=abc",
+        "/live/demo/720p/index.m3u8?_HLS_msn=",
+        "/live/demo/720p/index.m3u8?_HLS_msn=1&_HLS_msn=2",
+        "/live/demo/720p/index.m3u8?_HLS_msn=11&_HLS_part=x",
+        "/live/demo/720p/index.m3u8?_HLS_msn=11&_HLS_skip=NO",
+        "/live/demo/720p/index.m3u8?_HLS_msn=99999999999999999999",
+        "/live/demo/720p/index.m3u8?_HLS_msn=13", /* more than 2 segments ahead */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        request(port, "GET", bad[i], &r);
+        if (r.status != 400)
+            fail_msg("%s -> %d, want 400", bad[i], r.status);
+        response_free(&r);
+    }
+
+    /* parked: the next part, and the next segment's first part */
+    int a = start_request(port, "/live/demo/720p/index.m3u8?_HLS_msn=10&_HLS_part=2");
+    int b = start_request(port, "/live/demo/720p/index.m3u8?_HLS_msn=11&_HLS_part=0");
+    int c = start_request(port, "/live/demo/720p/index.m3u8?_HLS_msn=11");
+    assert_true(quiet_for(a, 200));
+    /* an unrelated publication wakes nobody */
+    put(f->store, "demo/720p/10.1.m4s", "x", 1, "video/iso.segment", 60, 1);
+    assert_true(quiet_for(a, 100));
+
+    double t0 = now_s();
+    put_ll(f->store, "demo/720p/index.m3u8", 9, 10, 2, 0);
+    read_response(a, 0, &r);
+    assert_true(now_s() - t0 < 0.5);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "#part 10.2"));
+    response_free(&r);
+    close(a);
+    assert_true(quiet_for(b, 100));
+
+    put_ll(f->store, "demo/720p/index.m3u8", 10, 11, 0, 0);
+    read_response(b, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "#part 11.0"));
+    response_free(&r);
+    close(b);
+    assert_true(quiet_for(c, 100)); /* segment 11 is not complete yet */
+
+    put_ll(f->store, "demo/720p/index.m3u8", 11, 12, 0, 0);
+    read_response(c, 0, &r);
+    assert_int_equal(r.status, 200);
+    response_free(&r);
+    close(c);
+
+    /* the timeout: three target durations (1 s here), then 503 */
+    t0 = now_s();
+    request(port, "GET", "/live/demo/720p/index.m3u8?_HLS_msn=13", &r);
+    double dt = now_s() - t0;
+    assert_int_equal(r.status, 503);
+    assert_true(dt > 2.5 && dt < 4.5);
+    response_free(&r);
+
+    /* a client that goes away while parked costs nothing afterwards */
+    int gone = start_request(port, "/live/demo/720p/index.m3u8?_HLS_msn=13");
+    assert_true(quiet_for(gone, 100));
+    close(gone);
+
+    /* the ended playlist is served whatever is asked */
+    put_ll(f->store, "demo/720p/index.m3u8", 12, 12, 3, 1);
+    request(port, "GET", "/live/demo/720p/index.m3u8?_HLS_msn=13", &r);
+    assert_int_equal(r.status, 200);
+    response_free(&r);
+}
+
+static void test_delta_and_non_ll(void **state)
+{
+    fixture *f = *state;
+    int port = lr_http_port(f->http);
+    response r;
+
+    put_ll(f->store, "demo/720p/index.m3u8", 9, 10, 1, 0);
+    put_ll(f->store, "demo/720p/index.m3u8?_HLS_skip=YES", 9, 10, 1, 0);
+    /* mark the delta form apart */
+    AVBufferRef *b = av_buffer_alloc(6);
+    memcpy(b->data, "#SKIP\n", 6);
+    lr_store_obj obj = { .data = b, .content_type = "application/vnd.apple.mpegurl", .ll = 1,
+                         .ll_msn_complete = 9, .ll_part_msn = 10, .ll_part = 1,
+                         .ll_target_duration = 1 };
+    assert_int_equal(lr_store_put(f->store, "demo/720p/index.m3u8?_HLS_skip=YES", &obj), 0);
+    av_buffer_unref(&b);
+
+    request(port, "GET", "/live/demo/720p/index.m3u8?_HLS_msn=10&_HLS_part=1&_HLS_skip=YES", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "#SKIP\n");
+    response_free(&r);
+    request(port, "GET", "/live/demo/720p/index.m3u8?_HLS_skip=v2", &r);
+    assert_string_equal(r.body, "#SKIP\n");
+    response_free(&r);
+    request(port, "GET", "/live/demo/720p/index.m3u8", &r);
+    assert_non_null(strstr(r.body, "#part"));
+    response_free(&r);
+
+    /* a playlist that isn't LL ignores the directives */
+    put(f->store, "demo/360p/index.m3u8", "#EXTM3U\n", 8, "application/vnd.apple.mpegurl", 1, 0);
+    request(port, "GET", "/live/demo/360p/index.m3u8?_HLS_msn=1000", &r);
+    assert_int_equal(r.status, 200);
+    response_free(&r);
+}
+
+static void test_preload_hint_part(void **state)
+{
+    fixture *f = *state;
+    int port = lr_http_port(f->http);
+    char v[256];
+    response r;
+
+    put_ll(f->store, "demo/720p/index.m3u8", 9, 10, 1, 0);
+    /* not the next part: 404 at once */
+    request(port, "GET", "/live/demo/720p/10.3.m4s", &r);
+    assert_int_equal(r.status, 404);
+    response_free(&r);
+
+    int a = start_request(port, "/live/demo/720p/10.2.m4s");
+    assert_true(quiet_for(a, 200));
+    put(f->store, "demo/720p/10.2.m4s", "PART", 4, "video/iso.segment", 60, 1);
+    read_response(a, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "PART");
+    assert_string_equal(header(&r, "Content-Type", v, sizeof(v)), "video/iso.segment");
+    assert_string_equal(header(&r, "Cache-Control", v, sizeof(v)),
+                        "public, max-age=31536000, immutable");
+    response_free(&r);
+    close(a);
+
+    /* the hint that never comes: 404 after three target durations */
+    double t0 = now_s();
+    request(port, "GET", "/live/demo/720p/11.0.m4s", &r);
+    assert_int_equal(r.status, 404);
+    assert_true(now_s() - t0 > 2.5);
+    response_free(&r);
+}
+
+/* A stop with requests parked answers them (503) and returns promptly. */
+static void test_stop_with_parked(void **state)
+{
+    fixture *f = *state;
+    int port = lr_http_port(f->http);
+    response r;
+
+    put_ll(f->store, "demo/720p/index.m3u8", 9, 10, 1, 0);
+    int a = start_request(port, "/live/demo/720p/index.m3u8?_HLS_msn=11");
+    assert_true(quiet_for(a, 100));
+    double t0 = now_s();
+    lr_http_stop(&f->http);
+    assert_true(now_s() - t0 < 1.0);
+    read_response(a, 0, &r);
+    assert_int_equal(r.status, 503);
+    response_free(&r);
+    close(a);
 }
 
 static void test_bad_listen_and_missing_assets(void **state)
@@ -480,12 +717,12 @@ static void test_bad_listen_and_missing_assets(void **state)
     lr_http *h = NULL;
     response r;
 
-    assert_true(lr_http_start("no-port", st, NULL, &h) < 0);
-    assert_true(lr_http_start("127.0.0.1:", st, NULL, &h) < 0);
-    assert_true(lr_http_start("256.1.1.1:0", st, NULL, &h) < 0);
+    assert_true(start_http("no-port", st, NULL, &h) < 0);
+    assert_true(start_http("127.0.0.1:", st, NULL, &h) < 0);
+    assert_true(start_http("256.1.1.1:0", st, NULL, &h) < 0);
     assert_null(h);
 
-    assert_int_equal(lr_http_start("127.0.0.1:0", st, "/nonexistent/assets", &h), 0);
+    assert_int_equal(start_http("127.0.0.1:0", st, "/nonexistent/assets", &h), 0);
     request(lr_http_port(h), "GET", "/assets/hls.min.js", &r);
     assert_int_equal(r.status, 404);
     response_free(&r);
@@ -509,6 +746,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replace_while_serving, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_is_prompt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocking_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delta_and_non_ll, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_preload_hint_part, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_with_parked, setup, teardown),
         cmocka_unit_test(test_bad_listen_and_missing_assets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

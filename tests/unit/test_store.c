@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -187,6 +188,62 @@ static void test_list_lectures(void **state)
     lr_store_free(&st);
 }
 
+static char last_published[128];
+static int nb_published;
+
+static void on_publish(void *opaque, const char *path)
+{
+    assert_ptr_equal(opaque, &nb_published);
+    snprintf(last_published, sizeof(last_published), "%s", path);
+    nb_published++;
+}
+
+static void test_publish_callback(void **state)
+{
+    lr_store *st = lr_store_alloc();
+    put_str(st, "a/master.m3u8", "x", "t", 1, 0); /* nobody watching: fine */
+    lr_store_set_publish_cb(st, on_publish, &nb_published);
+    put_str(st, "a/720p/index.m3u8", "y", "t", 1, 0);
+    assert_int_equal(nb_published, 1);
+    assert_string_equal(last_published, "a/720p/index.m3u8");
+    put_str(st, "a/720p/index.m3u8?_HLS_skip=YES", "z", "t", 1, 0);
+    assert_string_equal(last_published, "a/720p/index.m3u8?_HLS_skip=YES");
+    lr_store_remove(st, "a/720p/index.m3u8"); /* removal is not a publication */
+    assert_int_equal(nb_published, 2);
+    lr_store_set_publish_cb(st, NULL, NULL);
+    put_str(st, "a/720p/1.m4s", "s", "t", 1, 1);
+    assert_int_equal(nb_published, 2);
+    lr_store_free(&st);
+}
+
+static void test_renditions_and_disk_dirs(void **state)
+{
+    lr_store *st = lr_store_alloc();
+    char *names, dir[64];
+    put_str(st, "a/master.m3u8", "m", "t", 1, 0);
+    put_str(st, "a/720p/index.m3u8", "p", "t", 1, 0);
+    put_str(st, "a/720p/index.m3u8?_HLS_skip=YES", "p", "t", 1, 0);
+    put_str(st, "a/audio/index.m3u8", "p", "t", 1, 0);
+    put_str(st, "ab/360p/index.m3u8", "p", "t", 1, 0);
+    assert_int_equal(lr_store_list_renditions(st, "a", &names), 0);
+    assert_string_equal(names, "720p");
+    assert_string_equal(names + 5, "audio");
+    assert_string_equal(names + 11, "");
+    av_free(names);
+
+    assert_int_equal(lr_store_disk_dir(st, "a", 1, dir, sizeof(dir)), AVERROR(ENOENT));
+    assert_int_equal(lr_store_set_disk_dir(st, "a", "/srv/dvr/a"), 0);
+    assert_int_equal(lr_store_set_disk_dir(st, "a", "/srv/dvr/a2"), 0); /* replaces */
+    assert_int_equal(lr_store_disk_dir(st, "ab", 1, dir, sizeof(dir)), 0); /* len counts */
+    assert_string_equal(dir, "/srv/dvr/a2");
+    assert_int_equal(lr_store_disk_dir(st, "ab", 2, dir, sizeof(dir)), AVERROR(ENOENT));
+    assert_int_equal(lr_store_disk_dir(st, "a", 1, dir, 4), AVERROR(ENAMETOOLONG));
+    assert_int_equal(lr_store_set_disk_dir(st, "a", NULL), 0);
+    assert_int_equal(lr_store_disk_dir(st, "a", 1, dir, sizeof(dir)), AVERROR(ENOENT));
+    assert_int_equal(lr_store_set_disk_dir(st, "b", "/x"), 0); /* freed with the store */
+    lr_store_free(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +253,8 @@ int main(void)
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_remove_prefix),
         cmocka_unit_test(test_list_lectures),
+        cmocka_unit_test(test_publish_callback),
+        cmocka_unit_test(test_renditions_and_disk_dirs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
