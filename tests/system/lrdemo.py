@@ -130,6 +130,12 @@ def to_yaml(value, indent=0):
     return "\n".join(lines)
 
 
+# The egress's MPEG-TS segments (audio muxed into each rendition) for tests
+# about what reaches the egress from a lecturer: one file has it all, and the
+# per-egress TS setting stays tested. Merge it into a Config's overrides.
+TS_SEGMENTS = {"egress": {"segment_format": "ts"}}
+
+
 def deep_merge(base, extra):
     out = dict(base)
     for k, v in (extra or {}).items():

@@ -54,8 +54,9 @@ def test_missing_config_file_is_an_error(tmp_path):
 
 
 def _sequence(url):
+    """The newest segment's number (the time-shift window keeps the oldest)."""
     m = fetch_media(url)
-    return m["sequence"] if m else None
+    return m["segments"][-1]["seq"] if m and m["segments"] else None
 
 
 def test_garbage_on_the_egress_port_disturbs_nothing(start_demo):

@@ -42,8 +42,11 @@ def test_push_fails_over_to_backup_and_back(tmp_path):
         pubs.append(ffmpeg_push(port, "#!::r=cs101,m=publish"))
         wait_for(lambda: any(src == 1 for _, src in reads(relay)), scaled(20),
                  what="the ingest to read the push")
-        url = next(iter(lecture_urls(relay, "cs101").values()))
-        wait_for(lambda: seq(url) >= 2, scaled(30), what="segments from the push")
+        # The push (360p) and the backup (720p) make different ladders; 360p
+        # is in both. (The master lists only the current link's renditions.)
+        url = wait_for(lambda: lecture_urls(relay, "cs101").get("360p"), scaled(30),
+                       what="the 360p rendition in the master")
+        wait_for(lambda: seq(url) >= 2, scaled(30), what=f"segments from the push in {url}")
 
         pubs[0].kill()  # the lecturer's encoder dies without a goodbye
         killed_at = now_of_day()

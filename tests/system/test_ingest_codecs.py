@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_udp_port,
+from lrdemo import (TS_SEGMENTS, Config, Demo, decode_errors, download, fetch_media, free_udp_port,
                     lecture_urls, live_encoder, metric, metrics, scaled, seq, streams, wait_for)
 
 ENCODINGS = {
@@ -32,6 +32,7 @@ def test_any_codec_is_passed_on(tmp_path, kind):
     port = free_udp_port()
     lecture = "codec-" + kind
     relay = Demo(Config(tmp_path, {
+        **TS_SEGMENTS,
         "lecture": lecture,
         "ingest": {"listen": f"srt://127.0.0.1:{port}",
                    "lectures": [{"name": lecture, "sources": ["push"]}]},

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_tcp_port,
+from lrdemo import (TS_SEGMENTS, Config, Demo, decode_errors, download, fetch_media, free_tcp_port,
                     free_udp_port, ffmpeg_push, lecture_urls, now_of_day, scaled, seq,
                     live_encoder, source_reads, streams, tool, wait_for)
 
@@ -65,6 +65,7 @@ def refused(relay, url, reason, deadline):
 def rtmp_relay(tmp_path):
     port = free_tcp_port()
     relay = Demo(Config(tmp_path, {
+        **TS_SEGMENTS,
         "lecture": "cs201",
         "ingest": {"rtmp_listen": f"127.0.0.1:{port}", "lectures": [
             {"name": "cs201", "publish_key": "k201", "sources": ["push"]},
@@ -126,6 +127,7 @@ def test_rtmps_publish(tmp_path):
                    check=True, capture_output=True, timeout=60)
     port = free_tcp_port()
     relay = Demo(Config(tmp_path, {
+        **TS_SEGMENTS,
         "lecture": "cs204",
         "ingest": {"rtmps_listen": f"127.0.0.1:{port}", "rtmps_cert": str(cert),
                    "rtmps_key": str(key),
@@ -147,6 +149,7 @@ def test_rtmps_publish(tmp_path):
 def test_srt_push_fails_over_to_rtmp_push(tmp_path):
     srt_port, rtmp_port = free_udp_port(), free_tcp_port()
     relay = Demo(Config(tmp_path, {
+        **TS_SEGMENTS,
         "lecture": "cs205",
         "ingest": {"listen": f"srt://127.0.0.1:{srt_port}", "rtmp_listen": f"127.0.0.1:{rtmp_port}",
                    "lectures": [{"name": "cs205", "sources": ["push-srt", "push-rtmp"]}]},

@@ -25,8 +25,8 @@ def test_three_processes_relay_a_lecture(tmp_path):
         assert names == ["360p", "480p", "720p"], variants
         urls = rung_urls(egress, variants)
         first = wait_segments(urls["720p"], 2, scaled(40))
-        wait_for(lambda: (fetch_media(urls["720p"]) or {"sequence": -1})["sequence"]
-                 > first["sequence"], scaled(20), what="media sequence to advance")
+        wait_for(lambda: (fetch_media(urls["720p"]) or first)["segments"][-1]["seq"]
+                 > first["segments"][-1]["seq"], scaled(20), what="a newer segment")
 
         seg = fetch_media(urls["360p"])["segments"][-1]
         path = download(urls["360p"].rsplit("/", 1)[0] + "/" + seg["uri"], tmp_path / "s.ts")

@@ -100,13 +100,13 @@ def test_idrs_identical_across_rungs_for_30s(start_demo, tmp_path):
     assert len(seqs) >= 16, f"only {len(seqs)} segments in every rung"
     keys = {}
     for name, m in lists.items():
-        parts = []
+        parts = [http_get(urllib.request.urljoin(urls[name], m["map"]))[2]] if m.get("map") else []
         for seq in seqs:
             seg = next(s for s in m["segments"] if s["seq"] == seq)
             status, _, body = http_get(urllib.request.urljoin(urls[name], seg["uri"]), timeout=10)
             assert status == 200, f"{name} segment {seq}: {status}"
             parts.append(body)
-        path = tmp_path / f"{name}.ts"
+        path = tmp_path / f"{name}.seg"  # CMAF (init + segments) or MPEG-TS
         path.write_bytes(b"".join(parts))
         pkts = video_packets(path)
         assert pkts[-1][0] - pkts[0][0] >= 30, f"{name}: only {pkts[-1][0] - pkts[0][0]:.1f} s"
