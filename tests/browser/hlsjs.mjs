@@ -48,7 +48,8 @@ try {
     v.playbackRate = o.rate ?? 1;
     document.body.appendChild(v);
     const lr = window.lr = { stalls: 0, errors: [], fatal: null, levels: [], video: v };
-    const hls = window.hls = new Hls({ lowLatencyMode: o.lowLatency ?? true, debug: false });
+    const hls = window.hls = new Hls({ lowLatencyMode: o.lowLatency ?? true, debug: false,
+                                      maxLiveSyncPlaybackRate: o.catchUp ?? 1.5 });
     hls.on(Hls.Events.ERROR, (_, d) => {
       if (d.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) lr.stalls++;
       if (lr.errors.length < 30) lr.errors.push(`${d.type}/${d.details}${d.fatal ? ' FATAL' : ''}`);
@@ -72,11 +73,13 @@ try {
       return { t: v.currentTime, ended: v.ended, duration: v.duration, frames: q.totalVideoFrames ?? 0,
                seeking: v.seeking, seekable: sk, level: h.currentLevel,
                latency: h.playingDate ? Date.now() - h.playingDate.getTime() : null,
+               edgeLatency: h.latency, targetLatency: h.targetLatency,
                error: v.error ? `${v.error.code} ${v.error.message}` : null };
     });
     if (last !== null && !s.seeking && s.t > last && s.t - last < 5) out.played += s.t - last;
     last = s.t;
     if (s.latency !== null && s.t > 0) out.latencies.push(s.latency);
+    Object.assign(out, { edgeLatency: s.edgeLatency, targetLatency: s.targetLatency });
     Object.assign(out, { currentTime: s.t, ended: s.ended, duration: s.duration,
                          frames: s.frames, seekable: s.seekable, mediaError: s.error });
     const elapsed = (Date.now() - t0) / 1000;

@@ -54,3 +54,80 @@ def test_low_latency_play_and_rung_switches_do_not_stall(start_demo):
     assert lat, "hls.js never reported a playing date (EXT-X-PROGRAM-DATE-TIME)"
     print(f"latency median {lat[len(lat) // 2]} ms")
     demo.assert_stops(signal.SIGINT)
+
+
+def _segments_span(url):
+    m = fetch_media(url)
+    return sum(s["duration"] for s in m["segments"]) if m else 0
+
+
+def test_restart_time_shift_and_recording(tmp_path):
+    """The roles as three processes. The ingest restarts mid-lecture: one
+    discontinuity, and hls.js plays on. Later a student seeks back 60 s in
+    the time-shift window. When the lecture ends, its recording plays from
+    start to end."""
+    rec_dir = tmp_path / "rec"
+    # The grace time outlasts the 4 s outage: a break, not the lecture's end.
+    conf = Config(tmp_path, {"lecture": "cs101", "egress": {
+        "recordings_dir": str(rec_dir), "recording_grace": 8}})
+    args = lambda role: [role, "--config", str(conf.path)]  # noqa: E731
+    egress = Demo(conf, args=args("egress"), log_dir=tmp_path)
+    transcode = Demo(conf, args=args("transcode"), log_dir=tmp_path)
+    ingest = Demo(conf, args=args("ingest"), log_dir=tmp_path)
+    ingest2 = Demo(conf, args=args("ingest"), log_dir=tmp_path)
+    procs = [ingest, ingest2, transcode, egress]
+    try:
+        egress.start()
+        transcode.start_background()
+        ingest.start_background()
+        master = egress.live("master.m3u8")
+        variants = wait_master(egress, scaled(40))
+        low = urllib.request.urljoin(master, variants[-1]["uri"])
+        wait_segments(low, 2, scaled(40))
+
+        # 1. A student watches while the ingest goes away for 4 s and comes back.
+        player = subprocess.Popen(
+            [tool("node"), str(HLSJS), json.dumps({"origin": egress.base, "src": master,
+                                                   "seconds": 36})],
+            cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: _segments_span(low) >= 14 or None, scaled(30), what="14 s of lecture")
+        ingest.assert_stops(signal.SIGTERM)
+        t_gone = time.monotonic()
+        wait_for(lambda: time.monotonic() - t_gone >= 4 or None, 10, interval=0.1,
+                 what="a 4 s outage")  # the outage itself is what is tested
+        ingest2.start_background()
+        out, err = player.communicate(timeout=120)
+        s = json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
+        print({k: v for k, v in s.items() if k != "latencies"})
+        assert s["ok"] and not s["fatal"], s
+        assert s["played"] >= 20, f"hls.js did not play on after the restart: {s}"
+        text = http_get(low)[2].decode()
+        assert text.count("#EXT-X-DISCONTINUITY\n") == 1, text
+
+        # 2. Seek back 60 s in the time-shift window.
+        wait_for(lambda: _segments_span(low) >= 72 or None, scaled(60), interval=1,
+                 what="72 s in the time-shift window")
+        s = watch(egress.base, master, 16, [{"at": 3, "do": "seekBack", "seconds": 60}])
+        assert s["ok"] and s["played"] >= 8, s
+        behind = s["seekable"][1] - s["currentTime"]
+        assert behind >= 45, f"not playing a minute back: {behind:.1f} s behind the edge"
+
+        # 3. The lecture ends; after the grace time its recording is a VOD.
+        ingest2.assert_stops(signal.SIGTERM)
+        transcode.assert_stops(signal.SIGTERM)
+        streamed = _segments_span(low)
+        info = wait_for(lambda: next((p for p in (rec_dir / "cs101").glob("*/recording.json")
+                                      if json.loads(p.read_text())["finished"]), None),
+                        scaled(30), what="the finished recording")
+        meta = json.loads(info.read_text())
+        listing = json.loads(http_get(f"{egress.base}/api/v1/lectures")[2])
+        assert meta["id"] in json.dumps(listing), listing
+        vod = f"{egress.base}/vod/cs101/{meta['id']}/master.m3u8"
+        s = watch(egress.base, vod, 60, rate=4, low_latency=False)
+        assert s["ok"] and s["ended"], f"the recording did not play to its end: {s}"
+        assert abs(s["duration"] - streamed) <= 2.5, \
+            f"recording lasts {s['duration']:.1f} s, {streamed:.1f} s were streamed"
+        egress.assert_stops(signal.SIGTERM)
+    finally:
+        for p in procs:
+            p.close()
