@@ -32,6 +32,7 @@
 #define PLAYLIST_MAX_AGE 1
 #define AUDIO_NAME       "audio"
 #define AUDIO_GROUP      "aud"
+#define CC_GROUP         "cc"
 #define PDT_REANCHOR_MS  1000
 
 typedef struct rendition rendition;
@@ -61,6 +62,7 @@ struct rendition {
     double        frame_rate;
     int           channels;
     char          codec[24];       /* for CODECS=, from the bitstream */
+    int           captions;        /* its video carries CEA-608/708 */
     int64_t       peak_bps, total_bytes;
     double        total_duration;
 };
@@ -220,11 +222,11 @@ static int64_t bits_per_s(int64_t bytes, double s)
 static void publish_master(lr_packager *p)
 {
     lr_variant v[MAX_RENDS + 1];
-    lr_media_entry audio_media;
+    lr_media_entry media[2];
     const rendition *a = p->audio >= 0 && p->rends[p->audio].sidx >= 0 ? &p->rends[p->audio] : NULL;
     char codecs[MAX_RENDS][64], path[256], *text;
     size_t len;
-    int nb = 0, nb_media = 0;
+    int nb = 0, nb_media = 0, any_captions = 0;
     AVBufferRef *b;
 
     if (a && (!a->nb_segs || !a->codec[0]))
@@ -246,23 +248,28 @@ static void publish_master(lr_packager *p)
                              (a ? bits_per_s(a->total_bytes, a->total_duration) : 0),
             .width = r->width, .height = r->height, .frame_rate = r->frame_rate,
             .codecs = codecs[nb], .audio_group = a ? AUDIO_GROUP : NULL,
+            .closed_captions = r->captions ? CC_GROUP : NULL,
         };
+        any_captions |= r->captions;
         nb++;
     }
     if (!nb)
         return;
+    if (any_captions)  /* carried in the video's SEI: CC1 is the lecture's captions */
+        media[nb_media++] = (lr_media_entry){ .type = "CLOSED-CAPTIONS", .group = CC_GROUP,
+                                              .name = "captions", .instream_id = "CC1",
+                                              .is_default = 1 };
     if (a) {
-        audio_media = (lr_media_entry){ .type = "AUDIO", .group = AUDIO_GROUP, .name = "lecture",
-                                        .uri = AUDIO_NAME "/index.m3u8",
-                                        .channels = a->channels, .is_default = 1 };
-        nb_media = 1;
+        media[nb_media++] = (lr_media_entry){ .type = "AUDIO", .group = AUDIO_GROUP,
+                                              .name = "lecture", .uri = AUDIO_NAME "/index.m3u8",
+                                              .channels = a->channels, .is_default = 1 };
         /* The audio-only variant, for students on the poorest networks. */
         v[nb++] = (lr_variant){ .name = a->name, .bandwidth = a->peak_bps,
                                 .avg_bandwidth = bits_per_s(a->total_bytes, a->total_duration),
                                 .codecs = a->codec };
     }
     if (lr_playlist_render_master(&(lr_master){ .variants = v, .nb_variants = nb,
-                                                .media = nb_media ? &audio_media : NULL,
+                                                .media = nb_media ? media : NULL,
                                                 .nb_media = nb_media }, &text, &len) < 0)
         return;
     if (p->master && !strcmp(p->master, text)) {
@@ -450,6 +457,8 @@ static void on_output(void *opaque, const lr_seg_output *o)
                              o->start_pts + (int64_t)llround(o->duration * 90000), 1);
         if (r->seg && lr_segmenter_codec(r->seg)[0])
             av_strlcpy(r->codec, lr_segmenter_codec(r->seg), sizeof(r->codec));
+        if (r->seg && lr_segmenter_has_captions(r->seg))
+            r->captions = 1;
         add_segment(r, o);
         if (o->gap_after) {
             r->pending_disc = 1;

@@ -67,6 +67,7 @@ struct lr_segmenter {
     int64_t           horizon;      /* audio-only: video has been cut up to here */
 
     char              codec[24];
+    int               captions;     /* CEA-608/708 seen in the video's SEI */
 };
 
 /* ---- output buffer ------------------------------------------------------ */
@@ -291,6 +292,29 @@ static void sniff_h264(lr_segmenter *s, const uint8_t *p, int size)
     }
 }
 
+/* Looks for closed captions (ATSC A/53: an SEI registered user data message
+ * whose identifier is "GA94") before the first slice of an Annex B frame. */
+static void sniff_captions(lr_segmenter *s, const uint8_t *p, int size)
+{
+    for (int i = 0; i + 4 < size; i++) {
+        if (p[i] || p[i + 1] || p[i + 2] != 1)
+            continue;
+        int type = p[i + 3] & 0x1f;
+        if (type == 1 || type == 5)
+            return;  /* slices: the SEI comes before them */
+        if (type != 6)
+            continue;
+        for (int k = i + 4; k + 4 <= size && k < i + 64; k++) {
+            if (!memcmp(p + k, "GA94", 4)) {
+                s->captions = 1;
+                return;
+            }
+            if (!p[k] && !p[k + 1])
+                break;  /* the next start code */
+        }
+    }
+}
+
 static int init_adts(lr_segmenter *s)
 {
     const AVBitStreamFilter *f = av_bsf_get_by_name("aac_adtstoasc");
@@ -491,6 +515,8 @@ int lr_segmenter_push(lr_segmenter *s, int is_video, const AVPacket *in)
     pkt->pos = -1;
     if (is_video && (pkt->flags & AV_PKT_FLAG_KEY) && s->vpar->codec_id == AV_CODEC_ID_H264)
         sniff_h264(s, pkt->data, pkt->size);
+    if (is_video && !s->captions && s->vpar->codec_id == AV_CODEC_ID_H264)
+        sniff_captions(s, pkt->data, pkt->size);
 
     if (s->has_video || is_video)
         return push_primary(s, is_video, pkt, 0, 0);
@@ -529,6 +555,11 @@ void lr_segmenter_flush(lr_segmenter *s)
 const char *lr_segmenter_codec(const lr_segmenter *s)
 {
     return s->codec;
+}
+
+int lr_segmenter_has_captions(const lr_segmenter *s)
+{
+    return s->captions;
 }
 
 int lr_segmenter_alloc(const AVStream *video, const AVStream *audio,

@@ -71,4 +71,7 @@ void lr_segmenter_flush(lr_segmenter *s);
  * or "mp4a.40.N" for AAC audio; empty until known. */
 const char *lr_segmenter_codec(const lr_segmenter *s);
 
+/* 1 once CEA-608/708 captions (A/53 SEI) went by in the video. */
+int  lr_segmenter_has_captions(const lr_segmenter *s);
+
 #endif

@@ -220,3 +220,24 @@ def test_captions_survive_into_every_rung(tmp_path):
     for name in rungs:
         video = [s for s in progs[name] if s["codec_type"] == "video"]
         assert video and video[0].get("closed_captions") == 1, f"{name} lost its captions: {video}"
+
+
+def test_captions_are_announced_in_the_master(start_demo, tmp_path):
+    """A captioned lecture through every role: the egress finds the captions
+    in the rungs' SEI and says so in the master playlist."""
+    raw, cc = tmp_path / "raw.h264", tmp_path / "cc.h264"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=6", "-c:v", "libx264", "-preset",
+           "ultrafast", "-x264-params", "aud=1", "-pix_fmt", "yuv420p", "-f", "h264", raw)
+    _annexb_with_captions(raw, cc)
+    src = tmp_path / "cc.ts"
+    ffmpeg("-framerate", "30", "-f", "h264", "-i", cc, "-f", "lavfi", "-i", "sine=d=6",
+           "-c:v", "copy", "-c:a", "aac", "-shortest", "-f", "mpegts", src)
+    demo = start_demo({"ingest": {"source": str(src)}})
+    def captioned():
+        status, _, body = http_get(demo.live("master.m3u8"))
+        text = body.decode() if status == 200 else ""
+        return text if "TYPE=CLOSED-CAPTIONS" in text else None
+    text = wait_for(captioned, scaled(40), what="CLOSED-CAPTIONS in the master")
+    assert 'INSTREAM-ID="CC1"' in text, text
+    video = [l for l in text.splitlines() if l.startswith("#EXT-X-STREAM-INF") and "RESOLUTION" in l]
+    assert video and all('CLOSED-CAPTIONS="cc"' in l for l in video), text
