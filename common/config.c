@@ -19,6 +19,7 @@
 
 #include "lr_build_config.h"
 #include "common/config.h"
+#include "common/link.h"
 #include "common/streamid.h"
 
 #define MAX_OPTS 24 /* entries in one table, for the lines[] arrays */
@@ -59,7 +60,8 @@ typedef struct opt {
     unsigned      flags;
     check_fn      check;      /* string */
     const char   *expect;     /* string: what check wants, for messages */
-    const char   *keyword;    /* string list: an item taken as it is, not checked or a path */
+    const char   *keyword;    /* string list: an item taken as it is, not checked or a path;
+                                 int: a word that stands for 0 ("auto") */
     const struct opt *sub;    /* section and list element table */
     validate_fn   validate;   /* section, list element */
     size_t        elem_size;  /* list */
@@ -213,7 +215,15 @@ static int check_hostport_or_empty(const char *s)
 #define NAME    "a name of 1 to 64 letters, digits, '_' or '-', starting with a letter or digit"
 
 static const opt link_opts[] = {
-    INT("latency_ms", lr_link_conf, latency_ms, 120, 20, 8000, 0),
+    { .name = "latency_ms", .type = OPT_INT, .offset = offsetof(lr_link_conf, latency_ms),
+      .def.i = LR_LINK_LATENCY_AUTO, .min = 20, .max = 8000, .keyword = "auto" },
+    INT("latency_floor_ms", lr_link_conf, latency_floor_ms, 120, 20, 8000, 0),
+    INT("latency_ceiling_ms", lr_link_conf, latency_ceiling_ms, 8000, 20, 8000, 0),
+    INT("maxbw_kbps", lr_link_conf, maxbw_kbps, 0, 0, 10000000, 0),
+    INT("overhead_pct", lr_link_conf, overhead_pct, 25, 5, 100, 0),
+    BOOL("tlpktdrop", lr_link_conf, tlpktdrop, 1),
+    INT("peer_idle_timeout_ms", lr_link_conf, peer_idle_timeout_ms, 4000, 1000, 60000, 0),
+    INT("stats_interval_s", lr_link_conf, stats_interval_s, 30, 0, 3600, 0),
     STR("passphrase", lr_link_conf, passphrase, "", check_passphrase,
         "an empty passphrase (no encryption) or 10 to 79 characters", OPT_SECRET),
     { .name = NULL }
@@ -856,6 +866,10 @@ static int set_scalar(walker *w, const opt *o, void *base, const yaml_node_t *n,
         return 0;
     }
     case OPT_INT:
+        if (o->keyword && !strcmp(s, o->keyword)) {
+            *(int *)field(base, o) = 0;
+            return 0;
+        }
         if (!parse_int(s, &iv) || (double)iv < o->min || (double)iv > o->max ||
             ((o->flags & OPT_EVEN) && iv % 2))
             goto type_error;
@@ -882,7 +896,8 @@ type_error:
         return fail(w, line_of(n), "key '%s': expected %s, got %s", path,
                     o->expect ? o->expect : "a string", got);
     case OPT_INT:
-        return fail(w, line_of(n), "key '%s': expected %s between %g and %g, got %s", path,
+        return fail(w, line_of(n), "key '%s': expected %s%s%s between %g and %g, got %s", path,
+                    o->keyword ? o->keyword : "", o->keyword ? " or " : "",
                     (o->flags & OPT_EVEN) ? "an even integer" : "an integer", o->min, o->max,
                     got);
     case OPT_DOUBLE:
@@ -1144,6 +1159,13 @@ static int load(lr_config *c, yaml_parser_t *parser, const char *name, const cha
     lr_config_free(c);
     *c = tmp;
     memset(&tmp, 0, sizeof(tmp));
+    {   /* the link's tuning is the process's: every link opened from now on */
+        const lr_link_conf *l = &c->link;
+        lr_link_tuning t = { l->latency_floor_ms, l->latency_ceiling_ms, l->maxbw_kbps,
+                             l->overhead_pct, l->tlpktdrop, l->peer_idle_timeout_ms,
+                             l->stats_interval_s };
+        lr_link_configure(&t);
+    }
     ret = 0;
     goto end;
 syntax:

@@ -17,9 +17,18 @@ typedef struct lr_rung_conf {
     double fps;        /* frame-rate cap; 0: the source's own (never above it) */
 } lr_rung_conf;
 
+#define LR_LINK_LATENCY_AUTO 0 /* as in common/link.h */
+
 typedef struct lr_link_conf {
-    int   latency_ms;  /* SRTO_LATENCY of every link this process opens */
+    int   latency_ms;  /* SRTO_LATENCY of every link this process opens;
+                          LR_LINK_LATENCY_AUTO ("auto"): 4 x the RTT measured */
     char *passphrase;  /* empty: no encryption; else 10..79 chars */
+    int   latency_floor_ms, latency_ceiling_ms; /* auto latency within these */
+    int   maxbw_kbps;           /* SRTO_MAXBW; 0: input rate + overhead_pct */
+    int   overhead_pct;         /* SRTO_OHEADBW */
+    int   tlpktdrop;            /* SRTO_TLPKTDROP */
+    int   peer_idle_timeout_ms; /* SRTO_PEERIDLETIMEO */
+    int   stats_interval_s;     /* a stats line per link; 0: none */
 } lr_link_conf;
 
 #define LR_MAX_TOKEN_SECRETS 4

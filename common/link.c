@@ -15,20 +15,34 @@
 #include <libavutil/mem.h>
 #include <srt/srt.h>
 
+#include "link_stats.h"
 #include "log.h"
 
 #define SLICE_MS 100
+#define PROBES   3     /* handshakes at once; the fastest counts (one may lose a packet) */
 
 int lr_link_global_init(void)
 {
+    int ret;
+
     if (srt_startup() < 0)
         return lr_srt_error("srt_startup");
+    if ((ret = lr__link_stats_init()) < 0) {
+        srt_cleanup();
+        return ret;
+    }
     return 0;
 }
 
 void lr_link_global_uninit(void)
 {
+    lr__link_stats_uninit();
     srt_cleanup();
+}
+
+void lr_link_configure(const lr_link_tuning *t)
+{
+    lr__link_tuning_set(t);
 }
 
 int lr_srt_error(const char *what)
@@ -129,15 +143,41 @@ static void format_peer(const struct sockaddr *sa, char *buf, size_t size)
     }
 }
 
-static int set_common_opts(SRTSOCKET s, const lr_link_opts *o)
+/* Just the IP of "ip:port" or "[v6]:port": an accepted link's peer, which
+ * keeps its name across reconnects from new ports. */
+static void peer_host(const char *peer, char *buf, size_t size)
 {
-    int live = SRTT_LIVE, latency = o->latency_ms, yes = 1, timeo = SLICE_MS;
+    const char *colon = strrchr(peer, ':');
+    size_t len = colon ? (size_t)(colon - peer) : strlen(peer);
+
+    if (len >= 2 && peer[0] == '[' && peer[len - 1] == ']') {
+        peer++;
+        len -= 2;
+    }
+    snprintf(buf, size, "%.*s", (int)len, peer);
+}
+
+/* latency: SRTO_LATENCY in ms (receiving and, as the peer's minimum, sending). */
+static int set_common_opts(SRTSOCKET s, const lr_link_opts *o, int latency)
+{
+    lr_link_tuning t = lr__link_tuning();
+    int live = SRTT_LIVE, yes = 1, timeo = SLICE_MS, drop = !!t.tlpktdrop;
+    int idle = t.peer_idle_timeout_ms, ohead = t.overhead_pct;
+    int64_t maxbw = (int64_t)t.maxbw_kbps * 1000 / 8, inputbw = 0;
 
     if (srt_setsockflag(s, SRTO_TRANSTYPE, &live, sizeof(live)) < 0 ||
         srt_setsockflag(s, SRTO_LATENCY, &latency, sizeof(latency)) < 0 ||
+        srt_setsockflag(s, SRTO_TLPKTDROP, &drop, sizeof(drop)) < 0 ||
+        srt_setsockflag(s, SRTO_PEERIDLETIMEO, &idle, sizeof(idle)) < 0 ||
         srt_setsockflag(s, SRTO_RCVSYN, &yes, sizeof(yes)) < 0 ||
         srt_setsockflag(s, SRTO_RCVTIMEO, &timeo, sizeof(timeo)) < 0)
         return lr_srt_error("setsockflag");
+    /* MAXBW 0: the sender paces at its measured input rate (INPUTBW 0) plus
+     * OHEADBW %, the headroom retransmissions get; a number caps it. */
+    if (srt_setsockflag(s, SRTO_INPUTBW, &inputbw, sizeof(inputbw)) < 0 ||
+        srt_setsockflag(s, SRTO_OHEADBW, &ohead, sizeof(ohead)) < 0 ||
+        srt_setsockflag(s, SRTO_MAXBW, &maxbw, sizeof(maxbw)) < 0)
+        return lr_srt_error("setsockflag bandwidth");
     if (o->passphrase && *o->passphrase) {
         int keylen = 16;
         if (srt_setsockflag(s, SRTO_PASSPHRASE, o->passphrase, (int)strlen(o->passphrase)) < 0 ||
@@ -147,22 +187,145 @@ static int set_common_opts(SRTSOCKET s, const lr_link_opts *o)
     return 0;
 }
 
+/* Waits for n connecting sockets to finish (connected, refused, failed),
+ * each's time from started[i] in done_ns[i] (-1: failed, not refused or
+ * connected). Returns the number finished, or AVERROR_EXIT. */
+static int wait_handshakes(int eid, const SRTSOCKET *s, const int64_t *started, int64_t *done_ns,
+                           int n, int64_t deadline_ns, lr_stop *stop)
+{
+    int finished = 0;
+
+    for (int i = 0; i < n; i++)
+        done_ns[i] = INT64_MIN;
+    while (finished < n && lr_now_ns() < deadline_ns) {
+        SRT_EPOLL_EVENT ev[PROBES];
+        srt_epoll_uwait(eid, ev, PROBES, 5);  /* wakes at each outcome; 5 ms at most */
+        for (int i = 0; i < n; i++) {
+            SRT_SOCKSTATUS state;
+            if (done_ns[i] != INT64_MIN)
+                continue;
+            state = srt_getsockstate(s[i]);
+            if (state == SRTS_CONNECTED) {
+                done_ns[i] = lr_now_ns() - started[i];
+            } else if (state == SRTS_BROKEN || state == SRTS_CLOSED || state == SRTS_NONEXIST) {
+                int reason = srt_getrejectreason(s[i]);
+                /* a refusal is an answer: the handshake went there and back twice */
+                done_ns[i] = reason >= SRT_REJC_PREDEFINED || reason == SRT_REJ_PEER ||
+                             reason == SRT_REJ_BADSECRET || reason == SRT_REJ_UNSECURE
+                           ? lr_now_ns() - started[i] : -1;
+            } else {
+                continue;
+            }
+            finished++;
+        }
+        if (lr_stop_requested(stop))
+            return AVERROR_EXIT;
+    }
+    return finished;
+}
+
+int lr_link_probe_rtt(const char *url, lr_stop *stop)
+{
+    struct sockaddr_storage ss;
+    SRTSOCKET s[PROBES];
+    int64_t started[PROBES], done_ns[PROBES], best = -1;
+    char host[256];
+    int port, ss_len, ret, no = 0, eid, n = 0, timeo = 3000;
+
+    if ((ret = lr_link_parse_url(url, host, sizeof(host), &port)) < 0 ||
+        (ret = resolve(host, port, 0, &ss, &ss_len)) < 0)
+        return ret;
+    if ((eid = srt_epoll_create()) < 0)
+        return lr_srt_error("epoll");
+    for (n = 0; n < PROBES; n++) {
+        int live = SRTT_LIVE, events = SRT_EPOLL_OUT | SRT_EPOLL_ERR;
+        s[n] = srt_create_socket();
+        if (s[n] == SRT_INVALID_SOCK) {
+            ret = lr_srt_error("create_socket");
+            goto end;
+        }
+        if (srt_setsockflag(s[n], SRTO_TRANSTYPE, &live, sizeof(live)) < 0 ||
+            srt_setsockflag(s[n], SRTO_STREAMID, LR_LINK_PROBE_STREAMID,
+                            (int)strlen(LR_LINK_PROBE_STREAMID)) < 0 ||
+            srt_setsockflag(s[n], SRTO_RCVSYN, &no, sizeof(no)) < 0 ||
+            srt_setsockflag(s[n], SRTO_CONNTIMEO, &timeo, sizeof(timeo)) < 0 ||
+            srt_epoll_add_usock(eid, s[n], &events) < 0) {
+            ret = lr_srt_error("probe setup");
+            n++;
+            goto end;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        started[i] = lr_now_ns();
+        if (srt_connect(s[i], (struct sockaddr *)&ss, ss_len) < 0) {
+            ret = lr_srt_error("probe connect");
+            goto end;
+        }
+    }
+    ret = wait_handshakes(eid, s, started, done_ns, n, lr_now_ns() + (timeo + 200) * INT64_C(1000000),
+                          stop);
+    if (ret < 0)
+        goto end;
+    for (int i = 0; i < n; i++)
+        if (done_ns[i] >= 0 && (best < 0 || done_ns[i] < best))
+            best = done_ns[i];
+    /* induction and conclusion: two round trips */
+    ret = best < 0 ? AVERROR(ETIMEDOUT) : (int)((best / 2 + 500000) / 1000000);
+end:
+    for (int i = 0; i < n; i++)
+        srt_close(s[i]);
+    srt_epoll_release(eid);
+    return ret;
+}
+
+/* The latency a caller asks for: the number given, or for auto 4 x the RTT
+ * to url (measured once, then the link's own smoothed RTT). */
+static int caller_latency(const char *url, const char *streamid, const lr_link_opts *o,
+                          lr_stop *stop)
+{
+    lr_link_tuning t = lr__link_tuning();
+    int rtt, latency;
+    const char *how = "the last link's";
+
+    if (o->latency_ms != LR_LINK_LATENCY_AUTO)
+        return o->latency_ms;
+    if ((rtt = lr__link_rtt_recall(url)) < 0) {
+        how = "handshake";
+        if ((rtt = lr_link_probe_rtt(url, stop)) == AVERROR_EXIT)
+            return rtt;
+        if (rtt >= 0) {
+            lr__link_rtt_remember(url, rtt);
+        } else {
+            lr_warn("link %s (%s): cannot measure the RTT (%s); latency %d ms until it can",
+                    url, streamid, av_err2str(rtt), t.latency_floor_ms);
+            return t.latency_floor_ms;
+        }
+    }
+    latency = lr__link_auto_latency(&t, rtt);
+    lr_info("link %s (%s): RTT %d ms (%s), latency auto: %d ms", url, streamid, rtt, how,
+            latency);
+    return latency;
+}
+
 int lr_link_connect(const char *url, const char *streamid, const lr_link_opts *o,
                     lr_stop *stop, int *sock)
 {
     struct sockaddr_storage ss;
-    char host[256];
-    int port, ss_len, ret, no = 0, yes = 1, eid = -1;
+    char host[256], peer[300];
+    int port, ss_len, ret, no = 0, yes = 1, eid = -1, latency;
+    lr_streamid sid;
     SRTSOCKET s;
 
     if ((ret = lr_link_parse_url(url, host, sizeof(host), &port)) < 0)
         return ret;
     if ((ret = resolve(host, port, 0, &ss, &ss_len)) < 0)
         return ret;
+    if ((latency = caller_latency(url, streamid, o, stop)) < 0)
+        return latency;
     s = srt_create_socket();
     if (s == SRT_INVALID_SOCK)
         return lr_srt_error("create_socket");
-    if ((ret = set_common_opts(s, o)) < 0)
+    if ((ret = set_common_opts(s, o, latency)) < 0)
         goto fail;
     if (srt_setsockflag(s, SRTO_STREAMID, streamid, (int)strlen(streamid)) < 0 ||
         srt_setsockflag(s, SRTO_RCVSYN, &no, sizeof(no)) < 0) {
@@ -212,6 +375,9 @@ int lr_link_connect(const char *url, const char *streamid, const lr_link_opts *o
         srt_close(s);
         return ret;
     }
+    snprintf(peer, sizeof(peer), "%s:%d", host, port);
+    lr__link_stats_add(s, "caller",
+                       lr_streamid_parse(streamid, &sid) == 0 ? sid.resource : "?", peer, url);
     *sock = s;
     return 0;
 fail:
@@ -245,6 +411,10 @@ static int on_handshake(void *opaque, SRTSOCKET ns, int hsversion,
     int ret;
 
     format_peer(peeraddr, peer, sizeof(peer));
+    if (streamid && !strcmp(streamid, LR_LINK_PROBE_STREAMID)) {
+        srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 204);  /* a caller timing us */
+        return -1;
+    }
     if (lr_streamid_parse(streamid ? streamid : "", &sid) < 0) {
         lr_warn("%s link from %s rejected: malformed stream id '%.80s'", l->role, peer,
                 streamid ? streamid : "");
@@ -309,8 +479,15 @@ static void *accept_thread(void *arg)
             continue;
         }
         lr_info("lecture=%s %s link accepted from %s", sid.resource, l->role, peer);
-        if (l->accept(l->opaque, ns, &sid, peer) < 0)
+        {
+            char host[64];
+            peer_host(peer, host, sizeof(host));
+            lr__link_stats_add(ns, l->role, sid.resource, host, NULL);
+        }
+        if (l->accept(l->opaque, ns, &sid, peer) < 0) {
+            lr__link_stats_remove(ns);
             srt_close(ns);
+        }
     }
     srt_epoll_release(eid);
     return NULL;
@@ -347,7 +524,10 @@ int lr_link_listen(const char *url, const lr_link_opts *o, const char *role,
         ret = lr_srt_error("create_socket");
         goto fail;
     }
-    if ((ret = set_common_opts(l->sock, o)) < 0)
+    /* auto: the caller, who measured the RTT, asks for more; the larger wins */
+    if ((ret = set_common_opts(l->sock, o, o->latency_ms == LR_LINK_LATENCY_AUTO
+                                           ? lr__link_tuning().latency_floor_ms
+                                           : o->latency_ms)) < 0)
         goto fail;
     if (srt_bind(l->sock, (struct sockaddr *)&ss, ss_len) < 0) {
         ret = lr_srt_error("bind");
@@ -486,11 +666,13 @@ int lr_link_avio_open(int sock, int write, lr_stop *stop, int idle_ms, AVIOConte
         goto fail;
     ctx->max_packet_size = write ? LR_LINK_PAYLOAD : 0;
     ctx->seekable = 0;
+    lr__link_stats_side(sock, write);
     *pb = ctx;
     return 0;
 fail:
     av_free(buf);
     av_free(io);
+    lr__link_stats_remove(sock);
     srt_close(sock);
     return AVERROR(ENOMEM);
 }
@@ -508,6 +690,7 @@ int lr_link_read_packet(AVFormatContext *ifmt, AVPacket *pkt)
 
 void lr_link_close_socket(int sock)
 {
+    lr__link_stats_remove(sock);
     srt_close(sock);
 }
 
@@ -525,6 +708,7 @@ void lr_link_avio_close(AVIOContext **pb)
     io = (*pb)->opaque;
     if ((*pb)->write_flag)
         avio_flush(*pb);
+    lr__link_stats_remove(io->sock);
     srt_close(io->sock);
     av_freep(&(*pb)->buffer);
     av_free(io);

@@ -16,14 +16,45 @@
 
 #define LR_LINK_PAYLOAD 1316 /* 7 TS packets */
 
+/* latency_ms: sized from the RTT to the peer (4 x RTT within the floor and
+ * ceiling of lr_link_tuning); see docs/border.md. */
+#define LR_LINK_LATENCY_AUTO 0
+
 typedef struct lr_link_opts {
-    int         latency_ms;
+    int         latency_ms;  /* ms, or LR_LINK_LATENCY_AUTO */
     const char *passphrase;  /* NULL or "": no encryption */
 } lr_link_opts;
 
-/* Calls SRT once at process start and end. */
+/* What every link of the process shares (config's `link:` section). */
+typedef struct lr_link_tuning {
+    int latency_floor_ms;     /* auto latency: at least this */
+    int latency_ceiling_ms;   /* … and at most this */
+    int maxbw_kbps;           /* 0: input rate (estimated) + overhead_pct; else a cap */
+    int overhead_pct;         /* SRTO_OHEADBW: room for retransmissions, 5..100 */
+    int tlpktdrop;            /* SRTO_TLPKTDROP: drop what is too late to play */
+    int peer_idle_timeout_ms; /* SRTO_PEERIDLETIMEO: a silent peer breaks the link */
+    int stats_interval_s;     /* one stats line per link every this; 0: none */
+} lr_link_tuning;
+
+#define LR_LINK_TUNING_DEFAULTS { 120, 8000, 0, 25, 1, 4000, 30 }
+
+/* Calls SRT once at process start and end. init also registers the links'
+ * metrics collector and starts the stats thread. */
 int  lr_link_global_init(void);
 void lr_link_global_uninit(void);
+
+/* Sets the tuning of every link opened from now on (copied). Called once the
+ * configuration is read (common/config.c), before the roles start. */
+void lr_link_configure(const lr_link_tuning *t);
+
+/* The stream id of a round-trip probe: a link listener refuses it at the
+ * handshake, so the caller learns the RTT from the handshake's two round
+ * trips without starting a link. */
+#define LR_LINK_PROBE_STREAMID "#!::m=rtt-probe"
+
+/* Measures the RTT to url with a few refused handshakes at once (the
+ * fastest counts). Returns the RTT in ms (>= 0) or a negative AVERROR. */
+int lr_link_probe_rtt(const char *url, lr_stop *stop);
 
 /* Splits "srt://host:port" (host may be [v6]). Returns 0 or AVERROR(EINVAL). */
 int lr_link_parse_url(const char *url, char *host, size_t host_size, int *port);

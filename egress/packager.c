@@ -29,7 +29,10 @@
 #define PART_SEGS        4      /* newest complete segments listed with parts */
 #define MAX_LISTED       20000  /* segments in one playlist, whatever the window */
 #define SEGMENT_MAX_AGE  86400
-#define PLAYLIST_MAX_AGE 1
+#define PLAYLIST_MAX_AGE 1   /* the master and init sections */
+#define MEDIA_PLAYLIST_MAX_AGE 0  /* no-cache: an HTTP cache holds a second at least,
+                                     which is several parts; players that block get
+                                     cacheable answers by URL instead */
 #define AUDIO_NAME       "audio"
 #define AUDIO_GROUP      "aud"
 #define CC_GROUP         "cc"
@@ -49,9 +52,12 @@ struct rendition {
     int           nb_segs, cap_segs;
     double        listed_duration;
     lr_part_info  parts[PART_SEGS][MAX_PARTS]; /* by seq % PART_SEGS */
-    int           nb_parts[PART_SEGS];
+    int           nb_parts[PART_SEGS]; /* listed */
+    int           nb_stored[PART_SEGS]; /* in the store */
     lr_part_info  open[MAX_PARTS]; /* the segment being built */
     int           nb_open;
+    int           open_unlisted;   /* a part of it outlasts PART-TARGET (frames were
+                                      lost inside it): its parts are not listed */
     int64_t       next_seq;
     int64_t       disc_sequence;
     int           pending_disc;    /* the next segment follows a media break */
@@ -119,11 +125,16 @@ static void media_path(const rendition *r, char *out, size_t size, int64_t seq, 
 }
 
 /* The newest (msn, part) a rendition's playlist lists. */
+static int listed_open(const rendition *r)
+{
+    return r->open_unlisted ? 0 : r->nb_open;
+}
+
 static void newest_part(const rendition *r, int64_t *msn, int *part)
 {
-    if (r->nb_open) {
+    if (listed_open(r)) {
         *msn = r->next_seq;
-        *part = r->nb_open - 1;
+        *part = listed_open(r) - 1;
     } else if (r->nb_segs) {
         *msn = r->segs[r->nb_segs - 1].seq;
         *part = r->nb_parts[*msn % PART_SEGS] - 1;
@@ -138,6 +149,13 @@ static int ll_on(const lr_packager *p)
     return p->ec->part_duration > 0;
 }
 
+/* EXT-X-PART-INF:PART-TARGET: the video's limit, plus an AAC frame when the
+ * audio is a rendition of its own (segmenter.h). */
+static double part_target(const lr_packager *p)
+{
+    return p->ec->part_duration + (p->audio >= 0 ? LR_SEGMENTER_AUDIO_SLACK : 0);
+}
+
 static void publish_playlist(rendition *r, int ended)
 {
     lr_packager *p = r->p;
@@ -147,9 +165,9 @@ static void publish_playlist(rendition *r, int ended)
     char path[256];
     int nb_reports = 0, ll = ll_on(p) && !ended;
     lr_store_obj tmpl = { .content_type = "application/vnd.apple.mpegurl",
-                          .max_age_s = PLAYLIST_MAX_AGE };
+                          .max_age_s = MEDIA_PLAYLIST_MAX_AGE };
 
-    if (!r->nb_segs && !r->nb_open)
+    if (!r->nb_segs && !listed_open(r))
         return;
     /* Parts are listed for the newest complete segments only. */
     for (int i = FFMAX(0, r->nb_segs - PART_SEGS); i < r->nb_segs; i++) {
@@ -159,7 +177,7 @@ static void publish_playlist(rendition *r, int ended)
     }
     for (int i = 0; ll && i < p->nb_rends; i++) {
         rendition *o = &p->rends[i];
-        if (o == r || o->sidx < 0 || (!o->nb_segs && !o->nb_open))
+        if (o == r || o->sidx < 0 || (!o->nb_segs && !listed_open(o)))
             continue;
         snprintf(uris[nb_reports], sizeof(uris[0]), "../%s/index.m3u8", o->name);
         reports[nb_reports].uri = uris[nb_reports];
@@ -178,13 +196,12 @@ static void publish_playlist(rendition *r, int ended)
         .endlist = ended,
     };
     if (ll) {
-        pl.part_target = ec->part_duration +
-                         (p->audio >= 0 ? LR_SEGMENTER_AUDIO_SLACK : 0);
+        pl.part_target = part_target(p);
         pl.open_seq = r->next_seq;
-        pl.open_discontinuity = r->pending_disc && r->nb_open;
+        pl.open_discontinuity = r->pending_disc && listed_open(r);
         pl.open_parts = r->open;
-        pl.nb_open_parts = r->nb_open;
-        pl.preload_hint = 1;
+        pl.nb_open_parts = listed_open(r);
+        pl.preload_hint = !r->open_unlisted;
         pl.hold_back = 3.0 * target;
         pl.part_hold_back = 3.0 * pl.part_target;
         pl.can_skip_until = r->listed_duration > 12.0 * target ? 6.0 * target : 0;
@@ -385,13 +402,15 @@ static void add_segment(rendition *r, const lr_seg_output *o)
     /* The open parts become the segment's, in the slot of the segment
      * PART_SEGS back, whose parts players no longer see listed. */
     slot = (int)(r->next_seq % PART_SEGS);
-    for (int k = 0; r->next_seq >= PART_SEGS && k < r->nb_parts[slot]; k++) {
+    for (int k = 0; r->next_seq >= PART_SEGS && k < r->nb_stored[slot]; k++) {
         media_path(r, path, sizeof(path), r->next_seq - PART_SEGS, k);
         lr_store_remove(p->store, path);
     }
     memcpy(r->parts[slot], r->open, sizeof(*r->open) * (size_t)r->nb_open);
-    r->nb_parts[slot] = r->nb_open;
+    r->nb_parts[slot] = listed_open(r);
+    r->nb_stored[slot] = r->nb_open;
     r->nb_open = 0;
+    r->open_unlisted = 0;
     /* Memory keeps keep_segments; older listed ones come from the recording. */
     if (p->rec && r->next_seq >= p->ec->keep_segments) {
         media_path(r, path, sizeof(path), r->next_seq - p->ec->keep_segments, -1);
@@ -418,6 +437,14 @@ static void add_part(rendition *r, const lr_seg_output *o)
                       : r->is_audio ? "audio/mp4" : "video/iso.segment",
         .max_age_s = SEGMENT_MAX_AGE, .immutable = 1 });
     r->open[r->nb_open++] = (lr_part_info){ o->duration, o->independent };
+    /* Frames lost inside a part stretch it past PART-TARGET, which no playlist
+     * may list: this segment is then listed whole, without its parts. */
+    if (o->duration > part_target(r->p) + 0.0005 && !r->open_unlisted) {
+        r->open_unlisted = 1;
+        lr_debug("lecture=%s rendition=%s: part %" PRId64 ".%d lasts %.3f s (media lost); "
+                 "segment listed without parts", r->p->lecture, r->name, r->next_seq,
+                 r->nb_open - 1, o->duration);
+    }
 }
 
 static void on_output(void *opaque, const lr_seg_output *o)
@@ -544,6 +571,7 @@ static int open_segmenter(lr_packager *p, rendition *r, const AVStream *video,
 
     lr_segmenter_free(&r->seg);
     r->nb_open = 0;  /* parts of an unfinished segment died with the link */
+    r->open_unlisted = 0;
     return lr_segmenter_alloc(video, audio, &o, on_output, r, &r->seg);
 }
 
@@ -642,6 +670,7 @@ void lr_packager_link_end(lr_packager *p)
     for (int i = 0; i < p->nb_rends; i++) {
         lr_segmenter_free(&p->rends[i].seg);
         p->rends[i].nb_open = 0;
+        p->rends[i].open_unlisted = 0;
     }
 }
 

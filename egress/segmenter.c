@@ -366,13 +366,13 @@ static int unwrap_adts(lr_segmenter *s, const AVPacket *in, AVPacket *out)
 static void write_held(lr_segmenter *s, int64_t next_dts)
 {
     AVPacket *p = s->held;
-    int64_t d = next_dts - s->held_dts;
     int ret;
 
     if (!p)
         return;
-    if (next_dts != AV_NOPTS_VALUE && d > 0 && d < GAP_TICKS)
-        s->frame_ticks = d;
+    if (next_dts != AV_NOPTS_VALUE && s->held_dts != AV_NOPTS_VALUE &&
+        next_dts > s->held_dts && next_dts - s->held_dts < GAP_TICKS)
+        s->frame_ticks = next_dts - s->held_dts;
     p->duration = s->frame_ticks;
     if (s->oc && s->seg_open) {
         p->stream_index = s->opts.format == LR_SEG_TS && !s->held_video && s->vpar ? 1 : 0;

@@ -14,24 +14,10 @@ import pytest
 
 from lrdemo import (REPO, Config, Demo, fetch_media, http_get, scaled, tool, wait_for,
                     wait_master, wait_segments)
+from hlsjs import HLSJS, watch  # noqa: F401
 
-HLSJS = Path(__file__).with_name("hlsjs.mjs")
 
 
-def watch(origin, src, seconds, actions=(), rate=1, low_latency=True):
-    """Runs hlsjs.mjs; returns its summary (asserting it produced one)."""
-    chromium = os.environ.get("LR_CHROMIUM", "/usr/bin/chromium")
-    if not os.access(chromium, os.X_OK):
-        pytest.fail(f"{chromium} missing (scripts/setup installs it)")
-    opts = {"origin": origin, "src": src, "seconds": seconds, "actions": list(actions),
-            "rate": rate, "lowLatency": low_latency}
-    r = subprocess.run([tool("node"), str(HLSJS), json.dumps(opts)], cwd=str(REPO),
-                       capture_output=True, text=True, timeout=seconds + 60)
-    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
-    assert lines, f"no summary from hlsjs.mjs:\n{r.stdout}\n{r.stderr}"
-    summary = json.loads(lines[-1])
-    print({k: v for k, v in summary.items() if k != "latencies"})
-    return summary
 
 
 def test_low_latency_play_and_rung_switches_do_not_stall(start_demo):

@@ -16,25 +16,11 @@ import pytest
 
 from lrdemo import (BINARY, REPO, Config, Demo, http_get, metric, metrics, parse_master,
                     parse_media, scaled, tool, wait_for)
+from hlsjs import HLSJS, watch  # noqa: F401
 
-HLSJS = Path(__file__).with_name("hlsjs.mjs")
 SECRET = "browser-test-secret-0123456789"
 
 
-def watch(origin, src, seconds, rate=1, low_latency=True):
-    """Runs hlsjs.mjs; returns its summary (asserting it produced one)."""
-    chromium = os.environ.get("LR_CHROMIUM", "/usr/bin/chromium")
-    if not os.access(chromium, os.X_OK):
-        pytest.fail(f"{chromium} missing (scripts/setup installs it)")
-    opts = {"origin": origin, "src": src, "seconds": seconds, "rate": rate,
-            "lowLatency": low_latency}
-    r = subprocess.run([tool("node"), str(HLSJS), json.dumps(opts)], cwd=str(REPO),
-                       capture_output=True, text=True, timeout=seconds + 60)
-    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
-    assert lines, f"no summary from hlsjs.mjs:\n{r.stdout}\n{r.stderr}"
-    summary = json.loads(lines[-1])
-    print({k: v for k, v in summary.items() if k != "latencies"})
-    return summary
 
 
 def sign(conf, lecture, expires="2h"):

@@ -5,11 +5,15 @@
  * "ports: HTTP TLS" then answers each stdin command with "ok" or "error":
  *   put KEY FILE TYPE MAX_AGE IMMUTABLE [MSN_COMPLETE PART_MSN PART TARGET ENDED]
  *   disk LECTURE DIR|-        remove KEY        quit
- * (the optional fields make an LL playlist). */
+ * (the optional fields make an LL playlist). "tput" is "put" answering
+ * "ok SECONDS", CLOCK_MONOTONIC just before the store took the object (with
+ * the file already read), so bench/serve times wake-ups from the publication
+ * itself rather than from when its own pipe write happened. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libavutil/buffer.h>
 #include <libavutil/file.h>
@@ -29,7 +33,7 @@ const char *__lsan_default_suppressions(void)
            "leak:libh2o-evloop.so\n";
 }
 
-static int put(lr_store *st, char **f, int n)
+static int put(lr_store *st, char **f, int n, double *put_at)
 {
     uint8_t *data;
     size_t size;
@@ -60,6 +64,11 @@ static int put(lr_store *st, char **f, int n)
         o.ll_part = atoi(f[8]);
         o.ll_target_duration = atoi(f[9]);
         o.ll_ended = atoi(f[10]);
+    }
+    if (put_at) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        *put_at = ts.tv_sec + ts.tv_nsec / 1e9;
     }
     int ret = lr_store_put(st, f[1], &o);
     av_buffer_unref(&b);
@@ -99,15 +108,21 @@ int main(int argc, char **argv)
         if (!n)
             continue;
         int r = -1;
+        double put_at = -1;
         if (!strcmp(f[0], "quit"))
             break;
         else if (!strcmp(f[0], "put"))
-            r = put(st, f, n);
+            r = put(st, f, n, NULL);
+        else if (!strcmp(f[0], "tput"))
+            r = put(st, f, n, &put_at);
         else if (!strcmp(f[0], "remove") && n == 2)
             lr_store_remove(st, f[1]), r = 0;
         else if (!strcmp(f[0], "disk") && n == 3)
             r = lr_store_set_disk_dir(st, f[1], strcmp(f[2], "-") ? f[2] : NULL);
-        printf("%s\n", r < 0 ? "error" : "ok");
+        if (r >= 0 && put_at >= 0)
+            printf("ok %.6f\n", put_at);
+        else
+            printf("%s\n", r < 0 ? "error" : "ok");
         fflush(stdout);
     }
     ret = 0;

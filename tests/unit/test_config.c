@@ -48,7 +48,7 @@ static void check_defaults(const lr_config *c)
 {
     assert_string_equal(c->log_level, "info");
     assert_string_equal(c->lecture, "demo");
-    assert_int_equal(c->link.latency_ms, 120);
+    assert_int_equal(c->link.latency_ms, LR_LINK_LATENCY_AUTO);
     assert_string_equal(c->link.passphrase, "");
     assert_string_equal(c->ingest.source, LR_SOURCE_DIR "/samples/lecture.mp4");
     assert_int_equal(c->ingest.loop, 1);
@@ -158,7 +158,7 @@ static void test_overrides(void **state)
         "  keep_segments: 100\n", "o.yaml", err, sizeof(err)), 0);
     assert_string_equal(c->lecture, "math-2");
     assert_string_equal(c->link.passphrase, "a long enough secret");
-    assert_int_equal(c->link.latency_ms, 120);
+    assert_int_equal(c->link.latency_ms, LR_LINK_LATENCY_AUTO);
     assert_int_equal(c->ingest.loop, 0);
     assert_int_equal(c->ingest.realtime, 1);
     assert_int_equal(c->egress.keep_segments, 100);
@@ -249,10 +249,10 @@ static void test_wrong_type(void **state)
                  "t.yaml:3: key 'transcode.segment_duration': expected a number between 0.5 "
                  "and 10, got 'abc'");
     expect_error("link:\n  latency_ms: 1.5\n",
-                 "t.yaml:2: key 'link.latency_ms': expected an integer between 20 and 8000, "
+                 "t.yaml:2: key 'link.latency_ms': expected auto or an integer between 20 and 8000, "
                  "got '1.5'");
     expect_error("link:\n  latency_ms: [1]\n",
-                 "t.yaml:2: key 'link.latency_ms': expected an integer between 20 and 8000, "
+                 "t.yaml:2: key 'link.latency_ms': expected auto or an integer between 20 and 8000, "
                  "got a list");
     expect_error("lecture:\n  name: x\n",
                  "t.yaml:2: key 'lecture': expected a name of 1 to 64 letters, digits, '_' or "
@@ -270,7 +270,7 @@ static void test_wrong_type(void **state)
 static void test_out_of_range(void **state)
 {
     expect_error("link:\n  latency_ms: 10\n",
-                 "t.yaml:2: key 'link.latency_ms': expected an integer between 20 and 8000, "
+                 "t.yaml:2: key 'link.latency_ms': expected auto or an integer between 20 and 8000, "
                  "got '10'");
     expect_error("egress:\n\n  target_duration: 10.5\n",
                  "t.yaml:3: key 'egress.target_duration': expected a number between 0.5 and "

@@ -1,0 +1,195 @@
+"""An HTTP cache in front of the egress, as a university or CDN would put
+one: Debian's nginx with proxy_cache (honouring the egress's Cache-Control,
+cache lock on) between hls.js and `lecture-relay run`. The student plays
+through it; what that student fetched is then a cache HIT for the next
+viewer, without reaching the egress; and live playlists through the cache
+are never staler than one part."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lrdemo import (REPO, free_tcp_port, http_get, metrics, scaled, tool, wait_for, wait_master,
+                    wait_segments)
+from hlsjs import HLSJS, watch  # noqa: F401
+
+
+NGINX_CONF = """daemon off;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;
+  fastcgi_temp_path {prefix}/fcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
+  log_format cache '$request_uri $status $upstream_cache_status';
+  access_log {prefix}/access.log cache;
+  proxy_cache_path {prefix}/cache levels=1:2 keys_zone=lr:10m max_size=1g inactive=10m
+                   use_temp_path=off;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://127.0.0.1:{upstream};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache lr;
+      proxy_cache_key $uri$is_args$args;
+      proxy_cache_lock on;
+      proxy_cache_lock_timeout 10s;
+      proxy_read_timeout 30s;
+      add_header X-Cache-Status $upstream_cache_status always;
+    }}
+  }}
+}}
+"""
+
+
+class Nginx:
+    """nginx-light as a caching reverse proxy, a child process."""
+
+    def __init__(self, tmp, upstream_port):
+        self.prefix = tmp / "nginx"
+        self.prefix.mkdir()
+        self.port = free_tcp_port()
+        conf = self.prefix / "nginx.conf"
+        # Run as root, nginx's worker would be nobody, who can't write the
+        # cache under pytest's private tmp: keep it root then.
+        conf.write_text(("user root;\n" if os.geteuid() == 0 else "") +
+                        NGINX_CONF.format(prefix=self.prefix, port=self.port,
+                                          upstream=upstream_port))
+        self.p = subprocess.Popen([tool("nginx"), "-p", str(self.prefix), "-c", str(conf)],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE)
+        self.base = f"http://127.0.0.1:{self.port}"
+        wait_for(lambda: http_get(self.base + "/healthz")[0] == 200 or self.p.poll() is not None,
+                 10, what="nginx to answer")
+        assert self.p.poll() is None, self.p.stderr.read().decode()
+
+    def log(self):
+        """[(uri, status, cache status)] from the access log."""
+        out = []
+        for line in (self.prefix / "access.log").read_text().splitlines():
+            uri, status, cache = line.split(" ")
+            out.append((uri, int(status), cache))
+        return out
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+@pytest.fixture
+def nginx_in_front(start_demo, tmp_path):
+    if not shutil.which("nginx"):
+        pytest.skip("nginx not installed (Debian nginx-light)")
+    demo = start_demo()
+    variants = wait_master(demo)
+    for v in variants:
+        wait_segments(urllib.request.urljoin(demo.live("master.m3u8"), v["uri"]), 2)
+    cache = Nginx(tmp_path, int(demo.base.rsplit(":", 1)[1]))
+    yield demo, cache, variants
+    cache.stop()
+
+
+
+
+def responses_total(base):
+    return sum(v for (n, _), v in metrics(f"{base}/metrics").items()
+               if n == "lr_http_responses_total")
+
+
+def parts(text):
+    """The part URIs a media playlist lists, oldest first."""
+    return re.findall(r'#EXT-X-PART:.*URI="([^"]+)"', text)
+
+
+def test_hls_js_through_nginx_cache_and_second_viewer_hits(nginx_in_front):
+    demo, cache, _ = nginx_in_front
+    s = watch(cache.base, f"{cache.base}/live/{demo.config.lecture}/master.m3u8", 20)
+    assert s["ok"], s
+    assert s["played"] >= 8, f"played only {s['played']:.1f} s through the cache: {s}"
+    assert set(s["statuses"]) <= {"200"}, s["statuses"]
+
+    fetched = {uri for uri, status, _ in cache.log() if status == 200}
+    media = sorted(u for u in fetched if re.search(r"\.(m4s|ts)$", u))  # segments and parts
+    assert len(media) >= 10, f"the player fetched little media through the cache: {media}"
+    # The second viewer: the same media URLs, plain HTTP through the cache.
+    # None of them may reach the egress (its response count moves only by
+    # the /metrics request itself, measured first with nothing in between).
+    own = -responses_total(demo.base) + responses_total(demo.base)
+    before = responses_total(demo.base)
+    missed = []
+    for uri in media:
+        status, headers, body = http_get(cache.base + uri)
+        assert status == 200 and body, f"{uri} -> {status}"
+        if headers.get("X-Cache-Status") != "HIT":
+            missed.append((uri, headers.get("X-Cache-Status"), headers.get("Cache-Control")))
+    after = responses_total(demo.base)
+    assert not missed, f"{len(missed)} of {len(media)} media URLs were not cache hits: {missed[:5]}"
+    assert after - before <= own, \
+        f"the egress answered {after - before - own} requests for cached media"
+    demo.assert_stops(signal.SIGINT)
+
+
+def test_live_playlist_through_cache_at_most_one_part_stale(nginx_in_front):
+    demo, cache, variants = nginx_in_front
+    rel = f"/live/{demo.config.lecture}/{variants[0]['uri']}"
+    got = {}
+
+    def fetch(name, base):
+        got[name] = http_get(base + rel)
+
+    lags, headers = [], None
+    end = time.monotonic() + scaled(10)
+    while time.monotonic() < end:
+        threads = [threading.Thread(target=fetch, args=(n, b))
+                   for n, b in (("cache", cache.base), ("egress", demo.base))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        (cs, ch, cb), (es, eh, eb) = got["cache"], got["egress"]
+        assert cs == 200 and es == 200, (cs, es)
+        headers = {k.lower(): v for k, v in eh.items()}.get("cache-control")
+        ch = {k.lower(): v for k, v in ch.items()}
+        via, direct = parts(cb.decode()), parts(eb.decode())
+        assert via and direct, "no EXT-X-PART in the live playlist"
+        # how many parts the egress lists after the newest one the cache gave
+        lag = len(direct) - 1 - direct.index(via[-1]) if via[-1] in direct else len(direct)
+        lags.append((lag, ch.get("x-cache-status")))
+        time.sleep(0.13)  # not a multiple of the part duration: sample every phase
+    print(f"egress Cache-Control {headers!r}; parts behind, cache status: {lags}")
+    assert len(lags) >= 20
+    worst = max(lag for lag, _ in lags)
+    # HTTP's max-age counts whole seconds (nginx's clock too) while a part is
+    # 1/3 s, so the plain live playlist goes out as no-cache; what a cache
+    # keeps are the blocking-reload answers, which never go stale: the same
+    # URL asked twice is a HIT.
+    text = http_get(demo.base + rel)[2].decode()
+    listed = re.findall(r'#EXT-X-PART:[^\n]*URI="(\d+)\.(\d+)\.m4s"', text)
+    assert listed, text
+    msn, part = listed[-1]  # exists already: answered at once, and cacheable
+    blocking = f"{rel}?_HLS_msn={msn}&_HLS_part={part}"
+    first = http_get(cache.base + blocking)
+    second = http_get(cache.base + blocking)
+    assert first[0] == second[0] == 200 and first[2] == second[2]
+    status = {k.lower(): v for k, v in second[1].items()}.get("x-cache-status")
+    assert status == "HIT", f"a blocking-reload answer was not cached: {status} {second[1]}"
+    assert worst <= 1, (
+        f"a live playlist through the cache was {worst} parts behind the egress "
+        f"(egress sends Cache-Control: {headers!r} for the live media playlist)")
+    demo.assert_stops(signal.SIGINT)
