@@ -566,7 +566,12 @@ static int open_segmenter(lr_packager *p, rendition *r, const AVStream *video,
                           const AVStream *audio)
 {
     lr_segmenter_opts o = { .format = p->format,
-                            .min_duration = p->ec->target_duration * 0.5,
+                            /* A keyframe this close to the segment's start
+                             * (the IDR a new link forces) joins the segment
+                             * to the next one; below half a second, the
+                             * joined segment still rounds to the target
+                             * duration, which must never grow. */
+                            .min_duration = p->ec->target_duration * 0.2,
                             .part_duration = p->ec->part_duration };
 
     lr_segmenter_free(&r->seg);

@@ -69,9 +69,7 @@ static const char page_template[] =
     "    status.textContent = '';\n"
     "    if (window.hls) { window.hls.destroy(); window.hls = null; }\n"
     "    if (window.Hls && Hls.isSupported()) {\n"
-    /* Catch up to the target latency by playing up to 1.5x fast after a
-     * late start or a stall, instead of staying behind for good. */
-    "      var hls = new Hls({lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5});\n"
+    "      var hls = new Hls({lowLatencyMode: true});\n"
     "      window.hls = hls;\n"
     "      hls.on(Hls.Events.ERROR, function (event, data) {\n"
     "        if (data && data.fatal) {\n"

@@ -409,11 +409,13 @@ static int place(lr_segmenter *s, int is_video, AVPacket *pkt, int is_cut, int c
     /* Video parts never exceed part_duration (a keyframe inside a segment
      * doesn't cut one short: parts must be >= 85% of PART-TARGET); audio
      * follows the video's cuts, so its parts may run one audio frame longer
-     * (PART-TARGET allows it). */
-    if (!s->has_video && part_ticks > 0)
-        part_ticks += (int64_t)(LR_SEGMENTER_AUDIO_SLACK * 90000);
-    part_cut = part_ticks > 0 && s->seg_open &&
-               (is_cut || dts + s->frame_ticks - s->part_start_dts > part_ticks);
+     * (PART-TARGET allows it), and never cuts on its own, which would leave
+     * a sliver of a part before the video's cut. */
+    if (s->has_video)
+        part_cut = part_ticks > 0 && s->seg_open &&
+                   dts + s->frame_ticks - s->part_start_dts > part_ticks;
+    else  /* audio: only where the video cut (a lone audio part is unlisted if long) */
+        part_cut = part_ticks > 0 && s->seg_open && is_cut;
     if (s->has_video && !s->seg_open && !key)
         return AVERROR(EAGAIN);  /* wait for the first keyframe */
 

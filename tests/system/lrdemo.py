@@ -414,15 +414,23 @@ def wait_segments(url, count, deadline=None):
     return wait_for(get, deadline or scaled(40), what=f"{count} segments in {url}")
 
 
+def init_section_url(url):
+    """The EXT-X-MAP URI of the playlist (index.m3u8) beside a segment URL."""
+    playlist = urllib.request.urljoin(url, "index.m3u8")
+    m = fetch_media(playlist)
+    assert m and m.get("map"), f"{playlist}: no EXT-X-MAP"
+    return urllib.request.urljoin(playlist, m["map"])
+
+
 def download(url, dest):
     """Saves url's body to dest. An fMP4 segment or part (.m4s) gets its
-    rendition's init section (init.mp4 beside it) in front, so the file
+    rendition's init section (its playlist's EXT-X-MAP) in front, so the file
     decodes on its own as a TS segment does."""
     status, _, body = http_get(url, timeout=10)
     assert status == 200, f"GET {url} -> {status}"
     assert body, f"GET {url}: empty body"
     if url.split("?", 1)[0].endswith(".m4s"):
-        init_url = urllib.request.urljoin(url, "init.mp4")
+        init_url = init_section_url(url)
         status, _, init = http_get(init_url, timeout=10)
         assert status == 200, f"GET {init_url} -> {status}"
         body = init + body
