@@ -872,14 +872,64 @@ static void wake_path(worker *w, const char *path, size_t len)
     lr_store_obj_unref(&obj);
 }
 
+/* A published playlist whose newest part closed its segment (M, last part L)
+ * tells that the preload hint "M.(L+1)" players may be holding will never
+ * exist: those held requests get 404 now, not after the timeout, so the
+ * player asks for (M+1).0 at once. Loop thread. */
+static void fail_dead_hint(worker *w, const char *path, size_t len)
+{
+    static const char suffix[] = "index.m3u8";
+    static const char *const exts[] = { "m4s", "ts" };
+    lr_store_obj obj;
+
+    if (len < sizeof(suffix) - 1 || memcmp(path + len - (sizeof(suffix) - 1), suffix,
+                                            sizeof(suffix) - 1))
+        return;
+    if (lr_store_get(w->h->store, path, len, &obj) < 0)
+        return;
+    int dead = obj.ll && obj.ll_part >= 0 && obj.ll_part_msn == obj.ll_msn_complete;
+    int64_t msn = obj.ll_part_msn;
+    int part = obj.ll_part + 1;
+    lr_store_obj_unref(&obj);
+    if (!dead)
+        return;
+    for (size_t e = 0; e < sizeof(exts) / sizeof(exts[0]); e++) {
+        char key[600];
+        int n = snprintf(key, sizeof(key), "%.*s%" PRId64 ".%d.%s",
+                         (int)(len - (sizeof(suffix) - 1)), path, msn, part, exts[e]);
+        if (n <= 0 || n >= (int)sizeof(key))
+            continue;
+        waitlist **pw = park_slot(w, key, (size_t)n);
+        if (!*pw)
+            continue;
+        /* As in wake_path: off the waitlist first, then answer. */
+        h2o_linklist_t ready;
+        h2o_linklist_init_anchor(&ready);
+        while (*pw && (*pw)->len == (size_t)n && !memcmp((*pw)->path, key, (size_t)n)) {
+            parked *p = H2O_STRUCT_FROM_MEMBER(parked, link, (*pw)->parked.next);
+            unpark(p);  /* frees the waitlist (and moves *pw on) with its last */
+            p->wl = &answering;
+            h2o_linklist_insert(&ready, &p->link);
+        }
+        while (!h2o_linklist_is_empty(&ready)) {
+            parked *p = H2O_STRUCT_FROM_MEMBER(parked, link, ready.next);
+            h2o_req_t *req = p->req;
+            unpark(p);
+            send_404(req);
+        }
+    }
+}
+
 static void on_publish_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     worker *w = H2O_STRUCT_FROM_MEMBER(worker, publish_receiver, receiver);
     while (!h2o_linklist_is_empty(messages)) {
         publish_msg *m = H2O_STRUCT_FROM_MEMBER(publish_msg, super.link, messages->next);
         h2o_linklist_unlink(&m->super.link);
-        if (!w->stopping)
+        if (!w->stopping) {
             wake_path(w, m->path, strlen(m->path));
+            fail_dead_hint(w, m->path, strlen(m->path));
+        }
         av_free(m);
     }
 }
