@@ -404,7 +404,7 @@ static const opt egress_opts[] = {
     /* packaging (egress/packager.c, docs/recordings.md) */
     STR("segment_format", lr_egress_conf, segment_format, "fmp4", check_segment_format,
         "fmp4 or ts", 0),
-    DBL("part_duration", lr_egress_conf, part_duration, 0.334, 0, 2),
+    DBL("part_duration", lr_egress_conf, part_duration, 0.32, 0, 2),
     DBL("dvr_window", lr_egress_conf, dvr_window, 7200, 0, 86400),
     DBL("recording_grace", lr_egress_conf, recording_grace, 60, 0, 86400),
     DBL("retention_days", lr_egress_conf, retention_days, 30, 0, 36500),

@@ -36,7 +36,6 @@
 #define AUDIO_NAME       "audio"
 #define AUDIO_GROUP      "aud"
 #define CC_GROUP         "cc"
-#define PDT_REANCHOR_MS  1000
 
 typedef struct rendition rendition;
 
@@ -333,9 +332,9 @@ static int64_t segment_pdt(rendition *r, int64_t start_pts, int disc)
     int64_t mapped = wall_ms_of(start_pts);
     int64_t next = r->last_pdt_ms + (int64_t)llround(r->last_duration * 1000);
 
-    if (!r->last_pdt_ms || disc || llabs(mapped - next) > PDT_REANCHOR_MS)
+    if (!r->last_pdt_ms || disc)
         return mapped;
-    return next;  /* durations and dates agree, as players expect */
+    return next;  /* without a discontinuity, dates follow durations (RFC 8216bis 4.4.4.6) */
 }
 
 /* ---- outputs of the segmenters ------------------------------------------- */

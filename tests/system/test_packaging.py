@@ -70,15 +70,18 @@ def test_parts_concatenate_to_their_segment_and_everything_decodes(demo, ladder,
                 parts = []
         assert complete, f"{name}: no segment listed with its parts:\n{text}"
         init = http_get(urllib.request.urljoin(url, init_uri.group(1)))[2]
-        for seg, seg_parts in complete:
-            body = http_get(urllib.request.urljoin(url, seg))[2]
-            joined = b"".join(http_get(urllib.request.urljoin(url, p))[2] for p in seg_parts)
+        # Fetch first, decode after: parts leave the store a few segments on.
+        fetched = [(seg, seg_parts, http_get(urllib.request.urljoin(url, seg))[2],
+                    [http_get(urllib.request.urljoin(url, p))[2] for p in seg_parts])
+                   for seg, seg_parts in complete]
+        for seg, seg_parts, body, part_bodies in fetched:
+            joined = b"".join(part_bodies)
             assert body and joined == body, f"{name}/{seg}: parts {seg_parts} differ from it"
             # A player can start at the segment's first (independent) part and
             # take the rest as they come: every prefix of the parts decodes.
             prefix = init
-            for p in seg_parts:
-                prefix += http_get(urllib.request.urljoin(url, p))[2]
+            for p, part_body in zip(seg_parts, part_bodies):
+                prefix += part_body
                 f = tmp_path / f"{name}-{p}.mp4"
                 f.write_bytes(prefix)
                 rc, err = decode_errors(f)
