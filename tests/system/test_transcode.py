@@ -203,14 +203,20 @@ def _annexb_with_captions(raw, out):
     out.write_bytes(bytes(res))
 
 
-def test_captions_survive_into_every_rung(tmp_path):
+def _captioned_source(tmp_path, size):
+    """A 6 s MPEG-TS lecture whose H.264 carries CEA-608 captions in SEI."""
     raw, cc = tmp_path / "raw.h264", tmp_path / "cc.h264"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30:d=6", "-c:v", "libx264", "-preset",
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=30:d=6", "-c:v", "libx264", "-preset",
            "ultrafast", "-x264-params", "aud=1", "-pix_fmt", "yuv420p", "-f", "h264", raw)
     _annexb_with_captions(raw, cc)
     src = tmp_path / "cc.ts"
     ffmpeg("-framerate", "30", "-f", "h264", "-i", cc, "-f", "lavfi", "-i", "sine=d=6",
            "-c:v", "copy", "-c:a", "aac", "-shortest", "-f", "mpegts", src)
+    return src
+
+
+def test_captions_survive_into_every_rung(tmp_path):
+    src = _captioned_source(tmp_path, "1280x720")
     assert programs(src) and any(s.get("closed_captions") for p in programs(src).values()
                                  for s in p), "the source itself has no captions"
     out, _ = transcode_file(tmp_path, src)
@@ -225,13 +231,7 @@ def test_captions_survive_into_every_rung(tmp_path):
 def test_captions_are_announced_in_the_master(start_demo, tmp_path):
     """A captioned lecture through every role: the egress finds the captions
     in the rungs' SEI and says so in the master playlist."""
-    raw, cc = tmp_path / "raw.h264", tmp_path / "cc.h264"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=6", "-c:v", "libx264", "-preset",
-           "ultrafast", "-x264-params", "aud=1", "-pix_fmt", "yuv420p", "-f", "h264", raw)
-    _annexb_with_captions(raw, cc)
-    src = tmp_path / "cc.ts"
-    ffmpeg("-framerate", "30", "-f", "h264", "-i", cc, "-f", "lavfi", "-i", "sine=d=6",
-           "-c:v", "copy", "-c:a", "aac", "-shortest", "-f", "mpegts", src)
+    src = _captioned_source(tmp_path, "640x360")
     demo = start_demo({"ingest": {"source": str(src)}})
     def captioned():
         status, _, body = http_get(demo.live("master.m3u8"))
