@@ -7,10 +7,8 @@
  * grace time. */
 #include "egress.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <libavcodec/avcodec.h>
@@ -193,29 +191,6 @@ fail:
     return 0;
 }
 
-/* mkdir -p; logs and returns -1 when the folder can't be made. */
-static int make_dirs(const char *path)
-{
-    char p[4096];
-
-    if (av_strlcpy(p, path, sizeof(p)) >= sizeof(p))
-        return -1;
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            break;
-        *s = '/';
-    }
-    if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-        lr_error("egress: cannot make the recordings folder %s: %s (recording is off)", path,
-                 strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 /* Ends the recordings of lectures whose link has been gone for the grace
  * time, and applies the recordings' retention now and then. */
 static void *janitor_thread(void *arg)
@@ -264,9 +239,11 @@ int lr_egress_start(const lr_config *c, lr_egress **out)
         ret = AVERROR(ENOMEM);
         goto fail;
     }
-    if (c->egress.recordings_dir[0] && make_dirs(c->egress.recordings_dir) == 0)
-        lr_recordings_finish_stale(&(lr_recorder_conf){ .root = c->egress.recordings_dir },
-                                   c->egress.recording_grace);
+    if (c->egress.recordings_dir[0]) {
+        lr_recorder_conf rc = { .root = c->egress.recordings_dir };
+        if (lr_recordings_make_root(&rc) == 0)
+            lr_recordings_finish_stale(&rc, c->egress.recording_grace);
+    }
     if ((ret = lr_http_start(&c->egress, e->store, &e->http)) < 0)
         goto fail;
     if ((ret = pthread_create(&e->janitor, NULL, janitor_thread, e)) != 0) {

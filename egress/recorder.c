@@ -1545,6 +1545,18 @@ out:
     return ret == AVERROR(ENOMEM) ? ret : 0;
 }
 
+int lr_recordings_make_root(const lr_recorder_conf *c)
+{
+    int ret;
+
+    if (!c || !c->root || !c->root[0])
+        return AVERROR(EINVAL);
+    if ((ret = mkdir_p(c->root)) < 0)
+        lr_error("recorder: cannot make the recordings folder %s: %s (recording is off)",
+                 c->root, av_err2str(ret));
+    return ret;
+}
+
 int lr_recordings_finish_stale(const lr_recorder_conf *c, double grace_s)
 {
     stale_ctx s = { .grace_s = grace_s };

@@ -111,4 +111,8 @@ int  lr_recordings_sweep(const lr_recorder_conf *c);
  * recorders. Returns how many were finished, or a negative AVERROR. */
 int  lr_recordings_finish_stale(const lr_recorder_conf *c, double grace_s);
 
+/* Makes the root folder (and its parents) if missing; logs why not.
+ * Returns 0 or a negative AVERROR. */
+int  lr_recordings_make_root(const lr_recorder_conf *c);
+
 #endif
