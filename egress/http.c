@@ -1216,17 +1216,27 @@ static void serve_watch(lr_http *h, h2o_req_t *req, const char *name, size_t len
     send_owned(req, &html, html_len, "text/html; charset=utf-8", "no-cache");
 }
 
+/* The live lectures (from the store) and the recorded ones (from disk), as
+ * NUL-separated lists; on failure answers 500 and returns -1. */
+static int list_lectures(lr_http *h, h2o_req_t *req, char **names, char **recorded)
+{
+    *names = *recorded = NULL;
+    if (lr_store_list_lectures(h->store, names) < 0 ||
+        lr_recordings_list_lectures(h->conf->recordings_dir, recorded) < 0) {
+        av_freep(names);
+        send_500(req);
+        return -1;
+    }
+    return 0;
+}
+
 static void serve_index(lr_http *h, h2o_req_t *req)
 {
-    char *names = NULL, *recorded = NULL;
+    char *names, *recorded;
     AVBPrint bp;
 
-    if (lr_store_list_lectures(h->store, &names) < 0 ||
-        lr_recordings_list_lectures(h->conf->recordings_dir, &recorded) < 0) {
-        av_free(names);
-        send_500(req);
+    if (list_lectures(h, req, &names, &recorded) < 0)
         return;
-    }
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprintf(&bp, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -1276,15 +1286,11 @@ static void json_names(AVBPrint *bp, const char *names)
  *  "recorded":[{"lecture","recordings":[...]}]} */
 static void serve_api_lectures(lr_http *h, h2o_req_t *req)
 {
-    char *names = NULL, *recorded = NULL;
+    char *names, *recorded;
     AVBPrint bp;
 
-    if (lr_store_list_lectures(h->store, &names) < 0 ||
-        lr_recordings_list_lectures(h->conf->recordings_dir, &recorded) < 0) {
-        av_free(names);
-        send_500(req);
+    if (list_lectures(h, req, &names, &recorded) < 0)
         return;
-    }
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprintf(&bp, "{\"live\":[");
     int first = 1;
