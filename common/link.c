@@ -157,6 +157,10 @@ static void peer_host(const char *peer, char *buf, size_t size)
     snprintf(buf, size, "%.*s", (int)len, peer);
 }
 
+/* The floor of SRT's input-rate estimate, so a burst after a pause moves at
+ * a lecture's rate at least; a link with maxbw_kbps set is capped there. */
+#define MIN_INPUT_RATE_KBPS 8000
+
 /* latency: SRTO_LATENCY in ms (receiving and, as the peer's minimum, sending). */
 static int set_common_opts(SRTSOCKET s, const lr_link_opts *o, int latency)
 {
@@ -164,6 +168,7 @@ static int set_common_opts(SRTSOCKET s, const lr_link_opts *o, int latency)
     int live = SRTT_LIVE, yes = 1, timeo = SLICE_MS, drop = !!t.tlpktdrop;
     int idle = t.peer_idle_timeout_ms, ohead = t.overhead_pct;
     int64_t maxbw = (int64_t)t.maxbw_kbps * 1000 / 8, inputbw = 0;
+    int64_t min_inputbw = MIN_INPUT_RATE_KBPS * 1000 / 8;
 
     if (srt_setsockflag(s, SRTO_TRANSTYPE, &live, sizeof(live)) < 0 ||
         srt_setsockflag(s, SRTO_LATENCY, &latency, sizeof(latency)) < 0 ||
@@ -173,8 +178,12 @@ static int set_common_opts(SRTSOCKET s, const lr_link_opts *o, int latency)
         srt_setsockflag(s, SRTO_RCVTIMEO, &timeo, sizeof(timeo)) < 0)
         return lr_srt_error("setsockflag");
     /* MAXBW 0: the sender paces at its measured input rate (INPUTBW 0) plus
-     * OHEADBW %, the headroom retransmissions get; a number caps it. */
+     * OHEADBW %, the headroom retransmissions get; a number caps it.
+     * MININPUTBW: the estimate falls while a source is away, and the second
+     * of media the ingest reads before it sends again would then trickle out
+     * so slowly that the sender drops it as too late (seen in test_pull). */
     if (srt_setsockflag(s, SRTO_INPUTBW, &inputbw, sizeof(inputbw)) < 0 ||
+        srt_setsockflag(s, SRTO_MININPUTBW, &min_inputbw, sizeof(min_inputbw)) < 0 ||
         srt_setsockflag(s, SRTO_OHEADBW, &ohead, sizeof(ohead)) < 0 ||
         srt_setsockflag(s, SRTO_MAXBW, &maxbw, sizeof(maxbw)) < 0)
         return lr_srt_error("setsockflag bandwidth");

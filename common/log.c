@@ -63,11 +63,17 @@ void lr_log(enum lr_log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
+/* FFmpeg writes one line in several calls ("Packet corrupt (...)" then ".\n"):
+ * the pieces gather per thread and go out as one line at the newline. The
+ * line is named by what logged it, e.g. "mpegts" or "libx264", not just the
+ * kind of context. */
 static void av_log_to_lr(void *avcl, int av_level, const char *fmt, va_list ap)
 {
+    static _Thread_local char line[768];
+    static _Thread_local size_t used;
     enum lr_log_level level;
-    char msg[768];
     const AVClass *cls = avcl ? *(const AVClass **)avcl : NULL;
+    size_t n;
 
     if (av_level > AV_LOG_VERBOSE)
         return;
@@ -77,8 +83,19 @@ static void av_log_to_lr(void *avcl, int av_level, const char *fmt, va_list ap)
                                        : LR_LOG_DEBUG;
     if ((int)level > atomic_load(&log_level))
         return;
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    lr_log(level, "ffmpeg %s: %s", cls ? cls->class_name : "-", msg);
+    if (used < sizeof(line))
+        vsnprintf(line + used, sizeof(line) - used, fmt, ap);
+    n = strlen(line);
+    if (n > 0 && line[n - 1] != '\n' && n < sizeof(line) - 1) {
+        used = n;                      /* the rest of the line comes next */
+        return;
+    }
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    used = 0;
+    lr_log(level, "ffmpeg %s: %s",
+           !cls ? "-" : cls->item_name ? cls->item_name(avcl) : cls->class_name, line);
+    line[0] = '\0';
 }
 
 static void srt_log_to_lr(void *opaque, int srt_level, const char *file, int line,

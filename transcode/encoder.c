@@ -7,9 +7,10 @@
 
 #include "common/log.h"
 
-int lr_venc_open(const lr_transcode_conf *tc, const lr_rung *r, AVRational tb,
-                 AVRational fps, int threads, AVCodecContext **out)
+int lr_venc_open(const lr_venc_params *vp, AVCodecContext **out)
 {
+    const lr_transcode_conf *tc = vp->tc;
+    const lr_rung *r = &vp->rung;
     const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
     int64_t cap = (int64_t)r->bitrate_kbps * 1000;
     /* The VBV holds one segment at the cap: a segment never exceeds the cap
@@ -30,11 +31,11 @@ int lr_venc_open(const lr_transcode_conf *tc, const lr_rung *r, AVRational tb,
     enc->height = r->height;
     enc->pix_fmt = AV_PIX_FMT_YUV420P;
     enc->sample_aspect_ratio = (AVRational){ 1, 1 };
-    enc->time_base = tb;
-    enc->framerate = fps;
-    enc->thread_count = threads;
+    enc->time_base = vp->tb;
+    enc->framerate = vp->fps;
+    enc->thread_count = vp->threads;
     /* Keyframes come only from the schedule: no natural GOP end, no scene cuts. */
-    enc->gop_size = (int)FFMIN(100000, 10 * tc->segment_duration * av_q2d(fps) + 1);
+    enc->gop_size = (int)FFMIN(100000, 10 * tc->segment_duration * av_q2d(vp->fps) + 1);
     enc->rc_max_rate = cap;
     enc->rc_buffer_size = (int)FFMIN(INT32_MAX, bufsize);
     if (cbr) {

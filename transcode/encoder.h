@@ -10,10 +10,17 @@
 #include "common/config.h"
 #include "ladder.h"
 
-/* Opens libx264 for rung r: frames in time base tb at frame rate fps (the
- * rung's own, after its cap), threads as x264 threads (0: x264's own choice).
- * Returns 0 and the open encoder in *out, or a negative AVERROR (logged). */
-int lr_venc_open(const lr_transcode_conf *tc, const lr_rung *r, AVRational tb,
-                 AVRational fps, int threads, AVCodecContext **out);
+/* What opens one rung's libx264, kept by the rung to open it again. */
+typedef struct lr_venc_params {
+    const lr_transcode_conf *tc;
+    lr_rung                  rung;
+    AVRational               tb;       /* of the frames */
+    AVRational               fps;      /* the rung's own, after its cap */
+    int                      threads;  /* x264 threads (0: x264's own choice) */
+} lr_venc_params;
+
+/* Opens libx264 as vp says. Returns 0 and the open encoder in *out, or a
+ * negative AVERROR (logged). */
+int lr_venc_open(const lr_venc_params *vp, AVCodecContext **out);
 
 #endif

@@ -3,14 +3,16 @@
 
 #include "common/ts_mux.h"
 
-static int add_stream(AVFormatContext *oc, const AVCodecContext *enc)
+static int add_stream(AVFormatContext *oc, const AVCodecParameters *par,
+                      const AVCodecContext *enc)
 {
     AVStream *st = avformat_new_stream(oc, NULL);
     int ret;
 
     if (!st)
         return AVERROR(ENOMEM);
-    if ((ret = avcodec_parameters_from_context(st->codecpar, enc)) < 0)
+    if ((ret = par ? avcodec_parameters_copy(st->codecpar, par)
+                   : avcodec_parameters_from_context(st->codecpar, enc)) < 0)
         return ret;
     st->time_base = (AVRational){ 1, 90000 };
     return st->index;
@@ -41,9 +43,9 @@ int lr_ladder_mux_open(AVIOContext *pb, const lr_pipeline *p, int audio_only,
     if ((ret = lr_ts_mux_alloc(pb, &oc)) < 0)
         return ret;
     for (int i = 0; i < nb; i++)
-        if ((ret = add_stream(oc, lr_pipeline_video_encoder(p, i))) < 0)
+        if ((ret = add_stream(oc, lr_pipeline_video_codecpar(p, i), NULL)) < 0)
             goto fail;
-    if (aenc && (ret = audio = add_stream(oc, aenc)) < 0)
+    if (aenc && (ret = audio = add_stream(oc, NULL, aenc)) < 0)
         goto fail;
     for (int i = 0; i < nb; i++)
         if ((ret = add_program(oc, i + 1, lr_pipeline_rung(p, i)->name, i, audio)) < 0)

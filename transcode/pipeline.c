@@ -100,12 +100,10 @@ static int open_rungs(lr_pipeline *p, AVRational src_fps)
     for (int i = 0; i < p->nb_rungs; i++) {
         const lr_rung *r = &p->rungs[i];
         AVRational fps = lr_ladder_rung_fps(r, src_fps);
-        AVCodecContext *enc = NULL;
+        lr_venc_params vp = { p->tc, *r, vst->time_base, fps, x264_threads(p, i) };
 
-        if ((ret = lr_venc_open(p->tc, r, vst->time_base, fps, x264_threads(p, i), &enc)) < 0)
-            break;
         snprintf(name, sizeof(name), "%s%d", p->enc_name, i);
-        if ((ret = lr_rung_start(r, enc, i, RUNG_QUEUE_FRAMES, p->sink, p->opaque, name,
+        if ((ret = lr_rung_start(&vp, i, RUNG_QUEUE_FRAMES, p->sink, p->opaque, name,
                                  &p->workers[i])) < 0)
             break;
         av_strlcatf(desc, sizeof(desc), "%s%s=%dx%d@%.4g/%dk", i ? " " : "", r->name,
@@ -348,9 +346,9 @@ const lr_rung *lr_pipeline_rung(const lr_pipeline *p, int i)
     return &p->rungs[i];
 }
 
-const AVCodecContext *lr_pipeline_video_encoder(const lr_pipeline *p, int i)
+const AVCodecParameters *lr_pipeline_video_codecpar(const lr_pipeline *p, int i)
 {
-    return lr_rung_encoder(p->workers[i]);
+    return lr_rung_codecpar(p->workers[i]);
 }
 
 const AVCodecContext *lr_pipeline_audio_encoder(const lr_pipeline *p)

@@ -36,7 +36,7 @@ void lr_pipeline_free(lr_pipeline **p);
 /* The ladder, for the muxer: rungs 0..nb-1, then the audio (NULL if none). */
 int                   lr_pipeline_nb_rungs(const lr_pipeline *p);
 const lr_rung        *lr_pipeline_rung(const lr_pipeline *p, int i);
-const AVCodecContext *lr_pipeline_video_encoder(const lr_pipeline *p, int i);
+const AVCodecParameters *lr_pipeline_video_codecpar(const lr_pipeline *p, int i);
 const AVCodecContext *lr_pipeline_audio_encoder(const lr_pipeline *p);
 
 #endif

@@ -13,7 +13,10 @@
 
 struct lr_rung_worker {
     lr_rung            rung;
+    lr_venc_params     vp;
     AVCodecContext    *enc;
+    AVCodecParameters *par;         /* of the first encoder, for the muxer */
+    int64_t            last_pts;    /* of the last frame in, AV_NOPTS_VALUE: none */
     int                stream;
     lr_sink_fn        *sink;
     void              *opaque;
@@ -90,12 +93,44 @@ static int scale(lr_rung_worker *w, AVFrame *src, AVFrame *out)
     return 0;
 }
 
+/* Flushes the encoder (its last packets go to the sink) and opens a new one:
+ * the frames after a break start a fresh GOP on a fresh decode clock. */
+static int restart_encoder(lr_rung_worker *w)
+{
+    AVCodecContext *enc = NULL;
+    int ret = avcodec_send_frame(w->enc, NULL);
+
+    if (ret >= 0)
+        ret = drain(w);
+    if (ret < 0)
+        return ret;
+    if ((ret = lr_venc_open(&w->vp, &enc)) < 0)
+        return ret;
+    avcodec_free_context(&w->enc);
+    w->enc = enc;
+    w->have_due = 0;
+    w->cpu.restarts++;
+    return 0;
+}
+
 static int encode(lr_rung_worker *w, AVFrame *src, AVFrame *scaled)
 {
     int key = src->pict_type == AV_PICTURE_TYPE_I;
+    int64_t break_ticks = (int64_t)(LR_RUNG_BREAK_S / av_q2d(w->enc->time_base));
     AVFrame *f = src;
     int ret;
 
+    if (w->last_pts != AV_NOPTS_VALUE &&
+        (src->pts <= w->last_pts || src->pts - w->last_pts >= break_ticks)) {
+        if (w->stream == 0)
+            lr_info("rung %s: the timestamps break (%+.3f s): its GOP ends, a new encoder "
+                    "starts the next", w->rung.name,
+                    (double)(src->pts - w->last_pts) * av_q2d(w->enc->time_base));
+        if ((ret = restart_encoder(w)) < 0)
+            return ret;
+        key = 1;
+    }
+    w->last_pts = src->pts;
     if (capped_out(w, src, key)) {
         w->cpu.capped++;
         return 0;
@@ -144,20 +179,30 @@ static void *rung_thread(void *arg)
     return NULL;
 }
 
-int lr_rung_start(const lr_rung *r, AVCodecContext *enc, int stream, int queue_frames,
+int lr_rung_start(const lr_venc_params *vp, int stream, int queue_frames,
                   lr_sink_fn *sink, void *opaque, const char *thread_name,
                   lr_rung_worker **out)
 {
+    const lr_rung *r = &vp->rung;
     lr_rung_worker *w;
-    AVRational fps = enc->framerate;
+    AVCodecContext *enc;
+    AVRational fps = vp->fps;
     int ret;
 
-    if (!(w = av_mallocz(sizeof(*w)))) {
-        avcodec_free_context(&enc);
+    if (!(w = av_mallocz(sizeof(*w))))
         return AVERROR(ENOMEM);
-    }
     w->rung = *r;
-    w->enc = enc;
+    w->vp = *vp;
+    w->last_pts = AV_NOPTS_VALUE;
+    if ((ret = lr_venc_open(vp, &w->enc)) < 0)
+        goto fail;
+    enc = w->enc;
+    if (!(w->par = avcodec_parameters_alloc())) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    if ((ret = avcodec_parameters_from_context(w->par, enc)) < 0)
+        goto fail;
     w->stream = stream;
     w->sink = sink;
     w->opaque = opaque;
@@ -221,15 +266,16 @@ void lr_rung_free(lr_rung_worker **pw)
     lr_rung_finish(w, 1);
     lr_frameq_free(&w->q);
     avcodec_free_context(&w->enc);
+    avcodec_parameters_free(&w->par);
     sws_freeContext(w->sws);
     av_frame_free(&w->canvas);
     av_packet_free(&w->pkt);
     av_freep(pw);
 }
 
-const AVCodecContext *lr_rung_encoder(const lr_rung_worker *w)
+const AVCodecParameters *lr_rung_codecpar(const lr_rung_worker *w)
 {
-    return w->enc;
+    return w->par;
 }
 
 void lr_rung_cpu_get(const lr_rung_worker *w, lr_rung_cpu *out)

@@ -1,15 +1,21 @@
 /* transcode/rung.h — one rung's own thread: takes the decoded frames from a
  * bounded queue, drops what its frame-rate cap leaves out, scales (or passes
- * a same-size frame through), encodes with the open libx264 it was given and
- * hands the packets to the sink. Captions and other frame side data go along
- * with every frame. Started and ended by pipeline.c. */
+ * a same-size frame through), encodes with its libx264 and hands the packets
+ * to the sink. Captions and other frame side data go along with every frame.
+ * Where the timestamps break (a jump of LR_RUNG_BREAK_S or more, or back),
+ * the rung flushes its encoder and opens a new one, so that no GOP spans the
+ * break: x264 reorders frames, and its decode timestamps would otherwise
+ * carry the jump into the middle of a GOP. Started and ended by pipeline.c. */
 #ifndef LR_TRANSCODE_RUNG_H
 #define LR_TRANSCODE_RUNG_H
 
 #include <libavcodec/avcodec.h>
 
+#include "encoder.h"
 #include "ladder.h"
 #include "sink.h"
+
+#define LR_RUNG_BREAK_S 1.0   /* the egress's own threshold of a break */
 
 typedef struct lr_rung_worker lr_rung_worker;
 
@@ -19,12 +25,13 @@ typedef struct lr_rung_cpu {
     int64_t thread_ns;  /* all CPU of this thread (set when it ends) */
     int64_t frames;     /* frames encoded */
     int64_t capped;     /* frames left out by the frame-rate cap */
+    int64_t restarts;   /* encoders reopened at a break in the timestamps */
 } lr_rung_cpu;
 
-/* Starts the thread, named thread_name, for rung r encoding with enc (the
- * worker owns it from now on, even on error) as ladder stream `stream`;
- * queue_frames bounds its input queue. Returns 0 or a negative AVERROR. */
-int  lr_rung_start(const lr_rung *r, AVCodecContext *enc, int stream, int queue_frames,
+/* Opens the rung's encoder as vp says and starts the thread, named
+ * thread_name, encoding ladder stream `stream`; queue_frames bounds its input
+ * queue. Returns 0 or a negative AVERROR. */
+int  lr_rung_start(const lr_venc_params *vp, int stream, int queue_frames,
                    lr_sink_fn *sink, void *opaque, const char *thread_name,
                    lr_rung_worker **out);
 /* Moves frame's reference to the rung (pict_type AV_PICTURE_TYPE_I: an IDR
@@ -38,7 +45,9 @@ int  lr_rung_finish(lr_rung_worker *w, int abort);
 /* Finishes with abort if still running; frees everything; *w = NULL. */
 void lr_rung_free(lr_rung_worker **w);
 
-const AVCodecContext *lr_rung_encoder(const lr_rung_worker *w);
+/* The encoder's stream parameters as first opened (a reopened encoder has
+ * the same), for the muxer; safe from any thread. */
+const AVCodecParameters *lr_rung_codecpar(const lr_rung_worker *w);
 /* Counters; exact once finished. */
 void lr_rung_cpu_get(const lr_rung_worker *w, lr_rung_cpu *out);
 
