@@ -12,6 +12,8 @@
  * decode-time spans, so a segment lasts exactly the sum of its parts. */
 #include "segmenter.h"
 
+#include <math.h>
+
 #include <libavcodec/avcodec.h>
 #include <libavcodec/bsf.h>
 #include <libavutil/mem.h>
@@ -410,10 +412,15 @@ static int place(lr_segmenter *s, int is_video, AVPacket *pkt, int is_cut, int c
      * doesn't cut one short: parts must be >= 85% of PART-TARGET); audio
      * follows the video's cuts, so its parts may run one audio frame longer
      * (PART-TARGET allows it), and never cuts on its own, which would leave
-     * a sliver of a part before the video's cut. */
+     * a sliver of a part before the video's cut. A frame missing or late
+     * (a part of 8 frames looked full) never closes one under 85 % of the
+     * largest PART-TARGET it can be listed with. */
     if (s->has_video)
         part_cut = part_ticks > 0 && s->seg_open &&
-                   dts + s->frame_ticks - s->part_start_dts > part_ticks;
+                   dts + s->frame_ticks - s->part_start_dts > part_ticks &&
+                   dts - s->part_start_dts >=
+                       (int64_t)ceil(0.85 * (s->opts.part_duration + LR_SEGMENTER_AUDIO_SLACK) *
+                                     90000);
     else  /* audio: only where the video cut (a lone audio part is unlisted if long) */
         part_cut = part_ticks > 0 && s->seg_open && is_cut;
     if (s->has_video && !s->seg_open && !key)
@@ -463,6 +470,28 @@ static int push_primary(lr_segmenter *s, int is_video, AVPacket *pkt, int is_cut
     return hold(s, is_video, pkt);
 }
 
+/* Audio-only: the video has cut at or before p and p has arrived, so
+ * everything before the cut is here: the part (or segment) closes now rather
+ * than when the video's next cut lets p itself in, a part later. A break (p
+ * far from the held packet, or before it) is left to place(). */
+static void close_before(lr_segmenter *s, const AVPacket *p)
+{
+    int cut_seg = 0;
+
+    if (!s->nb_cuts || p->pts < s->cuts[0].pts || !s->held || !s->seg_open ||
+        p->dts <= s->held_dts || p->dts > s->held_dts + GAP_TICKS)
+        return;
+    while (s->nb_cuts && p->pts >= s->cuts[0].pts) {
+        cut_seg |= s->cuts[0].segment;
+        memmove(s->cuts, s->cuts + 1, sizeof(*s->cuts) * (size_t)--s->nb_cuts);
+    }
+    write_held(s, p->dts);
+    if (cut_seg)
+        close_segment(s, p->dts, 0);  /* p opens the next one */
+    else if (s->opts.part_duration > 0)
+        close_part(s, p->dts);
+}
+
 /* Audio-only: feeds the packets the video's cuts have caught up with. */
 static int drain_follow(lr_segmenter *s, int force)
 {
@@ -482,6 +511,8 @@ static int drain_follow(lr_segmenter *s, int force)
         if ((ret = push_primary(s, 0, p, is_cut, cut_seg)) < 0)
             break;
     }
+    if (ret >= 0 && !force && done < s->nb_follow)
+        close_before(s, s->follow[done]);
     memmove(s->follow, s->follow + done, sizeof(*s->follow) * (size_t)(s->nb_follow - done));
     s->nb_follow -= done;
     return ret;

@@ -17,7 +17,7 @@
 // (BUFFER_STALLED_ERROR events), errors (hls.js errors), fatal, levels
 // (LEVEL_SWITCHED), latencies (Date.now() - hls.playingDate, ms), ended,
 // duration, currentTime, frames, statuses (HTTP status counts of hls.js's
-// requests), seekable [start, end].
+// requests), seekable [start, end], slow (media requests over 1 s).
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -41,6 +41,21 @@ try {
   page.on('response', (r) => {
     if (/\.(m3u8|m4s|mp4|ts)(\?|$)/.test(r.url())) out.statuses[r.status()] = (out.statuses[r.status()] ?? 0) + 1;
   });
+  // Requests that took over a second, for the reasons of a stall: sent is
+  // when the request went out (late: it waited for one of the browser's six
+  // connections to the host), ttfb when the answer began (ms from its start).
+  out.slow = [];
+  const timed = (r, failure) => {
+    if (failure === 'net::ERR_ABORTED') return;  // hls.js let go of it (a switch)
+    const t = r.timing();
+    const total = t.responseEnd >= 0 ? t.responseEnd : Date.now() - t.startTime;
+    if (total > 1000 && out.slow.length < 40 && /\.(m3u8|m4s|mp4|ts)(\?|$)/.test(r.url()))
+      out.slow.push({ url: r.url().replace(/^.*\/live\//, ''), ms: Math.round(total),
+                      sent: Math.round(t.requestStart), ttfb: Math.round(t.responseStart),
+                      failure: failure ?? null });
+  };
+  page.on('requestfinished', (r) => timed(r));
+  page.on('requestfailed', (r) => timed(r, r.failure()?.errorText ?? 'failed'));
   await page.goto(`${opts.origin}/healthz`, { timeout: 15000 });
   await page.addScriptTag({ url: `${opts.origin}/assets/hls.min.js` });
   await page.evaluate((o) => {

@@ -678,7 +678,7 @@ static void test_full_queue_drops(void **state)
 {
     lr_recorder_conf conf = { .root = *state };
     lr_recorder *r = NULL;
-    int accepted = 0, refused = 0;
+    int accepted = 0, refused = 0, accepted_late = 0;
 
     assert_int_equal(lr_recorder_open(&conf, "slow", "m4s", 0, &r), 0);
     char *rdir = av_asprintf("%s/720p", lr_recorder_dir(r));
@@ -692,7 +692,11 @@ static void test_full_queue_drops(void **state)
         int ret = lr_recorder_put_segment(r, "720p", &info, b);
         av_buffer_unref(&b);
         if (ret == 0) {
-            assert_int_equal(refused, 0); /* once full, full until the disk moves */
+            /* Once full, full until the disk moves; but the writer may take
+             * segment 0 (and block on the FIFO) only after the queue filled,
+             * which frees one place, once. */
+            accepted_late += refused > 0;
+            assert_true(accepted_late <= 1);
             accepted++;
         } else {
             assert_int_equal(ret, AVERROR(EAGAIN));
@@ -718,7 +722,7 @@ static void test_full_queue_drops(void **state)
     assert_int_equal(c.nb_segs, accepted - 1 + 1);
     assert_int_equal(c.first_seq, 1);
     assert_int_equal(c.last_seq, 40);
-    assert_int_equal(c.nb_disc, 1);
+    assert_int_equal(c.nb_disc, 1 + accepted_late);  /* each hole in the numbers */
     lr_recorder_finish(&r);
     av_free(fifo);
     av_free(rdir);
