@@ -362,7 +362,7 @@ static void parse_blackout(dir_conf *dc, const char *opt, const char *v)
 {
     char buf[128];
     const char *plus = strchr(v, '+');
-    double start, len;
+    double start = 0, len = 0;
     if (!plus || (size_t)(plus - v) >= sizeof(buf))
         die_usage("%s: '%s' is not START+LEN (e.g. 10s+5s)", opt, v);
     memcpy(buf, v, (size_t)(plus - v));
