@@ -109,7 +109,6 @@ static int restart_encoder(lr_rung_worker *w)
     avcodec_free_context(&w->enc);
     w->enc = enc;
     w->have_due = 0;
-    w->cpu.restarts++;
     return 0;
 }
 

@@ -25,7 +25,6 @@ typedef struct lr_rung_cpu {
     int64_t thread_ns;  /* all CPU of this thread (set when it ends) */
     int64_t frames;     /* frames encoded */
     int64_t capped;     /* frames left out by the frame-rate cap */
-    int64_t restarts;   /* encoders reopened at a break in the timestamps */
 } lr_rung_cpu;
 
 /* Opens the rung's encoder as vp says and starts the thread, named
