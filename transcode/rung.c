@@ -12,8 +12,7 @@
 #include "frameq.h"
 
 struct lr_rung_worker {
-    lr_rung            rung;
-    lr_venc_params     vp;
+    lr_venc_params     vp;          /* the rung, and what opens its encoder */
     AVCodecContext    *enc;
     AVCodecParameters *par;         /* of the first encoder, for the muxer */
     int64_t            last_pts;    /* of the last frame in, AV_NOPTS_VALUE: none */
@@ -123,7 +122,7 @@ static int encode(lr_rung_worker *w, AVFrame *src, AVFrame *scaled)
         (src->pts <= w->last_pts || src->pts - w->last_pts >= break_ticks)) {
         if (w->stream == 0)
             lr_info("rung %s: the timestamps break (%+.3f s): its GOP ends, a new encoder "
-                    "starts the next", w->rung.name,
+                    "starts the next", w->vp.rung.name,
                     (double)(src->pts - w->last_pts) * av_q2d(w->enc->time_base));
         if ((ret = restart_encoder(w)) < 0)
             return ret;
@@ -169,7 +168,7 @@ static void *rung_thread(void *arg)
     if (ret == AVERROR_EOF)
         ret = 0;
     if (ret < 0 && ret != AVERROR_EXIT)
-        lr_error("rung %s ended: %s", w->rung.name, av_err2str(ret));
+        lr_error("rung %s ended: %s", w->vp.rung.name, av_err2str(ret));
     w->cpu.thread_ns = lr_cpu_thread_ns();
     atomic_store(&w->result, ret);
     lr_frameq_close(w->q);  /* a sender waiting on a full queue gets EOF */
@@ -190,7 +189,6 @@ int lr_rung_start(const lr_venc_params *vp, int stream, int queue_frames,
 
     if (!(w = av_mallocz(sizeof(*w))))
         return AVERROR(ENOMEM);
-    w->rung = *r;
     w->vp = *vp;
     w->last_pts = AV_NOPTS_VALUE;
     if ((ret = lr_venc_open(vp, &w->enc)) < 0)
