@@ -280,7 +280,7 @@ static int64_t wall_clock_90k(void)
 static void forward(lr_lecture *l, AVPacket *pkt)
 {
     int k = pkt->stream_index;
-    int64_t offset, src_dts;
+    int64_t dts, src_dts;
     int ret;
 
     if (!l->oc) {
@@ -308,16 +308,16 @@ static void forward(lr_lecture *l, AVPacket *pkt)
     src_dts = pkt->dts;
     if (l->tl.max_out == AV_NOPTS_VALUE)
         l->tl.origin = wall_clock_90k();
-    offset = lr_timeline_map(&l->tl, (unsigned)k, pkt->dts);
-    if (offset == INT64_MIN)
+    dts = lr_timeline_map(&l->tl, (unsigned)k, pkt->dts);
+    if (dts == INT64_MIN)
         goto drop;
     if (k == LINK_VIDEO || l->link_stream[LINK_VIDEO] < 0) {
         l->last_src_dts = src_dts;
         l->last_sent_ns = lr_now_ns();
     }
-    pkt->dts += offset;
+    pkt->dts = dts;
     if (pkt->pts != AV_NOPTS_VALUE)
-        pkt->pts += offset;
+        pkt->pts = FFMAX(pkt->pts + l->tl.offset, dts);
     pkt->stream_index = l->link_stream[k];
     pkt->pos = -1;
     if ((ret = av_interleaved_write_frame(l->oc, pkt)) < 0) {
@@ -472,11 +472,12 @@ void lr_lecture_stop(lr_lecture **pl)
         pthread_join(l->thread, NULL);
     for (int i = 0; i < l->nb_sources; i++)
         lr_feed_stop(&l->feeds[i]);
-    if (l->nb_switches || l->nb_dropped)
+    if (l->nb_switches || l->nb_dropped || l->tl.nb_nudged)
         lr_info("lecture=%s ingest ends: %" PRId64 " source changes (%" PRId64
                 " on one clock, %" PRId64 " breaks), %" PRId64
-                " packets dropped while the link was down", l->name, l->nb_switches,
-                l->nb_aligned, l->nb_breaks, l->nb_dropped);
+                " packets dropped while the link was down or overlapping a splice, %" PRId64
+                " repeated source timestamps moved on", l->name, l->nb_switches,
+                l->nb_aligned, l->nb_breaks, l->nb_dropped, l->tl.nb_nudged);
     for (int k = 0; k < LINK_NB; k++)
         avcodec_parameters_free(&l->src_par[k]);
     pthread_cond_destroy(&l->cond);

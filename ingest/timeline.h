@@ -21,6 +21,7 @@ typedef struct lr_timeline {
     int     splice;                          /* the next packet starts a new session */
     int64_t nb_splices;                      /* source changes and breaks so far */
     int64_t nb_breaks;                       /* jumps inside one session */
+    int64_t nb_nudged;                       /* repeated or slightly early dts moved on */
 } lr_timeline;
 
 void lr_timeline_init(lr_timeline *t);
@@ -30,10 +31,15 @@ void lr_timeline_init(lr_timeline *t);
  * egress sees the jump and writes EXT-X-DISCONTINUITY. */
 void lr_timeline_splice(lr_timeline *t, int64_t gap);
 /* Maps a packet's source dts on link stream `stream` to the link's timeline.
- * Returns the offset to add to its dts and pts, or INT64_MIN if the packet
- * must be dropped (it would go backwards on its stream). A jump of more than
- * 10 s forward or 2 s back inside a session counts as a break and is spliced
- * over, so the link stays continuous. */
+ * Returns its dts on the link (its pts moves by t->offset and must stay >= that
+ * dts), or INT64_MIN if the packet must be dropped: it lies well before what
+ * the stream has already sent (the overlap at a splice). A dts that repeats or
+ * steps back by less than LR_TIMELINE_NUDGE is the source's jitter (GStreamer's
+ * flvmux under load repeats video timestamps): the packet is kept, one tick
+ * after the last, since dropping a frame would break every frame that refers
+ * to it. A jump of more than 10 s forward or 2 s back inside a session counts
+ * as a break and is spliced over, so the link stays continuous. */
+#define LR_TIMELINE_NUDGE 9000                /* 100 ms */
 int64_t lr_timeline_map(lr_timeline *t, unsigned stream, int64_t dts);
 
 #endif

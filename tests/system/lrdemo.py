@@ -473,9 +473,13 @@ def streams(path):
 
 
 def decode_errors(path):
-    """Decode every stream of a file; return (returncode, stderr)."""
+    """Decode every stream of a file; return (returncode, stderr). The null
+    output keeps the file's own time base: at ffmpeg's guessed frame rate, a
+    source with jittery timestamps (GStreamer under load) rounds two frames
+    onto one tick and ffmpeg reports that as a muxing error."""
     r = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error",
-                        "-i", str(path), "-map", "0", "-f", "null", "-"],
+                        "-i", str(path), "-map", "0", "-enc_time_base", "-1",
+                        "-f", "null", "-"],
                        capture_output=True, text=True, timeout=60)
     return r.returncode, r.stderr.strip()
 

@@ -12,8 +12,7 @@
 
 static int64_t out(lr_timeline *t, unsigned s, int64_t dts)
 {
-    int64_t off = lr_timeline_map(t, s, dts);
-    return off == INT64_MIN ? INT64_MIN : dts + off;
+    return lr_timeline_map(t, s, dts);
 }
 
 static void first_session_keeps_source_clock(void **state)
@@ -52,8 +51,26 @@ static void never_backwards_per_stream(void **state)
     assert_int_equal(out(&t, V, 0), 103000);
     assert_int_equal(out(&t, A, -45000), INT64_MIN);  /* 58000 < 90000 sent */
     assert_int_equal(out(&t, A, 3000), 106000);
-    /* a repeated dts on a stream is dropped */
-    assert_int_equal(out(&t, A, 3000), INT64_MIN);
+    /* a repeated dts on a stream is kept, one tick later */
+    assert_int_equal(out(&t, A, 3000), 106001);
+    assert_int_equal(t.nb_nudged, 1);
+}
+
+static void jitter_is_kept_in_order(void **state)
+{
+    /* GStreamer's flvmux under load: video timestamps repeat and step back a
+     * little. Every frame is kept (a dropped one would break those after it). */
+    static const int64_t src[] = { 0, 2070, 2070, 6300, 4230, 8370, 8370, 8370 };
+    static const int64_t want[] = { 0, 2070, 2071, 6300, 6301, 8370, 8371, 8372 };
+    lr_timeline t;
+    lr_timeline_init(&t);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(out(&t, V, src[i]), want[i]);
+    assert_int_equal(t.nb_nudged, 4);
+    assert_int_equal(t.nb_breaks, 0);
+    /* further back than LR_TIMELINE_NUDGE: an overlap, dropped */
+    assert_int_equal(out(&t, V, 8372 - LR_TIMELINE_NUDGE), INT64_MIN);
+    assert_int_equal(t.nb_nudged, 4);
 }
 
 static void jump_inside_session_is_a_break(void **state)
@@ -65,14 +82,14 @@ static void jump_inside_session_is_a_break(void **state)
     /* the source restarted its clock: 40 s back */
     assert_int_equal(out(&t, V, 1000), 3606000);
     assert_int_equal(t.nb_breaks, 1);
-    /* a small step back is not a break, just a packet to drop */
-    assert_int_equal(out(&t, V, 500), INT64_MIN);
+    /* a small step back is not a break: jitter, kept one tick on */
+    assert_int_equal(out(&t, V, 500), 3606001);
     assert_int_equal(t.nb_breaks, 1);
-    /* forward by an hour */
-    assert_int_equal(out(&t, V, 1000 + INT64_C(3600) * 90000), 3609000);
+    /* forward by an hour (spliced one frame after the highest sent) */
+    assert_int_equal(out(&t, V, 1000 + INT64_C(3600) * 90000), 3609001);
     assert_int_equal(t.nb_breaks, 2);
     /* ordinary spacing is not a break */
-    assert_int_equal(out(&t, V, 1000 + INT64_C(3600) * 90000 + 9000), 3618000);
+    assert_int_equal(out(&t, V, 1000 + INT64_C(3600) * 90000 + 9000), 3618001);
     assert_int_equal(t.nb_breaks, 2);
 }
 
@@ -103,6 +120,7 @@ int main(void)
         cmocka_unit_test(first_session_keeps_source_clock),
         cmocka_unit_test(failover_continues_one_frame_later),
         cmocka_unit_test(never_backwards_per_stream),
+        cmocka_unit_test(jitter_is_kept_in_order),
         cmocka_unit_test(jump_inside_session_is_a_break),
         cmocka_unit_test(mpegts_wrap),
         cmocka_unit_test(bad_input),
