@@ -25,7 +25,9 @@ struct lr_source {
     int       loop;
     int       realtime;
     int64_t   offset_us;       /* added to every timestamp: the loops so far */
-    int64_t   first_us;        /* first dts of the file, AV_TIME_BASE */
+    int64_t   first_us;        /* lowest pts of the first pass, AV_TIME_BASE: where
+                                  presentation starts (a first dts before it is
+                                  B-frame delay, not time the loop lasts) */
     int64_t   end_us;          /* furthest pts + duration seen in this pass */
     int64_t   wall_start_ns;   /* wall clock at the first packet */
     int64_t   media_start_us;  /* media time at the first packet */
@@ -181,7 +183,10 @@ static int restart(lr_source *s)
         lr_error("source %s: nothing to loop over", s->url);
         return AVERROR_INVALIDDATA;
     }
-    s->offset_us += s->end_us - s->first_us;
+    /* The container's start time is where presentation starts; an AAC
+     * encoder's priming packet sits before it, trimmed by the edit list. */
+    s->offset_us += s->end_us - (s->fmt->start_time != AV_NOPTS_VALUE ? s->fmt->start_time
+                                                                       : s->first_us);
     s->end_us = AV_NOPTS_VALUE;
     s->nb_loops++;
     if ((ret = avformat_seek_file(s->fmt, -1, INT64_MIN, s->fmt->start_time == AV_NOPTS_VALUE
@@ -197,7 +202,7 @@ static int restart(lr_source *s)
 int lr_source_read(lr_source *s, AVPacket *pkt)
 {
     const AVStream *st;
-    int64_t dts_us, end_us, offset;
+    int64_t dts_us, pts_us, end_us, offset;
     int ret;
 
     for (;;) {
@@ -223,10 +228,11 @@ int lr_source_read(lr_source *s, AVPacket *pkt)
     if (pkt->dts == AV_NOPTS_VALUE)
         pkt->dts = pkt->pts;
     dts_us = av_rescale_q(pkt->dts, st->time_base, AV_TIME_BASE_Q);
-    end_us = av_rescale_q((pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts) + pkt->duration,
-                          st->time_base, AV_TIME_BASE_Q);
-    if (s->first_us == AV_NOPTS_VALUE)
-        s->first_us = dts_us;
+    pts_us = av_rescale_q(pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts, st->time_base,
+                          AV_TIME_BASE_Q);
+    end_us = pts_us + av_rescale_q(pkt->duration, st->time_base, AV_TIME_BASE_Q);
+    if (!s->nb_loops && (s->first_us == AV_NOPTS_VALUE || pts_us < s->first_us))
+        s->first_us = pts_us;
     if (s->end_us == AV_NOPTS_VALUE || end_us > s->end_us)
         s->end_us = end_us;
 

@@ -17,7 +17,9 @@
 // (BUFFER_STALLED_ERROR events), errors (hls.js errors), fatal, levels
 // (LEVEL_SWITCHED), latencies (Date.now() - hls.playingDate, ms), ended,
 // duration, currentTime, frames, statuses (HTTP status counts of hls.js's
-// requests), seekable [start, end], slow (media requests over 1 s).
+// requests), seekable [start, end], slow (media requests over 1 s), protocols
+// (the HTTP version each media request went over: h2, http/1.1).
+// An https origin may have a self-signed certificate (made by the test).
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,7 +33,7 @@ const out = { ok: false, played: 0, stalls: 0, errors: [], fatal: null, levels: 
 let context;
 try {
   context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath, headless: true,
+    executablePath, headless: true, ignoreHTTPSErrors: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
            '--disable-background-networking', '--disable-component-update', '--disable-sync',
            '--autoplay-policy=no-user-gesture-required'],
@@ -64,7 +66,13 @@ try {
     v.autoplay = true;
     v.playbackRate = o.rate ?? 1;
     document.body.appendChild(v);
-    const lr = window.lr = { stalls: 0, errors: [], fatal: null, levels: [], video: v };
+    const lr = window.lr = { stalls: 0, errors: [], fatal: null, levels: [], video: v, protocols: {} };
+    performance.setResourceTimingBufferSize(100000);
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries())
+        if (/\.(m3u8|m4s|mp4|ts)(\?|$)/.test(e.name))
+          lr.protocols[e.nextHopProtocol || '?'] = (lr.protocols[e.nextHopProtocol || '?'] ?? 0) + 1;
+    }).observe({ type: 'resource', buffered: true });
     const hls = window.hls = new Hls({ lowLatencyMode: o.lowLatency ?? true, debug: false,
                                       maxLiveSyncPlaybackRate: o.catchUp ?? 1 });
     hls.on(Hls.Events.ERROR, (_, d) => {
@@ -111,7 +119,8 @@ try {
       last = null;  // a seek is not playback
     }
     const lr = await page.evaluate(() => ({ stalls: window.lr.stalls, errors: window.lr.errors,
-                                            fatal: window.lr.fatal, levels: window.lr.levels }));
+                                            fatal: window.lr.fatal, levels: window.lr.levels,
+                                            protocols: window.lr.protocols }));
     Object.assign(out, lr);
     if (out.fatal || s.ended || elapsed >= (opts.seconds ?? 20)) break;
     await page.waitForTimeout(250);

@@ -5,7 +5,6 @@ through it; what that student fetched is then a cache HIT for the next
 viewer, without reaching the egress; and live playlists through the cache
 are never staler than one part."""
 
-import json
 import os
 import re
 import shutil
@@ -14,13 +13,12 @@ import subprocess
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from lrdemo import (REPO, free_tcp_port, http_get, metrics, scaled, tool, wait_for, wait_master,
+from lrdemo import (free_tcp_port, http_get, metrics, scaled, tool, wait_for, wait_master,
                     wait_segments)
-from hlsjs import HLSJS, watch  # noqa: F401
+from hlsjs import watch
 
 
 NGINX_CONF = """daemon off;

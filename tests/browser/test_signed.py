@@ -5,18 +5,14 @@ requests nor in the server's own count, while the unsigned and tampered
 forms of the same URLs are refused."""
 
 import json
-import os
 import re
 import signal
 import subprocess
 import urllib.request
-from pathlib import Path
 
-import pytest
-
-from lrdemo import (BINARY, REPO, Config, Demo, http_get, metric, metrics, parse_master,
-                    parse_media, scaled, tool, wait_for)
-from hlsjs import HLSJS, watch  # noqa: F401
+from lrdemo import (BINARY, Config, Demo, http_get, metric, metrics, parse_master,
+                    parse_media, scaled, wait_for)
+from hlsjs import watch
 
 SECRET = "browser-test-secret-0123456789"
 

@@ -96,6 +96,27 @@ def free_tcp_port():
     return _free_port(socket.SOCK_STREAM)
 
 
+def make_cert(directory, cn="127.0.0.1"):
+    """A self-signed certificate for 127.0.0.1 made at test time: returns
+    (cert.pem, key.pem) in directory."""
+    d = Path(directory)
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", f"/CN={cn}", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def tls_egress(directory):
+    """Config overrides for an egress that also serves HTTPS (HTTP/2 by ALPN)
+    with a certificate made here, and that listener's base URL."""
+    cert, key = make_cert(directory)
+    port = free_tcp_port()
+    return ({"egress": {"tls_listen": f"127.0.0.1:{port}", "tls_cert": str(cert),
+                        "tls_key": str(key)}}, f"https://127.0.0.1:{port}")
+
+
 def _yaml_scalar(v):
     if isinstance(v, bool):
         return "true" if v else "false"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lrdemo import BINARY, free_tcp_port, to_yaml
+from lrdemo import BINARY, free_tcp_port, make_cert, to_yaml
 
 FIXTURE = Path(os.environ.get("LR_SERVE_FIXTURE",
                               BINARY.parent / "tests" / "tools" / "serve_fixture"))
@@ -224,7 +224,6 @@ def test_blocking_reload_over_http(server):
     results = {}
 
     def waiter(name, path):
-        t0 = time.monotonic()
         results[name] = (get(s.port, path), time.monotonic())
 
     ths = [threading.Thread(target=waiter, args=(f"w{i}", "/live/cs101/720p/index.m3u8"
@@ -347,7 +346,7 @@ def test_recordings_and_range(server):
     st, h, body = get(s.port, f"{base}/720p/0.m4s", {"Range": "bytes=1000-1999"})
     assert st == 206 and body == data[1000:2000]
     assert h["content-range"] == f"bytes 1000-1999/{len(data)}"
-    st, h, body = get(s.port, f"{base}/720p/0.m4s", {"Range": f"bytes=-100"})
+    st, h, body = get(s.port, f"{base}/720p/0.m4s", {"Range": "bytes=-100"})
     assert st == 206 and body == data[-100:]
     st, h, _ = get(s.port, f"{base}/720p/0.m4s", {"Range": f"bytes={len(data) + 10}-"})
     assert st == 416
@@ -513,16 +512,9 @@ def test_h2c_prior_knowledge(server):
     assert r.stdout == "1.1 200"
 
 
-def _make_cert(d, cn):
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", f"/CN={cn}", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
-                   check=True, capture_output=True)
-
-
 @pytest.mark.skipif(not shutil.which("curl"), reason="curl missing")
 def test_tls_h2_alpn_and_sighup_reload(tmp_path):
-    _make_cert(tmp_path, "first")
+    make_cert(tmp_path, "first")
     s = Server(tmp_path, {"tls_listen": f"127.0.0.1:{free_tcp_port()}",
                           "tls_cert": str(tmp_path / "cert.pem"),
                           "tls_key": str(tmp_path / "key.pem"), "http_threads": 2})
@@ -541,7 +533,7 @@ def test_tls_h2_alpn_and_sighup_reload(tmp_path):
                                  input="", capture_output=True, text=True, timeout=10).stdout
             return re.search(r"subject=.*CN ?= ?(\w+)", out).group(1)
         assert subject() == "first"
-        _make_cert(tmp_path, "second")
+        make_cert(tmp_path, "second")
         os.kill(s.p.pid, 1)  # SIGHUP
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and subject() != "second":

@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 from lrdemo import (TS_SEGMENTS, Config, Demo, decode_errors, download, fetch_media, free_tcp_port,
+                    make_cert,
                     free_udp_port, ffmpeg_push, lecture_urls, now_of_day, scaled, seq,
                     live_encoder, source_reads, streams, tool, wait_for)
 
@@ -121,10 +122,7 @@ def test_zoom_style_stream_key_finds_its_lecture(rtmp_relay):
 
 
 def test_rtmps_publish(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+    cert, key = make_cert(tmp_path)
     port = free_tcp_port()
     relay = Demo(Config(tmp_path, {
         **TS_SEGMENTS,

@@ -92,3 +92,51 @@ def test_link_timestamps_never_go_backwards(tmp_path):
     # one continuous clock across the switches, no jump
     span = (max(last.values()) - min(int(p["dts"]) for p in packets if "dts" in p)) / 90000
     assert span < 120, f"the link's clock spans {span:.0f} s: it jumped"
+
+
+def test_looped_file_is_seamless(tmp_path):
+    """A looped file (the demo's sample lecture) runs on without a hole at
+    the seam: the next pass starts where the last one's presentation ended,
+    not one B-frame delay or one AAC priming frame later. Per stream, no
+    step between presented frames exceeds one frame."""
+    link_port = free_udp_port()
+    clip = tmp_path / "clip.mp4"  # 2 s, B-frames, AAC with its priming frame
+    subprocess.run([tool("ffmpeg"), "-nostdin", "-v", "error",
+                    "-f", "lavfi", "-i", "testsrc2=s=320x180:r=30:d=2",
+                    "-f", "lavfi", "-i", "sine=f=440:sample_rate=48000:d=2",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "30",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", str(clip)], check=True, timeout=60)
+    capture = tmp_path / "link.ts"
+    receiver = subprocess.Popen(
+        [tool("srt-live-transmit"), "-q", "-a:yes",
+         f"srt://127.0.0.1:{link_port}?mode=listener", "file://con"],
+        stdin=subprocess.DEVNULL, stdout=open(capture, "wb"), stderr=subprocess.DEVNULL)
+    conf = Config(tmp_path, {"lecture": "cs101", "log_level": "debug", "ingest": {
+        "link": f"srt://127.0.0.1:{link_port}", "source": str(clip)}})
+    ingest = Demo(conf, args=["ingest", "--config", str(conf.path)])
+    try:
+        ingest.start_background()
+        wait_for(lambda: ingest.stderr_text().count("loop 2 starts") or None, scaled(20),
+                 what="two loops of the clip")
+        ingest.assert_stops(signal.SIGINT)
+    finally:
+        ingest.close()
+        receiver.kill()
+        receiver.wait()
+    r = subprocess.run([tool("ffprobe"), "-v", "error", "-show_entries",
+                        "packet=stream_index,pts,duration:stream=index,codec_type",
+                        "-of", "json", str(capture)],
+                       capture_output=True, text=True, timeout=60)
+    info = json.loads(r.stdout)
+    kinds = {s["index"]: s["codec_type"] for s in info["streams"]}
+    pts = {}
+    for p in info.get("packets", []):
+        if "pts" in p:
+            pts.setdefault(kinds[p["stream_index"]], []).append(int(p["pts"]))
+    frame = {"video": 3000, "audio": 1920}  # 1/30 s; 1024 samples at 48 kHz
+    for kind, ts in pts.items():
+        ts.sort()
+        assert (ts[-1] - ts[0]) / 90000 > 3.5, f"{kind}: only {(ts[-1] - ts[0]) / 90000:.1f} s"
+        ts = ts[:-8]  # the stop cuts the last GOP short: B-frames before its end are missing
+        worst = max(b - a for a, b in zip(ts, ts[1:]))
+        assert worst <= frame[kind] + 2, f"{kind}: a {worst / 90:.1f} ms hole in the link"

@@ -12,8 +12,8 @@ import urllib.request
 import pytest
 
 import hls_check
-from lrdemo import (decode_errors, download, fetch_media, fetch_text, http_get,
-                    parse_attrs, parse_master, scaled, wait_for, wait_master, wait_segments)
+from lrdemo import (decode_errors, fetch_media, fetch_text, http_get,
+                    parse_attrs, parse_master, scaled, wait_master, wait_segments)
 
 
 def _master_lines(demo):

@@ -8,7 +8,6 @@ import re
 import signal
 import urllib.request
 
-import pytest
 
 from lrdemo import (Config, Demo, decode_errors, fetch_media, http_get, scaled, wait_for,
                     wait_master, wait_segments)

@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from lrdemo import make_cert
+
 DUMP = os.environ.get("LR_RTMP_DUMP")
 pytestmark = pytest.mark.skipif(not DUMP or not os.access(DUMP, os.X_OK),
                                 reason="LR_RTMP_DUMP (path of tests/tools/rtmp_dump) not set")
@@ -167,10 +169,7 @@ def test_gstreamer_rtmp2sink_publish(dump):
 
 
 def test_rtmps_publish(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+    cert, key = make_cert(tmp_path)
     d = Dump(tmp_path, "--tls-port", "0", "--cert", str(cert), "--key", str(key))
     try:
         r = ffmpeg_publish(f"rtmps://127.0.0.1:{d.ports['tls_port']}/live/x?key=k")
