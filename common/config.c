@@ -386,6 +386,7 @@ static const opt transcode_opts[] = {
     [TRANSCODE_RUNGS] = { .name = "rungs", .type = OPT_LIST, .offset = offsetof(lr_transcode_conf, rungs),
       .sub = rung_opts, .elem_size = sizeof(lr_rung_conf),
       .count_offset = offsetof(lr_transcode_conf, nb_rungs), .max_elems = LR_MAX_RUNGS },
+    INT("lookahead_frames", lr_transcode_conf, lookahead_frames, 5, 0, 60, 0),
     { .name = NULL }
 };
 

@@ -71,6 +71,7 @@ typedef struct lr_transcode_conf {
     char  *rate_control;      /* "crf": capped CRF (crf, maxrate = rung bitrate);
                                  "cbr": strict CBR (nal-hrd=cbr) at the rung bitrate */
     double crf;               /* x264 CRF of every rung in capped CRF */
+    int    lookahead_frames;  /* x264 rc-lookahead: frames each encoder holds */
     int    audio_bitrate_kbps;
     int    audio_only;        /* also an audio-only rendition ("audio", the shared track) */
     int    nb_rungs;

@@ -57,7 +57,7 @@ int lr_transcode_file(const lr_config *c, const char *input, const char *output)
         lr_error("transcode-file: cannot read %s: %s", input, av_err2str(ret));
         goto fail;
     }
-    if ((ret = lr_pipeline_open(&c->transcode, c->lecture, ifmt, write_packet, &sink, &p)) < 0)
+    if ((ret = lr_pipeline_open(&c->transcode, c->lecture, ifmt, 0, write_packet, &sink, &p)) < 0)
         goto fail;
     if ((ret = avio_open(&pb, output, AVIO_FLAG_WRITE)) < 0) {
         lr_error("transcode-file: cannot write %s: %s", output, av_err2str(ret));

@@ -25,6 +25,7 @@ struct lr_pipeline {
     char             lecture[LR_LECTURE_NAME_MAX + 1];
     AVFormatContext *ifmt;
     int              vin, ain;          /* input stream indexes, -1 if none */
+    int              live;              /* see lr_pipeline_open */
     AVCodecContext  *vdec, *adec;
     lr_rung          rungs[LR_MAX_RUNGS];
     lr_rung_worker  *workers[LR_MAX_RUNGS];
@@ -62,6 +63,8 @@ static int open_decoder(lr_pipeline *p, int idx, AVCodecContext **out)
         goto fail;
     dec->pkt_timebase = st->time_base;
     dec->thread_count = 0;
+    if (p->live)
+        dec->thread_type = FF_THREAD_SLICE;
     if ((ret = avcodec_open2(dec, codec, NULL)) < 0)
         goto fail;
     *out = dec;
@@ -118,7 +121,7 @@ static int open_rungs(lr_pipeline *p, AVRational src_fps)
 }
 
 int lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatContext *ifmt,
-                     lr_sink_fn *sink, void *opaque, lr_pipeline **out)
+                     int live, lr_sink_fn *sink, void *opaque, lr_pipeline **out)
 {
     lr_rung planned[LR_MAX_RUNGS];
     const AVStream *vst;
@@ -130,6 +133,7 @@ int lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatC
         return AVERROR(ENOMEM);
     p->tc = tc;
     p->ifmt = ifmt;
+    p->live = live;
     p->sink = sink;
     p->opaque = opaque;
     p->start_ns = lr_now_ns();

@@ -17,9 +17,12 @@ typedef struct lr_pipeline lr_pipeline;
 
 /* Plans the ladder for ifmt's video (opened, stream info found; not owned)
  * and opens the decoders and encoders. sink gets every packet, from several
- * threads. Returns 0 or a negative AVERROR (logged with the lecture). */
+ * threads. live: a live lecture, decoded without frame threads (each of
+ * them holds a frame back: 67 ms at 30 fps with 3); a file is decoded with
+ * them, for throughput. Returns 0 or a negative AVERROR (logged with the
+ * lecture). */
 int  lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatContext *ifmt,
-                      lr_sink_fn *sink, void *opaque, lr_pipeline **out);
+                      int live, lr_sink_fn *sink, void *opaque, lr_pipeline **out);
 /* Decodes one packet read from ifmt (others are ignored) and encodes what it
  * yields. A damaged packet costs frames, not the lecture. Returns 0, or the
  * error of a rung or the sink. */

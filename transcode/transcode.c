@@ -164,7 +164,7 @@ static void *lecture_thread(void *arg)
     int ret = in ? open_input(l) : AVERROR(ENOMEM);
 
     if (ret >= 0)
-        ret = lr_pipeline_open(&l->t->conf->transcode, l->name, l->ifmt, write_packet, l,
+        ret = lr_pipeline_open(&l->t->conf->transcode, l->name, l->ifmt, 1, write_packet, l,
                                &l->pipe);
     while (ret >= 0 && !lr_stop_requested(&l->t->stop)) {
         ensure_output(l);

@@ -8,8 +8,6 @@ import subprocess
 import time
 import urllib.request
 
-import pytest
-
 from lrdemo import (REPO, Config, Demo, fetch_media, http_get, scaled, tls_egress, tool,
                     wait_for, wait_master, wait_segments)
 from hlsjs import HLSJS, watch  # noqa: F401
@@ -36,13 +34,10 @@ def test_low_latency_play_and_rung_switches_do_not_stall(start_demo, tmp_path):
     assert s["ok"], s
     assert not [e for e in s["errors"] if "DECODE" in e.upper() or "FATAL" in e], s["errors"]
     assert s["played"] >= 12, s
-    assert set(s["protocols"]) == {"h2"}, f"not all over HTTP/2: {s['protocols']}"
+    # '?': requests hls.js aborted report no protocol
+    assert s["protocols"].get("h2") and set(s["protocols"]) <= {"h2", "?"}, \
+        f"not all over HTTP/2: {s['protocols']}"
     assert 0 in s["levels"] and last in s["levels"], f"switches not seen: {s['levels']}"
-    if s["stalls"] and any("LoadTimeOut" in e for e in s["errors"]):
-        # Known and open (issue 5): now and then a blocking playlist load
-        # (often the audio rendition's, whose parts trail the video's by a
-        # part) outlasts hls.js's timeout, and the buffer runs dry once.
-        pytest.xfail(f"stall after a playlist load timeout: {s['errors']}, slow: {s['slow']}")
     assert s["stalls"] == 0, f"BUFFER_STALLED_ERROR x{s['stalls']}: {s['errors']}, slow: {s['slow']}"
     lat = sorted(s["latencies"])
     assert lat, "hls.js never reported a playing date (EXT-X-PROGRAM-DATE-TIME)"
