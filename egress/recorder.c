@@ -33,6 +33,7 @@
 #define DEL_PREFIX     ".del-"
 #define JSON_EVERY_MS  5000        /* recording.json refresh while recording */
 #define WALK_DEPTH     6
+#define TAIL_MIN_S     0.5         /* a shorter last segment joins the one before */
 
 typedef struct rendition {
     char         name[REND_NAME_MAX + 1];
@@ -1273,6 +1274,66 @@ out:
 
 /* Ends a recording whose writer is gone: VOD playlists, recording.json.
  * A recording without a single segment is removed instead. */
+/* A lecture that stops just after a segment began leaves a last segment of a
+ * few frames (0.04 s of audio seen): hls.js leaves so short a final fragment
+ * unplayed and the recording never ends in the browser. At the end, such a
+ * tail is appended to the segment before it (fMP4 fragments and TS packets
+ * both concatenate), written whole under that segment's name first, then
+ * listed, then the tail's own file removed: a crash in between leaves a
+ * playlist whose files are all whole. */
+static void merge_tail(lr_recorder *r, rendition *re)
+{
+    lr_seg_info *prev, *last;
+    char pname[64], lname[64], *ppath = NULL, *lpath = NULL;
+    char *a = NULL, *b = NULL, *both = NULL;
+    size_t na, nb;
+    double tail;
+    int ret;
+
+    if (re->nb_segs < 2)
+        return;
+    prev = &re->segs[re->nb_segs - 2];
+    last = &re->segs[re->nb_segs - 1];
+    if (last->duration >= TAIL_MIN_S || last->discontinuity || last->seq != prev->seq + 1)
+        return;
+    snprintf(pname, sizeof(pname), "%" PRId64 ".%s", prev->seq, r->ext);
+    snprintf(lname, sizeof(lname), "%" PRId64 ".%s", last->seq, r->ext);
+    tail = last->duration;
+    ppath = av_asprintf("%s/%s", re->dir, pname);
+    lpath = av_asprintf("%s/%s", re->dir, lname);
+    if (!ppath || !lpath) {
+        ret = AVERROR(ENOMEM);
+        goto out;
+    }
+    if ((ret = read_file(ppath, &a, &na)) < 0 || (ret = read_file(lpath, &b, &nb)) < 0)
+        goto out;
+    if (!(both = av_malloc(na + nb + 1))) {
+        ret = AVERROR(ENOMEM);
+        goto out;
+    }
+    memcpy(both, a, na);
+    memcpy(both + na, b, nb);
+    if ((ret = write_atomic(re->dir, pname, both, na + nb)) < 0)
+        goto out;
+    pthread_mutex_lock(&r->lock);
+    prev->duration += last->duration;
+    prev->bytes += last->bytes;
+    re->nb_segs--;
+    pthread_mutex_unlock(&r->lock);
+    if ((ret = write_index(r, re, 1)) >= 0 && unlink(lpath) < 0)
+        ret = AVERROR(errno);
+    lr_debug("lecture=%s rendition=%s: the last %.3f s joined segment %" PRId64, r->lecture,
+             re->name, tail, prev->seq);
+out:
+    if (ret < 0)
+        disk_error(r, lname, ret);
+    av_free(ppath);
+    av_free(lpath);
+    av_free(a);
+    av_free(b);
+    av_free(both);
+}
+
 static void finish_recording(lr_recorder *r)
 {
     rec_summary s;
@@ -1280,6 +1341,7 @@ static void finish_recording(lr_recorder *r)
 
     for (int i = 0; i < r->nb_rends; i++) {
         rendition *re = r->rends[i];
+        merge_tail(r, re);
         nb_segs += re->nb_segs;
         if (re->nb_segs && (ret = write_index(r, re, 1)) < 0)
             disk_error(r, "index.m3u8", ret);

@@ -45,12 +45,13 @@ int64_t lr_timeline_map(lr_timeline *t, unsigned stream, int64_t dts)
     t->last_in = dts;
     out = dts + t->offset;
     if (t->last_out[stream] != AV_NOPTS_VALUE && out <= t->last_out[stream]) {
-        if (out <= t->last_out[stream] - LR_TIMELINE_NUDGE)
+        if (out <= t->last_out[stream] - LR_TIMELINE_NUDGE || t->sent_in[stream] != t->nb_splices)
             return INT64_MIN;
         out = t->last_out[stream] + 1;
         t->nb_nudged++;
     }
     t->last_out[stream] = out;
+    t->sent_in[stream] = t->nb_splices;
     if (t->max_out == AV_NOPTS_VALUE || out > t->max_out)
         t->max_out = out;
     return out;

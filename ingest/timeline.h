@@ -15,6 +15,7 @@ typedef struct lr_timeline {
     int64_t offset;                          /* added to the source's timestamps */
     int64_t last_in;                         /* previous source dts, any stream */
     int64_t last_out[LR_TIMELINE_STREAMS];   /* highest dts sent per link stream */
+    int64_t sent_in[LR_TIMELINE_STREAMS];    /* nb_splices when the stream last sent */
     int64_t max_out;                         /* highest dts sent on any stream */
     int64_t gap;                             /* spacing left at a splice (one frame) */
     int64_t splice_gap;                      /* spacing at the pending splice */
@@ -33,11 +34,12 @@ void lr_timeline_splice(lr_timeline *t, int64_t gap);
 /* Maps a packet's source dts on link stream `stream` to the link's timeline.
  * Returns its dts on the link (its pts moves by t->offset and must stay >= that
  * dts), or INT64_MIN if the packet must be dropped: it lies well before what
- * the stream has already sent (the overlap at a splice). A dts that repeats or
- * steps back by less than LR_TIMELINE_NUDGE is the source's jitter (GStreamer's
- * flvmux under load repeats video timestamps): the packet is kept, one tick
- * after the last, since dropping a frame would break every frame that refers
- * to it. A jump of more than 10 s forward or 2 s back inside a session counts
+ * the stream has already sent, or is the first of its stream after a splice
+ * and lies before that (the overlap of two sessions). Inside a session, a dts
+ * that repeats or steps back by less than LR_TIMELINE_NUDGE is the source's
+ * jitter (GStreamer's flvmux under load repeats video timestamps): the packet
+ * is kept, one tick after the last, since dropping a frame would break every
+ * frame that refers to it. A jump of more than 10 s forward or 2 s back inside a session counts
  * as a break and is spliced over, so the link stays continuous. */
 #define LR_TIMELINE_NUDGE 9000                /* 100 ms */
 int64_t lr_timeline_map(lr_timeline *t, unsigned stream, int64_t dts);

@@ -301,6 +301,48 @@ static void test_new_recording(void **state)
     av_free(dir);
 }
 
+/* A lecture stopped just after a segment began: its few frames join the
+ * segment before (hls.js leaves a 0.04 s last fragment unplayed). */
+static void test_short_tail_joins(void **state)
+{
+    lr_recorder_conf conf = { .root = *state };
+    lr_recorder *r = NULL;
+    char *t, *dir, *vdir, *adir;
+    struct stat st;
+
+    assert_int_equal(lr_recorder_open(&conf, "cs101", "m4s", 1, &r), 0);
+    dir = av_asprintf("%s/cs101/%s", (char *)*state, lr_recorder_id(r));
+    put_init(r, "720p");
+    put_init(r, "audio");
+    for (int64_t seq = 0; seq < 3; seq++) {
+        put_seg(r, "720p", 0, seq, 2.0);
+        put_seg(r, "audio", 1, seq, 2.0);
+    }
+    put_seg(r, "720p", 0, 3, 0.04);
+    put_seg(r, "audio", 1, 3, 0.6);   /* long enough to stay its own */
+    lr_recorder_finish(&r);
+
+    vdir = av_asprintf("%s/720p", dir);
+    adir = av_asprintf("%s/audio", dir);
+    t = read_text(vdir, "index.m3u8");
+    assert_int_equal(count(t, "#EXTINF:"), 3);
+    assert_non_null(strstr(t, "#EXTINF:2.040,\n2.m4s\n#EXT-X-ENDLIST\n"));
+    av_free(t);
+    assert_false(exists(vdir, "3.m4s"));
+    char *p = av_asprintf("%s/2.m4s", vdir);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal((size_t)st.st_size, seg_size(0, 2) + seg_size(0, 3));
+    av_free(p);
+    t = read_text(adir, "index.m3u8");
+    assert_int_equal(count(t, "#EXTINF:"), 4);
+    av_free(t);
+    assert_true(exists(adir, "3.m4s"));
+    assert_int_equal(count_temps(dir), 0);
+    av_free(vdir);
+    av_free(adir);
+    av_free(dir);
+}
+
 static void test_resume(void **state)
 {
     lr_recorder_conf conf = { .root = *state };
@@ -751,6 +793,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_new_recording, setup_root, teardown_root),
         cmocka_unit_test_setup_teardown(test_resume, setup_root, teardown_root),
+        cmocka_unit_test_setup_teardown(test_short_tail_joins, setup_root, teardown_root),
         cmocka_unit_test_setup_teardown(test_kill9, setup_root, teardown_root),
         cmocka_unit_test_setup_teardown(test_finish_stale, setup_root, teardown_root),
         cmocka_unit_test_setup_teardown(test_sweep, setup_root, teardown_root),

@@ -56,6 +56,24 @@ static void never_backwards_per_stream(void **state)
     assert_int_equal(t.nb_nudged, 1);
 }
 
+static void overlap_after_splice_is_dropped_not_nudged(void **state)
+{
+    lr_timeline t;
+    lr_timeline_init(&t);
+    assert_int_equal(out(&t, A, 90000), 90000);
+    assert_int_equal(out(&t, V, 93000), 93000);
+    lr_timeline_splice(&t, 0);
+    /* the new session's video lands at 96000; its first audio 50 ms before
+     * the audio already sent is the sessions' overlap: dropped */
+    assert_int_equal(out(&t, V, 10000), 96000);
+    assert_int_equal(out(&t, A, 10000 - 10500), INT64_MIN);
+    assert_int_equal(t.nb_nudged, 0);
+    /* once the stream sent in this session, a small step back is jitter */
+    assert_int_equal(out(&t, A, 10000), 96000);
+    assert_int_equal(out(&t, A, 9900), 96001);
+    assert_int_equal(t.nb_nudged, 1);
+}
+
 static void jitter_is_kept_in_order(void **state)
 {
     /* GStreamer's flvmux under load: video timestamps repeat and step back a
@@ -121,6 +139,7 @@ int main(void)
         cmocka_unit_test(failover_continues_one_frame_later),
         cmocka_unit_test(never_backwards_per_stream),
         cmocka_unit_test(jitter_is_kept_in_order),
+        cmocka_unit_test(overlap_after_splice_is_dropped_not_nudged),
         cmocka_unit_test(jump_inside_session_is_a_break),
         cmocka_unit_test(mpegts_wrap),
         cmocka_unit_test(bad_input),
