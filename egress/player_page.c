@@ -69,7 +69,7 @@ static const char page_template[] =
     "    status.textContent = '';\n"
     "    if (window.hls) { window.hls.destroy(); window.hls = null; }\n"
     "    if (window.Hls && Hls.isSupported()) {\n"
-    "      var hls = new Hls({lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.2});\n"
+    "      var hls = new Hls({lowLatencyMode: true});\n"
     "      window.hls = hls;\n"
     "      hls.on(Hls.Events.ERROR, function (event, data) {\n"
     "        if (data && data.fatal) {\n"

@@ -8,8 +8,8 @@
 //    "seconds": 20,                           how long to watch (wall clock)
 //    "lowLatency": true,
 //    "rate": 1,                               playbackRate (VOD tests go faster)
-//    "catchUp": 1.2,                          hls.js maxLiveSyncPlaybackRate (as on
-//                                             the player page; 1: off)
+//    "catchUp": 1,                            hls.js maxLiveSyncPlaybackRate (1: off,
+//                                             as on the player page)
 //    "actions": [{"at": 8, "do": "level", "level": 0},      hls.currentLevel = 0
 //                {"at": 5, "do": "seekBack", "seconds": 60}, currentTime -= 60
 //                {"at": 0, "do": "seekStart"}]}             currentTime = 0
@@ -75,7 +75,7 @@ try {
           lr.protocols[e.nextHopProtocol || '?'] = (lr.protocols[e.nextHopProtocol || '?'] ?? 0) + 1;
     }).observe({ type: 'resource', buffered: true });
     const hls = window.hls = new Hls({ lowLatencyMode: o.lowLatency ?? true, debug: false,
-                                      maxLiveSyncPlaybackRate: o.catchUp ?? 1.2 });
+                                      maxLiveSyncPlaybackRate: o.catchUp ?? 1 });
     hls.on(Hls.Events.ERROR, (_, d) => {
       if (d.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) lr.stalls++;
       if (lr.errors.length < 30) lr.errors.push(`${d.type}/${d.details}${d.fatal ? ' FATAL' : ''}`);
