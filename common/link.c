@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavutil/avstring.h>
 #include <libavutil/error.h>
@@ -708,6 +709,38 @@ int64_t lr_link_avio_bytes(AVIOContext *pb)
     return ((link_io *)pb->opaque)->bytes;
 }
 
+/* A live-mode SRT socket closes without lingering, and the receiver drops
+ * what it holds for later delivery when the connection goes: the last
+ * latency's worth of media (the end of a lecture, the tail before a source
+ * restart) would be lost. So the sender waits until the peer has
+ * acknowledged everything, then for the peer's latency, in which it delivers
+ * it; it gives up when the link breaks, stop is requested or LINGER_MS pass.
+ * Polled: libsrt has no event for an empty send buffer. */
+#define LINGER_MS 3000
+static int linger_wanted(const link_io *io, int64_t deadline)
+{
+    return !io->error && !(io->stop && lr_stop_requested(io->stop)) &&
+           srt_getsockstate(io->sock) == SRTS_CONNECTED && lr_now_ns() < deadline;
+}
+
+static void drain_send_buffer(const link_io *io)
+{
+    int64_t deadline = lr_now_ns() + LINGER_MS * INT64_C(1000000), delivered;
+    size_t blocks = 0, bytes = 0;
+    int latency_ms = 0, len = sizeof(latency_ms);
+
+    /* it returns the buffer's span in ms, or -1 */
+    while (linger_wanted(io, deadline) && srt_getsndbuffer(io->sock, &blocks, &bytes) >= 0 &&
+           blocks > 0)
+        usleep(10000);
+    if (blocks || srt_getsockflag(io->sock, SRTO_PEERLATENCY, &latency_ms, &len) < 0)
+        return;
+
+    delivered = lr_now_ns() + (int64_t)(latency_ms + 20) * 1000000;
+    while (linger_wanted(io, FFMIN(deadline, delivered)))
+        usleep(10000);
+}
+
 void lr_link_avio_close(AVIOContext **pb)
 {
     link_io *io;
@@ -715,8 +748,10 @@ void lr_link_avio_close(AVIOContext **pb)
     if (!*pb)
         return;
     io = (*pb)->opaque;
-    if ((*pb)->write_flag)
+    if ((*pb)->write_flag) {
         avio_flush(*pb);
+        drain_send_buffer(io);
+    }
     lr__link_stats_remove(io->sock);
     srt_close(io->sock);
     av_freep(&(*pb)->buffer);

@@ -162,6 +162,7 @@ struct lr_http {
     const lr_egress_conf      *conf;
     lr_store                  *store;
     AVBufferRef               *hls_js; /* NULL when the asset is missing */
+    AVBufferRef               *player_config; /* lr_player_config_js, not copied */
     int                        port, tls_port;
     int                        nb_workers;
     worker                    *workers;
@@ -1365,15 +1366,17 @@ static void collect_http(void *opaque, AVBPrint *out)
     render_viewers(h, out);
 }
 
-static void serve_asset(lr_http *h, h2o_req_t *req)
+/* asset: hls.js (a day's caching: it changes only with an upgrade) or the
+ * player's settings (revalidated: they change with lecture-relay). */
+static void serve_asset(h2o_req_t *req, AVBufferRef *asset, const char *cache_control)
 {
     AVBufferRef *ref;
 
-    if (!h->hls_js || !(ref = av_buffer_ref(h->hls_js))) {
+    if (!asset || !(ref = av_buffer_ref(asset))) {
         send_404(req);
         return;
     }
-    send_buffer(req, &ref, "application/javascript", "public, max-age=86400");
+    send_buffer(req, &ref, "application/javascript", cache_control);
 }
 
 static void serve_preflight(lr_http *h, h2o_req_t *req)
@@ -1494,7 +1497,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     } else if (!signed_len && IS("/api/v1/lectures")) {
         serve_api_lectures(h, req);
     } else if (!signed_len && IS("/assets/" HLS_JS_NAME)) {
-        serve_asset(h, req);
+        serve_asset(req, h->hls_js, "public, max-age=86400");
+    } else if (!signed_len && IS("/assets/" LR_PLAYER_CONFIG_NAME)) {
+        serve_asset(req, h->player_config, "public, max-age=60");
     } else if (has_prefix(p, len, "/watch/")) {
         serve_watch(h, req, p + 7, len - 7, prefix);
     } else if (has_prefix(p, len, "/live/")) {
@@ -1761,6 +1766,13 @@ static void *loop_thread(void *arg)
 
 /* ---- start and stop ------------------------------------------------------ */
 
+/* The player's settings are a static string: nothing to free. */
+static void free_nothing(void *opaque, uint8_t *data)
+{
+    (void)opaque;
+    (void)data;
+}
+
 static int load_asset(lr_http *h, const char *assets_dir)
 {
     char path[4096];
@@ -1960,6 +1972,7 @@ static void destroy(lr_http *h)
     pthread_mutex_destroy(&h->viewers_lock);
     pthread_mutex_destroy(&h->ip_lock);
     av_buffer_unref(&h->hls_js);
+    av_buffer_unref(&h->player_config);
     av_free(h);
 }
 
@@ -2043,6 +2056,12 @@ int lr_http_start(const lr_egress_conf *conf, lr_store *store, lr_http **out)
 
     if ((ret = load_asset(h, conf->assets_dir)) < 0)
         goto fail;
+    h->player_config = av_buffer_create((uint8_t *)lr_player_config_js, lr_player_config_js_len,
+                                        free_nothing, NULL, AV_BUFFER_FLAG_READONLY);
+    if (!h->player_config) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
     if (conf->tls_listen && conf->tls_listen[0]) {
         if (!conf->tls_cert[0] || !conf->tls_key[0]) {
             lr_error("http: egress.tls_listen needs egress.tls_cert and egress.tls_key");

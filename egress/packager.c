@@ -83,7 +83,7 @@ struct lr_packager {
     int            ref;            /* the rendition whose cuts the audio follows */
     int            audio;          /* the audio rendition, -1 none */
     int64_t        last_end_pts;   /* end of the newest segment, 1/90000 */
-    int            first_segment;  /* of this link */
+    int            first_output;   /* nothing of this link published yet */
     char          *master;         /* the last master text published */
     lr_recorder   *rec;
     lr_recorder_conf rec_conf;
@@ -446,11 +446,31 @@ static void add_part(rendition *r, const lr_seg_output *o)
     }
 }
 
+/* The first part or segment of a new link: if the media jumped across the
+ * link break, every rendition's next segment follows a discontinuity, and
+ * is announced so from its first part (a segment whose parts were listed
+ * without one must not be completed with one). */
+static void check_link_jump(lr_packager *p, const lr_seg_output *o)
+{
+    if (!p->first_output)
+        return;
+    p->first_output = 0;
+    if (p->last_end_pts == AV_NOPTS_VALUE || llabs(o->start_pts - p->last_end_pts) <= 90000)
+        return;
+    for (int k = 0; k < p->nb_rends; k++)
+        p->rends[k].pending_disc = 1;
+    lr_info("lecture=%s timestamps jumped %.3f s across the link break: discontinuity",
+            p->lecture, (o->start_pts - p->last_end_pts) / 9e4);
+}
+
 static void on_output(void *opaque, const lr_seg_output *o)
 {
     rendition *r = opaque;
     lr_packager *p = r->p;
     char path[256];
+
+    if (o->kind != LR_OUT_INIT)
+        check_link_jump(p, o);
 
     switch (o->kind) {
     case LR_OUT_INIT:
@@ -469,15 +489,6 @@ static void on_output(void *opaque, const lr_seg_output *o)
         publish_playlist(r, 0);
         return;
     case LR_OUT_SEGMENT:
-        if (p->first_segment && p->last_end_pts != AV_NOPTS_VALUE &&
-            llabs(o->start_pts - p->last_end_pts) > 90000) {
-            /* The media itself broke between links: tell players. */
-            for (int k = 0; k < p->nb_rends; k++)
-                p->rends[k].pending_disc = 1;
-            lr_info("lecture=%s timestamps jumped %.3f s across the link break: "
-                    "discontinuity", p->lecture, (o->start_pts - p->last_end_pts) / 9e4);
-        }
-        p->first_segment = 0;
         if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg)
             lr_segmenter_cut(p->rends[p->audio].seg,
                              o->start_pts + (int64_t)llround(o->duration * 90000), 1);
@@ -647,7 +658,7 @@ int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
      * moment in each of them. */
     for (int i = 0; i < p->nb_rends; i++)
         p->rends[i].next_seq = next_seq;
-    p->first_segment = 1;
+    p->first_output = 1;
     return nb;
 }
 

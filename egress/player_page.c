@@ -47,6 +47,7 @@ static const char page_template[] =
     "<h2 style=\"font-size:1em;margin:.5em 1em\">Recordings</h2>\n"
     "<ul id=\"recordings\">\n%3$s</ul>\n"
     "<script src=\"/assets/hls.min.js\"></script>\n"
+    "<script src=\"/assets/" LR_PLAYER_CONFIG_NAME "\"></script>\n"
     "<script>\n"
     "(function () {\n"
     "  var live = '%2$s/live/%1$s/master.m3u8';\n"
@@ -69,7 +70,7 @@ static const char page_template[] =
     "    status.textContent = '';\n"
     "    if (window.hls) { window.hls.destroy(); window.hls = null; }\n"
     "    if (window.Hls && Hls.isSupported()) {\n"
-    "      var hls = new Hls({lowLatencyMode: true});\n"
+    "      var hls = new Hls(Object.assign({}, window.lrHlsConfig));\n"
     "      window.hls = hls;\n"
     "      hls.on(Hls.Events.ERROR, function (event, data) {\n"
     "        if (data && data.fatal) {\n"
@@ -125,6 +126,30 @@ static const char page_template[] =
     "</script>\n"
     "</body>\n"
     "</html>\n";
+
+/* hls.js settings, served as /assets/<LR_PLAYER_CONFIG_NAME> so that the
+ * browser tests and bench/latency run the player page's own settings.
+ * - Catch-up: a player joins at the last independent part, up to a segment
+ *   behind the edge, and hls.js stays there unless it may play faster; at
+ *   up to 1.2x it reaches PART-HOLD-BACK within seconds (docs/latency.md).
+ * - Playlist retries: in LL mode hls.js gives a blocking reload only
+ *   max(3 parts, 0.8 target durations) (1.6 s) before it retries without
+ *   directives, and by default turns the third timeout into a fatal error.
+ *   An ingest outage of a few seconds, during which no part can be
+ *   published, must not end playback, so timeouts are retried 15 times
+ *   and errors (503 after a blocking reload's 3 target durations) 8 times. */
+const char lr_player_config_js[] =
+    "/* lecture-relay: hls.js settings of the player page */\n"
+    "window.lrHlsConfig = {\n"
+    "  lowLatencyMode: true,\n"
+    "  maxLiveSyncPlaybackRate: 1.2,\n"
+    "  playlistLoadPolicy: { default: {\n"
+    "    maxTimeToFirstByteMs: 10000, maxLoadTimeMs: 20000,\n"
+    "    timeoutRetry: { maxNumRetry: 15, retryDelayMs: 0, maxRetryDelayMs: 0 },\n"
+    "    errorRetry: { maxNumRetry: 8, retryDelayMs: 500, maxRetryDelayMs: 2000 }\n"
+    "  } }\n"
+    "};\n";
+const size_t lr_player_config_js_len = sizeof(lr_player_config_js) - 1;
 
 static int prefix_valid(const char *p)
 {

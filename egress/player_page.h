@@ -7,6 +7,12 @@
 
 #include <stddef.h>
 
+/* The hls.js settings the page uses (window.lrHlsConfig), a script served
+ * by egress/http.c as /assets/LR_PLAYER_CONFIG_NAME. */
+#define LR_PLAYER_CONFIG_NAME "lr-player.js"
+extern const char lr_player_config_js[];
+extern const size_t lr_player_config_js_len;
+
 /* Renders the page for lecture into a new av_malloc'd buffer (*html, *len;
  * also NUL-terminated). prefix ("" or "/t/<token>") goes before every URL
  * the page uses; recordings_html is a list of <li> items (may be "" or

@@ -4,6 +4,7 @@
 #include <libavutil/audio_fifo.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/mem.h>
+#include <libavutil/samplefmt.h>
 #include <libswresample/swresample.h>
 
 #define AUDIO_RATE 48000
@@ -118,6 +119,40 @@ static int encode_fifo(lr_audio *a, lr_sink_fn *sink, void *opaque, int stream)
             return ret;
     }
     return 0;
+}
+
+int lr_audio_pad_to(lr_audio *a, int64_t end, AVRational tb, lr_sink_fn *sink, void *opaque,
+                    int stream)
+{
+    AVCodecContext *enc = a->enc;
+    int64_t target, n;
+    uint8_t **silence = NULL;
+    int ret;
+
+    if (a->next_pts == AV_NOPTS_VALUE || end == AV_NOPTS_VALUE)
+        return 0;
+    /* next_pts: what the encoder has; the FIFO holds less than a frame,
+     * which never reaches it unless completed */
+    /* 100 ms over: measured at the egress, the track otherwise still ended
+     * up to 60 ms before the video (encoder priming, frame timing), and a
+     * hole under 0.1 s keeps hls.js from ending a recording */
+    target = av_rescale_q_rnd(end, tb, enc->time_base, AV_ROUND_UP) + AUDIO_RATE / 10;
+    if (target <= a->next_pts || target - a->next_pts > 3 * AUDIO_RATE)
+        return 0;
+    n = (target - a->next_pts + enc->frame_size - 1) / enc->frame_size * enc->frame_size -
+        av_audio_fifo_size(a->fifo);
+    if (n <= 0)
+        return 0;
+    if ((ret = av_samples_alloc_array_and_samples(&silence, NULL, enc->ch_layout.nb_channels,
+                                                  (int)n, enc->sample_fmt, 0)) < 0)
+        return ret;
+    av_samples_set_silence(silence, 0, (int)n, enc->ch_layout.nb_channels, enc->sample_fmt);
+    ret = av_audio_fifo_write(a->fifo, (void **)silence, (int)n);
+    av_freep(&silence[0]);
+    av_freep(&silence);
+    if (ret < 0 || (ret = encode_fifo(a, sink, opaque, stream)) < 0)
+        return ret;
+    return (int)n;
 }
 
 int lr_audio_send(lr_audio *a, const AVFrame *src, lr_sink_fn *sink, void *opaque, int stream)

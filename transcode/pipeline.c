@@ -37,6 +37,7 @@ struct lr_pipeline {
     void            *opaque;
     AVFrame         *frame;
     int              last_w, last_h;    /* of the decoded video, for the log */
+    int64_t          video_end;         /* of the last video frame, in its decoder's tb */
     int              finished;
 
     /* where the CPU goes (cpu.h); threads are named lrd<id>: and lre<id>: */
@@ -45,6 +46,17 @@ struct lr_pipeline {
 };
 
 static atomic_int pipeline_ids;
+
+/* One frame of the source's nominal rate in its decoder's time base (0 if
+ * unknown): the duration of a frame that came without one. */
+static int64_t frame_ticks(const lr_pipeline *p)
+{
+    AVRational fr = p->ifmt->streams[p->vin]->avg_frame_rate;
+
+    if (fr.num <= 0 || fr.den <= 0)
+        return 0;
+    return av_rescale_q(1, av_inv_q(fr), p->vdec->pkt_timebase);
+}
 
 static int open_decoder(lr_pipeline *p, int idx, AVCodecContext **out)
 {
@@ -134,6 +146,7 @@ int lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatC
     p->tc = tc;
     p->ifmt = ifmt;
     p->live = live;
+    p->video_end = AV_NOPTS_VALUE;
     p->sink = sink;
     p->opaque = opaque;
     p->start_ns = lr_now_ns();
@@ -208,6 +221,7 @@ static int send_video(lr_pipeline *p, AVFrame *src)
         p->last_w = src->width;
         p->last_h = src->height;
     }
+    p->video_end = pts + (src->pkt_duration > 0 ? src->pkt_duration : frame_ticks(p));
     key = lr_kf_sched_due(&p->kf, pts) | atomic_exchange(&p->force_kf, 0);
     src->pts = pts;
     src->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
@@ -314,8 +328,16 @@ int lr_pipeline_finish(lr_pipeline *p)
     p->finished = 1;
     if ((ret = decode(p, p->vdec, NULL)) < 0)
         err = ret;
-    if (p->audio && (ret = decode(p, p->adec, NULL)) >= 0)
-        ret = send_audio(p, NULL);
+    if (p->audio && (ret = decode(p, p->adec, NULL)) >= 0) {
+        /* the audio ends with the video (audio.h: lr_audio_pad_to) */
+        ret = p->vdec ? lr_audio_pad_to(p->audio, p->video_end, p->vdec->pkt_timebase,
+                                        audio_sink, p, p->nb_rungs) : 0;
+        if (ret > 0)
+            lr_debug("lecture=%s %d samples of silence end the audio with the video",
+                     p->lecture, ret);
+        if (ret >= 0)
+            ret = send_audio(p, NULL);
+    }
     if (ret < 0 && !err)
         err = ret;
     for (int i = 0; i < p->nb_rungs; i++)

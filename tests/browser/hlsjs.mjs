@@ -8,8 +8,9 @@
 //    "seconds": 20,                           how long to watch (wall clock)
 //    "lowLatency": true,
 //    "rate": 1,                               playbackRate (VOD tests go faster)
-//    "catchUp": 1,                            hls.js maxLiveSyncPlaybackRate (1: off,
-//                                             as on the player page)
+//    "catchUp": 1.2,                          hls.js maxLiveSyncPlaybackRate (1: off);
+//                                             default: the player page's own settings
+//                                             (/assets/lr-player.js), as every other option
 //    "actions": [{"at": 8, "do": "level", "level": 0},      hls.currentLevel = 0
 //                {"at": 5, "do": "seekBack", "seconds": 60}, currentTime -= 60
 //                {"at": 0, "do": "seekStart"}]}             currentTime = 0
@@ -61,6 +62,7 @@ try {
   page.on('requestfailed', (r) => timed(r, r.failure()?.errorText ?? 'failed'));
   await page.goto(`${opts.origin}/healthz`, { timeout: 15000 });
   await page.addScriptTag({ url: `${opts.origin}/assets/hls.min.js` });
+  await page.addScriptTag({ url: `${opts.origin}/assets/lr-player.js` });
   await page.evaluate((o) => {
     const v = document.createElement('video');
     v.muted = true;
@@ -74,8 +76,11 @@ try {
         if (/\.(m3u8|m4s|mp4|ts)(\?|$)/.test(e.name))
           lr.protocols[e.nextHopProtocol || '?'] = (lr.protocols[e.nextHopProtocol || '?'] ?? 0) + 1;
     }).observe({ type: 'resource', buffered: true });
-    const hls = window.hls = new Hls({ lowLatencyMode: o.lowLatency ?? true, debug: false,
-                                      maxLiveSyncPlaybackRate: o.catchUp ?? 1 });
+    // the player page's settings (window.lrHlsConfig), with the test's overrides
+    const config = Object.assign({}, window.lrHlsConfig, { lowLatencyMode: o.lowLatency ?? true });
+    if (o.catchUp !== undefined) config.maxLiveSyncPlaybackRate = o.catchUp;
+    lr.config = { lowLatencyMode: config.lowLatencyMode, catchUp: config.maxLiveSyncPlaybackRate };
+    const hls = window.hls = new Hls(config);
     hls.on(Hls.Events.ERROR, (_, d) => {
       if (d.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) lr.stalls++;
       if (lr.errors.length < 30) lr.errors.push(`${d.type}/${d.details}${d.fatal ? ' FATAL' : ''}`);
@@ -120,7 +125,7 @@ try {
       last = null;  // a seek is not playback
     }
     const lr = await page.evaluate(() => ({ stalls: window.lr.stalls, errors: window.lr.errors,
-                                            fatal: window.lr.fatal, levels: window.lr.levels,
+                                            fatal: window.lr.fatal, levels: window.lr.levels, config: window.lr.config,
                                             protocols: window.lr.protocols }));
     Object.assign(out, lr);
     if (out.fatal || s.ended || elapsed >= (opts.seconds ?? 20)) break;

@@ -487,6 +487,16 @@ def _check_against_previous(pl, old, errors):
             old_seq[pl.msn].discontinuity):
         errors.append(f"EXT-X-DISCONTINUITY-SEQUENCE {pl.disc_seq} does not count the discontinuities "
                       "removed with the first segments (6.2.2)")
+    # The segment being built (its parts listed, no EXTINF yet) keeps the
+    # discontinuity sequence it was announced with (hls.js: "discontinuity
+    # sequence mismatch", a playlist it refuses).
+    if old.open_parts:
+        open_dseq = (old.segments[-1].dseq if old.segments else old.disc_seq) + \
+            int(old.open_discontinuity)
+        now = pl.by_seq().get(old.next_msn)
+        if now is not None and now.dseq != open_dseq:
+            errors.append(f"segment {old.next_msn}, announced by its parts in discontinuity "
+                          f"sequence {open_dseq}, was completed in {now.dseq} (4.4.3.3, 6.2.2)")
     old_parts = {p.uri: p for s in old.segments for p in s.parts}
     old_parts.update({p.uri: p for p in old.open_parts})
     for p in [p for s in pl.segments for p in s.parts] + pl.open_parts:

@@ -6,6 +6,7 @@ grace time becomes a VOD."""
 import json
 import re
 import signal
+import subprocess
 import urllib.request
 
 
@@ -109,3 +110,70 @@ def test_egress_killed_and_restarted_keeps_its_recording(tmp_path):
         for p in (ingest, transcode, egress, egress2):
             if p:
                 p.close()
+
+
+def _media_end_s(rec, rendition):
+    """Where the rendition's last sample ends, by its timestamps (ffprobe)."""
+    pl = rec / rendition / "index.m3u8"
+    names = [l for l in pl.read_text().splitlines() if l and not l.startswith("#")]
+    whole = rec / f"end-{rendition}.mp4"
+    whole.write_bytes((rec / rendition / "init.mp4").read_bytes() +
+                      (rec / rendition / names[-1]).read_bytes())
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=start_time,duration",
+                          "-of", "csv=p=0", str(whole)],
+                         capture_output=True, text=True, check=True).stdout
+    whole.unlink()
+    start, duration = out.split()[0].split(",")[:2]
+    return float(start) + float(duration)
+
+
+def _frames(rec, rendition):
+    pl = rec / rendition / "index.m3u8"
+    names = [l for l in pl.read_text().splitlines() if l and not l.startswith("#")]
+    whole = rec / f"frames-{rendition}.mp4"
+    whole.write_bytes((rec / rendition / "init.mp4").read_bytes() +
+                      b"".join((rec / rendition / n).read_bytes() for n in names))
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-show_entries",
+                          "stream=nb_read_packets", "-of", "csv=p=0", str(whole)],
+                         capture_output=True, text=True, check=True).stdout
+    whole.unlink()
+    return int(out.split()[0])
+
+
+def test_the_end_of_a_lecture_reaches_the_recording(tmp_path):
+    """The ingest stops mid-lecture: every frame the transcoder encoded, in
+    every rung, crosses the link to the recording (a live SRT socket closes
+    without lingering, and the burst of frames an encoder flushes at the end
+    leaves paced: the sender waits until the receiver has delivered
+    everything) and the audio ends with the video (the transcoder pads it
+    with silence)."""
+    rec_dir = tmp_path / "rec"
+    _, egress, transcode, ingest = start_roles(tmp_path, rec_dir, 2)
+    try:
+        variants = wait_master(egress, scaled(40))
+        wait_segments(urllib.request.urljoin(egress.live("master.m3u8"), variants[-1]["uri"]),
+                      3, scaled(40))
+        ingest.assert_stops(signal.SIGTERM)
+        info = wait_for(lambda: next((p for p in recordings(rec_dir)
+                                      if json.loads(p.read_text())["finished"]), None),
+                        scaled(30), what="the finished recording")
+        rec = info.parent
+        check_recording_whole(rec)
+        m = wait_for(lambda: re.search(rb"(\d+) frames in, (\d+) encoded",
+                                       transcode.stderr_path.read_bytes()), scaled(10),
+                     what="the transcoder's frame count")
+        recorded = {pl.parent.name: _frames(rec, pl.parent.name)
+                    for pl in rec.glob("*/index.m3u8") if pl.parent.name != "audio"}
+        assert sum(recorded.values()) == int(m.group(2)), \
+            f"the transcoder encoded {int(m.group(2))} frames, the recording has {recorded}"
+        for name in recorded:
+            video_end, audio_end = _media_end_s(rec, name), _media_end_s(rec, "audio")
+            # never short by more than an AAC frame (a hole players stall at);
+            # over by 0.1 s and a few frames at most (audio.c pads 0.1 s over)
+            assert video_end - 0.025 <= audio_end <= video_end + 0.2, \
+                f"{name}: audio ends at {audio_end:.3f} s, video at {video_end:.3f} s"
+        for p in (transcode, egress):
+            p.assert_stops(signal.SIGTERM)
+    finally:
+        for p in (ingest, transcode, egress):
+            p.close()
