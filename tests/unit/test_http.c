@@ -385,6 +385,14 @@ static void test_healthz_and_assets(void **state)
     assert_string_equal(header(&r, "Cache-Control", v, sizeof(v)), "public, max-age=86400");
     response_free(&r);
 
+    request(port, "GET", "/assets/lr-player.js", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "window.lrHlsConfig"));
+    assert_non_null(strstr(r.body, "maxLiveSyncPlaybackRate"));
+    assert_string_equal(header(&r, "Content-Type", v, sizeof(v)), "application/javascript");
+    assert_string_equal(header(&r, "Cache-Control", v, sizeof(v)), "public, max-age=60");
+    response_free(&r);
+
     request(port, "GET", "/assets/other.js", &r);
     assert_int_equal(r.status, 404);
     response_free(&r);
@@ -403,6 +411,8 @@ static void test_watch(void **state)
     assert_string_equal(header(&r, "Cache-Control", v, sizeof(v)), "no-cache");
     assert_non_null(strstr(r.body, "/live/demo/master.m3u8"));
     assert_non_null(strstr(r.body, "/assets/hls.min.js"));
+    assert_non_null(strstr(r.body, "/assets/lr-player.js"));
+    assert_non_null(strstr(r.body, "window.lrHlsConfig"));
     assert_non_null(strstr(r.body, "id=\"video\""));
     assert_non_null(strstr(r.body, "window.hlsFatalError"));
     assert_non_null(strstr(r.body, "window.hls"));
