@@ -38,6 +38,7 @@
 #include "common/metrics.h"
 #include "common/streamid.h"
 #include "player_page.h"
+#include "playlist.h"
 #include "recordings_index.h"
 #include "token.h"
 
@@ -388,24 +389,27 @@ static void send_bprint(h2o_req_t *req, AVBPrint *bp, const char *content_type,
     send_owned(req, &text, len, content_type, cache_control);
 }
 
-static void send_store_obj(h2o_req_t *req, lr_store_obj *obj, const char *cc_override)
+/* The Cache-Control of a published object, in the request's pool (h2o
+ * keeps pointers to header values). */
+static const char *obj_cache_control(h2o_req_t *req, const lr_store_obj *obj)
 {
     char cache[64];
-    const char *cc = cc_override;
 
-    if (!cc) {
-        if (obj->immutable)
-            cc = IMMUTABLE_CC;
-        else if (obj->max_age_s <= 0)
-            cc = "no-cache";
-        else {
-            snprintf(cache, sizeof(cache), "public, max-age=%d", obj->max_age_s);
-            cc = cache;
-        }
-    }
-    /* h2o keeps pointers to header values: put ours in the request's pool. */
+    if (obj->immutable)
+        return IMMUTABLE_CC;
+    if (obj->max_age_s <= 0)
+        return "no-cache";
+    snprintf(cache, sizeof(cache), "public, max-age=%d", obj->max_age_s);
+    return pool_strdup(req, cache, strlen(cache));
+}
+
+static void send_store_obj(h2o_req_t *req, lr_store_obj *obj, const char *cc_override)
+{
+    const char *cc = cc_override ? pool_strdup(req, cc_override, strlen(cc_override))
+                                 : obj_cache_control(req, obj);
+
     send_buffer(req, &obj->data, obj->content_type ? obj->content_type : "application/octet-stream",
-                pool_strdup(req, cc, strlen(cc)));
+                cc);
     lr_store_obj_unref(obj);
 }
 
@@ -1063,6 +1067,36 @@ static int serve_dvr(lr_http *h, h2o_req_t *req, const h2o_iovec_t *c)
     return send_file(req, path, type, IMMUTABLE_CC);
 }
 
+/* VLC 3 ("VLC/3.0.x LibVLC/3.0.x") gets the master without the audio-only
+ * variant (playlist.h says why); everyone else the master as rendered. */
+static int is_libvlc(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_USER_AGENT, -1);
+    return i >= 0 && h2o_strstr(req->headers.entries[i].value.base,
+                                req->headers.entries[i].value.len, H2O_STRLIT("LibVLC")) != SIZE_MAX;
+}
+
+/* A master playlist's bytes for this client: as they are, or rewritten for
+ * VLC. Either way the answer varies with the User-Agent (caches must know). */
+static void send_master(h2o_req_t *req, const uint8_t *data, size_t size, AVBufferRef **whole,
+                        const char *cache_control)
+{
+    add_header(req, H2O_TOKEN_VARY, "User-Agent");
+    if (is_libvlc(req)) {
+        char *text = NULL;
+        size_t len = 0;
+        int ret = lr_playlist_master_without_audio_only((const char *)data, size, &text, &len);
+        av_buffer_unref(whole);
+        if (ret < 0) {
+            send_500(req);
+            return;
+        }
+        send_owned(req, &text, len, "application/vnd.apple.mpegurl", cache_control);
+        return;
+    }
+    send_buffer(req, whole, "application/vnd.apple.mpegurl", cache_control);
+}
+
 static void serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len, const char *query,
                        size_t qlen)
 {
@@ -1138,10 +1172,34 @@ found:
         send_store_obj(req, &obj, blocking_cc(req, &obj));
         return;
     }
+    if (nc == 2 && h2o_memis(c[1].base, c[1].len, H2O_STRLIT("master.m3u8"))) {
+        send_master(req, obj.data->data, obj.data->size, &obj.data, obj_cache_control(req, &obj));
+        lr_store_obj_unref(&obj);
+        return;
+    }
     send_store_obj(req, &obj, NULL);
 }
 
 /* ---- /vod/ -------------------------------------------------------------- */
+
+/* A recording's master playlist (written whole, atomically, small). */
+static AVBufferRef *read_small_file(const char *path)
+{
+    uint8_t tmp[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    ssize_t got = 0, n;
+    AVBufferRef *b = NULL;
+
+    if (fd < 0)
+        return NULL;
+    while (got < (ssize_t)sizeof(tmp) &&
+           ((n = read(fd, tmp + got, sizeof(tmp) - got)) > 0 || (n < 0 && errno == EINTR)))
+        got += n > 0 ? n : 0;
+    close(fd);
+    if (got > 0 && got < (ssize_t)sizeof(tmp) && (b = av_buffer_alloc(got)))
+        memcpy(b->data, tmp, got);
+    return b;
+}
 
 /* /vod/<lecture>/<id>/(master.m3u8 | recording.json | <rend>/<file>) */
 static void serve_vod(lr_http *h, h2o_req_t *req, const char *rest, size_t len)
@@ -1177,6 +1235,14 @@ static void serve_vod(lr_http *h, h2o_req_t *req, const char *rest, size_t len)
     const char *cc = has_suffix(file->base, file->len, ".m3u8") ||
                      has_suffix(file->base, file->len, ".json") ? "public, max-age=2"
                                                                  : IMMUTABLE_CC;
+    if (nc == 3 && !strcmp(type, "application/vnd.apple.mpegurl")) {  /* the master */
+        AVBufferRef *b = read_small_file(path);
+        if (!b)
+            send_404(req);
+        else
+            send_master(req, b->data, b->size, &b, cc);
+        return;
+    }
     if (send_file(req, path, type, cc) < 0)
         send_404(req);
 }

@@ -495,3 +495,32 @@ int lr_playlist_render_master(const lr_master *m, char **out, size_t *len)
         print_variant(&bp, &m->variants[i]);
     return finish(&bp, out, len);
 }
+
+int lr_playlist_master_without_audio_only(const char *in, size_t len, char **out, size_t *out_len)
+{
+    AVBPrint bp;
+    int skip_uri = 0;
+
+    av_bprint_init(&bp, len + 1, AV_BPRINT_SIZE_UNLIMITED);
+    for (size_t i = 0; i < len;) {
+        const char *line = in + i, *nl = memchr(line, '\n', len - i);
+        size_t n = nl ? (size_t)(nl - line) + 1 : len - i;
+        i += n;
+        if (skip_uri && n && line[0] != '#') {  /* the dropped variant's URI */
+            skip_uri = 0;
+            continue;
+        }
+        if (n > 18 && !memcmp(line, "#EXT-X-STREAM-INF:", 18) &&
+            !memmem(line, n, "RESOLUTION=", 11)) {
+            skip_uri = 1;
+            continue;
+        }
+        av_bprint_append_data(&bp, line, (unsigned)n);
+    }
+    if (!av_bprint_is_complete(&bp)) {
+        av_bprint_finalize(&bp, NULL);
+        return AVERROR(ENOMEM);
+    }
+    *out_len = bp.len;
+    return av_bprint_finalize(&bp, out);
+}

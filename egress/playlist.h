@@ -109,4 +109,11 @@ int lr_playlist_target_duration(const lr_seg_info *segs, int nb_segs, int min_ta
 int lr_playlist_render_media(const lr_media_playlist *pl, char **out, size_t *len);
 int lr_playlist_render_master(const lr_master *m, char **out, size_t *len);
 
+/* A master playlist (in, len bytes) without its audio-only variants (an
+ * EXT-X-STREAM-INF without RESOLUTION, and its URI line), for players that
+ * start on the lowest variant and then never leave it, or that take the
+ * variant naming the audio rendition's URI for that rendition: VLC 3 does
+ * both, and plays video without sound. Same return convention. */
+int lr_playlist_master_without_audio_only(const char *in, size_t len, char **out, size_t *out_len);
+
 #endif

@@ -527,6 +527,15 @@ def ffmpeg_push(port, streamid, passphrase=None, seconds=120):
     return live_encoder(["-f", "mpegts", url], seconds)
 
 
+def vlc_play(url, seconds):
+    """libVLC (tests/tools/vlc_play.py) plays url for `seconds`: the summary."""
+    r = subprocess.run(["/usr/bin/python3", str(REPO / "tests" / "tools" / "vlc_play.py"), url,
+                        str(seconds)], capture_output=True, text=True, timeout=seconds + 30)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    assert lines, f"vlc_play.py said nothing:\n{r.stdout}\n{r.stderr[-2000:]}"
+    return json.loads(lines[-1])
+
+
 def gst_push(port, streamid):
     return subprocess.Popen(
         [tool("gst-launch-1.0"), "-q",

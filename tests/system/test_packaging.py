@@ -13,7 +13,7 @@ import pytest
 
 import hls_check
 from lrdemo import (decode_errors, fetch_media, fetch_text, http_get,
-                    parse_attrs, parse_master, scaled, wait_master, wait_segments)
+                    parse_attrs, parse_master, scaled, vlc_play, wait_master, wait_segments)
 
 
 def _master_lines(demo):
@@ -146,3 +146,15 @@ def test_gstreamer_hlsdemux2_plays_10_s(demo, ladder):
     assert pts and max(pts) - min(pts) >= 8, \
         f"hlsdemux2 played {max(pts) - min(pts) if pts else 0:.1f} s:\n{out[-3000:]}"
     assert "ERROR" not in out, out[-3000:]
+
+
+def test_vlc_plays_video_with_sound(demo, ladder):
+    """VLC 3 takes the variant naming the audio rendition's URI for that
+    rendition and starts on the lowest variant: given the audio-only variant
+    it plays sound without pictures, or pictures without sound. The egress
+    leaves that variant out for libVLC's User-Agent."""
+    s = vlc_play(demo.live("master.m3u8"), scaled(10))
+    print(s)
+    assert s["size"][0] > 0 and s["decoded_video"] > 50, f"VLC showed no pictures: {s}"
+    assert s["audio_track"] != -1 and s["decoded_audio"] > 50, f"VLC played no sound: {s}"
+    assert s["time_ms"] >= 4000, f"VLC played {s['time_ms']} ms: {s}"

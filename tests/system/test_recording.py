@@ -10,8 +10,8 @@ import subprocess
 import urllib.request
 
 
-from lrdemo import (Config, Demo, decode_errors, fetch_media, http_get, scaled, wait_for,
-                    wait_master, wait_segments)
+from lrdemo import (Config, Demo, decode_errors, fetch_media, http_get, scaled, vlc_play,
+                    wait_for, wait_master, wait_segments)
 
 
 def start_roles(tmp_path, rec_dir, grace):
@@ -172,6 +172,9 @@ def test_the_end_of_a_lecture_reaches_the_recording(tmp_path):
             # over by 0.1 s and a few frames at most (audio.c pads 0.1 s over)
             assert video_end - 0.025 <= audio_end <= video_end + 0.2, \
                 f"{name}: audio ends at {audio_end:.3f} s, video at {video_end:.3f} s"
+        # VLC plays the recording with pictures and sound (test_packaging: live)
+        s = vlc_play(f"{egress.base}/vod/cs101/{rec.name}/master.m3u8", scaled(6))
+        assert s["decoded_video"] > 30 and s["audio_track"] != -1 and s["decoded_audio"] > 30, s
         for p in (transcode, egress):
             p.assert_stops(signal.SIGTERM)
     finally:

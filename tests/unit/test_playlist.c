@@ -550,6 +550,32 @@ static void master_plain_and_service_captions(void **state)
         "360p/index.m3u8\n");
 }
 
+static void master_without_audio_only_for_vlc(void **state)
+{
+    static const char in[] =
+        "#EXTM3U\n#EXT-X-VERSION:1\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"lecture\",URI=\"audio/index.m3u8\"\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=900000,CODECS=\"avc1.64001f,mp4a.40.2\","
+        "RESOLUTION=1280x720,AUDIO=\"aud\"\n720p/index.m3u8\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=110000,CODECS=\"mp4a.40.2\"\naudio/index.m3u8\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=400000,CODECS=\"avc1.4d401e,mp4a.40.2\","
+        "RESOLUTION=640x360,AUDIO=\"aud\"\n360p/index.m3u8\n";
+    char *out = NULL;
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(lr_playlist_master_without_audio_only(in, sizeof(in) - 1, &out, &len), 0);
+    assert_int_equal(strlen(out), len);
+    assert_null(strstr(out, "BANDWIDTH=110000"));
+    assert_non_null(strstr(out, "URI=\"audio/index.m3u8\""));  /* the rendition stays */
+    assert_null(strstr(out, "\naudio/index.m3u8\n"));          /* the variant goes */
+    assert_non_null(strstr(out, "RESOLUTION=1280x720,AUDIO=\"aud\"\n720p/index.m3u8\n"));
+    assert_non_null(strstr(out, "RESOLUTION=640x360,AUDIO=\"aud\"\n360p/index.m3u8\n"));
+    assert_int_equal(len, sizeof(in) - 1 - strlen("#EXT-X-STREAM-INF:BANDWIDTH=110000,"
+                                                  "CODECS=\"mp4a.40.2\"\naudio/index.m3u8\n"));
+    av_free(out);
+}
+
 static void master_refuses_inconsistent_input(void **state)
 {
     lr_variant v[] = { { .name = "720p", .bandwidth = 2900000, .width = 1280, .height = 720,
@@ -671,6 +697,7 @@ int main(void)
         cmocka_unit_test(master_with_audio_group_and_captions),
         cmocka_unit_test(master_plain_and_service_captions),
         cmocka_unit_test(master_refuses_inconsistent_input),
+        cmocka_unit_test(master_without_audio_only_for_vlc),
         cmocka_unit_test(dvr_two_hours_render_cost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
