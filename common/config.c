@@ -34,6 +34,7 @@ enum opt_flags {
     OPT_UNIQUE   = 1 << 2, /* list element string that must differ between elements */
     OPT_SECRET   = 1 << 3, /* string: never echoed in messages */
     OPT_PATH     = 1 << 4, /* string: a relative path is relative to the file's folder */
+    OPT_ONE_OR_LIST = 1 << 5, /* string list: a lone string is a list of one */
 };
 
 /* Checks a string; on failure returns 0 and says what was expected. */
@@ -373,7 +374,10 @@ enum { TRANSCODE_AUDIO_ONLY = 7, TRANSCODE_RUNGS = 8 }; /* in transcode_opts */
 
 static const opt transcode_opts[] = {
     STR("listen", lr_transcode_conf, listen, "srt://127.0.0.1:9000", check_srt_url, SRT_URL, 0),
-    STR("link", lr_transcode_conf, link, "srt://127.0.0.1:9001", check_srt_url, SRT_URL, 0),
+    { .name = "link", .type = OPT_STRLIST, .offset = offsetof(lr_transcode_conf, links),
+      .count_offset = offsetof(lr_transcode_conf, nb_links), .max_elems = LR_MAX_LINKS,
+      .def.str = "srt://127.0.0.1:9001", .check = check_srt_url,
+      .expect = SRT_URL " (or a list of them: one per egress)", .flags = OPT_ONE_OR_LIST },
     DBL("segment_duration", lr_transcode_conf, segment_duration, 2.0, 0.5, 10),
     STR("preset", lr_transcode_conf, preset, "veryfast", check_preset,
         "an x264 preset (ultrafast, superfast, veryfast, faster, fast, medium, slow, "
@@ -485,6 +489,7 @@ TABLE_FITS(transcode_opts);
 TABLE_FITS(egress_opts);
 TABLE_FITS(config_opts);
 _Static_assert(LR_MAX_SOURCES <= MAX_STRLIST, "sources longer than MAX_STRLIST");
+_Static_assert(LR_MAX_LINKS <= MAX_STRLIST, "links longer than MAX_STRLIST");
 
 /* ---- walking the tables without a file -------------------------------- */
 
@@ -1008,19 +1013,27 @@ static int walk_strlist(walker *w, const opt *o, void *base, const yaml_node_t *
     char **dst = field(base, o);
     int n, i, ret = 0;
 
-    if (seq->type != YAML_SEQUENCE_NODE)
+    /* OPT_ONE_OR_LIST: a lone string is the list's one item */
+    const yaml_node_t *one = seq->type == YAML_SCALAR_NODE && (o->flags & OPT_ONE_OR_LIST) &&
+                             !is_null(seq) ? seq : NULL;
+
+    if (!one && seq->type != YAML_SEQUENCE_NODE)
         return fail(w, line_of(seq), "key '%s': expected a list of strings, got %s", path,
                     describe(seq, got, sizeof(got)));
-    n = (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    n = one ? 1 : (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
     if (n < 1 || n > o->max_elems)
         return fail(w, line_of(seq), "key '%s': expected 1 to %d entries, got %d", path,
                     o->max_elems, n);
     for (i = 0; i < n; i++) {
-        yaml_node_t *item = yaml_document_get_node(w->doc, seq->data.sequence.items.start[i]);
+        const yaml_node_t *item =
+            one ? one : yaml_document_get_node(w->doc, seq->data.sequence.items.start[i]);
         const char *s = item->type == YAML_SCALAR_NODE && !is_null(item) ? scalar(item) : "";
         int keyword = o->keyword && is_keyword(o->keyword, s);
 
-        snprintf(ipath, sizeof(ipath), "%s[%d]", path, i);
+        if (one)
+            snprintf(ipath, sizeof(ipath), "%s", path);
+        else
+            snprintf(ipath, sizeof(ipath), "%s[%d]", path, i);
         if (item->type == YAML_SCALAR_NODE && strlen(s) != item->data.scalar.length &&
             !is_null(item)) {
             ret = fail(w, line_of(item), "key '%s': expected %s, got a value with a NUL byte",

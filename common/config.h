@@ -34,6 +34,7 @@ typedef struct lr_link_conf {
 #define LR_MAX_TOKEN_SECRETS 4
 #define LR_MAX_LECTURES 64
 #define LR_MAX_SOURCES  4
+#define LR_MAX_LINKS    4   /* egress nodes one transcoder feeds (transcode.link) */
 
 typedef struct lr_lecture_conf {
     char *name;          /* the lecture (lr_lecture_name_valid) */
@@ -65,7 +66,9 @@ typedef struct lr_ingest_conf {
 
 typedef struct lr_transcode_conf {
     char  *listen;            /* srt://host:port where ingest links arrive */
-    char  *link;              /* srt://host:port the transcoder calls (egress) */
+    int    nb_links;          /* 1..LR_MAX_LINKS */
+    char  *links[LR_MAX_LINKS]; /* srt://host:port of each egress the transcoder calls
+                                   (key transcode.link: one URL or a list) */
     double segment_duration;  /* seconds between aligned keyframes */
     char  *preset;            /* x264 preset */
     char  *rate_control;      /* "crf": capped CRF (crf, maxrate = rung bitrate);

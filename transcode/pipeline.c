@@ -347,6 +347,12 @@ int lr_pipeline_finish(lr_pipeline *p)
     return err;
 }
 
+void lr_pipeline_join(lr_pipeline *p)
+{
+    for (int i = 0; p && i < p->nb_rungs; i++)
+        lr_rung_finish(p->workers[i], 1);
+}
+
 void lr_pipeline_free(lr_pipeline **pp)
 {
     lr_pipeline *p = *pp;

@@ -29,6 +29,9 @@ int  lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormat
 int  lr_pipeline_send_packet(lr_pipeline *p, AVPacket *pkt);
 /* The next video frame is an IDR in every rung (a new egress link). */
 void lr_pipeline_force_keyframe(lr_pipeline *p);
+/* Stops what still runs (unless lr_pipeline_finish ended it) and joins
+ * every thread: the sink is not called after it returns. */
+void lr_pipeline_join(lr_pipeline *p);
 /* End of the input: drains decoders and encoders into the sink, then logs
  * where the CPU went. Returns 0 or a negative AVERROR. */
 int  lr_pipeline_finish(lr_pipeline *p);

@@ -1,9 +1,9 @@
 /* transcode/transcode.c — the transcode role. Each lecture arriving on the
  * listener gets a thread that demuxes the link and feeds the pipeline
  * (pipeline.c: decode once, every rung on its own thread, AAC once); the
- * ladder goes as one MPEG-TS (ladder_mux.c) over a link to the egress, which
- * reconnects with backoff while the encoders go on. Called through
- * transcode.h. */
+ * ladder goes as one MPEG-TS (ladder_mux.c) over a link to each egress
+ * (fanout.c), which reconnects with backoff while the encoders go on. Called
+ * through transcode.h. */
 #include "transcode.h"
 
 #include <pthread.h>
@@ -12,19 +12,15 @@
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
-#include "common/backoff.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "common/stop.h"
 #include "common/streamid.h"
-#include "common/ts_mux.h"
 #include "common/workers.h"
-#include "ladder_mux.h"
+#include "fanout.h"
 #include "pipeline.h"
 
 #define LINK_IDLE_MS   5000
-#define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 5000
 
 struct lr_transcode {
     const lr_config  *conf;
@@ -41,99 +37,20 @@ typedef struct lecture {
     AVFormatContext *ifmt;
     lr_pipeline     *pipe;
 
-    /* the egress link; the rungs' threads write to it, under lock */
-    pthread_mutex_t  lock;
-    AVFormatContext *oc;                /* NULL while the egress link is down */
-    AVIOContext     *out_pb;
-    lr_backoff       reconnect;
-    int64_t          dropped_pkts;
+    lr_fanout       *fan;               /* the ladder to every egress */
 } lecture;
 
-static void close_output(lecture *l)
-{
-    if (l->oc && l->out_pb)
-        av_write_trailer(l->oc);
-    lr_ts_mux_free(&l->oc);
-    lr_link_avio_close(&l->out_pb);
-}
-
-/* Connects the egress link and starts the ladder's TS. Called without the
- * lock (connecting takes time); publishes the muxer under it. */
-static int open_output(lecture *l)
-{
-    const lr_config *c = l->t->conf;
-    lr_link_opts lo = { c->link.latency_ms, c->link.passphrase };
-    AVIOContext *pb = NULL;
-    AVFormatContext *oc = NULL;
-    char sid[128];
-    int sock, ret;
-
-    if ((ret = lr_streamid_format(sid, sizeof(sid), l->name, "publish")) < 0)
-        return ret;
-    if ((ret = lr_link_connect(c->transcode.link, sid, &lo, &l->t->stop, &sock)) < 0)
-        return ret;
-    if ((ret = lr_link_avio_open(sock, 1, &l->t->stop, 0, &pb)) < 0)
-        return ret;
-    if ((ret = lr_ladder_mux_open(pb, l->pipe, c->transcode.audio_only, &oc)) < 0) {
-        lr_error("lecture=%s cannot start the ladder link: %s", l->name, av_err2str(ret));
-        lr_link_avio_close(&pb);
-        return ret;
-    }
-    pthread_mutex_lock(&l->lock);
-    l->oc = oc;
-    l->out_pb = pb;
-    pthread_mutex_unlock(&l->lock);
-    lr_pipeline_force_keyframe(l->pipe);  /* the egress can only start at a keyframe */
-    lr_info("lecture=%s ladder link up to %s (%d rungs)", l->name, c->transcode.link,
-            lr_pipeline_nb_rungs(l->pipe));
-    return 0;
-}
-
-/* Keeps the egress link up without stalling the encoders: while it is down,
- * encoded packets are dropped (counted) and reconnects back off. */
-static void ensure_output(lecture *l)
-{
-    int up, ret;
-
-    pthread_mutex_lock(&l->lock);
-    up = l->oc != NULL;
-    pthread_mutex_unlock(&l->lock);
-    if (up || lr_now_ns() < l->reconnect.retry_at)
-        return;
-    ret = open_output(l);
-    if (ret >= 0)
-        lr_backoff_succeeded(&l->reconnect);
-    else
-        lr_backoff_failed(&l->reconnect, lr_now_ns());
-}
-
-/* lr_sink_fn: from the rungs' threads and the lecture's own. */
+/* lr_sink_fn: from the rungs' threads and the lecture's own. The fan-out
+ * exists before the first packet: it is started right after the pipeline. */
 static int write_packet(void *opaque, AVPacket *pkt, int ost, AVRational tb)
 {
     lecture *l = opaque;
-    int ret = 0;
 
-    pthread_mutex_lock(&l->lock);
-    if (!l->oc) {
-        l->dropped_pkts++;
+    if (!l->fan) {
         av_packet_unref(pkt);
-        goto out;
+        return 0;
     }
-    pkt->stream_index = ost;
-    av_packet_rescale_ts(pkt, tb, l->oc->streams[ost]->time_base);
-    ret = av_interleaved_write_frame(l->oc, pkt);
-    if (ret == AVERROR(EINVAL)) {      /* the muxer refused this packet, logged */
-        l->dropped_pkts++;
-        ret = 0;
-    } else if (ret < 0 && ret != AVERROR_EXIT) {
-        lr_warn("lecture=%s ladder link broke: %s; reconnecting", l->name, av_err2str(ret));
-        close_output(l);
-        l->reconnect.retry_at = lr_now_ns() + BACKOFF_MIN_MS * 1000000LL;
-        ret = 0;
-    }
-out:
-    pthread_mutex_unlock(&l->lock);
-    return ret;
+    return lr_fanout_write(l->fan, pkt, ost, tb);
 }
 
 static int open_input(lecture *l)
@@ -166,8 +83,9 @@ static void *lecture_thread(void *arg)
     if (ret >= 0)
         ret = lr_pipeline_open(&l->t->conf->transcode, l->name, l->ifmt, 1, write_packet, l,
                                &l->pipe);
+    if (ret >= 0)
+        ret = lr_fanout_start(l->t->conf, l->name, l->pipe, &l->t->stop, &l->fan);
     while (ret >= 0 && !lr_stop_requested(&l->t->stop)) {
-        ensure_output(l);
         if ((ret = lr_link_read_packet(l->ifmt, in)) < 0)
             break;
         ret = lr_pipeline_send_packet(l->pipe, in);
@@ -176,14 +94,13 @@ static void *lecture_thread(void *arg)
     if (l->pipe && ret != AVERROR_EXIT && !lr_stop_requested(&l->t->stop))
         lr_pipeline_finish(l->pipe);  /* the link ended: the last frames go out */
     if (ret < 0 && ret != AVERROR_EXIT)
-        lr_info("lecture=%s transcode pipeline ended: %s (%" PRId64 " packets dropped while "
-                "the ladder link was down)", l->name, av_err2str(ret), l->dropped_pkts);
+        lr_info("lecture=%s transcode pipeline ended: %s", l->name, av_err2str(ret));
     av_packet_free(&in);
-    lr_pipeline_free(&l->pipe);       /* joins the rungs' threads: no more writes */
-    close_output(l);
+    lr_pipeline_join(l->pipe);        /* no more writes */
+    lr_fanout_finish(&l->fan);        /* every egress gets what is queued */
+    lr_pipeline_free(&l->pipe);
     avformat_close_input(&l->ifmt);
     lr_link_avio_close(&l->in_pb);
-    pthread_mutex_destroy(&l->lock);
     lr_worker_done(&l->worker);
     return NULL;
 }
@@ -218,17 +135,13 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
     if (!(l = av_mallocz(sizeof(*l))))
         return AVERROR(ENOMEM);  /* the listener closes the socket */
     l->t = t;
-    pthread_mutex_init(&l->lock, NULL);
-    lr_backoff_init(&l->reconnect, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 0);
     av_strlcpy(l->name, sid->resource, sizeof(l->name));
     if ((ret = lr_link_avio_open(sock, 0, &t->stop, LINK_IDLE_MS, &l->in_pb)) < 0) {
-        pthread_mutex_destroy(&l->lock);
         av_free(l);
         return 0;  /* the socket is already closed */
     }
     if ((ret = lr_workers_start(&t->pipelines, &l->worker, lecture_thread)) < 0) {
         lr_link_avio_close(&l->in_pb);
-        pthread_mutex_destroy(&l->lock);
         av_free(l);
     }
     return 0;  /* the socket is the lecture's, or closed */

@@ -191,7 +191,13 @@ def test_routes_types_and_cache_headers(server):
     assert st == 204 and "GET" in h["access-control-allow-methods"]
 
     page = get(s.port, "/watch/cs101")[2].decode()
-    assert "lowLatencyMode: true" in page and "/live/cs101/master.m3u8" in page
+    assert "/assets/lr-player.js" in page and "/live/cs101/master.m3u8" in page
+    st, h, js = get(s.port, "/assets/lr-player.js")
+    assert st == 200 and h["content-type"] == "application/javascript", h
+    assert b"lowLatencyMode: true" in js and b"maxLiveSyncPlaybackRate" in js, js
+    # the master varies with the User-Agent (VLC 3 gets it without the audio-only variant)
+    st, h, _ = get(s.port, "/live/cs101/master.m3u8")
+    assert h.get("vary") == "User-Agent", h
     assert 'id="quality"' in page and 'id="latency"' in page
 
     api = json.loads(get(s.port, "/api/v1/lectures")[2])

@@ -60,7 +60,8 @@ static void check_defaults(const lr_config *c)
     assert_null(c->ingest.lectures[0].name);
     assert_null(c->ingest.lectures[0].sources[0]);
     assert_string_equal(c->transcode.listen, "srt://127.0.0.1:9000");
-    assert_string_equal(c->transcode.link, "srt://127.0.0.1:9001");
+    assert_int_equal(c->transcode.nb_links, 1);
+    assert_string_equal(c->transcode.links[0], "srt://127.0.0.1:9001");
     assert_true(c->transcode.segment_duration == 2.0);
     assert_string_equal(c->transcode.preset, "veryfast");
     assert_int_equal(c->transcode.audio_bitrate_kbps, 96);
@@ -119,7 +120,7 @@ static void test_full_file(void **state)
     assert_int_equal(c->ingest.realtime, 0);
     assert_string_equal(c->ingest.link, "srt://transcode.example.edu:9000");
     assert_string_equal(c->transcode.listen, "srt://[::]:9000");
-    assert_string_equal(c->transcode.link, "srt://egress.example.cn:9001?latency=900000");
+    assert_string_equal(c->transcode.links[0], "srt://egress.example.cn:9001?latency=900000");
     assert_true(c->transcode.segment_duration == 4.0);
     assert_string_equal(c->transcode.preset, "medium");
     assert_int_equal(c->transcode.audio_bitrate_kbps, 128);
@@ -169,6 +170,16 @@ static void test_overrides(void **state)
                                            "p.yaml", err, sizeof(err)), 0);
     assert_string_equal(c->link.passphrase, "");
     assert_string_equal(c->lecture, "cs101");
+
+    /* transcode.link: one egress, or a list of them */
+    assert_int_equal(lr_config_load_string(c, "transcode:\n  link: [srt://a:1, srt://b:2]\n",
+                                           "l.yaml", err, sizeof(err)), 0);
+    assert_int_equal(c->transcode.nb_links, 2);
+    assert_string_equal(c->transcode.links[1], "srt://b:2");
+    assert_int_equal(lr_config_load_string(c, "transcode:\n  link: srt://c:3\n", "l.yaml", err,
+                                           sizeof(err)), 0);
+    assert_int_equal(c->transcode.nb_links, 1);
+    assert_string_equal(c->transcode.links[0], "srt://c:3");
 
     /* a section with every key commented out changes nothing */
     assert_int_equal(lr_config_load_string(c, "egress:\n  # http: x\ntranscode: ~\n", "q.yaml",
@@ -257,6 +268,11 @@ static void test_wrong_type(void **state)
     expect_error("lecture:\n  name: x\n",
                  "t.yaml:2: key 'lecture': expected a name of 1 to 64 letters, digits, '_' or "
                  "'-', starting with a letter or digit, got a mapping");
+    expect_error("transcode:\n  link: [srt://a:1, http://b:2]\n",
+                 "t.yaml:2: key 'transcode.link[1]': expected srt://host:port (or a list of "
+                 "them: one per egress), got 'http://b:2'");
+    expect_error("transcode:\n  link: {a: 1}\n",
+                 "t.yaml:2: key 'transcode.link': expected a list of strings, got a mapping");
     expect_error("transcode:\n  rungs: 720p\n",
                  "t.yaml:2: key 'transcode.rungs': expected a list of mappings, got '720p'");
     expect_error("transcode:\n  rungs:\n    - 720p\n",
