@@ -84,6 +84,7 @@ struct lr_packager {
     int            audio;          /* the audio rendition, -1 none */
     int64_t        last_end_pts;   /* end of the newest segment, 1/90000 */
     int            first_output;   /* nothing of this link published yet */
+    int            link_ending;    /* the reference rendition's last outputs */
     char          *master;         /* the last master text published */
     lr_recorder   *rec;
     lr_recorder_conf rec_conf;
@@ -483,13 +484,13 @@ static void on_output(void *opaque, const lr_seg_output *o)
         return;
     case LR_OUT_PART:
         add_part(r, o);
-        if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg)
+        if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg && !p->link_ending)
             lr_segmenter_cut(p->rends[p->audio].seg,
                              o->start_pts + (int64_t)llround(o->duration * 90000), 0);
         publish_playlist(r, 0);
         return;
     case LR_OUT_SEGMENT:
-        if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg)
+        if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg && !p->link_ending)
             lr_segmenter_cut(p->rends[p->audio].seg,
                              o->start_pts + (int64_t)llround(o->duration * 90000), 1);
         if (r->seg && lr_segmenter_codec(r->seg)[0])
@@ -677,8 +678,15 @@ void lr_packager_packet(lr_packager *p, const AVPacket *pkt)
 
 void lr_packager_link_end(lr_packager *p)
 {
+    /* First: the audio follows its cuts. The video's end is not a cut:
+     * nothing starts there, and the audio may run a little longer (the
+     * transcoder pads it past the video); it stays in the last segment
+     * rather than opening one more, which would put the audio one segment
+     * number ahead of the video from then on. */
+    p->link_ending = 1;
     if (p->ref >= 0 && p->rends[p->ref].seg)
-        lr_segmenter_flush(p->rends[p->ref].seg);  /* first: the audio follows its cuts */
+        lr_segmenter_flush(p->rends[p->ref].seg);
+    p->link_ending = 0;
     for (int i = 0; i < p->nb_rends; i++)
         if (p->rends[i].seg && i != p->ref)
             lr_segmenter_flush(p->rends[i].seg);

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Plays an HLS URL with libVLC (Debian's python3-vlc) for a few seconds,
 without a display or a sound card, and prints one JSON line: how far it
-played (ms), the picture size, and how many video and audio blocks VLC
-decoded. The tests' VLC player; libVLC runs as root, where cvlc refuses to.
+played (ms), the picture size, how many video and audio blocks VLC decoded,
+and the share of the time (after the first 2 s) an audio track was selected. The tests' VLC player; libVLC runs as root, where cvlc refuses to.
 usage: vlc_play.py URL SECONDS"""
 
 import json
@@ -20,14 +20,19 @@ def main():
     media = inst.media_new(url)
     player.set_media(media)
     player.play()
-    deadline = time.monotonic() + seconds
+    start = time.monotonic()
+    deadline = start + seconds
+    samples = []
     while time.monotonic() < deadline:  # watching for a fixed time is the test
         time.sleep(0.25)
+        if time.monotonic() - start >= 2:  # after joining
+            samples.append(player.audio_get_track() != -1)
     stats = vlc.MediaStats()
     media.get_stats(stats)
     out = {"time_ms": player.get_time(), "size": list(player.video_get_size(0) or (0, 0)),
            "decoded_video": stats.decoded_video, "decoded_audio": stats.decoded_audio,
            "audio_track": player.audio_get_track(),
+           "audio_selected": sum(samples) / len(samples) if samples else 0,
            "state": str(player.get_state())}
     player.stop()
     print(json.dumps(out))
