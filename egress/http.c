@@ -1602,6 +1602,29 @@ static SSL_CTX *current_ssl_ctx(lr_http *h)
     return ctx;
 }
 
+/* A plain HTTP connection over the per-IP cap gets a canned 503 (RFC 9110
+ * 15.6.4) rather than a bare close, so a client can tell why; what it has
+ * sent is read and discarded first, so that the close is a FIN, not a reset
+ * that could destroy the answer. Best effort, never blocks. (Over TLS there
+ * is no cheap way to answer: those are closed.) */
+static void refuse_busy(int fd)
+{
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                               "Retry-After: 10\r\n"
+                               "Content-Type: text/plain; charset=utf-8\r\n"
+                               "Content-Length: 32\r\n"
+                               "Connection: close\r\n\r\n"
+                               "too many connections from here\r\n";
+    char sink[4096];
+
+    if (fd < 0)
+        return;
+    while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+        ;
+    if (send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+        shutdown(fd, SHUT_WR);
+}
+
 static void accept_all(worker *w, h2o_socket_t *listener, int tls)
 {
     lr_http *h = w->h;
@@ -1625,6 +1648,8 @@ static void accept_all(worker *w, h2o_socket_t *listener, int tls)
                 lr_debug("http: %s is at max_conns_per_ip (%d): connection refused", c->ip,
                          h->conf->max_conns_per_ip);
                 av_free(c);
+                if (!tls)
+                    refuse_busy(h2o_socket_get_fd(sock));
                 h2o_socket_close(sock);
                 continue;
             }
