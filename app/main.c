@@ -57,7 +57,7 @@ static void command_usage(const struct command *cmd)
                "ingest.link (srt://TRANSCODER:PORT), link.latency_ms, link.passphrase.\n"
                "Example: samples/ingest.yaml\n");
     else if (!strcmp(cmd->name, "transcode"))
-        printf("Keys: transcode.listen, transcode.link (srt://EGRESS:PORT),\n"
+        printf("Keys: transcode.listen, transcode.link (srt://EGRESS:PORT, or a list of up to 4),\n"
                "transcode.segment_duration, transcode.preset, transcode.rungs, link.*.\n"
                "Example: samples/transcode.yaml\n");
     else if (!strcmp(cmd->name, "egress"))
