@@ -92,6 +92,8 @@ static const char page_template[] =
     "      });\n"
     "      hls.loadSource(src);\n"
     "      hls.attachMedia(video);\n"
+    "      if (window.lrWatchdogTimer) clearInterval(window.lrWatchdogTimer);\n"
+    "      window.lrWatchdogTimer = window.lrWatchdog(hls, video);\n"
     "    } else if (video.canPlayType('application/vnd.apple.mpegurl')) {\n"
     "      video.src = src;\n"
     "      video.addEventListener('loadedmetadata', play);\n"
@@ -137,7 +139,10 @@ static const char page_template[] =
  *   directives, and by default turns the third timeout into a fatal error.
  *   An ingest outage of a few seconds, during which no part can be
  *   published, must not end playback, so timeouts are retried 15 times
- *   and errors (503 after a blocking reload's 3 target durations) 8 times. */
+ *   and errors (503 after a blocking reload's 3 target durations) 8 times.
+ * - A watchdog: hls.js can stay stuck after an ingest restart (once in about
+ *   ten CI runs it neither loaded the new run nor jumped the hole), so a live
+ *   player whose picture stands still for 4 s is restarted at the edge. */
 const char lr_player_config_js[] =
     "/* lecture-relay: hls.js settings of the player page */\n"
     "window.lrHlsConfig = {\n"
@@ -148,6 +153,27 @@ const char lr_player_config_js[] =
     "    timeoutRetry: { maxNumRetry: 15, retryDelayMs: 0, maxRetryDelayMs: 0 },\n"
     "    errorRetry: { maxNumRetry: 8, retryDelayMs: 500, maxRetryDelayMs: 2000 }\n"
     "  } }\n"
+    "};\n"
+    "/* A live player whose picture has not moved for 4 s while the lecture\n"
+    "   went on is restarted at the live edge (once every 8 s at most). */\n"
+    "window.lrWatchdog = function (hls, video) {\n"
+    "  var last = -1, still = 0, cooldown = 0;\n"
+    "  return setInterval(function () {\n"
+    "    var d = hls.levels && hls.levels[hls.currentLevel] &&\n"
+    "            hls.levels[hls.currentLevel].details;\n"
+    "    var edge = hls.liveSyncPosition;\n"
+    "    if (cooldown > 0) cooldown--;\n"
+    "    if (!d || !d.live || video.paused || video.seeking || !isFinite(edge)) {\n"
+    "      still = 0; last = video.currentTime; return;\n"
+    "    }\n"
+    "    still = video.currentTime === last ? still + 1 : 0;\n"
+    "    last = video.currentTime;\n"
+    "    if (still >= 4 && !cooldown && edge > video.currentTime + 1) {\n"
+    "      still = 0; cooldown = 8;\n"
+    "      window.lrWatchdogRestarts = (window.lrWatchdogRestarts || 0) + 1;\n"
+    "      hls.stopLoad(); hls.startLoad(edge); video.currentTime = edge;\n"
+    "    }\n"
+    "  }, 1000);\n"
     "};\n";
 const size_t lr_player_config_js_len = sizeof(lr_player_config_js) - 1;
 

@@ -81,6 +81,7 @@ try {
     if (o.catchUp !== undefined) config.maxLiveSyncPlaybackRate = o.catchUp;
     lr.config = { lowLatencyMode: config.lowLatencyMode, catchUp: config.maxLiveSyncPlaybackRate };
     const hls = window.hls = new Hls(config);
+    if (o.watchdog ?? true) window.lrWatchdog(hls, v);  // the player page's, as students get it
     hls.on(Hls.Events.ERROR, (_, d) => {
       if (d.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) lr.stalls++;
       if (lr.errors.length < 30) lr.errors.push(`${d.type}/${d.details}${d.fatal ? ' FATAL' : ''}`);
@@ -126,6 +127,7 @@ try {
     }
     const lr = await page.evaluate(() => ({ stalls: window.lr.stalls, errors: window.lr.errors,
                                             fatal: window.lr.fatal, levels: window.lr.levels, config: window.lr.config,
+                                            watchdogRestarts: window.lrWatchdogRestarts ?? 0,
                                             protocols: window.lr.protocols }));
     Object.assign(out, lr);
     if (out.fatal || s.ended || elapsed >= (opts.seconds ?? 20)) break;

@@ -39,6 +39,7 @@ def test_low_latency_play_and_rung_switches_do_not_stall(start_demo, tmp_path):
         f"not all over HTTP/2: {s['protocols']}"
     assert 0 in s["levels"] and last in s["levels"], f"switches not seen: {s['levels']}"
     assert s["stalls"] == 0, f"BUFFER_STALLED_ERROR x{s['stalls']}: {s['errors']}, slow: {s['slow']}"
+    assert s["watchdogRestarts"] == 0, s  # the player page's watchdog never had to act
     lat = sorted(s["latencies"])
     assert lat, "hls.js never reported a playing date (EXT-X-PROGRAM-DATE-TIME)"
     print(f"latency median {lat[len(lat) // 2]} ms, slow requests: {s['slow']}")
@@ -90,6 +91,9 @@ def test_restart_time_shift_and_recording(tmp_path):
         print({k: v for k, v in s.items() if k != "latencies"})
         assert s["ok"] and not s["fatal"], s
         assert s["played"] >= 20, f"hls.js did not play on after the restart: {s}"
+        # the player page's watchdog may restart a player stuck after the
+        # restart (hls.js, about 1 run in 10), once
+        assert s["watchdogRestarts"] <= 1, s
         text = http_get(low)[2].decode()
         assert text.count("#EXT-X-DISCONTINUITY\n") == 1, text
         # the time-shift window still starts with the lecture (a rendition

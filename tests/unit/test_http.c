@@ -389,6 +389,7 @@ static void test_healthz_and_assets(void **state)
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "window.lrHlsConfig"));
     assert_non_null(strstr(r.body, "maxLiveSyncPlaybackRate"));
+    assert_non_null(strstr(r.body, "window.lrWatchdog"));
     assert_string_equal(header(&r, "Content-Type", v, sizeof(v)), "application/javascript");
     assert_string_equal(header(&r, "Cache-Control", v, sizeof(v)), "public, max-age=60");
     response_free(&r);
