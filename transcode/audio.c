@@ -131,11 +131,11 @@ int lr_audio_pad_to(lr_audio *a, int64_t end, AVRational tb, lr_sink_fn *sink, v
 
     if (a->next_pts == AV_NOPTS_VALUE || end == AV_NOPTS_VALUE)
         return 0;
-    /* next_pts: what the encoder has; the FIFO holds less than a frame,
-     * which never reaches it unless completed */
-    /* 100 ms over: measured at the egress, the track otherwise still ended
-     * up to 60 ms before the video (encoder priming, frame timing), and a
-     * hole under 0.1 s keeps hls.js from ending a recording */
+    /* To 100 ms past end: measured at the egress, the track otherwise still
+     * ended up to 60 ms before the video (encoder priming, frame timing), and
+     * a hole under 0.1 s keeps hls.js from ending a recording. next_pts is
+     * what the encoder has; the FIFO's less than a frame reaches it only
+     * once completed. */
     target = av_rescale_q_rnd(end, tb, enc->time_base, AV_ROUND_UP) + AUDIO_RATE / 10;
     if (target <= a->next_pts || target - a->next_pts > 3 * AUDIO_RATE)
         return 0;

@@ -20,9 +20,9 @@ const AVCodecContext *lr_audio_encoder(const lr_audio *a);
 int  lr_audio_send(lr_audio *a, const AVFrame *frame, lr_sink_fn *sink, void *opaque,
                    int stream);
 
-/* Pads the track with silence so that it lasts at least until end (in tb):
- * when a source ends, its audio ends with its video, so that the next run of
- * media (a discontinuity) starts both tracks together in every player. A
+/* Pads the track with silence to 0.1 s past end (in tb), whole AAC frames:
+ * when a source ends, its audio lasts as long as its video, so no player
+ * finds an audio hole before the next run of media (a discontinuity). A
  * shortfall over 3 s is left alone (the audio stopped for a reason).
  * Returns the samples added (48 kHz) or a negative AVERROR. */
 int  lr_audio_pad_to(lr_audio *a, int64_t end, AVRational tb, lr_sink_fn *sink, void *opaque,
