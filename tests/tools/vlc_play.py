@@ -2,7 +2,8 @@
 """Plays an HLS URL with libVLC (Debian's python3-vlc) for a few seconds,
 without a display or a sound card, and prints one JSON line: how far it
 played (ms), the picture size, how many video and audio blocks VLC decoded,
-and the share of the time (after the first 2 s) an audio track was selected. The tests' VLC player; libVLC runs as root, where cvlc refuses to.
+and the share of the time (after the first 2 s, while playing) an audio track
+was selected. The tests' VLC player; libVLC runs as root, where cvlc refuses to.
 usage: vlc_play.py URL SECONDS"""
 
 import json
@@ -25,7 +26,8 @@ def main():
     samples = []
     while time.monotonic() < deadline:  # watching for a fixed time is the test
         time.sleep(0.25)
-        if time.monotonic() - start >= 2:  # after joining
+        # after joining, while playing (a recording may end before `seconds`)
+        if time.monotonic() - start >= 2 and player.get_state() == vlc.State.Playing:
             samples.append(player.audio_get_track() != -1)
     stats = vlc.MediaStats()
     media.get_stats(stats)
