@@ -1078,14 +1078,14 @@ static int is_libvlc(h2o_req_t *req)
 
 /* A master playlist's bytes for this client: as they are, or rewritten for
  * VLC. Either way the answer varies with the User-Agent (caches must know). */
-static void send_master(h2o_req_t *req, const uint8_t *data, size_t size, AVBufferRef **whole,
-                        const char *cache_control)
+static void send_master(h2o_req_t *req, AVBufferRef **whole, const char *cache_control)
 {
     add_header(req, H2O_TOKEN_VARY, "User-Agent");
     if (is_libvlc(req)) {
         char *text = NULL;
         size_t len = 0;
-        int ret = lr_playlist_master_without_audio_only((const char *)data, size, &text, &len);
+        int ret = lr_playlist_master_without_audio_only((const char *)(*whole)->data,
+                                                        (*whole)->size, &text, &len);
         av_buffer_unref(whole);
         if (ret < 0) {
             send_500(req);
@@ -1173,7 +1173,7 @@ found:
         return;
     }
     if (nc == 2 && h2o_memis(c[1].base, c[1].len, H2O_STRLIT("master.m3u8"))) {
-        send_master(req, obj.data->data, obj.data->size, &obj.data, obj_cache_control(req, &obj));
+        send_master(req, &obj.data, obj_cache_control(req, &obj));
         lr_store_obj_unref(&obj);
         return;
     }
@@ -1240,7 +1240,7 @@ static void serve_vod(lr_http *h, h2o_req_t *req, const char *rest, size_t len)
         if (!b)
             send_404(req);
         else
-            send_master(req, b->data, b->size, &b, cc);
+            send_master(req, &b, cc);
         return;
     }
     if (send_file(req, path, type, cc) < 0)
