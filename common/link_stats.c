@@ -158,8 +158,21 @@ void lr__link_stats_add(int sock, const char *role, const char *lecture, const c
 {
     entry *e = NULL, *oldest = NULL;
     int64_t now = lr_now_ns();
+    char name[sizeof(e->peer)];
 
     pthread_mutex_lock(&st.lock);
+    /* Two links up at once from one peer (redundant feeds from one host)
+     * are two series: the second is "peer#2". */
+    av_strlcpy(name, peer, sizeof(name));
+    for (int n = 2, i = 0; i < MAX_LINKS; i++) {
+        entry *c = &st.links[i];
+        if (c->used && c->sock != SRT_INVALID_SOCK && !strcmp(c->role, role) &&
+            !strcmp(c->lecture, lecture) && !strcmp(c->peer, name)) {
+            snprintf(name, sizeof(name), "%.60s#%d", peer, n++);
+            i = -1;  /* check the new name from the start */
+        }
+    }
+    peer = name;
     for (int i = 0; i < MAX_LINKS && !e; i++) {
         entry *c = &st.links[i];
         if (c->used && !strcmp(c->role, role) && !strcmp(c->lecture, lecture) &&

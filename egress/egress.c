@@ -1,10 +1,11 @@
 /* egress/egress.c — the egress role. Every link that arrives gets a receiver
  * thread: it demuxes the ladder (one program per rendition, named by its
- * service_name) and hands the packets to the lecture's packager, which
- * publishes segments, parts and playlists to the store the HTTP server reads.
- * A lecture outlives its link, so a reconnect continues the same playlists; a
- * janitor thread ends its recording once the link has been gone for the
- * grace time. */
+ * service_name) and hands the packets to the lecture's feeds (feeds.c: one
+ * link, or up to egress.feeds_per_lecture redundant ones merged), which drive
+ * its packager: segments, parts and playlists published to the store the HTTP
+ * server reads. A lecture outlives its links, so a reconnect continues the
+ * same playlists; a janitor thread ends its recording once every link has
+ * been gone for the grace time. */
 #include "egress.h"
 
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include "common/log.h"
 #include "common/stop.h"
 #include "common/workers.h"
+#include "common/metrics.h"
+#include "feeds.h"
 #include "http.h"
 #include "packager.h"
 #include "recorder.h"
@@ -32,9 +35,10 @@ typedef struct lecture lecture;
 struct lecture {
     lecture     *next;
     char         name[LR_LECTURE_NAME_MAX + 1];
-    atomic_int   live;             /* a link is feeding it */
-    lr_packager *pk;               /* driven by the one receiver feeding it */
-    int64_t      gone_since_ms;    /* the link ended then; 0 live or ended */
+    int          links;            /* receivers feeding it (egress lock) */
+    lr_packager *pk;               /* driven through feeds */
+    lr_feeds    *feeds;
+    int64_t      gone_since_ms;    /* the last link ended then; 0 live or ended */
 };
 
 typedef struct receiver receiver;
@@ -46,10 +50,11 @@ struct lr_egress {
     lr_http          *http;
     lr_link_listener *listener;
     pthread_mutex_t   lock;
-    lecture          *lectures;    /* guarded by lock; each fed by one receiver at a time */
+    lecture          *lectures;    /* guarded by lock */
     lr_workers        receivers;
     pthread_t         janitor;
     int               janitor_started;
+    int               metrics;     /* collector handle; 0 none */
 };
 
 struct receiver {
@@ -57,6 +62,7 @@ struct receiver {
     lr_egress       *e;
     lecture         *lec;
     char             peer[64];
+    int              feed;         /* its id in lec->feeds; -1 not joined */
     AVIOContext     *pb;
     AVFormatContext *ifmt;
 };
@@ -81,7 +87,8 @@ static int receive(receiver *rc)
     lecture *lec = rc->lec;
     AVDictionary *opts = NULL;
     AVPacket *pkt = NULL;
-    int ret;
+    const char *why = NULL;
+    int ret, nb = 0;
 
     if (!(rc->ifmt = avformat_alloc_context()))
         return AVERROR(ENOMEM);
@@ -91,21 +98,31 @@ static int receive(receiver *rc)
     av_dict_set(&opts, "probesize", "2000000", 0);
     ret = avformat_open_input(&rc->ifmt, NULL, av_find_input_format("mpegts"), &opts);
     av_dict_free(&opts);
-    if (ret < 0 || (ret = avformat_find_stream_info(rc->ifmt, NULL)) < 0 ||
-        (ret = lr_packager_link_start(lec->pk, rc->ifmt)) <= 0) {
+    if (ret < 0 || (ret = avformat_find_stream_info(rc->ifmt, NULL)) < 0) {
         lr_warn("lecture=%s egress link from %s: not a readable MPEG-TS ladder (%s); closing",
-                lec->name, rc->peer, ret < 0 ? av_err2str(ret) : "no video");
-        return ret < 0 ? ret : AVERROR_INVALIDDATA;
+                lec->name, rc->peer, av_err2str(ret));
+        return ret;
     }
-    lr_info("lecture=%s egress receiving %d rendition(s) from %s", lec->name, ret, rc->peer);
+    if ((ret = lr_feeds_join(lec->feeds, rc->ifmt, &nb, &why)) < 0) {
+        if (ret == AVERROR(EBUSY))
+            lr_warn("lecture=%s egress link from %s: the lecture has %d live links already; "
+                    "closing", lec->name, rc->peer, lr_feeds_live(lec->feeds));
+        else
+            lr_warn("lecture=%s egress link from %s: not a ladder this lecture can take (%s); "
+                    "closing", lec->name, rc->peer, why ? why : av_err2str(ret));
+        return AVERROR_EXIT;  /* said why already */
+    }
+    rc->feed = ret;
+    lr_info("lecture=%s egress receiving %d rendition(s) from %s%s", lec->name, nb, rc->peer,
+            lr_feeds_live(lec->feeds) > 1 ? " (a redundant feed)" : "");
     if (!(pkt = av_packet_alloc()))
-        return AVERROR(ENOMEM);
-    while ((ret = lr_link_read_packet(rc->ifmt, pkt)) >= 0) {
-        lr_packager_packet(lec->pk, pkt);
+        ret = AVERROR(ENOMEM);
+    while (pkt && (ret = lr_link_read_packet(rc->ifmt, pkt)) >= 0) {
+        lr_feeds_packet(lec->feeds, rc->feed, pkt);
         av_packet_unref(pkt);
     }
     av_packet_free(&pkt);
-    lr_packager_link_end(lec->pk);
+    lr_feeds_leave(lec->feeds, rc->feed);
     return ret;
 }
 
@@ -120,8 +137,8 @@ static void *receiver_thread(void *arg)
     avformat_close_input(&rc->ifmt);
     lr_link_avio_close(&rc->pb);
     pthread_mutex_lock(&rc->e->lock);
-    rc->lec->gone_since_ms = mono_ms();
-    atomic_store(&rc->lec->live, 0);
+    if (!--rc->lec->links)
+        rc->lec->gone_since_ms = mono_ms();
     pthread_mutex_unlock(&rc->e->lock);
     lr_worker_done(&rc->worker);
     return NULL;
@@ -139,10 +156,12 @@ static int admit(void *opaque, const lr_streamid *sid, const char *peer, lr_link
     }
     pthread_mutex_lock(&e->lock);
     lec = find_lecture(e, sid->resource);
-    busy = lec && atomic_load(&lec->live);
+    busy = lec && lec->links >= e->conf->egress.feeds_per_lecture;
     pthread_mutex_unlock(&e->lock);
     if (busy) {
-        ad->reason = "lecture already has a live link";
+        ad->reason = e->conf->egress.feeds_per_lecture > 1
+                   ? "lecture already has egress.feeds_per_lecture live links"
+                   : "lecture already has a live link";
         return AVERROR(EBUSY);
     }
     return 0;
@@ -160,23 +179,28 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
     lec = find_lecture(e, sid->resource);
     if (!lec && (lec = av_mallocz(sizeof(*lec)))) {
         av_strlcpy(lec->name, sid->resource, sizeof(lec->name));
-        if (lr_packager_alloc(&e->conf->egress, e->store, lec->name, &lec->pk) < 0) {
+        if (lr_packager_alloc(&e->conf->egress, e->store, lec->name, &lec->pk) < 0 ||
+            lr_feeds_alloc(lec->pk, lec->name, e->conf->egress.feeds_per_lecture,
+                           &lec->feeds) < 0) {
+            lr_packager_free(&lec->pk);
             av_freep(&lec);
         } else {
             lec->next = e->lectures;
             e->lectures = lec;
         }
     }
-    if (!lec || atomic_load(&lec->live) || !(rc = av_mallocz(sizeof(*rc)))) {
+    if (!lec || lec->links >= e->conf->egress.feeds_per_lecture ||
+        !(rc = av_mallocz(sizeof(*rc)))) {
         pthread_mutex_unlock(&e->lock);
         return lec ? AVERROR(EBUSY) : AVERROR(ENOMEM);
     }
-    atomic_store(&lec->live, 1);
+    lec->links++;
     lec->gone_since_ms = 0;
     pthread_mutex_unlock(&e->lock);
 
     rc->e = e;
     rc->lec = lec;
+    rc->feed = -1;
     av_strlcpy(rc->peer, peer, sizeof(rc->peer));
     if (lr_link_avio_open(sock, 0, &e->stop, LINK_IDLE_MS, &rc->pb) < 0)
         goto fail;  /* the socket is closed already */
@@ -186,9 +210,35 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
     }
     return 0;
 fail:
-    atomic_store(&lec->live, 0);
+    pthread_mutex_lock(&e->lock);
+    if (!--lec->links)
+        lec->gone_since_ms = mono_ms();
+    pthread_mutex_unlock(&e->lock);
     av_free(rc);
     return 0;
+}
+
+/* /metrics: the links feeding each lecture and the switches between them. */
+static void collect(void *opaque, AVBPrint *out)
+{
+    lr_egress *e = opaque;
+
+    pthread_mutex_lock(&e->lock);
+    lr_metrics_family(out, "lr_egress_feeds", "gauge",
+                      "links feeding the lecture's ladder (redundant feeds when above 1)");
+    for (lecture *l = e->lectures; l; l = l->next) {
+        av_bprintf(out, "lr_egress_feeds{lecture=\"");
+        lr_metrics_label(out, l->name);
+        av_bprintf(out, "\"} %d\n", lr_feeds_live(l->feeds));
+    }
+    lr_metrics_family(out, "lr_egress_feed_switches_total", "counter",
+                      "times a stream of the lecture moved to another feed");
+    for (lecture *l = e->lectures; l; l = l->next) {
+        av_bprintf(out, "lr_egress_feed_switches_total{lecture=\"");
+        lr_metrics_label(out, l->name);
+        av_bprintf(out, "\"} %" PRId64 "\n", lr_feeds_switches(l->feeds));
+    }
+    pthread_mutex_unlock(&e->lock);
 }
 
 /* Ends the recordings of lectures whose link has been gone for the grace
@@ -205,7 +255,7 @@ static void *janitor_thread(void *arg)
         int64_t now = mono_ms();
         pthread_mutex_lock(&e->lock);
         for (lecture *l = e->lectures; l; l = l->next) {
-            if (atomic_load(&l->live) || !l->gone_since_ms ||
+            if (l->links || !l->gone_since_ms ||
                 now - l->gone_since_ms < ec->recording_grace * 1000)
                 continue;
             l->gone_since_ms = 0;
@@ -251,6 +301,9 @@ int lr_egress_start(const lr_config *c, lr_egress **out)
         goto fail;
     }
     e->janitor_started = 1;
+    if ((ret = lr_metrics_register(collect, e)) < 0)
+        goto fail;
+    e->metrics = ret;
     if ((ret = lr_link_listen(c->egress.listen, &lo, "egress", admit, accept_link, e,
                               &e->listener)) < 0)
         goto fail;
@@ -275,12 +328,15 @@ void lr_egress_stop(lr_egress **pe)
     lr_stop_request(&e->stop);
     lr_link_listener_free(&e->listener);
     lr_workers_destroy(&e->receivers);
+    if (e->metrics > 0)
+        lr_metrics_unregister(e->metrics);
     if (e->janitor_started)
         pthread_join(e->janitor, NULL);
     lr_http_stop(&e->http);
     while (e->lectures) {
         lecture *lec = e->lectures;
         e->lectures = lec->next;
+        lr_feeds_free(&lec->feeds);
         lr_packager_free(&lec->pk);
         av_free(lec);
     }

@@ -1,0 +1,407 @@
+/* egress/feeds.c — see feeds.h. */
+#include "feeds.h"
+
+#include <pthread.h>
+#include <math.h>
+#include <string.h>
+
+#include <libavutil/avstring.h>
+#include <libavutil/mem.h>
+
+#include "common/log.h"
+#include "common/stop.h"
+#include "common/streamid.h"
+
+#define MAX_STREAMS   32
+#define BACKLOG_MAX   2048                    /* packets per feed and stream */
+#define SWITCH_TICKS  ((int64_t)LR_FEED_SWITCH_MS * 90)
+#define RESET_TICKS   (INT64_C(10) * 90000)   /* the followed feed's clock went back this far */
+#define WRAP          (INT64_C(1) << 33)      /* MPEG-TS timestamps */
+#define KEY_MAX       (LR_LECTURE_NAME_MAX + 3)
+
+/* A stream of the ladder as the packager knows it (the first feed's index). */
+typedef struct stream {
+    char     key[KEY_MAX];     /* "v:<rendition>" or "audio" */
+    int      codec_id, width, height;
+    int      follow;           /* the feed it follows; -1 none yet */
+    int64_t  last;             /* dts of the last packet published, 1/90000 */
+} stream;
+
+typedef struct backlog {
+    AVPacket *pkt[BACKLOG_MAX];  /* ring, dts ascending */
+    int       head, count;
+} backlog;
+
+typedef struct feed {
+    int        live;
+    int        map[MAX_STREAMS];    /* its stream index -> ladder stream; -1 unused */
+    backlog   *queued[MAX_STREAMS]; /* by ladder stream; allocated when needed */
+} feed;
+
+struct lr_feeds {
+    pthread_mutex_t lock;
+    lr_packager    *pk;
+    char            lecture[LR_LECTURE_NAME_MAX + 1];
+    int             max_feeds;
+    int             nb_live;
+    stream          streams[MAX_STREAMS];
+    int             nb_streams;
+    feed            feeds[LR_MAX_FEEDS];
+    int64_t         switches;
+    int64_t         logged_switch_ms;   /* one log line per switch, not per stream */
+};
+
+/* ---- the ladder's streams ------------------------------------------------ */
+
+static const char *service_name(const AVFormatContext *ifmt, unsigned v)
+{
+    for (unsigned i = 0; i < ifmt->nb_programs; i++) {
+        const AVProgram *prog = ifmt->programs[i];
+        for (unsigned k = 0; k < prog->nb_stream_indexes; k++) {
+            const AVDictionaryEntry *sn;
+            if (prog->stream_index[k] == v &&
+                (sn = av_dict_get(prog->metadata, "service_name", NULL, 0)))
+                return sn->value;
+        }
+    }
+    return NULL;
+}
+
+/* The key of ifmt's stream v as the packager would use it, or "" when the
+ * packager ignores it: video renditions by their service name, the one audio
+ * stream it picks. */
+static void stream_key(const AVFormatContext *ifmt, unsigned v, int audio, char *key)
+{
+    const AVCodecParameters *par = ifmt->streams[v]->codecpar;
+    const char *sn;
+
+    key[0] = 0;
+    if ((int)v == audio)
+        av_strlcpy(key, "audio", KEY_MAX);
+    else if (par->codec_type == AVMEDIA_TYPE_VIDEO && par->width > 0) {
+        if ((sn = service_name(ifmt, v)) && lr_lecture_name_valid(sn))
+            snprintf(key, KEY_MAX, "v:%s", sn);
+        else
+            snprintf(key, KEY_MAX, "v#%u", v);
+    }
+}
+
+static int best_audio(const AVFormatContext *ifmt)
+{
+    return av_find_best_stream((AVFormatContext *)ifmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+}
+
+static void backlog_clear(backlog *b)
+{
+    for (; b && b->count; b->count--, b->head = (b->head + 1) % BACKLOG_MAX)
+        av_packet_free(&b->pkt[b->head]);
+}
+
+static void feed_reset(feed *fd)
+{
+    for (int s = 0; s < MAX_STREAMS; s++) {
+        backlog_clear(fd->queued[s]);
+        av_freep(&fd->queued[s]);
+        fd->map[s] = -1;
+    }
+    fd->live = 0;
+}
+
+/* The first feed of a link: its streams become the ladder's. */
+static void adopt_ladder(lr_feeds *f, const AVFormatContext *ifmt)
+{
+    int audio = best_audio(ifmt);
+
+    f->nb_streams = 0;
+    memset(f->streams, 0, sizeof(f->streams));
+    for (unsigned v = 0; v < ifmt->nb_streams && v < MAX_STREAMS; v++) {
+        const AVCodecParameters *par = ifmt->streams[v]->codecpar;
+        stream *st = &f->streams[v];
+        stream_key(ifmt, v, audio, st->key);
+        st->codec_id = par->codec_id;
+        st->width = par->width;
+        st->height = par->height;
+        st->follow = -1;
+        st->last = AV_NOPTS_VALUE;
+        f->nb_streams = (int)v + 1;
+    }
+}
+
+/* Maps a joining feed's streams onto the ladder's; NULL, or why not. */
+static const char *map_feed(lr_feeds *f, feed *fd, const AVFormatContext *ifmt)
+{
+    int audio = best_audio(ifmt), matched = 0, wanted = 0;
+    char key[KEY_MAX];
+
+    for (int s = 0; s < MAX_STREAMS; s++)
+        fd->map[s] = -1;
+    for (unsigned v = 0; v < ifmt->nb_streams; v++) {
+        const AVCodecParameters *par = ifmt->streams[v]->codecpar;
+        stream_key(ifmt, v, audio, key);
+        if (!key[0] || v >= MAX_STREAMS)
+            continue;
+        if (av_cmp_q(ifmt->streams[v]->time_base, (AVRational){ 1, 90000 }))
+            return "its timestamps are not MPEG-TS ones";
+        for (int s = 0; s < f->nb_streams; s++) {
+            const stream *st = &f->streams[s];
+            if (strcmp(st->key, key))
+                continue;
+            if (st->codec_id != (int)par->codec_id || st->width != par->width ||
+                st->height != par->height)
+                return "a rendition's codec or size differs from the live feed's";
+            fd->map[v] = s;
+            matched++;
+        }
+        if (fd->map[v] < 0)
+            return "it carries a rendition the live feed does not";
+    }
+    for (int s = 0; s < f->nb_streams; s++)
+        wanted += f->streams[s].key[0] != 0;
+    return matched == wanted ? NULL : "it lacks a rendition the live feed carries";
+}
+
+int lr_feeds_join(lr_feeds *f, const AVFormatContext *ifmt, int *nb_renditions,
+                  const char **why)
+{
+    int id = -1, ret = 0;
+
+    *why = NULL;
+    pthread_mutex_lock(&f->lock);
+    for (int i = 0; i < f->max_feeds && id < 0; i++)
+        if (!f->feeds[i].live)
+            id = i;
+    if (id < 0) {
+        ret = AVERROR(EBUSY);
+        goto out;
+    }
+    feed *fd = &f->feeds[id];
+    feed_reset(fd);
+    if (!f->nb_live) {
+        if ((ret = lr_packager_link_start(f->pk, ifmt)) <= 0) {
+            *why = ret < 0 ? NULL : "no video";
+            ret = ret < 0 ? ret : AVERROR_INVALIDDATA;
+            goto out;
+        }
+        *nb_renditions = ret;
+        adopt_ladder(f, ifmt);
+    } else {
+        int nb = 0;
+        for (int s = 0; s < f->nb_streams; s++)
+            nb += !strncmp(f->streams[s].key, "v", 1);
+        *nb_renditions = nb;
+    }
+    if ((*why = map_feed(f, fd, ifmt))) {
+        ret = AVERROR(EINVAL);
+        if (!f->nb_live)
+            lr_packager_link_end(f->pk);
+        goto out;
+    }
+    fd->live = 1;
+    f->nb_live++;
+    ret = id;
+out:
+    pthread_mutex_unlock(&f->lock);
+    return ret;
+}
+
+/* ---- merging --------------------------------------------------------------- */
+
+static void publish(lr_feeds *f, int s, const AVPacket *pkt, int64_t dts90, int64_t shift)
+{
+    AVPacket out = *pkt;  /* shallow: the packager reads it and keeps its own reference */
+
+    out.stream_index = s;
+    if (out.dts != AV_NOPTS_VALUE)
+        out.dts += shift;
+    if (out.pts != AV_NOPTS_VALUE)
+        out.pts += shift;
+    lr_packager_packet(f->pk, &out);
+    f->streams[s].last = dts90;
+}
+
+static void log_switch(lr_feeds *f, int s, int from, int to, const char *why)
+{
+    int64_t now = lr_now_ns() / 1000000;
+
+    f->switches++;
+    if (now - f->logged_switch_ms < 2000) {
+        lr_debug("lecture=%s stream %s: feed %d -> %d (%s)", f->lecture, f->streams[s].key,
+                 from, to, why);
+        return;
+    }
+    f->logged_switch_ms = now;
+    lr_info("lecture=%s feed %d %s: following feed %d (stream %s first)", f->lecture, from, why,
+            to, f->streams[s].key);
+}
+
+/* Publishes a feed's backlog of stream s that follows what was published. */
+static void drain(lr_feeds *f, int s, feed *fd)
+{
+    backlog *b = fd->queued[s];
+
+    while (b && b->count) {
+        AVPacket *q = b->pkt[b->head];
+        int64_t d = q->dts;   /* unwrapped when queued */
+        if (f->streams[s].last == AV_NOPTS_VALUE || d > f->streams[s].last)
+            publish(f, s, q, d, 0);
+        av_packet_free(&b->pkt[b->head]);
+        b->head = (b->head + 1) % BACKLOG_MAX;
+        b->count--;
+    }
+}
+
+static void follow(lr_feeds *f, int s, int to, const char *why)
+{
+    stream *st = &f->streams[s];
+
+    if (st->follow >= 0 && st->follow != to)
+        log_switch(f, s, st->follow, to, why);
+    st->follow = to;
+    drain(f, s, &f->feeds[to]);
+}
+
+static void enqueue(lr_feeds *f, int s, feed *fd, const AVPacket *pkt, int64_t d, int64_t shift)
+{
+    backlog *b = fd->queued[s];
+    AVPacket *q;
+
+    if (!b && !(b = fd->queued[s] = av_mallocz(sizeof(*b))))
+        return;
+    /* what the followed feed published since is of no more use */
+    while (b->count && b->pkt[b->head]->dts <= f->streams[s].last) {
+        av_packet_free(&b->pkt[b->head]);
+        b->head = (b->head + 1) % BACKLOG_MAX;
+        b->count--;
+    }
+    if (b->count == BACKLOG_MAX) {
+        av_packet_free(&b->pkt[b->head]);
+        b->head = (b->head + 1) % BACKLOG_MAX;
+        b->count--;
+    }
+    if (!(q = av_packet_clone(pkt)))
+        return;
+    q->dts = d;  /* unwrapped like what was published */
+    if (q->pts != AV_NOPTS_VALUE)
+        q->pts += shift;
+    b->pkt[(b->head + b->count++) % BACKLOG_MAX] = q;
+}
+
+void lr_feeds_packet(lr_feeds *f, int id, const AVPacket *pkt)
+{
+    feed *fd = &f->feeds[id];
+    int64_t d, last, shift = 0;
+    stream *st;
+    int s;
+
+    if (pkt->stream_index < 0 || pkt->stream_index >= MAX_STREAMS || pkt->dts == AV_NOPTS_VALUE)
+        return;
+    pthread_mutex_lock(&f->lock);
+    if ((s = fd->map[pkt->stream_index]) < 0)
+        goto out;
+    st = &f->streams[s];
+    d = pkt->dts;   /* 1/90000: every link is MPEG-TS (map_feed) */
+    last = st->last;
+    if (last != AV_NOPTS_VALUE) {
+        /* Each link's demuxer unwraps the 33-bit clock from its own start:
+         * put this one's on the ladder's. */
+        shift = llround((double)(last - d) / WRAP) * WRAP;
+        d += shift;
+    }
+    if (st->follow < 0 || !f->feeds[st->follow].live)
+        st->follow = id;
+    if (st->follow == id) {
+        if (last == AV_NOPTS_VALUE || d > last || d < last - RESET_TICKS)
+            publish(f, s, pkt, d, shift);
+        goto out;
+    }
+    if (last != AV_NOPTS_VALUE && d <= last)
+        goto out;   /* published already, from the followed feed */
+    enqueue(f, s, fd, pkt, d, shift);
+    if (last != AV_NOPTS_VALUE && d - last > SWITCH_TICKS)
+        follow(f, s, id, "fell behind");
+out:
+    pthread_mutex_unlock(&f->lock);
+}
+
+void lr_feeds_leave(lr_feeds *f, int id)
+{
+    feed *fd = &f->feeds[id];
+
+    pthread_mutex_lock(&f->lock);
+    if (!fd->live) {
+        pthread_mutex_unlock(&f->lock);
+        return;
+    }
+    fd->live = 0;
+    f->nb_live--;
+    for (int s = 0; s < f->nb_streams; s++) {
+        int next = -1;
+        if (f->streams[s].follow != id)
+            continue;
+        /* the live feed furthest ahead, if any is */
+        for (int k = 0; k < f->max_feeds; k++) {
+            const backlog *b = f->feeds[k].queued[s];
+            const backlog *nb = next >= 0 ? f->feeds[next].queued[s] : NULL;
+            if (!f->feeds[k].live)
+                continue;
+            if (next < 0 || (b && b->count && (!nb || nb->count < b->count)))
+                next = k;
+        }
+        if (next >= 0)
+            follow(f, s, next, "ended");
+        else
+            f->streams[s].follow = -1;
+    }
+    feed_reset(fd);
+    if (!f->nb_live)
+        lr_packager_link_end(f->pk);
+    pthread_mutex_unlock(&f->lock);
+}
+
+int lr_feeds_live(lr_feeds *f)
+{
+    int n;
+
+    pthread_mutex_lock(&f->lock);
+    n = f->nb_live;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+int64_t lr_feeds_switches(lr_feeds *f)
+{
+    int64_t n;
+
+    pthread_mutex_lock(&f->lock);
+    n = f->switches;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+int lr_feeds_alloc(lr_packager *pk, const char *lecture, int max_feeds, lr_feeds **out)
+{
+    lr_feeds *f = av_mallocz(sizeof(*f));
+
+    if (!f)
+        return AVERROR(ENOMEM);
+    pthread_mutex_init(&f->lock, NULL);
+    f->pk = pk;
+    av_strlcpy(f->lecture, lecture, sizeof(f->lecture));
+    f->max_feeds = FFMAX(1, FFMIN(max_feeds, LR_MAX_FEEDS));
+    for (int i = 0; i < LR_MAX_FEEDS; i++)
+        feed_reset(&f->feeds[i]);
+    *out = f;
+    return 0;
+}
+
+void lr_feeds_free(lr_feeds **pf)
+{
+    lr_feeds *f = *pf;
+
+    if (!f)
+        return;
+    for (int i = 0; i < LR_MAX_FEEDS; i++)
+        feed_reset(&f->feeds[i]);
+    pthread_mutex_destroy(&f->lock);
+    av_freep(pf);
+}
