@@ -218,6 +218,7 @@ static int check_hostport_or_empty(const char *s)
 static const opt link_opts[] = {
     { .name = "latency_ms", .type = OPT_INT, .offset = offsetof(lr_link_conf, latency_ms),
       .def.i = LR_LINK_LATENCY_AUTO, .min = 20, .max = 8000, .keyword = "auto" },
+    INT("latency_rtt_factor", lr_link_conf, latency_rtt_factor, 5, 2, 20, 0),
     INT("latency_floor_ms", lr_link_conf, latency_floor_ms, 120, 20, 8000, 0),
     INT("latency_ceiling_ms", lr_link_conf, latency_ceiling_ms, 8000, 20, 8000, 0),
     INT("maxbw_kbps", lr_link_conf, maxbw_kbps, 0, 0, 10000000, 0),
@@ -1176,7 +1177,8 @@ static int load(lr_config *c, yaml_parser_t *parser, const char *name, const cha
     memset(&tmp, 0, sizeof(tmp));
     {   /* the link's tuning is the process's: every link opened from now on */
         const lr_link_conf *l = &c->link;
-        lr_link_tuning t = { l->latency_floor_ms, l->latency_ceiling_ms, l->maxbw_kbps,
+        lr_link_tuning t = { l->latency_rtt_factor, l->latency_floor_ms, l->latency_ceiling_ms,
+                             l->maxbw_kbps,
                              l->overhead_pct, l->tlpktdrop, l->peer_idle_timeout_ms,
                              l->stats_interval_s };
         lr_link_configure(&t);

@@ -21,8 +21,10 @@ typedef struct lr_rung_conf {
 
 typedef struct lr_link_conf {
     int   latency_ms;  /* SRTO_LATENCY of every link this process opens;
-                          LR_LINK_LATENCY_AUTO ("auto"): 4 x the RTT measured */
+                          LR_LINK_LATENCY_AUTO ("auto"): latency_rtt_factor x the
+                          RTT measured */
     char *passphrase;  /* empty: no encryption; else 10..79 chars */
+    int   latency_rtt_factor;  /* auto latency: this many RTTs (5) */
     int   latency_floor_ms, latency_ceiling_ms; /* auto latency within these */
     int   maxbw_kbps;           /* SRTO_MAXBW; 0: input rate + overhead_pct */
     int   overhead_pct;         /* SRTO_OHEADBW */

@@ -288,7 +288,7 @@ end:
     return ret;
 }
 
-/* The latency a caller asks for: the number given, or for auto 4 x the RTT
+/* The latency a caller asks for: the number given, or for auto 5 x the RTT
  * to url (measured once, then the link's own smoothed RTT). */
 static int caller_latency(const char *url, const char *streamid, const lr_link_opts *o,
                           lr_stop *stop)

@@ -16,7 +16,7 @@
 
 #define LR_LINK_PAYLOAD 1316 /* 7 TS packets */
 
-/* latency_ms: sized from the RTT to the peer (4 x RTT within the floor and
+/* latency_ms: sized from the RTT to the peer (5 x RTT within the floor and
  * ceiling of lr_link_tuning); see docs/border.md. */
 #define LR_LINK_LATENCY_AUTO 0
 
@@ -27,7 +27,8 @@ typedef struct lr_link_opts {
 
 /* What every link of the process shares (config's `link:` section). */
 typedef struct lr_link_tuning {
-    int latency_floor_ms;     /* auto latency: at least this */
+    int latency_rtt_factor;   /* auto latency: this many RTTs */
+    int latency_floor_ms;     /* … at least this */
     int latency_ceiling_ms;   /* … and at most this */
     int maxbw_kbps;           /* 0: input rate (estimated) + overhead_pct; else a cap */
     int overhead_pct;         /* SRTO_OHEADBW: room for retransmissions, 5..100 */
@@ -36,7 +37,7 @@ typedef struct lr_link_tuning {
     int stats_interval_s;     /* one stats line per link every this; 0: none */
 } lr_link_tuning;
 
-#define LR_LINK_TUNING_DEFAULTS { 120, 8000, 0, 25, 1, 4000, 30 }
+#define LR_LINK_TUNING_DEFAULTS { 5, 120, 8000, 0, 25, 1, 4000, 30 }
 
 /* Calls SRT once at process start and end. init also registers the links'
  * metrics collector and starts the stats thread. */

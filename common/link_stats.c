@@ -80,7 +80,7 @@ void lr__link_tuning_set(const lr_link_tuning *t)
 
 int lr__link_auto_latency(const lr_link_tuning *t, int rtt_ms)
 {
-    int64_t l = rtt_ms < 0 ? t->latency_floor_ms : 4 * (int64_t)rtt_ms;
+    int64_t l = rtt_ms < 0 ? t->latency_floor_ms : t->latency_rtt_factor * (int64_t)rtt_ms;
     return (int)av_clip64(l, t->latency_floor_ms, FFMAX(t->latency_floor_ms, t->latency_ceiling_ms));
 }
 

@@ -16,7 +16,8 @@ void lr__link_stats_uninit(void);
 lr_link_tuning lr__link_tuning(void);
 void lr__link_tuning_set(const lr_link_tuning *t);
 
-/* Latency for LR_LINK_LATENCY_AUTO: 4 x rtt_ms within floor and ceiling. */
+/* Latency for LR_LINK_LATENCY_AUTO: latency_rtt_factor x rtt_ms within floor
+ * and ceiling. */
 int  lr__link_auto_latency(const lr_link_tuning *t, int rtt_ms);
 
 /* The RTT last measured to url (probe, or the link's own smoothed RTT while

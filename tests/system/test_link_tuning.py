@@ -116,13 +116,13 @@ def wait_link_up(demo, deadline, after_connections=1):
 def test_auto_latency_from_the_rtt(border):
     demo, _ = border
     m = wait_link_up(demo, scaled(20))
-    # 4 x 200 ms, as the handshake measured it; both ends settled on it
-    assert 700 <= egress(m, "lr_link_latency_ms") <= 900, m
-    assert 700 <= caller(m, "lr_link_latency_ms") <= 900, m
+    # 5 x 200 ms, as the handshake measured it; both ends settled on it
+    assert 900 <= egress(m, "lr_link_latency_ms") <= 1100, m
+    assert 900 <= caller(m, "lr_link_latency_ms") <= 1100, m
     line = re.search(r"link srt://%s \(\S+\): RTT (\d+) ms \(handshake\), latency auto: (\d+) ms"
                      % re.escape(PROXY_PEER), demo.stderr_text())
     assert line, demo.describe()
-    assert 180 <= int(line.group(1)) <= 240 and 700 <= int(line.group(2)) <= 900, line.group(0)
+    assert 180 <= int(line.group(1)) <= 240 and 900 <= int(line.group(2)) <= 1200, line.group(0)
 
 
 def test_rtt_and_retransmissions_in_the_metrics(border):
@@ -148,7 +148,7 @@ def test_rtt_and_retransmissions_in_the_metrics(border):
     lines = wait_for(lambda: pat.findall(demo.stderr_text()), scaled(3 * STATS_INTERVAL_S),
                      what="a link stats line")
     rtt, latency = int(lines[-1][0]), int(lines[-1][1])
-    assert 180 <= rtt <= 260 and 700 <= latency <= 900, lines[-1]
+    assert 180 <= rtt <= 260 and 900 <= latency <= 1100, lines[-1]
     assert f"link stats: role=caller side=send peer={PROXY_PEER} " in demo.stderr_text()
 
 

@@ -1,0 +1,221 @@
+"""Across the border (issue 7's acceptance list): the ladder crosses the
+impairment proxy (tests/tools/impair, docs/border.md) between the
+transcoder and the egress, and a student plays it with hls.js in Chromium.
+
+- 200 ms RTT, 10 % random loss each way, 60 s: every segment there and whole
+  (no packet given up by SRT, every frame in it, clean decode), hls.js plays
+  with no stall;
+- 20 % loss: every segment there (what SRT could not recover is printed);
+- bursts of loss (5 % on average, ~100 ms bursts): every segment there;
+- a 5 s blackout: the link comes back, hls.js plays on, one discontinuity
+  at most;
+- two feeds over two paths, one path dies for good: nothing missing, no
+  discontinuity, hls.js plays on without a stall.
+
+Browser suite only (build/): these run in real time, a minute each."""
+
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from hlsjs import watch
+from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_udp_port, metric,
+                    metrics, scaled, wait_for, wait_master)
+from test_impair import IMPAIR, Impair
+
+pytestmark = pytest.mark.skipif(
+    not IMPAIR, reason="LR_IMPAIR is not set (meson sets it; by hand: "
+                       "LR_IMPAIR=build/tests/tools/impair)")
+
+FPS = 30             # the sample lecture's
+SEGMENT_S = 2.0
+
+
+def border_demo(tmp_path, proxies_args, **egress):
+    """lecture-relay run with its ladder link through one impairment proxy per
+    entry of proxies_args (two: redundant feeds over two paths)."""
+    egress_port = free_udp_port()
+    proxies = [Impair(tmp_path, egress_port, *args) for args in proxies_args]
+    conf = Config(tmp_path, {
+        "lecture": "cs101",
+        "link": {"latency_ms": "auto", "stats_interval_s": 10},
+        "transcode": {
+            "link": [f"srt://127.0.0.1:{p.port}" for p in proxies],
+            "preset": "ultrafast",
+            "rungs": [{"name": "360p", "width": 640, "height": 360, "bitrate_kbps": 800},
+                      {"name": "240p", "width": 426, "height": 240, "bitrate_kbps": 400}],
+        },
+        # every segment of the test in the window, to check them all
+        "egress": {"listen": f"srt://127.0.0.1:{egress_port}", "playlist_segments": 100,
+                   "keep_segments": 100, **egress},
+    })
+    return Demo(conf), proxies
+
+
+def link(demo, name):
+    """The egress's end of the border link(s), summed."""
+    m = metrics(demo.base + "/metrics")
+    return sum(v for (n, labels), v in m.items()
+               if n == name and ("role", "egress") in labels and ("lecture", "cs101") in labels)
+
+
+def first_seq(demo):
+    wait_master(demo, scaled(40))
+    m = wait_for(lambda: (m := fetch_media(demo.live("360p/index.m3u8"))) and m["segments"] and m
+                 or None, scaled(30), what="the first segment")
+    return m["segments"][-1]["seq"]
+
+
+def assert_every_segment(demo, tmp_path, since, allow_damage=False, discontinuities=0):
+    """Every segment after `since` of every video rendition is listed, lasts
+    the segment duration, holds that many frames and decodes cleanly (unless
+    allow_damage: then damaged ones are counted and returned)."""
+    damaged = []
+    for rung in ("360p", "240p"):
+        url = demo.live(f"{rung}/index.m3u8")
+        text = urllib.request.urlopen(url, timeout=10).read().decode()
+        segs = [s for s in fetch_media(url)["segments"] if s["seq"] > since]
+        assert segs, text
+        seqs = [s["seq"] for s in segs]
+        assert seqs == list(range(since + 1, since + 1 + len(segs))), f"missing segments:\n{text}"
+        assert text.count("#EXT-X-DISCONTINUITY\n") <= discontinuities, text
+        for s in segs[:-1]:
+            if discontinuities == 0:
+                assert abs(s["duration"] - SEGMENT_S) < 0.05, (rung, s, text)
+            path = download(urllib.request.urljoin(url, s["uri"]), tmp_path / f"{rung}-{s['seq']}.mp4")
+            rc, err = decode_errors(path)
+            frames = subprocess.run(
+                ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                 "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+                capture_output=True, text=True, timeout=30).stdout.strip()
+            whole = rc == 0 and not err and abs(int(frames or 0) - s["duration"] * FPS) <= 1
+            if not whole:
+                damaged.append((rung, s["seq"], frames, err[:200]))
+    if not allow_damage:
+        assert not damaged, damaged
+    return damaged
+
+
+def run_lossy(tmp_path, seconds, proxy_args, play):
+    demo, proxies = border_demo(tmp_path, [proxy_args])
+    try:
+        demo.start()
+        since = first_seq(demo)
+        if play:
+            s = watch(demo.base, demo.live("master.m3u8"), seconds)
+        else:
+            start = time.monotonic()
+            wait_for(lambda: time.monotonic() - start >= seconds or None, seconds + 5,
+                     what=f"{seconds} s across the border")  # the duration is the test
+            s = None
+        stats = {k: link(demo, f"lr_link_{k}") for k in
+                 ("packets_total", "packets_lost_total", "packets_retransmitted_total",
+                  "packets_recv_dropped_total", "reconnects_total")}
+        print(f"border {proxy_args}: {stats}")
+        return demo, proxies, since, s, stats
+    except BaseException:
+        demo.close()
+        for p in proxies:
+            p.close()
+        raise
+
+
+def finish(demo, proxies):
+    demo.close()
+    for p in proxies:
+        p.close()
+
+
+def test_10pct_loss_for_a_minute_loses_nothing(tmp_path):
+    demo, proxies, since, s, stats = run_lossy(
+        tmp_path, 60, ["--delay", 100, "--jitter", 5, "--loss", 10, "--seed", 11], play=True)
+    try:
+        assert s["ok"] and s["played"] >= 50, s
+        assert s["stalls"] == 0, f"BUFFER_STALLED_ERROR x{s['stalls']}: {s['errors']}"
+        assert stats["packets_lost_total"] > 0, stats   # the proxy did its part
+        assert stats["reconnects_total"] == 0, stats
+        assert stats["packets_recv_dropped_total"] == 0, f"SRT gave packets up: {stats}"
+        assert_every_segment(demo, tmp_path, since)
+        demo.assert_stops()
+    finally:
+        finish(demo, proxies)
+
+
+def test_20pct_loss_loses_no_segment(tmp_path):
+    demo, proxies, since, _, stats = run_lossy(
+        tmp_path, 30, ["--delay", 100, "--jitter", 5, "--loss", 20, "--seed", 12], play=False)
+    try:
+        damaged = assert_every_segment(demo, tmp_path, since, allow_damage=True)
+        print(f"20 % loss: {stats['packets_recv_dropped_total']:.0f} packets given up, "
+              f"damaged segments: {damaged}")
+        demo.assert_stops()
+    finally:
+        finish(demo, proxies)
+
+
+def test_bursty_loss_loses_no_segment(tmp_path):
+    demo, proxies, since, _, stats = run_lossy(
+        tmp_path, 30, ["--delay", 100, "--jitter", 5, "--loss", 5, "--ge-burst-ms", 100,
+                       "--seed", 13], play=False)
+    try:
+        damaged = assert_every_segment(demo, tmp_path, since, allow_damage=True)
+        print(f"bursty loss: {stats['packets_recv_dropped_total']:.0f} packets given up, "
+              f"damaged segments: {damaged}")
+        demo.assert_stops()
+    finally:
+        finish(demo, proxies)
+
+
+def after(seconds, fn):
+    t = threading.Timer(seconds, fn)
+    t.daemon = True
+    t.start()
+    return t
+
+
+def test_hls_js_plays_on_after_a_5s_blackout(tmp_path):
+    demo, proxies = border_demo(tmp_path, [["--delay", 100, "--jitter", 5, "--seed", 14]])
+    proxy = proxies[0]
+    try:
+        demo.start()
+        first_seq(demo)
+        toggle = lambda: proxy.proc.send_signal(signal.SIGUSR1)  # noqa: E731
+        timers = [after(10, toggle), after(15, toggle)]
+        s = watch(demo.base, demo.live("master.m3u8"), 36)
+        for t in timers:
+            t.join()
+        assert s["ok"] and not s["fatal"], s
+        # 10 s before the blackout, ~14 s after it counting recovery: hls.js
+        # must have played on well past the outage.
+        assert s["played"] >= 22, s
+        text = urllib.request.urlopen(demo.live("360p/index.m3u8"), timeout=10).read().decode()
+        assert text.count("#EXT-X-DISCONTINUITY\n") <= 1, text
+        demo.assert_stops()
+    finally:
+        finish(demo, proxies)
+
+
+def test_one_of_two_feeds_dies_and_hls_js_plays_on(tmp_path):
+    demo, proxies = border_demo(tmp_path, [["--delay", 100, "--jitter", 5, "--seed", 15 + i]
+                                           for i in range(2)])
+    try:
+        demo.start()
+        wait_for(lambda: metric(metrics(demo.base + "/metrics"), "lr_egress_feeds",
+                                lecture="cs101") == 2, scaled(30), what="both feeds")
+        since = first_seq(demo)
+        # Path 0's proxy dies for good 10 s in: its feed is never heard again.
+        killer = after(10, proxies[0].proc.kill)
+        s = watch(demo.base, demo.live("master.m3u8"), 30)
+        killer.join()
+        assert s["ok"] and s["played"] >= 24, s
+        assert s["stalls"] == 0, f"BUFFER_STALLED_ERROR x{s['stalls']}: {s['errors']}"
+        wait_for(lambda: metric(metrics(demo.base + "/metrics"), "lr_egress_feeds",
+                                lecture="cs101") == 1, scaled(10), what="the dead feed gone")
+        assert_every_segment(demo, tmp_path, since)
+        demo.assert_stops()
+    finally:
+        finish(demo, proxies)
