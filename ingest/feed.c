@@ -394,6 +394,11 @@ int64_t lr_feed_queue_span(const lr_feed *f)
     return f->count ? at(f, f->count - 1)->dts - at(f, 0)->dts : 0;
 }
 
+int64_t lr_feed_queue_last_dts(const lr_feed *f)
+{
+    return f->count ? at(f, f->count - 1)->dts : AV_NOPTS_VALUE;
+}
+
 int64_t lr_feed_session_age(const lr_feed *f, int64_t now_ns)
 {
     return f->live ? now_ns - f->session_ns : -1;

@@ -63,6 +63,9 @@ int  lr_feed_ready(const lr_feed *f, int64_t now_ns, int stall_ms);
 /* The queue's span in 1/90000 (last dts - first dts), 0 if empty: how old
  * the keyframe it starts on is. */
 int64_t lr_feed_queue_span(const lr_feed *f);
+/* dts of the newest queued packet (the one that arrived last), 1/90000;
+ * AV_NOPTS_VALUE if the queue is empty. */
+int64_t lr_feed_queue_last_dts(const lr_feed *f);
 /* ns since the current session opened, or -1 without a session. */
 int64_t lr_feed_session_age(const lr_feed *f, int64_t now_ns);
 /* On the link: queue everything (bounded, oldest dropped when full). Off

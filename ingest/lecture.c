@@ -277,6 +277,20 @@ static int64_t wall_clock_90k(void)
     return ((int64_t)ts.tv_sec * 90000 + ts.tv_nsec / 11111) & ((INT64_C(1) << 33) - 1);
 }
 
+/* How long before the newest packet of the active source this one arrived:
+ * what queued while the link was being opened (an RTT probe and a handshake
+ * across the border take a second or two). The link's clock starts that far
+ * back, so the first frame is dated by its arrival, not by when it left. */
+static int64_t queued_behind(lr_lecture *l, int64_t dts)
+{
+    int64_t last;
+
+    pthread_mutex_lock(&l->lock);
+    last = l->active >= 0 ? lr_feed_queue_last_dts(l->feeds[l->active]) : AV_NOPTS_VALUE;
+    pthread_mutex_unlock(&l->lock);
+    return last == AV_NOPTS_VALUE ? 0 : av_clip64(last - dts, 0, 10 * 90000);
+}
+
 static void forward(lr_lecture *l, AVPacket *pkt)
 {
     int k = pkt->stream_index;
@@ -307,7 +321,7 @@ static void forward(lr_lecture *l, AVPacket *pkt)
         place(l, pkt);
     src_dts = pkt->dts;
     if (l->tl.max_out == AV_NOPTS_VALUE)
-        l->tl.origin = wall_clock_90k();
+        l->tl.origin = (wall_clock_90k() - queued_behind(l, pkt->dts)) & ((INT64_C(1) << 33) - 1);
     dts = lr_timeline_map(&l->tl, (unsigned)k, pkt->dts);
     if (dts == INT64_MIN)
         goto drop;
