@@ -94,7 +94,9 @@ def test_either_feed_going_dark_costs_nothing(tmp_path):
             "rungs": [{"name": "360p", "width": 640, "height": 360, "bitrate_kbps": 600},
                       {"name": "240p", "width": 426, "height": 240, "bitrate_kbps": 300}],
         },
-        "egress": {"listen": f"srt://127.0.0.1:{egress_port}", "target_duration": SEGMENT_S},
+        # the whole test in the window, so every segment can be checked
+        "egress": {"listen": f"srt://127.0.0.1:{egress_port}", "target_duration": SEGMENT_S,
+                   "playlist_segments": 100, "keep_segments": 100},
     })
     demo = Demo(conf)
     clock = None
