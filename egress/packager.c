@@ -559,7 +559,7 @@ static rendition *attach_rendition(lr_packager *p, const char *name)
     return r;
 }
 
-static const char *service_name(const AVFormatContext *ifmt, unsigned v)
+const char *lr_program_name(const AVFormatContext *ifmt, unsigned v)
 {
     for (unsigned i = 0; i < ifmt->nb_programs; i++) {
         const AVProgram *prog = ifmt->programs[i];
@@ -617,7 +617,7 @@ int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
     p->audio = -1;
     for (unsigned v = 0; v < ifmt->nb_streams; v++) {
         const AVStream *st = ifmt->streams[v];
-        const char *sn = service_name(ifmt, v);
+        const char *sn = lr_program_name(ifmt, v);
         char name[LR_LECTURE_NAME_MAX + 1];
         rendition *r;
 
