@@ -84,7 +84,9 @@ try {
     if (o.watchdog ?? true) window.lrWatchdog(hls, v);  // the player page's, as students get it
     hls.on(Hls.Events.ERROR, (_, d) => {
       if (d.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) lr.stalls++;
-      if (lr.errors.length < 30) lr.errors.push(`${d.type}/${d.details}${d.fatal ? ' FATAL' : ''}`);
+      // which buffer and why, where hls.js says (an append error: the browser's reason)
+      const why = [d.sourceBufferName, d.error?.message ?? d.reason].filter(Boolean).join(': ');
+      if (lr.errors.length < 30) lr.errors.push(`${d.type}/${d.details}${d.fatal ? ' FATAL' : ''}${why ? ` (${why.slice(0, 160)})` : ''}`);
       if (d.fatal) lr.fatal = `${d.type}/${d.details}`;
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => lr.levels.push(d.level));
