@@ -32,7 +32,9 @@ def test_low_latency_play_and_rung_switches_do_not_stall(start_demo, tmp_path):
               [{"at": 8, "do": "level", "level": 0}, {"at": 14, "do": "level", "level": last},
                {"at": 19, "do": "level", "level": 0}])
     assert s["ok"], s
-    assert not [e for e in s["errors"] if "DECODE" in e.upper() or "FATAL" in e], s["errors"]
+    # an error is "type/details[ FATAL][ (reason)]": judge by its name, not the reason
+    assert not [e for e in s["errors"] if "DECODE" in e.split(" (")[0].upper() or " FATAL" in e], \
+        s["errors"]
     assert s["played"] >= 12, s
     # '?': requests hls.js aborted report no protocol
     assert s["protocols"].get("h2") and set(s["protocols"]) <= {"h2", "?"}, \
