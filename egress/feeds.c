@@ -77,10 +77,18 @@ static int best_audio(const AVFormatContext *ifmt)
     return av_find_best_stream((AVFormatContext *)ifmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
 }
 
+/* Frees the oldest queued packet. */
+static void backlog_pop(backlog *b)
+{
+    av_packet_free(&b->pkt[b->head]);
+    b->head = (b->head + 1) % BACKLOG_MAX;
+    b->count--;
+}
+
 static void backlog_clear(backlog *b)
 {
-    for (; b && b->count; b->count--, b->head = (b->head + 1) % BACKLOG_MAX)
-        av_packet_free(&b->pkt[b->head]);
+    while (b && b->count)
+        backlog_pop(b);
 }
 
 static void feed_reset(feed *fd)
@@ -230,9 +238,7 @@ static void drain(lr_feeds *f, int s, feed *fd)
         int64_t d = q->dts;   /* unwrapped when queued */
         if (f->streams[s].last == AV_NOPTS_VALUE || d > f->streams[s].last)
             publish(f, s, q, d, 0);
-        av_packet_free(&b->pkt[b->head]);
-        b->head = (b->head + 1) % BACKLOG_MAX;
-        b->count--;
+        backlog_pop(b);
     }
 }
 
@@ -254,16 +260,10 @@ static void enqueue(lr_feeds *f, int s, feed *fd, const AVPacket *pkt, int64_t d
     if (!b && !(b = fd->queued[s] = av_mallocz(sizeof(*b))))
         return;
     /* what the followed feed published since is of no more use */
-    while (b->count && b->pkt[b->head]->dts <= f->streams[s].last) {
-        av_packet_free(&b->pkt[b->head]);
-        b->head = (b->head + 1) % BACKLOG_MAX;
-        b->count--;
-    }
-    if (b->count == BACKLOG_MAX) {
-        av_packet_free(&b->pkt[b->head]);
-        b->head = (b->head + 1) % BACKLOG_MAX;
-        b->count--;
-    }
+    while (b->count && b->pkt[b->head]->dts <= f->streams[s].last)
+        backlog_pop(b);
+    if (b->count == BACKLOG_MAX)
+        backlog_pop(b);
     if (!(q = av_packet_clone(pkt)))
         return;
     q->dts = d;  /* unwrapped like what was published */
@@ -321,17 +321,17 @@ void lr_feeds_leave(lr_feeds *f, int id)
     fd->live = 0;
     f->nb_live--;
     for (int s = 0; s < f->nb_streams; s++) {
-        int next = -1;
+        int next = -1, ahead = -1;
         if (f->streams[s].follow != id)
             continue;
-        /* the live feed furthest ahead, if any is */
+        /* the live feed furthest ahead: the longest backlog */
         for (int k = 0; k < f->max_feeds; k++) {
             const backlog *b = f->feeds[k].queued[s];
-            const backlog *nb = next >= 0 ? f->feeds[next].queued[s] : NULL;
-            if (!f->feeds[k].live)
-                continue;
-            if (next < 0 || (b && b->count && (!nb || nb->count < b->count)))
+            int n = b ? b->count : 0;
+            if (f->feeds[k].live && n > ahead) {
                 next = k;
+                ahead = n;
+            }
         }
         if (next >= 0)
             follow(f, s, next, "ended");
