@@ -82,6 +82,15 @@ static lecture *find_lecture(lr_egress *e, const char *name)
     return NULL;
 }
 
+/* One link of lec is gone; the last one dates the lecture's absence. */
+static void link_gone(lr_egress *e, lecture *lec)
+{
+    pthread_mutex_lock(&e->lock);
+    if (!--lec->links)
+        lec->gone_since_ms = mono_ms();
+    pthread_mutex_unlock(&e->lock);
+}
+
 static int receive(receiver *rc)
 {
     lecture *lec = rc->lec;
@@ -136,10 +145,7 @@ static void *receiver_thread(void *arg)
                 av_err2str(ret));
     avformat_close_input(&rc->ifmt);
     lr_link_avio_close(&rc->pb);
-    pthread_mutex_lock(&rc->e->lock);
-    if (!--rc->lec->links)
-        rc->lec->gone_since_ms = mono_ms();
-    pthread_mutex_unlock(&rc->e->lock);
+    link_gone(rc->e, rc->lec);
     lr_worker_done(&rc->worker);
     return NULL;
 }
@@ -210,10 +216,7 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
     }
     return 0;
 fail:
-    pthread_mutex_lock(&e->lock);
-    if (!--lec->links)
-        lec->gone_since_ms = mono_ms();
-    pthread_mutex_unlock(&e->lock);
+    link_gone(e, lec);
     av_free(rc);
     return 0;
 }
