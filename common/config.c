@@ -224,6 +224,7 @@ static const opt link_opts[] = {
     INT("maxbw_kbps", lr_link_conf, maxbw_kbps, 0, 0, 10000000, 0),
     INT("overhead_pct", lr_link_conf, overhead_pct, 25, 5, 100, 0),
     BOOL("tlpktdrop", lr_link_conf, tlpktdrop, 1),
+    BOOL("intensive_retransmit", lr_link_conf, intensive_retransmit, 1),
     INT("peer_idle_timeout_ms", lr_link_conf, peer_idle_timeout_ms, 4000, 1000, 60000, 0),
     INT("stats_interval_s", lr_link_conf, stats_interval_s, 30, 0, 3600, 0),
     STR("passphrase", lr_link_conf, passphrase, "", check_passphrase,
@@ -1177,10 +1178,14 @@ static int load(lr_config *c, yaml_parser_t *parser, const char *name, const cha
     memset(&tmp, 0, sizeof(tmp));
     {   /* the link's tuning is the process's: every link opened from now on */
         const lr_link_conf *l = &c->link;
-        lr_link_tuning t = { l->latency_rtt_factor, l->latency_floor_ms, l->latency_ceiling_ms,
-                             l->maxbw_kbps,
-                             l->overhead_pct, l->tlpktdrop, l->peer_idle_timeout_ms,
-                             l->stats_interval_s };
+        lr_link_tuning t = {
+            .latency_rtt_factor = l->latency_rtt_factor, .latency_floor_ms = l->latency_floor_ms,
+            .latency_ceiling_ms = l->latency_ceiling_ms, .maxbw_kbps = l->maxbw_kbps,
+            .overhead_pct = l->overhead_pct, .tlpktdrop = l->tlpktdrop,
+            .intensive_retransmit = l->intensive_retransmit,
+            .peer_idle_timeout_ms = l->peer_idle_timeout_ms,
+            .stats_interval_s = l->stats_interval_s,
+        };
         lr_link_configure(&t);
     }
     ret = 0;

@@ -29,6 +29,7 @@ typedef struct lr_link_conf {
     int   maxbw_kbps;           /* SRTO_MAXBW; 0: input rate + overhead_pct */
     int   overhead_pct;         /* SRTO_OHEADBW */
     int   tlpktdrop;            /* SRTO_TLPKTDROP */
+    int   intensive_retransmit; /* SRTO_RETRANSMITALGO 0 */
     int   peer_idle_timeout_ms; /* SRTO_PEERIDLETIMEO */
     int   stats_interval_s;     /* a stats line per link; 0: none */
 } lr_link_conf;

@@ -168,6 +168,7 @@ static int set_common_opts(SRTSOCKET s, const lr_link_opts *o, int latency)
 {
     lr_link_tuning t = lr__link_tuning();
     int live = SRTT_LIVE, yes = 1, timeo = SLICE_MS, drop = !!t.tlpktdrop;
+    int retransmit_algo = t.intensive_retransmit ? 0 : 1;
     int idle = t.peer_idle_timeout_ms, ohead = t.overhead_pct;
     int64_t maxbw = (int64_t)t.maxbw_kbps * 1000 / 8, inputbw = 0;
     int64_t min_inputbw = MIN_INPUT_RATE_KBPS * 1000 / 8;
@@ -175,6 +176,7 @@ static int set_common_opts(SRTSOCKET s, const lr_link_opts *o, int latency)
     if (srt_setsockflag(s, SRTO_TRANSTYPE, &live, sizeof(live)) < 0 ||
         srt_setsockflag(s, SRTO_LATENCY, &latency, sizeof(latency)) < 0 ||
         srt_setsockflag(s, SRTO_TLPKTDROP, &drop, sizeof(drop)) < 0 ||
+        srt_setsockflag(s, SRTO_RETRANSMITALGO, &retransmit_algo, sizeof(retransmit_algo)) < 0 ||
         srt_setsockflag(s, SRTO_PEERIDLETIMEO, &idle, sizeof(idle)) < 0 ||
         srt_setsockflag(s, SRTO_RCVSYN, &yes, sizeof(yes)) < 0 ||
         srt_setsockflag(s, SRTO_RCVTIMEO, &timeo, sizeof(timeo)) < 0)

@@ -33,11 +33,12 @@ typedef struct lr_link_tuning {
     int maxbw_kbps;           /* 0: input rate (estimated) + overhead_pct; else a cap */
     int overhead_pct;         /* SRTO_OHEADBW: room for retransmissions, 5..100 */
     int tlpktdrop;            /* SRTO_TLPKTDROP: drop what is too late to play */
+    int intensive_retransmit; /* SRTO_RETRANSMITALGO 0: resend on every loss report */
     int peer_idle_timeout_ms; /* SRTO_PEERIDLETIMEO: a silent peer breaks the link */
     int stats_interval_s;     /* one stats line per link every this; 0: none */
 } lr_link_tuning;
 
-#define LR_LINK_TUNING_DEFAULTS { 5, 120, 8000, 0, 25, 1, 4000, 30 }
+#define LR_LINK_TUNING_DEFAULTS { 5, 120, 8000, 0, 25, 1, 1, 4000, 30 }
 
 /* Calls SRT once at process start and end. init also registers the links'
  * metrics collector and starts the stats thread. */
