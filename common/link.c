@@ -742,6 +742,22 @@ static void drain_send_buffer(const link_io *io)
         usleep(10000);
 }
 
+int lr_link_avio_health(AVIOContext *pb, lr_link_health *h)
+{
+    const link_io *io = pb->opaque;
+    SRT_TRACEBSTATS perf;
+    size_t blocks = 0, bytes = 0;
+    int len = sizeof(h->latency_ms);
+
+    if (srt_bstats(io->sock, &perf, 0) < 0 ||
+        srt_getsockflag(io->sock, SRTO_PEERLATENCY, &h->latency_ms, &len) < 0)
+        return AVERROR(EIO);  /* the link broke: its writer says so */
+    h->rtt_ms = perf.msRTT;
+    h->send_dropped = perf.pktSndDropTotal;
+    h->send_buffer_ms = FFMAX(0, srt_getsndbuffer(io->sock, &blocks, &bytes));
+    return 0;
+}
+
 void lr_link_avio_close(AVIOContext **pb)
 {
     link_io *io;

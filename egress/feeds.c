@@ -53,20 +53,6 @@ struct lr_feeds {
 
 /* ---- the ladder's streams ------------------------------------------------ */
 
-static const char *service_name(const AVFormatContext *ifmt, unsigned v)
-{
-    for (unsigned i = 0; i < ifmt->nb_programs; i++) {
-        const AVProgram *prog = ifmt->programs[i];
-        for (unsigned k = 0; k < prog->nb_stream_indexes; k++) {
-            const AVDictionaryEntry *sn;
-            if (prog->stream_index[k] == v &&
-                (sn = av_dict_get(prog->metadata, "service_name", NULL, 0)))
-                return sn->value;
-        }
-    }
-    return NULL;
-}
-
 /* The key of ifmt's stream v as the packager would use it, or "" when the
  * packager ignores it: video renditions by their service name, the one audio
  * stream it picks. */
@@ -79,7 +65,7 @@ static void stream_key(const AVFormatContext *ifmt, unsigned v, int audio, char 
     if ((int)v == audio)
         av_strlcpy(key, "audio", KEY_MAX);
     else if (par->codec_type == AVMEDIA_TYPE_VIDEO && par->width > 0) {
-        if ((sn = service_name(ifmt, v)) && lr_lecture_name_valid(sn))
+        if ((sn = lr_program_name(ifmt, v)) && lr_lecture_name_valid(sn))
             snprintf(key, KEY_MAX, "v:%s", sn);
         else
             snprintf(key, KEY_MAX, "v#%u", v);

@@ -19,6 +19,10 @@ int  lr_packager_alloc(const lr_egress_conf *ec, lr_store *store, const char *le
 /* Frees; the recording stays resumable (egress shutdown). */
 void lr_packager_free(lr_packager **p);
 
+/* The service_name of the MPEG-TS program holding ifmt's stream v (a
+ * ladder link names each rendition's program so), or NULL. */
+const char *lr_program_name(const AVFormatContext *ifmt, unsigned v);
+
 /* A link arrived: maps its programs to renditions (one per video program,
  * named by service_name, plus "audio" for fMP4) and opens the recording.
  * Returns how many video renditions, or a negative AVERROR. */
