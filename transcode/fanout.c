@@ -184,10 +184,16 @@ static void adapt(output *o, AVIOContext *pb, lr_shed *sh, int64_t *next_check)
     if (change < 0)
         o->want_key[sh->shed] = 1;  /* back from its next keyframe */
     pthread_mutex_unlock(&f->lock);
+    /* Live SRT paces retransmissions at the input rate plus overhead (8 Mb/s
+     * at least): into a narrow path that is a flood that kills the link. So
+     * while rungs are shed, the link sends at most what the receiver
+     * measures the path to carry. */
+    lr_link_avio_cap(pb, 0);
     if (change > 0)
         lr_warn("lecture=%s the path to %s can't carry the ladder (RTT %.0f ms, %.0f ms on its "
-                "own; %d ms waiting for acknowledgement): rung %s no longer sent on it",
-                f->lecture, o->url, h.rtt_ms, sh->min_rtt, h.send_buffer_ms,
+                "own; %d ms waiting for acknowledgement; path %.2f Mb/s, sending %.2f): rung %s "
+                "no longer sent on it", f->lecture, o->url, h.rtt_ms, sh->min_rtt,
+                h.send_buffer_ms, h.path_mbps, h.send_mbps,
                 lr_pipeline_rung(f->pipe, sh->shed - 1)->name);
     else
         lr_info("lecture=%s the path to %s has been calm for %.0f s: rung %s sent on it again",
