@@ -80,6 +80,7 @@ typedef struct lr_transcode_conf {
     int    lookahead_frames;  /* x264 rc-lookahead: frames each encoder holds */
     int    audio_bitrate_kbps;
     int    audio_only;        /* also an audio-only rendition ("audio", the shared track) */
+    int    adaptive_shedding; /* drop top rungs from a link whose path can't carry them */
     int    nb_rungs;
     lr_rung_conf rungs[LR_MAX_RUNGS];
 } lr_transcode_conf;

@@ -68,6 +68,9 @@ struct rendition {
     int           channels;
     char          codec[24];       /* for CODECS=, from the bitstream */
     int           captions;        /* its video carries CEA-608/708 */
+    int64_t       last_in_dts;     /* of its newest packet, 1/90000 */
+    int           idle;            /* the link stopped carrying it (shed by the sender) */
+    int           resumed;         /* back after idle: number its next output anew */
     int64_t       peak_bps, total_bytes;
     double        total_duration;
 };
@@ -177,7 +180,7 @@ static void publish_playlist(rendition *r, int ended)
     }
     for (int i = 0; ll && i < p->nb_rends; i++) {
         rendition *o = &p->rends[i];
-        if (o == r || o->sidx < 0 || (!o->nb_segs && !listed_open(o)))
+        if (o == r || o->sidx < 0 || o->idle || (!o->nb_segs && !listed_open(o)))
             continue;
         snprintf(uris[nb_reports], sizeof(uris[0]), "../%s/index.m3u8", o->name);
         reports[nb_reports].uri = uris[nb_reports];
@@ -250,8 +253,8 @@ static void publish_master(lr_packager *p)
         return;  /* listed only once every rendition has a measured segment */
     for (int i = 0; i < p->nb_rends; i++) {
         const rendition *r = &p->rends[i];
-        if (r->sidx < 0 || r->is_audio)
-            continue;  /* not in the current link (the ladder changed) */
+        if (r->sidx < 0 || r->is_audio || r->idle)
+            continue;  /* not in the current link (the ladder changed, or it was shed) */
         if (!r->nb_segs || !r->codec[0])
             return;
         snprintf(codecs[nb], sizeof(codecs[0]), "%s%s%s", r->codec, a ? "," : "",
@@ -464,6 +467,27 @@ static void check_link_jump(lr_packager *p, const lr_seg_output *o)
             p->lecture, (o->start_pts - p->last_end_pts) / 9e4);
 }
 
+/* A rendition back after being idle: its first output takes the number of
+ * the segment the reference rendition has at the same moment. */
+static void renumber(rendition *r, const lr_seg_output *o)
+{
+    lr_packager *p = r->p;
+    const rendition *ref = p->ref >= 0 ? &p->rends[p->ref] : NULL;
+    int64_t behind;
+
+    r->resumed = 0;
+    if (!ref || ref == r || p->last_end_pts == AV_NOPTS_VALUE)
+        return;
+    behind = llround((p->last_end_pts - o->start_pts) / 90000.0 / p->ec->target_duration);
+    r->next_seq = FFMAX(r->next_seq, ref->next_seq - FFMAX(behind, 0));
+    /* a playlist lists consecutive numbers: its window starts again */
+    if (r->nb_segs && r->segs[r->nb_segs - 1].seq + 1 != r->next_seq)
+        while (r->nb_segs)
+            forget_segment(r);
+}
+
+static void check_idle(lr_packager *p, rendition *from, const lr_seg_output *o);
+
 static void on_output(void *opaque, const lr_seg_output *o)
 {
     rendition *r = opaque;
@@ -472,6 +496,8 @@ static void on_output(void *opaque, const lr_seg_output *o)
 
     if (o->kind != LR_OUT_INIT)
         check_link_jump(p, o);
+    if (o->kind != LR_OUT_INIT && r->resumed)
+        renumber(r, o);
 
     switch (o->kind) {
     case LR_OUT_INIT:
@@ -484,6 +510,8 @@ static void on_output(void *opaque, const lr_seg_output *o)
         return;
     case LR_OUT_PART:
         add_part(r, o);
+        if (r->idle)
+            return;
         if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg && !p->link_ending)
             lr_segmenter_cut(p->rends[p->audio].seg,
                              o->start_pts + (int64_t)llround(o->duration * 90000), 0);
@@ -506,9 +534,42 @@ static void on_output(void *opaque, const lr_seg_output *o)
         }
         if (r == &p->rends[p->ref])
             p->last_end_pts = o->start_pts + (int64_t)llround(o->duration * 90000);
-        publish_playlist(r, 0);
+        if (!r->idle)
+            publish_playlist(r, 0);
+        if (!r->is_audio && !r->idle)
+            check_idle(p, r, o);
         publish_master(p);
         return;
+    }
+}
+
+/* ---- renditions the link stops carrying ------------------------------------ */
+
+/* A video rendition whose packets stopped while `from` made a whole segment
+ * more (the transcoder shed it from this link: transcode/shed.h) leaves the
+ * master; its playlist goes, so players on it get 404 and move to another
+ * (hls.js does at once). It comes back with its packets (lr_packager_packet). */
+static void check_idle(lr_packager *p, rendition *from, const lr_seg_output *o)
+{
+    int64_t end = o->start_pts + (int64_t)llround(o->duration * 90000);
+    int64_t grace = (int64_t)(1.5 * p->ec->target_duration * 90000);
+    char path[256];
+
+    for (int i = 0; i < p->nb_rends; i++) {
+        rendition *r = &p->rends[i];
+        if (r == from || r->is_audio || r->idle || r->sidx < 0 || !r->seg ||
+            r->last_in_dts == AV_NOPTS_VALUE || r->last_in_dts >= end - grace)
+            continue;
+        if (i == p->ref)  /* the audio follows the cuts of a rendition still coming */
+            p->ref = (int)(from - p->rends);
+        r->idle = 1;  /* first: what the flush publishes is recorded, not listed */
+        lr_segmenter_flush(r->seg);
+        rend_path(r, path, sizeof(path), "index.m3u8");
+        lr_store_remove(p->store, path);
+        rend_path(r, path, sizeof(path), "index.m3u8?_HLS_skip=YES");
+        lr_store_remove(p->store, path);
+        lr_info("lecture=%s rendition=%s: the link stopped carrying it; out of the master",
+                p->lecture, r->name);
     }
 }
 
@@ -611,6 +672,8 @@ int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
         next_seq = lr_recorder_next_seq(p->rec);
     for (int i = 0; i < p->nb_rends; i++) {
         p->rends[i].sidx = p->rends[i].aidx = -1;
+        p->rends[i].last_in_dts = AV_NOPTS_VALUE;
+        p->rends[i].idle = p->rends[i].resumed = 0;
         next_seq = FFMAX(next_seq, p->rends[i].next_seq);
     }
     p->ref = -1;
@@ -669,8 +732,19 @@ void lr_packager_packet(lr_packager *p, const AVPacket *pkt)
         rendition *r = &p->rends[i];
         if (!r->seg)
             continue;
-        if (pkt->stream_index == r->sidx)
+        if (pkt->stream_index == r->sidx) {
+            if (!r->is_audio) {
+                r->last_in_dts = pkt->dts;
+                if (r->idle) {
+                    r->idle = 0;
+                    r->resumed = 1;
+                    r->pending_disc = 1;
+                    lr_info("lecture=%s rendition=%s: the link carries it again", p->lecture,
+                            r->name);
+                }
+            }
             lr_segmenter_push(r->seg, !r->is_audio, pkt);
+        }
         else if (pkt->stream_index == r->aidx)
             lr_segmenter_push(r->seg, 0, pkt);
     }

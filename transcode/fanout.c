@@ -14,6 +14,7 @@
 #include "common/streamid.h"
 #include "common/ts_mux.h"
 #include "ladder_mux.h"
+#include "shed.h"
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
@@ -33,7 +34,8 @@ typedef struct output {
     size_t           bytes;
     int              up;                    /* connected: packets are queued */
     int              want_key[MAX_STREAMS]; /* a rung resumes at its next keyframe */
-    int64_t          lost_full, lost_down, sent;
+    int              shed;                  /* top rungs not sent (shed.h) */
+    int64_t          lost_full, lost_down, sent, shed_pkts;
     pthread_cond_t   wake;
 } output;
 
@@ -79,6 +81,10 @@ int lr_fanout_write(void *opaque, AVPacket *pkt, int stream, AVRational tb)
         AVPacket *copy;
         if (!o->up) {
             o->lost_down++;
+            continue;
+        }
+        if (stream < o->shed) {  /* rungs are largest first */
+            o->shed_pkts++;
             continue;
         }
         if (stream < f->nb_video && o->want_key[stream] && !key) {
@@ -159,6 +165,42 @@ static void wait_until(output *o, int64_t deadline_ns)
     pthread_cond_timedwait(&o->wake, &o->f->lock, &ts);
 }
 
+/* Twice a second: sheds a rung from this link, or restores one, as its
+ * path's health says (shed.h). Without the lock. */
+static void adapt(output *o, AVIOContext *pb, lr_shed *sh, int64_t *next_check)
+{
+    lr_fanout *f = o->f;
+    lr_link_health h;
+    int64_t now = lr_now_ns();
+    int change;
+
+    if (now < *next_check || !f->c->transcode.adaptive_shedding || f->nb_video < 2)
+        return;
+    *next_check = now + LR_SHED_CHECK_NS;
+    if (lr_link_avio_health(pb, &h) < 0 || !(change = lr_shed_check(sh, &h, now)))
+        return;
+    pthread_mutex_lock(&f->lock);
+    o->shed = sh->shed;
+    if (change < 0)
+        o->want_key[sh->shed] = 1;  /* back from its next keyframe */
+    pthread_mutex_unlock(&f->lock);
+    /* Live SRT paces retransmissions at the input rate plus overhead (8 Mb/s
+     * at least): into a narrow path that is a flood that kills the link. So
+     * while rungs are shed, the link sends at most what the receiver
+     * measures the path to carry. */
+    lr_link_avio_cap(pb, 0);
+    if (change > 0)
+        lr_warn("lecture=%s the path to %s can't carry the ladder (RTT %.0f ms, %.0f ms on its "
+                "own; %d ms waiting for acknowledgement; path %.2f Mb/s, sending %.2f): rung %s "
+                "no longer sent on it", f->lecture, o->url, h.rtt_ms, sh->min_rtt,
+                h.send_buffer_ms, h.path_mbps, h.send_mbps,
+                lr_pipeline_rung(f->pipe, sh->shed - 1)->name);
+    else
+        lr_info("lecture=%s the path to %s has been calm for %.0f s: rung %s sent on it again",
+                f->lecture, o->url, (double)sh->hold_ns / 1e9,
+                lr_pipeline_rung(f->pipe, sh->shed)->name);
+}
+
 static void *output_thread(void *arg)
 {
     output *o = arg;
@@ -166,6 +208,8 @@ static void *output_thread(void *arg)
     AVIOContext *pb = NULL;
     AVFormatContext *oc = NULL;
     lr_backoff backoff;
+    lr_shed shed;
+    int64_t next_check = 0;
 
     lr_backoff_init(&backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 1);
     pthread_mutex_lock(&f->lock);
@@ -186,6 +230,8 @@ static void *output_thread(void *arg)
             }
             lr_backoff_succeeded(&backoff);
             o->up = 1;
+            o->shed = 0;  /* a new link starts with the whole ladder */
+            lr_shed_init(&shed, f->nb_video);
             resync(o);
             /* The egress can only start at a keyframe. An extra one would cut a
              * short segment at every other egress: with others up, this one
@@ -211,6 +257,8 @@ static void *output_thread(void *arg)
         av_packet_rescale_ts(pkt, pkt->time_base, oc->streams[pkt->stream_index]->time_base);
         int ret = av_interleaved_write_frame(oc, pkt);
         av_packet_free(&pkt);
+        if (ret >= 0)
+            adapt(o, pb, &shed, &next_check);
 
         pthread_mutex_lock(&f->lock);
         if (ret >= 0 || ret == AVERROR(EINVAL)) {  /* EINVAL: the muxer refused it, logged */
@@ -286,10 +334,11 @@ void lr_fanout_finish(lr_fanout **pf)
         output *o = &f->outputs[i];
         if (o->started)
             pthread_join(o->thread, NULL);
-        if (o->lost_full || o->lost_down)
+        if (o->lost_full || o->lost_down || o->shed_pkts)
             lr_info("lecture=%s egress %s: %" PRId64 " packets sent, %" PRId64 " lost to a "
-                    "full queue (a slow egress), %" PRId64 " while its link was down",
-                    f->lecture, o->url, o->sent, o->lost_full, o->lost_down);
+                    "full queue (a slow egress), %" PRId64 " while its link was down, %" PRId64
+                    " of rungs shed for its path", f->lecture, o->url, o->sent, o->lost_full,
+                    o->lost_down, o->shed_pkts);
         drop_queue(o);
         pthread_cond_destroy(&o->wake);
     }

@@ -167,7 +167,7 @@ typedef struct proxy {
     socklen_t to_len;
     int64_t t0, armed_ns, next_report_ns, next_sweep_ns;
     direction dir[NB_DIRS];
-    bool manual_blackout, stop;
+    bool manual_blackout, cap_lifted, stop;
     client *clients[MAX_CLIENTS];
     int nb_clients;
     pkt **heap;
@@ -350,6 +350,7 @@ static void usage(FILE *f)
           "\n"
           "Control: SIGUSR1 toggles a blackout of both directions and prints\n"
           "'blackout both on (SIGUSR1)' / 'blackout both off (SIGUSR1)' once it holds;\n"
+          "SIGHUP lifts the --rate-kbps caps and puts them back ('rate cap off/on (SIGHUP)');\n"
           "SIGUSR2 prints the counters (and writes --stats-file) now; SIGTERM/SIGINT\n"
           "print them and exit 0. Bad arguments exit 2.\n"
           "\n"
@@ -728,7 +729,7 @@ static void take_packet(proxy *p, client *c, int d, const unsigned char *buf, si
         return;
     }
     int64_t base = now, due;
-    if (dr->rate_bps > 0) {
+    if (dr->rate_bps > 0 && !p->cap_lifted) {
         int64_t start = dr->link_free_ns > now ? dr->link_free_ns : now;
         double backlog = (double)(start - now) * dr->rate_bps / 8 / NS_PER_S;
         if (start > now && backlog + (double)len > dr->queue_bytes) {
@@ -1062,6 +1063,11 @@ static void handle_signals(proxy *p, int64_t now)
             break;
         case SIGUSR2:
             report(p, now);
+            break;
+        case SIGHUP:  /* the bottleneck widens (and narrows again): shedding tests */
+            p->cap_lifted = !p->cap_lifted;
+            printf("rate cap %s (SIGHUP)\n", p->cap_lifted ? "off" : "on");
+            fflush(stdout);
             break;
         default:
             p->stop = true;

@@ -1,0 +1,106 @@
+/* tests/unit/test_shed.c — the adaptive shedding policy (transcode/shed.h):
+ * delay says congested, loss alone doesn't; two strikes shed; calm restores
+ * after the hold, which doubles when a restore fails and never sheds the
+ * last rung. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "transcode/shed.h"
+
+#define S(x) ((int64_t)(x) * 1000000000)
+#define MS(x) ((int64_t)(x) * 1000000)
+
+static const lr_link_health calm = { .rtt_ms = 200, .latency_ms = 1000, .send_buffer_ms = 250 };
+static const lr_link_health queued = { .rtt_ms = 380, .latency_ms = 1000, .send_buffer_ms = 500 };
+
+/* Feeds h every 500 ms from *t for secs; returns the sum of the changes. */
+static int feed(lr_shed *s, const lr_link_health *h, int64_t *t, double secs)
+{
+    int sum = 0;
+    for (int64_t end = *t + (int64_t)(secs * 1e9); *t < end; *t += MS(500))
+        sum += lr_shed_check(s, h, *t);
+    return sum;
+}
+
+static void delay_not_loss_is_congestion(void **state)
+{
+    lr_shed s;
+    lr_link_health lossy = calm;
+
+    lr_shed_init(&s, 3);
+    lr_shed_check(&s, &calm, S(1));
+    lossy.send_dropped = 50;          /* heavy random loss: RTT as ever */
+    lossy.send_buffer_ms = 700;
+    assert_false(lr_shed_congested(&s, &lossy));
+    assert_true(lr_shed_congested(&s, &queued));
+    lossy.send_buffer_ms = 850;       /* about to give packets up */
+    assert_true(lr_shed_congested(&s, &lossy));
+}
+
+static void two_strikes_shed_one_rung_then_settle(void **state)
+{
+    lr_shed s;
+    int64_t t = S(1);
+
+    lr_shed_init(&s, 3);
+    assert_int_equal(feed(&s, &calm, &t, 5), 0);
+    assert_int_equal(lr_shed_check(&s, &queued, t), 0);   /* one strike */
+    t += MS(500);
+    assert_int_equal(lr_shed_check(&s, &queued, t), 1);   /* two: shed */
+    assert_int_equal(s.shed, 1);
+    /* still queued while the backlog drains: no judgement for 3 s */
+    assert_int_equal(feed(&s, &queued, &t, 2.9), 0);
+    /* still congested after: the next rung goes, never the last one */
+    assert_int_equal(feed(&s, &queued, &t, 20), 1);
+    assert_int_equal(s.shed, 2);
+}
+
+static void calm_restores_and_a_failed_restore_doubles_the_hold(void **state)
+{
+    lr_shed s;
+    int64_t t = S(1);
+
+    lr_shed_init(&s, 3);
+    feed(&s, &calm, &t, 2);
+    feed(&s, &queued, &t, 1);
+    assert_int_equal(s.shed, 1);
+    /* 10 s of calm (after settling) bring it back */
+    assert_int_equal(feed(&s, &calm, &t, 9.5), 0);
+    assert_int_equal(feed(&s, &calm, &t, 4), -1);
+    assert_int_equal(s.shed, 0);
+    /* too much again within 15 s: shed, and the next try waits 20 s */
+    feed(&s, &calm, &t, 3);
+    assert_int_equal(feed(&s, &queued, &t, 1), 1);
+    assert_int_equal(feed(&s, &calm, &t, 15), 0);
+    assert_int_equal(feed(&s, &calm, &t, 10), -1);
+    /* a restore that lasts 15 s resets the hold to 10 s */
+    assert_int_equal(feed(&s, &calm, &t, 16), 0);
+    feed(&s, &queued, &t, 1);
+    assert_int_equal(s.shed, 1);
+    assert_int_equal(feed(&s, &calm, &t, 14), -1);
+}
+
+static void one_rung_is_never_shed(void **state)
+{
+    lr_shed s;
+    int64_t t = S(1);
+
+    lr_shed_init(&s, 1);
+    feed(&s, &calm, &t, 2);
+    assert_int_equal(feed(&s, &queued, &t, 30), 0);
+    assert_int_equal(s.shed, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(delay_not_loss_is_congestion),
+        cmocka_unit_test(two_strikes_shed_one_rung_then_settle),
+        cmocka_unit_test(calm_restores_and_a_failed_restore_doubles_the_hold),
+        cmocka_unit_test(one_rung_is_never_shed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

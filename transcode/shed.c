@@ -1,0 +1,59 @@
+/* transcode/shed.c — see shed.h. */
+#include "shed.h"
+
+#define NS(ms)        ((int64_t)(ms) * 1000000)
+#define SETTLE_NS     NS(3000)     /* after a change, before judging again */
+#define HOLD_MIN_NS   NS(10000)
+#define HOLD_MAX_NS   NS(120000)
+#define RESTORE_OK_NS NS(15000)    /* a restore that lasts this long was right */
+
+void lr_shed_init(lr_shed *s, int nb_video)
+{
+    *s = (lr_shed){ .nb_video = nb_video, .hold_ns = HOLD_MIN_NS };
+}
+
+int lr_shed_congested(const lr_shed *s, const lr_link_health *h)
+{
+    double rise = s->min_rtt > 0 ? h->rtt_ms - s->min_rtt : 0;
+    double allowed = s->min_rtt / 4 > 60 ? s->min_rtt / 4 : 60;
+
+    return rise > allowed || (h->latency_ms > 0 && h->send_buffer_ms > h->latency_ms * 8 / 10);
+}
+
+int lr_shed_check(lr_shed *s, const lr_link_health *h, int64_t now)
+{
+    int congested;
+
+    if (h->rtt_ms > 0 && (s->min_rtt <= 0 || h->rtt_ms < s->min_rtt))
+        s->min_rtt = h->rtt_ms;
+    congested = lr_shed_congested(s, h);
+    s->strikes = congested ? s->strikes + 1 : 0;
+    if (congested)
+        s->calm_since = 0;
+    else if (!s->calm_since)
+        s->calm_since = now;
+    if (s->restored_at && now - s->restored_at >= RESTORE_OK_NS) {
+        s->restored_at = 0;
+        s->hold_ns = HOLD_MIN_NS;
+    }
+    if (now < s->judge_after)
+        return 0;
+    if (s->strikes >= 2 && s->shed < s->nb_video - 1) {
+        if (s->restored_at) {   /* the rung we brought back was one too many */
+            s->hold_ns = s->hold_ns * 2 > HOLD_MAX_NS ? HOLD_MAX_NS : s->hold_ns * 2;
+            s->restored_at = 0;
+        }
+        s->shed++;
+        s->strikes = 0;
+        s->judge_after = now + SETTLE_NS;
+        return 1;
+    }
+    if (s->shed > 0 && s->calm_since && now - s->calm_since >= s->hold_ns) {
+        s->shed--;
+        s->restored_at = now;
+        s->calm_since = now;
+        s->judge_after = now + SETTLE_NS;
+        return -1;
+    }
+    return 0;
+}
