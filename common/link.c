@@ -755,23 +755,9 @@ int lr_link_avio_health(AVIOContext *pb, lr_link_health *h)
         srt_getsockflag(io->sock, SRTO_PEERLATENCY, &h->latency_ms, &len) < 0)
         return AVERROR(EIO);  /* the link broke: its writer says so */
     h->rtt_ms = perf.msRTT;
-    h->path_mbps = perf.mbpsBandwidth;
-    h->send_mbps = perf.mbpsSendRate;
     h->send_dropped = perf.pktSndDropTotal;
+    h->acks = perf.pktRecvACKTotal;
     h->send_buffer_ms = FFMAX(0, srt_getsndbuffer(io->sock, &blocks, &bytes));
-    return 0;
-}
-
-int lr_link_avio_cap(AVIOContext *pb, int64_t kbps)
-{
-    const link_io *io = pb->opaque;
-    int64_t maxbw = kbps * 1000 / 8, zero = 0;
-
-    /* kbps: a fixed cap. 0: the input rate (as SRT estimates it, without the
-     * floor links start with) plus the overhead. */
-    if (srt_setsockflag(io->sock, SRTO_MININPUTBW, &zero, sizeof(zero)) < 0 ||
-        srt_setsockflag(io->sock, SRTO_MAXBW, &maxbw, sizeof(maxbw)) < 0)
-        return AVERROR(EIO);
     return 0;
 }
 

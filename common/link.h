@@ -119,13 +119,9 @@ typedef struct lr_link_health {
     int     latency_ms;      /* the peer's (SRTO_PEERLATENCY) */
     int     send_buffer_ms;  /* span of what waits for an acknowledgement */
     int64_t send_dropped;    /* packets given up as too late, in total */
-    double  path_mbps;       /* the path's capacity as the receiver estimates it */
-    double  send_mbps;       /* what this end sends, retransmissions included */
+    int64_t acks;            /* acknowledgements received, in total */
 } lr_link_health;
 int  lr_link_avio_health(AVIOContext *pb, lr_link_health *h);
-/* Caps the link's sending rate (SRTO_MAXBW) at kbps; 0 lifts the cap
- * (back to the input rate plus the configured overhead). */
-int  lr_link_avio_cap(AVIOContext *pb, int64_t kbps);
 
 /* Closes a socket that was never wrapped in an AVIOContext. */
 void lr_link_close_socket(int sock);

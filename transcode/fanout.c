@@ -166,8 +166,9 @@ static void wait_until(output *o, int64_t deadline_ns)
 }
 
 /* Twice a second: sheds a rung from this link, or restores one, as its
- * path's health says (shed.h). Without the lock. */
-static void adapt(output *o, AVIOContext *pb, lr_shed *sh, int64_t *next_check)
+ * path's health says (shed.h). Without the lock. Returns the change (+1 a
+ * rung shed, -1 one restored, 0 none). */
+static int adapt(output *o, AVIOContext *pb, lr_shed *sh, int64_t *next_check)
 {
     lr_fanout *f = o->f;
     lr_link_health h;
@@ -175,30 +176,25 @@ static void adapt(output *o, AVIOContext *pb, lr_shed *sh, int64_t *next_check)
     int change;
 
     if (now < *next_check || !f->c->transcode.adaptive_shedding || f->nb_video < 2)
-        return;
+        return 0;
     *next_check = now + LR_SHED_CHECK_NS;
     if (lr_link_avio_health(pb, &h) < 0 || !(change = lr_shed_check(sh, &h, now)))
-        return;
+        return 0;
     pthread_mutex_lock(&f->lock);
     o->shed = sh->shed;
     if (change < 0)
         o->want_key[sh->shed] = 1;  /* back from its next keyframe */
     pthread_mutex_unlock(&f->lock);
-    /* Live SRT paces retransmissions at the input rate plus overhead (8 Mb/s
-     * at least): into a narrow path that is a flood that kills the link. So
-     * while rungs are shed, the link sends at most what the receiver
-     * measures the path to carry. */
-    lr_link_avio_cap(pb, 0);
     if (change > 0)
         lr_warn("lecture=%s the path to %s can't carry the ladder (RTT %.0f ms, %.0f ms on its "
-                "own; %d ms waiting for acknowledgement; path %.2f Mb/s, sending %.2f): rung %s "
-                "no longer sent on it", f->lecture, o->url, h.rtt_ms, sh->min_rtt,
-                h.send_buffer_ms, h.path_mbps, h.send_mbps,
+                "own; %d ms waiting for acknowledgement): rung %s no longer sent on it",
+                f->lecture, o->url, h.rtt_ms, sh->min_rtt, h.send_buffer_ms,
                 lr_pipeline_rung(f->pipe, sh->shed - 1)->name);
     else
         lr_info("lecture=%s the path to %s has been calm for %.0f s: rung %s sent on it again",
                 f->lecture, o->url, (double)sh->hold_ns / 1e9,
                 lr_pipeline_rung(f->pipe, sh->shed)->name);
+    return change;
 }
 
 static void *output_thread(void *arg)
@@ -255,10 +251,13 @@ static void *output_thread(void *arg)
         pthread_mutex_unlock(&f->lock);
 
         av_packet_rescale_ts(pkt, pkt->time_base, oc->streams[pkt->stream_index]->time_base);
-        int ret = av_interleaved_write_frame(oc, pkt);
+        /* The interleaver holds every stream's packets until each stream has
+         * one, up to 10 s: a shed rung sends none, so while rungs are shed the
+         * packets go out as they come (each stream's in order, all TS needs). */
+        int ret = shed.shed ? av_write_frame(oc, pkt) : av_interleaved_write_frame(oc, pkt);
         av_packet_free(&pkt);
-        if (ret >= 0)
-            adapt(o, pb, &shed, &next_check);
+        if (ret >= 0 && adapt(o, pb, &shed, &next_check) > 0 && shed.shed == 1)
+            ret = av_interleaved_write_frame(oc, NULL);  /* what it held, out now */
 
         pthread_mutex_lock(&f->lock);
         if (ret >= 0 || ret == AVERROR(EINVAL)) {  /* EINVAL: the muxer refused it, logged */

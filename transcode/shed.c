@@ -6,6 +6,9 @@
 #define HOLD_MIN_NS   NS(10000)
 #define HOLD_MAX_NS   NS(120000)
 #define RESTORE_OK_NS NS(15000)    /* a restore that lasts this long was right */
+/* SRT's RTT reads 100 ms until its first measurement: a new link's first
+ * checks (2 s) set nothing, or 100 ms would pass for the path's own RTT. */
+#define WARMUP_CHECKS 4
 
 void lr_shed_init(lr_shed *s, int nb_video)
 {
@@ -17,18 +20,26 @@ int lr_shed_congested(const lr_shed *s, const lr_link_health *h)
     double rise = s->min_rtt > 0 ? h->rtt_ms - s->min_rtt : 0;
     double allowed = s->min_rtt / 4 > 60 ? s->min_rtt / 4 : 60;
 
+    if (h->acks == s->acks)
+        return 0;  /* dark: shedding would not help, and the RTT isn't measured */
     return rise > allowed || (h->latency_ms > 0 && h->send_buffer_ms > h->latency_ms * 8 / 10);
 }
 
 int lr_shed_check(lr_shed *s, const lr_link_health *h, int64_t now)
 {
-    int congested;
+    int congested, dark = h->acks == s->acks;
 
+
+    if (++s->checks <= WARMUP_CHECKS) {
+        s->acks = h->acks;
+        return 0;
+    }
     if (h->rtt_ms > 0 && (s->min_rtt <= 0 || h->rtt_ms < s->min_rtt))
         s->min_rtt = h->rtt_ms;
     congested = lr_shed_congested(s, h);
+    s->acks = h->acks;
     s->strikes = congested ? s->strikes + 1 : 0;
-    if (congested)
+    if (congested || dark)
         s->calm_since = 0;
     else if (!s->calm_since)
         s->calm_since = now;

@@ -6,7 +6,8 @@
  * Congestion is read from delay, not loss: a bottleneck that can't keep up
  * queues, so SRT's smoothed RTT rises above the path's own (the lowest seen
  * on this link), or the send buffer nears the latency (packets about to be
- * given up). Random loss, however heavy, doesn't raise the RTT, and shedding
+ * given up). A path that acknowledged nothing since the last check is dark (a
+ * blackout), not narrow: it is neither congested nor calm. Random loss, however heavy, doesn't raise the RTT, and shedding
  * would not cure it. Two congested checks in a row shed one rung; a rung
  * comes back after the path has been calm for the hold time (10 s), which
  * doubles (up to 2 minutes) each time a restored rung has to go again within
@@ -24,6 +25,8 @@ typedef struct lr_shed {
     int      nb_video;      /* rungs of the ladder; the last one is never shed */
     int      shed;          /* top rungs not sent */
     double   min_rtt;       /* the path's own RTT: the lowest seen; 0 none yet */
+    int64_t  acks;          /* acknowledgements at the last check */
+    int      checks;        /* so far: the first ones only warm up */
     int      strikes;       /* congested checks in a row */
     int64_t  calm_since;    /* first calm check since the last congested one; 0 none */
     int64_t  judge_after;   /* after a change, the queue drains first */
@@ -32,10 +35,12 @@ typedef struct lr_shed {
 } lr_shed;
 
 void lr_shed_init(lr_shed *s, int nb_video);
-/* Whether h says the path is congested, given what s has seen. */
+/* Whether h says the path is congested, given what s has seen (a dark path
+ * is not). */
 int  lr_shed_congested(const lr_shed *s, const lr_link_health *h);
 /* One check at now_ns: returns +1 when a rung was shed (s->shed grew), -1
  * when one was restored, 0 otherwise. */
 int  lr_shed_check(lr_shed *s, const lr_link_health *h, int64_t now_ns);
+
 
 #endif

@@ -13,15 +13,26 @@
 #define S(x) ((int64_t)(x) * 1000000000)
 #define MS(x) ((int64_t)(x) * 1000000)
 
-static const lr_link_health calm = { .rtt_ms = 200, .latency_ms = 1000, .send_buffer_ms = 250 };
-static const lr_link_health queued = { .rtt_ms = 380, .latency_ms = 1000, .send_buffer_ms = 500 };
+static const lr_link_health calm = { .rtt_ms = 200, .latency_ms = 1000, .send_buffer_ms = 250,
+                                     .acks = -1 };
+static const lr_link_health queued = { .rtt_ms = 380, .latency_ms = 1000, .send_buffer_ms = 500,
+                                       .acks = -1 };
+
+static int64_t acks;  /* a path that isn't dark acknowledges something between checks */
+
+static int check(lr_shed *s, const lr_link_health *h, int64_t t)
+{
+    lr_link_health live = *h;
+    live.acks = ++acks;
+    return lr_shed_check(s, &live, t);
+}
 
 /* Feeds h every 500 ms from *t for secs; returns the sum of the changes. */
 static int feed(lr_shed *s, const lr_link_health *h, int64_t *t, double secs)
 {
     int sum = 0;
     for (int64_t end = *t + (int64_t)(secs * 1e9); *t < end; *t += MS(500))
-        sum += lr_shed_check(s, h, *t);
+        sum += check(s, h, *t);
     return sum;
 }
 
@@ -29,9 +40,10 @@ static void delay_not_loss_is_congestion(void **state)
 {
     lr_shed s;
     lr_link_health lossy = calm;
+    int64_t t = S(1);
 
     lr_shed_init(&s, 3);
-    lr_shed_check(&s, &calm, S(1));
+    feed(&s, &calm, &t, 3);
     lossy.send_dropped = 50;          /* heavy random loss: RTT as ever */
     lossy.send_buffer_ms = 700;
     assert_false(lr_shed_congested(&s, &lossy));
@@ -47,9 +59,9 @@ static void two_strikes_shed_one_rung_then_settle(void **state)
 
     lr_shed_init(&s, 3);
     assert_int_equal(feed(&s, &calm, &t, 5), 0);
-    assert_int_equal(lr_shed_check(&s, &queued, t), 0);   /* one strike */
+    assert_int_equal(check(&s, &queued, t), 0);   /* one strike */
     t += MS(500);
-    assert_int_equal(lr_shed_check(&s, &queued, t), 1);   /* two: shed */
+    assert_int_equal(check(&s, &queued, t), 1);   /* two: shed */
     assert_int_equal(s.shed, 1);
     /* still queued while the backlog drains: no judgement for 3 s */
     assert_int_equal(feed(&s, &queued, &t, 2.9), 0);
@@ -64,7 +76,7 @@ static void calm_restores_and_a_failed_restore_doubles_the_hold(void **state)
     int64_t t = S(1);
 
     lr_shed_init(&s, 3);
-    feed(&s, &calm, &t, 2);
+    feed(&s, &calm, &t, 3);  /* past the warm-up */
     feed(&s, &queued, &t, 1);
     assert_int_equal(s.shed, 1);
     /* 10 s of calm (after settling) bring it back */
@@ -83,13 +95,48 @@ static void calm_restores_and_a_failed_restore_doubles_the_hold(void **state)
     assert_int_equal(feed(&s, &calm, &t, 14), -1);
 }
 
+static void a_dark_path_is_not_narrow(void **state)
+{
+    lr_shed s;
+    int64_t t = S(1);
+    lr_link_health dark = queued;  /* a blackout: nothing acknowledged, the buffer grows */
+
+    lr_shed_init(&s, 3);
+    feed(&s, &calm, &t, 3);  /* past the warm-up */
+    dark.acks = acks;
+    dark.send_buffer_ms = 990;
+    for (int i = 0; i < 20; i++, t += MS(500))
+        assert_int_equal(lr_shed_check(&s, &dark, t), 0);
+    assert_int_equal(s.shed, 0);
+    /* and a blackout while shed is no calm: no restore during it */
+    feed(&s, &queued, &t, 1);
+    assert_int_equal(s.shed, 1);
+    dark.acks = acks;
+    for (int i = 0; i < 40; i++, t += MS(500))
+        assert_int_equal(lr_shed_check(&s, &dark, t), 0);
+    assert_int_equal(s.shed, 1);
+}
+
+static void a_new_link_warms_up_first(void **state)
+{
+    lr_shed s;
+    int64_t t = S(1);
+    lr_link_health unmeasured = calm;  /* SRT's RTT before its first sample */
+
+    unmeasured.rtt_ms = 100;
+    lr_shed_init(&s, 3);
+    assert_int_equal(feed(&s, &unmeasured, &t, 1), 0);
+    assert_int_equal(feed(&s, &calm, &t, 10), 0);  /* 200 ms is the path's own RTT */
+    assert_int_equal(s.shed, 0);
+}
+
 static void one_rung_is_never_shed(void **state)
 {
     lr_shed s;
     int64_t t = S(1);
 
     lr_shed_init(&s, 1);
-    feed(&s, &calm, &t, 2);
+    feed(&s, &calm, &t, 3);  /* past the warm-up */
     assert_int_equal(feed(&s, &queued, &t, 30), 0);
     assert_int_equal(s.shed, 0);
 }
@@ -100,6 +147,8 @@ int main(void)
         cmocka_unit_test(delay_not_loss_is_congestion),
         cmocka_unit_test(two_strikes_shed_one_rung_then_settle),
         cmocka_unit_test(calm_restores_and_a_failed_restore_doubles_the_hold),
+        cmocka_unit_test(a_dark_path_is_not_narrow),
+        cmocka_unit_test(a_new_link_warms_up_first),
         cmocka_unit_test(one_rung_is_never_shed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

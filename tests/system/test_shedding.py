@@ -1,0 +1,145 @@
+"""Adaptive shedding (transcode/shed.h): the border path's bandwidth falls
+below the ladder's rate (the impairment proxy's cap goes on), the transcoder
+stops sending the top rung on that link, the egress's master playlist drops
+it and the lower rung keeps every segment; the cap lifted, the top rung comes
+back. The ffmpeg/ffprobe checks are the peer here; what hls.js does through
+the same change is in docs/border.md."""
+
+import signal
+import time
+import urllib.request
+
+import pytest
+
+from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_udp_port,
+                    http_get, metric, metrics, parse_master, scaled, wait_for, wait_master)
+from test_impair import IMPAIR, Impair
+
+pytestmark = pytest.mark.skipif(
+    not IMPAIR, reason="LR_IMPAIR is not set (meson sets it; by hand: "
+                       "LR_IMPAIR=build/tests/tools/impair)")
+
+SEGMENT_S = 2.0
+CAP_KBPS = 700       # above the lower rung with the audio, below the whole ladder
+NARROW_S = 40        # how long the path stays narrow
+QUIET_S = 4          # the link gave nothing up for this long: the backlog is through
+
+
+def variants(demo):
+    status, _, body = http_get(demo.live("master.m3u8"))
+    return {v["uri"].split("/")[0] for v in parse_master(body.decode())} if status == 200 else set()
+
+
+def media(demo, rung):
+    return fetch_media(demo.live(f"{rung}/index.m3u8")) or {"segments": []}
+
+
+def given_up(demo):
+    """Packets SRT gave up as too late at the egress."""
+    return metric(metrics(demo.base + "/metrics"), "lr_link_packets_recv_dropped_total",
+                  role="egress", lecture="cs101") or 0
+
+
+def damaged(demo, tmp_path, rung, segs):
+    """The segments of segs that don't decode cleanly."""
+    out = []
+    url = demo.live(f"{rung}/index.m3u8")
+    for s in segs:
+        path = download(urllib.request.urljoin(url, s["uri"]), tmp_path / f"{rung}-{s['seq']}.mp4")
+        rc, err = decode_errors(path)
+        if rc or err:
+            out.append((s["seq"], err[:160]))
+    return out
+
+
+def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
+    egress_port = free_udp_port()
+    # 200 ms RTT like the border; the cap starts lifted (SIGHUP below)
+    proxy = Impair(tmp_path, egress_port, "--delay", 100, "--jitter", 2, "--seed", 21,
+                   "--up-rate-kbps", CAP_KBPS, "--up-queue-ms", 300)
+    conf = Config(tmp_path, {
+        "lecture": "cs101",
+        "link": {"latency_ms": "auto", "stats_interval_s": 5},
+        "transcode": {
+            "link": f"srt://127.0.0.1:{proxy.port}",
+            "preset": "ultrafast",
+            "rungs": [{"name": "360p", "width": 640, "height": 360, "bitrate_kbps": 800},
+                      {"name": "240p", "width": 426, "height": 240, "bitrate_kbps": 400}],
+        },
+        "egress": {"listen": f"srt://127.0.0.1:{egress_port}", "playlist_segments": 100,
+                   "keep_segments": 100},
+    })
+    demo = Demo(conf)
+    try:
+        proxy.proc.send_signal(signal.SIGHUP)
+        proxy.wait_line("rate cap off")
+        demo.start()
+        wait_master(demo, scaled(40))
+        wait_for(lambda: variants(demo) >= {"360p", "240p"} or None, scaled(30),
+                 what="both rungs in the master")
+        since = wait_for(lambda: media(demo, "240p")["segments"], scaled(30),
+                         what="a 240p segment")[-1]["seq"]
+
+        proxy.proc.send_signal(signal.SIGHUP)   # the path narrows
+        proxy.wait_line("rate cap on")
+        narrowed = time.monotonic()
+        wait_for(lambda: "360p" not in variants(demo) or None, scaled(20),
+                 what="the top rung out of the master")
+        shed_after = time.monotonic() - narrowed
+        assert "240p" in variants(demo), variants(demo)
+        assert http_get(demo.live("360p/index.m3u8"))[0] == 404
+        # What the path lost before the shed took hold, and the backlog of
+        # the ladder's rate queued at the sender, still cross it: the link
+        # gives packets up until that is through (docs/border.md).
+        quiet = {"n": given_up(demo), "since": time.monotonic()}
+
+        def through():
+            n = given_up(demo)
+            if n != quiet["n"]:
+                quiet.update(n=n, since=time.monotonic())
+            return time.monotonic() - quiet["since"] >= QUIET_S or None
+        wait_for(through, scaled(30), what=f"{QUIET_S} s without a packet given up")
+        settled_after = quiet["since"] - narrowed
+        shed_seq = media(demo, "240p")["segments"][-1]["seq"]
+        wait_for(lambda: time.monotonic() - narrowed >= NARROW_S or None, NARROW_S + 5,
+                 what=f"{NARROW_S} s on the narrow path")  # the narrow stretch is the test
+        assert "360p" not in variants(demo), "restored into a path still too narrow"
+        narrow_end_seq = media(demo, "240p")["segments"][-1]["seq"]
+
+        proxy.proc.send_signal(signal.SIGHUP)   # wide again
+        proxy.wait_line("rate cap off")
+        widened = time.monotonic()
+        wait_for(lambda: "360p" in variants(demo) or None, scaled(40),
+                 what="the top rung back in the master")
+        back_after = time.monotonic() - widened
+        back = wait_for(lambda: len(media(demo, "360p")["segments"]) >= 3 and
+                        media(demo, "360p")["segments"], scaled(20),
+                        what="three 360p segments after the restore")
+
+        low = [s for s in media(demo, "240p")["segments"] if s["seq"] > since]
+        # the lower rung: every segment, no discontinuity
+        assert [s["seq"] for s in low] == list(range(since + 1, since + 1 + len(low))), low
+        assert not any(s.get("discontinuity") for s in low), low
+        # Packets given up while the path was over-full may damage segments
+        # (a keyframe lost merges two into one); once through, the rung is
+        # whole and on schedule on the narrow path.
+        onset = [s for s in low if s["seq"] <= shed_seq]
+        onset_damage = damaged(demo, tmp_path, "240p", onset)
+        settled = [s for s in low if s["seq"] > shed_seq]
+        assert all(abs(s["duration"] - SEGMENT_S) < 0.05 for s in settled[:-1]), low
+        narrow = [s for s in settled if s["seq"] <= narrow_end_seq]
+        assert len(narrow) >= 5, (shed_seq, narrow_end_seq, low)
+        assert not damaged(demo, tmp_path, "240p", narrow)
+        # the top rung's new segments decode cleanly
+        assert not damaged(demo, tmp_path, "360p", back[-3:-1])
+        log = demo.stderr_text()
+        assert "rung 360p no longer sent" in log and "rung 360p sent on it again" in log, \
+            demo.describe()
+        print(f"shedding: top rung out of the master {shed_after:.1f} s after the cap, the "
+              f"last packet given up {settled_after:.1f} s after it ({given_up(demo):.0f} in "
+              f"all), back {back_after:.1f} s after it lifted; 240p before: durations "
+              f"{[s['duration'] for s in onset]}, damaged {[d[0] for d in onset_damage]}")
+        demo.assert_stops()
+    finally:
+        demo.close()
+        proxy.close()
