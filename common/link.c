@@ -761,6 +761,20 @@ int lr_link_avio_health(AVIOContext *pb, lr_link_health *h)
     return 0;
 }
 
+int lr_link_avio_pace(AVIOContext *pb, int64_t cap_kbps)
+{
+    const link_io *io = pb->opaque;
+    int64_t conf = lr__link_tuning().maxbw_kbps;  /* link.maxbw_kbps stays the ceiling */
+    int64_t kbps = !cap_kbps ? conf : conf ? FFMIN(cap_kbps, conf) : cap_kbps;
+    int64_t maxbw = kbps * 1000 / 8;
+    int64_t min_inputbw = cap_kbps ? 0 : MIN_INPUT_RATE_KBPS * 1000 / 8;
+
+    if (srt_setsockflag(io->sock, SRTO_MININPUTBW, &min_inputbw, sizeof(min_inputbw)) < 0 ||
+        srt_setsockflag(io->sock, SRTO_MAXBW, &maxbw, sizeof(maxbw)) < 0)
+        return lr_srt_error("setsockflag SRTO_MAXBW");
+    return 0;
+}
+
 void lr_link_avio_close(AVIOContext **pb)
 {
     link_io *io;

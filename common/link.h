@@ -123,6 +123,10 @@ typedef struct lr_link_health {
 } lr_link_health;
 int  lr_link_avio_health(AVIOContext *pb, lr_link_health *h);
 
+/* Paces a sending link at most at cap_kbps (SRTO_MAXBW, and link.maxbw_kbps
+ * if lower); 0: back to the links' usual pacing (set_common_opts). */
+int  lr_link_avio_pace(AVIOContext *pb, int64_t cap_kbps);
+
 /* Closes a socket that was never wrapped in an AVIOContext. */
 void lr_link_close_socket(int sock);
 

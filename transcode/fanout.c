@@ -16,6 +16,8 @@
 #include "ladder_mux.h"
 #include "shed.h"
 
+#include <string.h>
+
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 #define QUEUE_PACKETS  4096
@@ -165,26 +167,64 @@ static void wait_until(output *o, int64_t deadline_ns)
     pthread_cond_timedwait(&o->wake, &o->f->lock, &ts);
 }
 
+/* What the link wrote over the last second, from snapshots of its byte
+ * count at the last checks. */
+#define RATE_CHECKS 3
+typedef struct wire_rate {
+    int64_t bytes[RATE_CHECKS], at[RATE_CHECKS];
+    int     n;
+} wire_rate;
+
+/* Returns the rate in kb/s, 0 until the window is full. */
+static int64_t wire_kbps(wire_rate *r, AVIOContext *pb, int64_t now)
+{
+    memmove(&r->bytes[1], &r->bytes[0], (RATE_CHECKS - 1) * sizeof(r->bytes[0]));
+    memmove(&r->at[1], &r->at[0], (RATE_CHECKS - 1) * sizeof(r->at[0]));
+    r->bytes[0] = lr_link_avio_bytes(pb);
+    r->at[0] = now;
+    if (++r->n < RATE_CHECKS)
+        return 0;
+    return (r->bytes[0] - r->bytes[RATE_CHECKS - 1]) * 8000000 / (now - r->at[RATE_CHECKS - 1]);
+}
+
+/* While rungs are shed the link sends at most this much above what it
+ * writes: live SRT has no congestion control, and at its usual pacing (the
+ * input rate plus the overhead, 8 Mb/s at least) the retransmissions of what
+ * the full path lost, and the backlog queued in front of it, keep the path
+ * full for many seconds after the shed. 15 %: SRT's headers (3 %) and some
+ * room for retransmissions, yet below a path only a little wider than what
+ * is left of the ladder (25 % kept the test's path full: docs/border.md). */
+#define SHED_PACE_PCT 115
+
 /* Twice a second: sheds a rung from this link, or restores one, as its
  * path's health says (shed.h). Without the lock. Returns the change (+1 a
  * rung shed, -1 one restored, 0 none). */
-static int adapt(output *o, AVIOContext *pb, lr_shed *sh, int64_t *next_check)
+static int adapt(output *o, AVIOContext *pb, lr_shed *sh, int64_t *next_check,
+                 wire_rate *rate)
 {
     lr_fanout *f = o->f;
     lr_link_health h;
-    int64_t now = lr_now_ns();
+    int64_t now = lr_now_ns(), carried_kbps;
     int change;
 
     if (now < *next_check || !f->c->transcode.adaptive_shedding || f->nb_video < 2)
         return 0;
     *next_check = now + LR_SHED_CHECK_NS;
-    if (lr_link_avio_health(pb, &h) < 0 || !(change = lr_shed_check(sh, &h, now)))
+    if (lr_link_avio_health(pb, &h) < 0)
         return 0;
+    change = lr_shed_check(sh, &h, now);
     pthread_mutex_lock(&f->lock);
     o->shed = sh->shed;
     if (change < 0)
         o->want_key[sh->shed] = 1;  /* back from its next keyframe */
     pthread_mutex_unlock(&f->lock);
+    carried_kbps = wire_kbps(rate, pb, now);
+    if (sh->shed && carried_kbps)
+        lr_link_avio_pace(pb, carried_kbps * SHED_PACE_PCT / 100);
+    else if (change < 0 && !sh->shed)
+        lr_link_avio_pace(pb, 0);
+    if (!change)
+        return 0;
     if (change > 0)
         lr_warn("lecture=%s the path to %s can't carry the ladder (RTT %.0f ms, %.0f ms on its "
                 "own; %d ms waiting for acknowledgement): rung %s no longer sent on it",
@@ -206,6 +246,7 @@ static void *output_thread(void *arg)
     lr_backoff backoff;
     lr_shed shed;
     int64_t next_check = 0;
+    wire_rate rate = { .n = 0 };
 
     lr_backoff_init(&backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 1);
     pthread_mutex_lock(&f->lock);
@@ -228,6 +269,7 @@ static void *output_thread(void *arg)
             o->up = 1;
             o->shed = 0;  /* a new link starts with the whole ladder */
             lr_shed_init(&shed, f->nb_video);
+            rate.n = 0;
             resync(o);
             /* The egress can only start at a keyframe. An extra one would cut a
              * short segment at every other egress: with others up, this one
@@ -256,7 +298,7 @@ static void *output_thread(void *arg)
          * packets go out as they come (each stream's in order, all TS needs). */
         int ret = shed.shed ? av_write_frame(oc, pkt) : av_interleaved_write_frame(oc, pkt);
         av_packet_free(&pkt);
-        if (ret >= 0 && adapt(o, pb, &shed, &next_check) > 0 && shed.shed == 1)
+        if (ret >= 0 && adapt(o, pb, &shed, &next_check, &rate) > 0 && shed.shed == 1)
             ret = av_interleaved_write_frame(oc, NULL);  /* what it held, out now */
 
         pthread_mutex_lock(&f->lock);

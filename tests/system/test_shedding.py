@@ -35,9 +35,10 @@ def media(demo, rung):
 
 
 def given_up(demo):
-    """Packets SRT gave up as too late at the egress."""
-    return metric(metrics(demo.base + "/metrics"), "lr_link_packets_recv_dropped_total",
-                  role="egress", lecture="cs101") or 0
+    """Packets SRT gave up as too late, at either end of any link."""
+    return sum(v for (name, labels), v in metrics(demo.base + "/metrics").items()
+               if name in ("lr_link_packets_recv_dropped_total",
+                           "lr_link_packets_send_dropped_total"))
 
 
 def damaged(demo, tmp_path, rung, segs):
@@ -112,9 +113,10 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
         wait_for(lambda: "360p" in variants(demo) or None, scaled(40),
                  what="the top rung back in the master")
         back_after = time.monotonic() - widened
-        back = wait_for(lambda: len(media(demo, "360p")["segments"]) >= 3 and
-                        media(demo, "360p")["segments"], scaled(20),
-                        what="three 360p segments after the restore")
+        def restored():
+            segs = [s for s in media(demo, "360p")["segments"] if s["seq"] > narrow_end_seq]
+            return segs if len(segs) >= 3 else None
+        back = wait_for(restored, scaled(20), what="three 360p segments after the restore")
 
         low = [s for s in media(demo, "240p")["segments"] if s["seq"] > since]
         # the lower rung: every segment, no discontinuity
@@ -122,13 +124,14 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
         assert not any(s.get("discontinuity") for s in low), low
         # Packets given up while the path was over-full may damage segments
         # (a keyframe lost merges two into one); once through, the rung is
-        # whole and on schedule on the narrow path.
-        onset = [s for s in low if s["seq"] <= shed_seq]
+        # whole and on schedule on the narrow path, from the second segment
+        # after the quiet began (the one open then may hold the last damage).
+        onset = [s for s in low if s["seq"] <= shed_seq + 1]
         onset_damage = damaged(demo, tmp_path, "240p", onset)
-        settled = [s for s in low if s["seq"] > shed_seq]
+        settled = [s for s in low if s["seq"] > shed_seq + 1]
         assert all(abs(s["duration"] - SEGMENT_S) < 0.05 for s in settled[:-1]), low
         narrow = [s for s in settled if s["seq"] <= narrow_end_seq]
-        assert len(narrow) >= 5, (shed_seq, narrow_end_seq, low)
+        assert len(narrow) >= 4, (shed_seq, narrow_end_seq, low)
         assert not damaged(demo, tmp_path, "240p", narrow)
         # the top rung's new segments decode cleanly
         assert not damaged(demo, tmp_path, "360p", back[-3:-1])
