@@ -29,7 +29,6 @@ int lr_shed_check(lr_shed *s, const lr_link_health *h, int64_t now)
 {
     int congested, dark = h->acks == s->acks;
 
-
     if (++s->checks <= WARMUP_CHECKS) {
         s->acks = h->acks;
         return 0;
