@@ -163,15 +163,30 @@ static void peer_host(const char *peer, char *buf, size_t size)
  * a lecture's rate at least; a link with maxbw_kbps set is capped there. */
 #define MIN_INPUT_RATE_KBPS 8000
 
+/* The sending pace: cap_kbps 0 is the links' usual one (the input rate plus
+ * the overhead, at least the floor's; or link.maxbw_kbps), a number caps it
+ * (never above link.maxbw_kbps) and drops the floor. */
+static int set_pacing(SRTSOCKET s, int64_t cap_kbps)
+{
+    int64_t conf = lr__link_tuning().maxbw_kbps;
+    int64_t kbps = !cap_kbps ? conf : conf ? FFMIN(cap_kbps, conf) : cap_kbps;
+    int64_t maxbw = kbps * 1000 / 8;
+    int64_t min_inputbw = cap_kbps ? 0 : MIN_INPUT_RATE_KBPS * 1000 / 8;
+
+    if (srt_setsockflag(s, SRTO_MININPUTBW, &min_inputbw, sizeof(min_inputbw)) < 0 ||
+        srt_setsockflag(s, SRTO_MAXBW, &maxbw, sizeof(maxbw)) < 0)
+        return lr_srt_error("setsockflag bandwidth");
+    return 0;
+}
+
 /* latency: SRTO_LATENCY in ms (receiving and, as the peer's minimum, sending). */
 static int set_common_opts(SRTSOCKET s, const lr_link_opts *o, int latency)
 {
     lr_link_tuning t = lr__link_tuning();
     int live = SRTT_LIVE, yes = 1, timeo = SLICE_MS, drop = !!t.tlpktdrop;
     int retransmit_algo = t.intensive_retransmit ? 0 : 1;
-    int idle = t.peer_idle_timeout_ms, ohead = t.overhead_pct;
-    int64_t maxbw = (int64_t)t.maxbw_kbps * 1000 / 8, inputbw = 0;
-    int64_t min_inputbw = MIN_INPUT_RATE_KBPS * 1000 / 8;
+    int idle = t.peer_idle_timeout_ms, ohead = t.overhead_pct, ret;
+    int64_t inputbw = 0;
 
     if (srt_setsockflag(s, SRTO_TRANSTYPE, &live, sizeof(live)) < 0 ||
         srt_setsockflag(s, SRTO_LATENCY, &latency, sizeof(latency)) < 0 ||
@@ -187,10 +202,10 @@ static int set_common_opts(SRTSOCKET s, const lr_link_opts *o, int latency)
      * of media the ingest reads before it sends again would then trickle out
      * so slowly that the sender drops it as too late (seen in test_pull). */
     if (srt_setsockflag(s, SRTO_INPUTBW, &inputbw, sizeof(inputbw)) < 0 ||
-        srt_setsockflag(s, SRTO_MININPUTBW, &min_inputbw, sizeof(min_inputbw)) < 0 ||
-        srt_setsockflag(s, SRTO_OHEADBW, &ohead, sizeof(ohead)) < 0 ||
-        srt_setsockflag(s, SRTO_MAXBW, &maxbw, sizeof(maxbw)) < 0)
+        srt_setsockflag(s, SRTO_OHEADBW, &ohead, sizeof(ohead)) < 0)
         return lr_srt_error("setsockflag bandwidth");
+    if ((ret = set_pacing(s, 0)) < 0)
+        return ret;
     if (o->passphrase && *o->passphrase) {
         int keylen = 16;
         if (srt_setsockflag(s, SRTO_PASSPHRASE, o->passphrase, (int)strlen(o->passphrase)) < 0 ||
@@ -755,7 +770,6 @@ int lr_link_avio_health(AVIOContext *pb, lr_link_health *h)
         srt_getsockflag(io->sock, SRTO_PEERLATENCY, &h->latency_ms, &len) < 0)
         return AVERROR(EIO);  /* the link broke: its writer says so */
     h->rtt_ms = perf.msRTT;
-    h->send_dropped = perf.pktSndDropTotal;
     h->acks = perf.pktRecvACKTotal;
     h->send_buffer_ms = FFMAX(0, srt_getsndbuffer(io->sock, &blocks, &bytes));
     return 0;
@@ -764,15 +778,8 @@ int lr_link_avio_health(AVIOContext *pb, lr_link_health *h)
 int lr_link_avio_pace(AVIOContext *pb, int64_t cap_kbps)
 {
     const link_io *io = pb->opaque;
-    int64_t conf = lr__link_tuning().maxbw_kbps;  /* link.maxbw_kbps stays the ceiling */
-    int64_t kbps = !cap_kbps ? conf : conf ? FFMIN(cap_kbps, conf) : cap_kbps;
-    int64_t maxbw = kbps * 1000 / 8;
-    int64_t min_inputbw = cap_kbps ? 0 : MIN_INPUT_RATE_KBPS * 1000 / 8;
 
-    if (srt_setsockflag(io->sock, SRTO_MININPUTBW, &min_inputbw, sizeof(min_inputbw)) < 0 ||
-        srt_setsockflag(io->sock, SRTO_MAXBW, &maxbw, sizeof(maxbw)) < 0)
-        return lr_srt_error("setsockflag SRTO_MAXBW");
-    return 0;
+    return set_pacing(io->sock, cap_kbps);
 }
 
 void lr_link_avio_close(AVIOContext **pb)

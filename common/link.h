@@ -118,7 +118,6 @@ typedef struct lr_link_health {
     double  rtt_ms;          /* SRT's smoothed RTT */
     int     latency_ms;      /* the peer's (SRTO_PEERLATENCY) */
     int     send_buffer_ms;  /* span of what waits for an acknowledgement */
-    int64_t send_dropped;    /* packets given up as too late, in total */
     int64_t acks;            /* acknowledgements received, in total */
 } lr_link_health;
 int  lr_link_avio_health(AVIOContext *pb, lr_link_health *h);

@@ -7,11 +7,12 @@
  * queues, so SRT's smoothed RTT rises above the path's own (the lowest seen
  * on this link), or the send buffer nears the latency (packets about to be
  * given up). A path that acknowledged nothing since the last check is dark (a
- * blackout), not narrow: it is neither congested nor calm. Random loss, however heavy, doesn't raise the RTT, and shedding
- * would not cure it. Two congested checks in a row shed one rung; a rung
- * comes back after the path has been calm for the hold time (10 s), which
- * doubles (up to 2 minutes) each time a restored rung has to go again within
- * 15 s, and is forgotten after a restore that lasts. */
+ * blackout), not narrow: it is neither congested nor calm. Random loss,
+ * however heavy, doesn't raise the RTT, and shedding would not cure it. Two
+ * congested checks in a row shed one rung; a rung comes back after the path
+ * has been calm for the hold time (10 s), which doubles (up to 2 minutes)
+ * each time a restored rung has to go again within 15 s, and is forgotten
+ * after a restore that lasts. */
 #ifndef LR_TRANSCODE_SHED_H
 #define LR_TRANSCODE_SHED_H
 
@@ -41,6 +42,5 @@ int  lr_shed_congested(const lr_shed *s, const lr_link_health *h);
 /* One check at now_ns: returns +1 when a rung was shed (s->shed grew), -1
  * when one was restored, 0 otherwise. */
 int  lr_shed_check(lr_shed *s, const lr_link_health *h, int64_t now_ns);
-
 
 #endif
