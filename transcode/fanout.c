@@ -213,6 +213,9 @@ static int adapt(output *o, AVIOContext *pb, lr_shed *sh, int64_t *next_check,
     if (lr_link_avio_health(pb, &h) < 0)
         return 0;
     change = lr_shed_check(sh, &h, now);
+    lr_debug("lecture=%s path to %s: RTT %.0f ms (%.0f on its own), %d ms waiting for "
+             "acknowledgement of %d ms latency, %lld acks", f->lecture, o->url, h.rtt_ms,
+             sh->min_rtt, h.send_buffer_ms, h.latency_ms, (long long)h.acks);
     pthread_mutex_lock(&f->lock);
     o->shed = sh->shed;
     if (change < 0)

@@ -22,7 +22,12 @@ int lr_shed_congested(const lr_shed *s, const lr_link_health *h)
 
     if (h->acks == s->acks)
         return 0;  /* dark: shedding would not help, and the RTT isn't measured */
-    return rise > allowed || (h->latency_ms > 0 && h->send_buffer_ms > h->latency_ms * 8 / 10);
+    /* A full send buffer alone is no sign: heavy random loss keeps packets
+     * waiting for their retransmission (20 % loss at 200 ms RTT: 300-1025 ms
+     * of a 1010 ms latency, the RTT flat within 4 ms). It tips the scale
+     * only once the RTT has begun to rise too. */
+    return rise > allowed ||
+           (rise > allowed / 2 && h->latency_ms > 0 && h->send_buffer_ms > h->latency_ms * 8 / 10);
 }
 
 int lr_shed_check(lr_shed *s, const lr_link_health *h, int64_t now)

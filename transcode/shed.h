@@ -5,10 +5,11 @@
  *
  * Congestion is read from delay, not loss: a bottleneck that can't keep up
  * queues, so SRT's smoothed RTT rises above the path's own (the lowest seen
- * on this link), or the send buffer nears the latency (packets about to be
- * given up). A path that acknowledged nothing since the last check is dark (a
- * blackout), not narrow: it is neither congested nor calm. Random loss,
- * however heavy, doesn't raise the RTT, and shedding would not cure it. Two
+ * on this link), or begins to rise while the send buffer nears the latency
+ * (packets about to be given up). A path that acknowledged nothing since the
+ * last check is dark (a blackout), not narrow: it is neither congested nor
+ * calm. Random loss, however heavy, doesn't raise the RTT (though it fills
+ * the send buffer), and shedding would not cure it. Two
  * congested checks in a row shed one rung; a rung comes back after the path
  * has been calm for the hold time (10 s), which doubles (up to 2 minutes)
  * each time a restored rung has to go again within 15 s, and is forgotten

@@ -47,8 +47,12 @@ static void delay_not_loss_is_congestion(void **state)
     lossy.send_buffer_ms = 700;       /* heavy random loss: RTT as ever */
     assert_false(lr_shed_congested(&s, &lossy));
     assert_true(lr_shed_congested(&s, &queued));
-    lossy.send_buffer_ms = 850;       /* about to give packets up */
+    lossy.send_buffer_ms = 1000;      /* 20 % loss: a packet lost thrice waits long */
+    assert_false(lr_shed_congested(&s, &lossy));
+    lossy.rtt_ms = 240;               /* ... and the queue begins to grow */
     assert_true(lr_shed_congested(&s, &lossy));
+    lossy.send_buffer_ms = 700;
+    assert_false(lr_shed_congested(&s, &lossy));
 }
 
 static void two_strikes_shed_one_rung_then_settle(void **state)
