@@ -11,7 +11,7 @@
 //    "catchUp": 1.2,                          hls.js maxLiveSyncPlaybackRate (1: off);
 //                                             default: the player page's own settings
 //                                             (/assets/lr-player.js), as every other option
-//    "actions": [{"at": 8, "do": "level", "level": 0},      hls.currentLevel = 0
+//    "actions": [{"at": 8, "do": "level", "level": 0},      the quality menu's choice
 //                {"at": 5, "do": "seekBack", "seconds": 60}, currentTime -= 60
 //                {"at": 0, "do": "seekStart"}]}             currentTime = 0
 // Prints one JSON line: played (seconds of media advanced), stalls
@@ -121,7 +121,7 @@ try {
       const a = actions.shift();
       await page.evaluate((a) => {
         const v = window.lr.video, h = window.hls;
-        if (a.do === 'level') h.currentLevel = a.level;
+        if (a.do === 'level') window.lrChooseLevel(h, a.level);  // as the quality menu does
         if (a.do === 'seekBack') v.currentTime = Math.max(0, v.currentTime - a.seconds);
         if (a.do === 'seekStart') v.currentTime = v.seekable.length ? v.seekable.start(0) : 0;
       }, a);
