@@ -23,6 +23,7 @@
 #include "common/workers.h"
 #include "common/metrics.h"
 #include "feeds.h"
+#include "pes_frames.h"
 #include "http.h"
 #include "packager.h"
 #include "recorder.h"
@@ -91,6 +92,35 @@ static void link_gone(lr_egress *e, lecture *lec)
     pthread_mutex_unlock(&e->lock);
 }
 
+static void deliver_frame(void *opaque, const AVPacket *frame)
+{
+    receiver *rc = opaque;
+
+    lr_feeds_packet(rc->lec->feeds, rc->feed, frame);
+}
+
+/* One PES of the link to the feeds, as frames (pes_frames.h). */
+static void deliver_pes(receiver *rc, AVPacket *pkt)
+{
+    const AVCodecParameters *par;
+
+    if (pkt->stream_index < 0 || pkt->stream_index >= (int)rc->ifmt->nb_streams)
+        return;
+    par = rc->ifmt->streams[pkt->stream_index]->codecpar;
+    if (par->codec_type == AVMEDIA_TYPE_AUDIO && par->codec_id == AV_CODEC_ID_AAC) {
+        lr_pes_split_adts(pkt, deliver_frame, rc);
+        return;
+    }
+    if (par->codec_type == AVMEDIA_TYPE_VIDEO &&
+        lr_pes_is_keyframe(par->codec_id, pkt->data, pkt->size))
+        pkt->flags |= AV_PKT_FLAG_KEY;
+    else if (par->codec_type == AVMEDIA_TYPE_VIDEO)
+        pkt->flags &= ~AV_PKT_FLAG_KEY;
+    else
+        pkt->flags |= AV_PKT_FLAG_KEY;
+    deliver_frame(rc, pkt);
+}
+
 static int receive(receiver *rc)
 {
     lecture *lec = rc->lec;
@@ -102,7 +132,8 @@ static int receive(receiver *rc)
     if (!(rc->ifmt = avformat_alloc_context()))
         return AVERROR(ENOMEM);
     rc->ifmt->pb = rc->pb;
-    rc->ifmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+    /* packets as the PES they came in, damage flagged exactly (pes_frames.h) */
+    rc->ifmt->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_NOPARSE | AVFMT_FLAG_NOFILLIN;
     av_dict_set(&opts, "analyzeduration", "3000000", 0);
     av_dict_set(&opts, "probesize", "2000000", 0);
     ret = avformat_open_input(&rc->ifmt, NULL, av_find_input_format("mpegts"), &opts);
@@ -127,7 +158,7 @@ static int receive(receiver *rc)
     if (!(pkt = av_packet_alloc()))
         ret = AVERROR(ENOMEM);
     while (pkt && (ret = lr_link_read_packet(rc->ifmt, pkt)) >= 0) {
-        lr_feeds_packet(lec->feeds, rc->feed, pkt);
+        deliver_pes(rc, pkt);
         av_packet_unref(pkt);
     }
     av_packet_free(&pkt);
@@ -221,7 +252,13 @@ fail:
     return 0;
 }
 
-/* /metrics: the links feeding each lecture and the switches between them. */
+static const char *const damage_fate[LR_DAMAGE_KINDS] = {
+    [LR_DAMAGE_REPLACED] = "replaced", [LR_DAMAGE_DROPPED] = "dropped",
+    [LR_DAMAGE_CONCEALED] = "concealed", [LR_DAMAGE_KEPT] = "kept",
+};
+
+/* /metrics: the links feeding each lecture, the switches between them, and
+ * the frames that arrived damaged. */
 static void collect(void *opaque, AVBPrint *out)
 {
     lr_egress *e = opaque;
@@ -241,6 +278,16 @@ static void collect(void *opaque, AVBPrint *out)
         lr_metrics_label(out, l->name);
         av_bprintf(out, "\"} %" PRId64 "\n", lr_feeds_switches(l->feeds));
     }
+    lr_metrics_family(out, "lr_egress_damaged_frames_total", "counter",
+                      "frames that arrived damaged (the link gave up part of them), by what "
+                      "became of them");
+    for (lecture *l = e->lectures; l; l = l->next)
+        for (int k = 0; k < LR_DAMAGE_KINDS; k++) {
+            av_bprintf(out, "lr_egress_damaged_frames_total{lecture=\"");
+            lr_metrics_label(out, l->name);
+            av_bprintf(out, "\",fate=\"%s\"} %" PRId64 "\n", damage_fate[k],
+                       lr_feeds_damaged(l->feeds, k));
+        }
     pthread_mutex_unlock(&e->lock);
 }
 

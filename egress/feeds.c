@@ -1,8 +1,9 @@
 /* egress/feeds.c — see feeds.h. */
 #include "feeds.h"
 
-#include <pthread.h>
+#include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <libavutil/avstring.h>
@@ -25,6 +26,7 @@ typedef struct stream {
     int      codec_id, width, height;
     int      follow;           /* the feed it follows; -1 none yet */
     int64_t  last;             /* dts of the last packet published, 1/90000 */
+    AVPacket *last_key;        /* video: the last whole keyframe published */
 } stream;
 
 typedef struct backlog {
@@ -49,6 +51,8 @@ struct lr_feeds {
     feed            feeds[LR_MAX_FEEDS];
     int64_t         switches;
     int64_t         logged_switch_ms;   /* one log line per switch, not per stream */
+    int64_t         damaged[LR_DAMAGE_KINDS];
+    int64_t         logged_damage_ms;
 };
 
 /* ---- the ladder's streams ------------------------------------------------ */
@@ -101,11 +105,18 @@ static void feed_reset(feed *fd)
     fd->live = 0;
 }
 
+static void free_keys(lr_feeds *f)
+{
+    for (int s = 0; s < MAX_STREAMS; s++)
+        av_packet_free(&f->streams[s].last_key);
+}
+
 /* The first feed of a link: its streams become the ladder's. */
 static void adopt_ladder(lr_feeds *f, const AVFormatContext *ifmt)
 {
     int audio = best_audio(ifmt);
 
+    free_keys(f);
     f->nb_streams = 0;
     memset(f->streams, 0, sizeof(f->streams));
     for (unsigned v = 0; v < ifmt->nb_streams && v < MAX_STREAMS; v++) {
@@ -228,6 +239,99 @@ static void log_switch(lr_feeds *f, int s, int from, int to, const char *why)
             to, f->streams[s].key);
 }
 
+/* A frame the link lost part of: SRT gave up a packet of it, which the
+ * demuxer's continuity check flags. */
+static int damaged(const AVPacket *pkt)
+{
+    return pkt->flags & AV_PKT_FLAG_CORRUPT;
+}
+
+/* Another live feed's whole copy of stream s's frame at dts d, if it came
+ * already (a feed ahead keeps what it delivers in its backlog). */
+static const AVPacket *whole_copy(lr_feeds *f, int s, int except, int64_t d)
+{
+    for (int k = 0; k < f->max_feeds; k++) {
+        const backlog *b = f->feeds[k].queued[s];
+        if (k == except || !f->feeds[k].live || !b)
+            continue;
+        for (int i = 0; i < b->count; i++) {
+            const AVPacket *q = b->pkt[(b->head + i) % BACKLOG_MAX];
+            if (q->dts == d && !damaged(q))
+                return q;
+            if (q->dts > d)
+                break;
+        }
+    }
+    return NULL;
+}
+
+static void count_damage(lr_feeds *f, int s, enum lr_damage kind, int64_t dts)
+{
+    static const char *const what[LR_DAMAGE_KINDS] = {
+        [LR_DAMAGE_REPLACED]  = "replaced by another feed's whole copy",
+        [LR_DAMAGE_DROPPED]   = "left out",
+        [LR_DAMAGE_CONCEALED] = "a keyframe, replaced by the last whole one",
+        [LR_DAMAGE_KEPT]      = "kept (a keyframe, and no whole one yet)",
+    };
+    int64_t now = lr_now_ns() / 1000000;
+
+    f->damaged[kind]++;
+    if (now - f->logged_damage_ms < 10000)
+        return;
+    f->logged_damage_ms = now;
+    lr_info("lecture=%s stream %s: frame at %.3f s arrived damaged (the link gave up part of "
+            "it): %s; so far %" PRId64 " replaced, %" PRId64 " left out, %" PRId64
+            " keyframes concealed, %" PRId64 " kept", f->lecture, f->streams[s].key,
+            dts / 90000.0, what[kind], f->damaged[LR_DAMAGE_REPLACED],
+            f->damaged[LR_DAMAGE_DROPPED], f->damaged[LR_DAMAGE_CONCEALED],
+            f->damaged[LR_DAMAGE_KEPT]);
+}
+
+/* Publishes pkt unless it is damaged: then another feed's whole copy goes
+ * instead, or, when none came, it is left out, unless it is a video
+ * keyframe (a segment starts with it): that one is replaced by the last
+ * whole keyframe, at its time. Chrome takes a damaged frame as a decode
+ * error, and hls.js resets the player or gives up; a missing frame a
+ * decoder bridges by showing the one before it (ffmpeg, Chrome), and an
+ * older keyframe is a valid picture the GOP's frames change, off where the
+ * picture moved since (a lecture's slides hardly do) until the next one. An
+ * audio frame left out is 21 ms of silence. */
+static void publish_whole(lr_feeds *f, int s, int id, const AVPacket *pkt, int64_t d,
+                          int64_t shift)
+{
+    stream *st = &f->streams[s];
+    const AVPacket *copy;
+    int video_key = st->key[0] == 'v' && (pkt->flags & AV_PKT_FLAG_KEY);
+
+    if (!damaged(pkt)) {
+        publish(f, s, pkt, d, shift);
+    } else if ((copy = whole_copy(f, s, id, d))) {
+        count_damage(f, s, LR_DAMAGE_REPLACED, d);
+        publish(f, s, copy, d, 0);   /* queued copies are on the ladder's clock */
+        pkt = copy;
+        shift = 0;
+    } else if (video_key && st->last_key) {
+        AVPacket older = *st->last_key;   /* shallow, at pkt's time */
+        count_damage(f, s, LR_DAMAGE_CONCEALED, d);
+        older.dts = pkt->dts;
+        older.pts = pkt->pts;
+        older.flags = AV_PKT_FLAG_KEY;
+        publish(f, s, &older, d, shift);
+        return;
+    } else if (video_key) {
+        count_damage(f, s, LR_DAMAGE_KEPT, d);
+        publish(f, s, pkt, d, shift);
+        return;
+    } else {
+        count_damage(f, s, LR_DAMAGE_DROPPED, d);
+        return;
+    }
+    if (video_key && !damaged(pkt)) {
+        av_packet_free(&st->last_key);
+        st->last_key = av_packet_clone(pkt);
+    }
+}
+
 /* Publishes a feed's backlog of stream s that follows what was published. */
 static void drain(lr_feeds *f, int s, feed *fd)
 {
@@ -237,7 +341,7 @@ static void drain(lr_feeds *f, int s, feed *fd)
         AVPacket *q = b->pkt[b->head];
         int64_t d = q->dts;   /* unwrapped when queued */
         if (f->streams[s].last == AV_NOPTS_VALUE || d > f->streams[s].last)
-            publish(f, s, q, d, 0);
+            publish_whole(f, s, fd - f->feeds, q, d, 0);
         backlog_pop(b);
     }
 }
@@ -297,7 +401,7 @@ void lr_feeds_packet(lr_feeds *f, int id, const AVPacket *pkt)
         st->follow = id;
     if (st->follow == id) {
         if (last == AV_NOPTS_VALUE || d > last || d < last - RESET_TICKS)
-            publish(f, s, pkt, d, shift);
+            publish_whole(f, s, id, pkt, d, shift);
         goto out;
     }
     if (last != AV_NOPTS_VALUE && d <= last)
@@ -354,6 +458,16 @@ int lr_feeds_live(lr_feeds *f)
     return n;
 }
 
+int64_t lr_feeds_damaged(lr_feeds *f, enum lr_damage kind)
+{
+    int64_t n;
+
+    pthread_mutex_lock(&f->lock);
+    n = f->damaged[kind];
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
 int64_t lr_feeds_switches(lr_feeds *f)
 {
     int64_t n;
@@ -388,6 +502,7 @@ void lr_feeds_free(lr_feeds **pf)
         return;
     for (int i = 0; i < LR_MAX_FEEDS; i++)
         feed_reset(&f->feeds[i]);
+    free_keys(f);
     pthread_mutex_destroy(&f->lock);
     av_freep(pf);
 }

@@ -11,7 +11,10 @@
  * same encode, so nothing a player sees changes; two transcoders make the
  * same keyframes (transcode/keyframes.h) but their own pictures between
  * them, so a switch between keyframes may show a damaged picture until the
- * next one. Feeds leaving are noticed when their receiver ends; the last one
+ * next one. A frame that arrives damaged (its link gave up part of it) is
+ * replaced by another feed's whole copy if one came already, else left out,
+ * or if it is a keyframe, replaced by the last whole one (feeds.c says
+ * why). Feeds leaving are noticed when their receiver ends; the last one
  * leaving ends the packager's link.
  *
  * Thread-safe: each feed's receiver thread calls in; the packager is driven
@@ -46,5 +49,16 @@ void lr_feeds_leave(lr_feeds *f, int feed);
 int     lr_feeds_live(lr_feeds *f);
 /* Times a stream moved to another feed, since the start. */
 int64_t lr_feeds_switches(lr_feeds *f);
+
+/* Frames that arrived damaged (their link gave up part of them), since the
+ * start, by what became of them. */
+enum lr_damage {
+    LR_DAMAGE_REPLACED,  /* by another feed's whole copy */
+    LR_DAMAGE_DROPPED,   /* left out */
+    LR_DAMAGE_CONCEALED, /* a video keyframe, replaced by the last whole one */
+    LR_DAMAGE_KEPT,      /* a video keyframe, and no whole one yet */
+    LR_DAMAGE_KINDS
+};
+int64_t lr_feeds_damaged(lr_feeds *f, enum lr_damage kind);
 
 #endif

@@ -90,6 +90,11 @@ try {
       if (d.fatal) lr.fatal = `${d.type}/${d.details}`;
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => lr.levels.push(d.level));
+    // the browser's own reason (hls.js then reports only that appends fail)
+    v.addEventListener('error', () => {
+      if (v.error && lr.errors.length < 30)
+        lr.errors.push(`video/${v.error.code} (${(v.error.message || '').slice(0, 160)})`);
+    });
     hls.loadSource(o.src);
     hls.attachMedia(v);
     v.addEventListener('ratechange', () => {});

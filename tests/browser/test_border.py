@@ -5,7 +5,8 @@ transcoder and the egress, and a student plays it with hls.js in Chromium.
 - 200 ms RTT, 10 % random loss each way, 60 s: every segment there and whole
   (no packet given up by SRT, every frame in it, clean decode), hls.js plays
   with no stall;
-- 20 % loss: every segment there (what SRT could not recover is printed);
+- 20 % loss: every segment there, and hls.js plays without an error (a
+  frame SRT could not recover in time is left out at the egress);
 - bursts of loss (5 % on average, ~100 ms bursts): every segment there;
 - a 5 s blackout: the link comes back, hls.js plays on, one discontinuity
   at most;
@@ -148,19 +149,52 @@ def test_10pct_loss_for_a_minute_loses_nothing(tmp_path):
         finish(demo, proxies)
 
 
-@pytest.mark.parametrize("what,loss", [
-    ("20 % loss", ["--loss", 20, "--seed", 12]),
-    ("bursty loss", ["--loss", 5, "--ge-burst-ms", 100, "--seed", 13]),
-], ids=["20pct", "bursty"])
-def test_heavy_or_bursty_loss_loses_no_segment(tmp_path, what, loss):
-    """What SRT can't recover in time damages frames (printed), never costs a
+def damaged_frames(demo):
+    """lr_egress_damaged_frames_total by fate (replaced, dropped, kept)."""
+    m = metrics(demo.base + "/metrics")
+    return {dict(labels)["fate"]: v for (n, labels), v in m.items()
+            if n == "lr_egress_damaged_frames_total" and ("lecture", "cs101") in labels}
+
+
+def test_20pct_loss_plays_in_hls_js_without_a_missing_segment(tmp_path):
+    """SRT still gives up a packet now and then at 20 % loss; the frame it
+    belonged to is left out at the egress (a gap a decoder bridges), or if
+    it is a keyframe, replaced by the last whole one, never passed on
+    damaged (which Chrome takes as a decode error): hls.js plays through
+    without an error, and no segment is missing."""
+    demo, proxies, since, s, stats = run_lossy(
+        tmp_path, 40, ["--delay", 100, "--jitter", 5, "--loss", 20, "--seed", 12], play=True)
+    try:
+        fates = damaged_frames(demo)
+        print(f"20 % loss: {stats['packets_recv_dropped_total']:.0f} packets given up, "
+              f"damaged frames: {fates}, hls.js errors: {s['errors']}")
+        assert stats["packets_lost_total"] > 0.1 * stats["packets_total"], stats
+        assert s["ok"] and not s["fatal"] and s["played"] >= 30, s
+        # the media element's own error (Chrome's PIPELINE_ERROR_DECODE), or hls.js's
+        assert not [e for e in s["errors"] if e.startswith("video/") or
+                    "DECODE" in e.split(" (")[0].upper()], s["errors"]
+        assert s["stalls"] == 0, f"BUFFER_STALLED_ERROR x{s['stalls']}: {s['errors']}"
+        assert s["watchdogRestarts"] == 0, s
+        # every PES the demuxer found damaged (libavformat logs each) was
+        # dealt with: an audio PES holds several frames
+        corrupt = demo.stderr_path.read_text(errors="replace").count("Packet corrupt (")
+        assert sum(fates.values()) >= corrupt, (corrupt, fates)
+        assert_every_segment(demo, tmp_path, since, allow_damage=True)
+        demo.assert_stops()
+    finally:
+        finish(demo, proxies)
+
+
+def test_bursty_loss_loses_no_segment(tmp_path):
+    """What SRT can't recover in time costs frames (printed), never a
     segment."""
     demo, proxies, since, _, stats = run_lossy(
-        tmp_path, 30, ["--delay", 100, "--jitter", 5, *loss], play=False)
+        tmp_path, 30, ["--delay", 100, "--jitter", 5, "--loss", 5, "--ge-burst-ms", 100,
+                       "--seed", 13], play=False)
     try:
         damaged = assert_every_segment(demo, tmp_path, since, allow_damage=True)
-        print(f"{what}: {stats['packets_recv_dropped_total']:.0f} packets given up, "
-              f"damaged segments: {damaged}")
+        print(f"bursty loss: {stats['packets_recv_dropped_total']:.0f} packets given up, "
+              f"damaged segments: {damaged}, damaged frames: {damaged_frames(demo)}")
         demo.assert_stops()
     finally:
         finish(demo, proxies)
