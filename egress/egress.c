@@ -111,13 +111,11 @@ static void deliver_pes(receiver *rc, AVPacket *pkt)
         lr_pes_split_adts(pkt, deliver_frame, rc);
         return;
     }
-    if (par->codec_type == AVMEDIA_TYPE_VIDEO &&
+    if (par->codec_type != AVMEDIA_TYPE_VIDEO ||
         lr_pes_is_keyframe(par->codec_id, pkt->data, pkt->size))
         pkt->flags |= AV_PKT_FLAG_KEY;
-    else if (par->codec_type == AVMEDIA_TYPE_VIDEO)
-        pkt->flags &= ~AV_PKT_FLAG_KEY;
     else
-        pkt->flags |= AV_PKT_FLAG_KEY;
+        pkt->flags &= ~AV_PKT_FLAG_KEY;
     deliver_frame(rc, pkt);
 }
 

@@ -309,7 +309,6 @@ static void publish_whole(lr_feeds *f, int s, int id, const AVPacket *pkt, int64
         count_damage(f, s, LR_DAMAGE_REPLACED, d);
         publish(f, s, copy, d, 0);   /* queued copies are on the ladder's clock */
         pkt = copy;
-        shift = 0;
     } else if (video_key && st->last_key) {
         AVPacket older = *st->last_key;   /* shallow, at pkt's time */
         count_damage(f, s, LR_DAMAGE_CONCEALED, d);
@@ -326,7 +325,7 @@ static void publish_whole(lr_feeds *f, int s, int id, const AVPacket *pkt, int64
         count_damage(f, s, LR_DAMAGE_DROPPED, d);
         return;
     }
-    if (video_key && !damaged(pkt)) {
+    if (video_key) {   /* pkt is whole here */
         av_packet_free(&st->last_key);
         st->last_key = av_packet_clone(pkt);
     }
