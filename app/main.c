@@ -54,7 +54,7 @@ static void command_usage(const struct command *cmd)
                "and prints the player's URL (http://127.0.0.1:8080/watch/demo).\n", LR_SOURCE_DIR);
     else if (!strcmp(cmd->name, "ingest"))
         printf("Keys: lecture, ingest.source (file or URL), ingest.loop, ingest.realtime,\n"
-               "ingest.link (srt://TRANSCODER:PORT), link.latency_ms, link.passphrase.\n"
+               "ingest.link (srt://TRANSCODER:PORT, or a list of up to 4), link.latency_ms, link.passphrase.\n"
                "Example: samples/ingest.yaml\n");
     else if (!strcmp(cmd->name, "transcode"))
         printf("Keys: transcode.listen, transcode.link (srt://EGRESS:PORT, or a list of up to 4),\n"

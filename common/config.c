@@ -290,7 +290,10 @@ static const opt ingest_opts[] = {
         check_nonempty, "a file path or URL", OPT_PATH),
     BOOL("loop", lr_ingest_conf, loop, 1),
     BOOL("realtime", lr_ingest_conf, realtime, 1),
-    STR("link", lr_ingest_conf, link, "srt://127.0.0.1:9000", check_srt_url, SRT_URL, 0),
+    { .name = "link", .type = OPT_STRLIST, .offset = offsetof(lr_ingest_conf, links),
+      .count_offset = offsetof(lr_ingest_conf, nb_links), .max_elems = LR_MAX_LINKS,
+      .def.str = "srt://127.0.0.1:9000", .check = check_srt_url,
+      .expect = SRT_URL " (or a list of them: one per transcoder)", .flags = OPT_ONE_OR_LIST },
     [INGEST_LISTEN] =
     STR("listen", lr_ingest_conf, listen, "", check_srt_listen_or_empty,
         "empty (no push listener) or " SRT_URL " without '?options'", 0),

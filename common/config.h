@@ -37,7 +37,8 @@ typedef struct lr_link_conf {
 #define LR_MAX_TOKEN_SECRETS 4
 #define LR_MAX_LECTURES 64
 #define LR_MAX_SOURCES  4
-#define LR_MAX_LINKS    4   /* egress nodes one transcoder feeds (transcode.link) */
+#define LR_MAX_LINKS    4   /* egress nodes one transcoder feeds (transcode.link),
+                                transcoders one ingest feeds (ingest.link) */
 
 typedef struct lr_lecture_conf {
     char *name;          /* the lecture (lr_lecture_name_valid) */
@@ -56,7 +57,10 @@ typedef struct lr_ingest_conf {
     char *source;      /* file path or URL libavformat opens (the demo's lecture) */
     int   loop;        /* files: start again at the end, timestamps keep rising */
     int   realtime;    /* files: pace reading at the media's own speed */
-    char *link;        /* srt://host:port the ingest calls (transcode's listener) */
+    int   nb_links;    /* 1..LR_MAX_LINKS */
+    char *links[LR_MAX_LINKS]; /* srt://host:port of each transcoder the ingest calls
+                                  (key ingest.link: one URL, or a list for redundant
+                                  transcoders) */
     char *listen;      /* srt://host:port of the lecturers' SRT push; "" none */
     int   stall_ms;    /* 100..60000: a source silent this long is failed over */
     int   nb_lectures; /* 0: one lecture, `lecture`, read from `source` */

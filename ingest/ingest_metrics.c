@@ -53,9 +53,9 @@ static const family families[] = {
     { "lr_ingest_source_failures_total", "counter", "sessions lost or failed to open", PER_SOURCE },
     { "lr_ingest_lecture_source_changes_total", "counter", "switches between sources (failovers and switch-backs)", PER_LECTURE },
     { "lr_ingest_lecture_breaks_total", "counter", "times the lecture was without a source long enough to mark a discontinuity", PER_LECTURE },
-    { "lr_ingest_link_up", "gauge", "1 while the link to the transcoder is up", PER_LECTURE },
+    { "lr_ingest_link_up", "gauge", "links to transcoders (ingest.link) that are up", PER_LECTURE },
     { "lr_ingest_link_reconnects_total", "counter", "failed attempts to (re)open the link", PER_LECTURE },
-    { "lr_ingest_link_dropped_packets_total", "counter", "packets dropped while the link was down", PER_LECTURE },
+    { "lr_ingest_link_dropped_packets_total", "counter", "packets a link to a transcoder lost (down, or its queue full) or a splice overlapped", PER_LECTURE },
 };
 
 static double source_value(int f, const lr_lecture_metrics *m, int i, int64_t now)
@@ -78,7 +78,7 @@ static double lecture_value(int f, const lr_lecture_metrics *m)
     switch (f) {
     case 8:  return (double)m->switches;
     case 9:  return (double)m->breaks;
-    case 10: return m->link_up;
+    case 10: return m->links_up;
     case 11: return (double)m->link_reconnects;
     default: return (double)m->dropped;
     }

@@ -10,8 +10,6 @@
  * egress marks as a discontinuity. */
 #include "lecture.h"
 
-#include <time.h>
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +18,13 @@
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
-#include "common/backoff.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "common/stop.h"
-#include "common/ts_mux.h"
 #include "feed.h"
 #include "timeline.h"
+#include "uplinks.h"
 
-#define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 2000
 #define REPORT_NS      (60 * INT64_C(1000000000))  /* the per-lecture status line */
 #define ALIGN_WINDOW   (2 * 90000)  /* a keyframe this close after the last packet: same clock */
 #define HOLE_NS        (2 * INT64_C(1000000000))   /* longer without a source: a real break */
@@ -62,83 +57,22 @@ struct lr_lecture {
     int64_t          last_sent_ns; /* when it was sent; 0: never */
     int              want_key;     /* drop until a video keyframe */
 
-    AVFormatContext *oc;           /* the link, NULL while down */
-    AVIOContext     *pb;
-    AVCodecParameters *link_par[LINK_NB];
-    int              link_stream[LINK_NB];
-    lr_backoff       link_retry;
+    lr_uplinks      *links;        /* to the transcoders */
+    AVCodecParameters *link_par[LINK_NB]; /* the streams the links carry */
 
     lr_timeline      tl;
     /* Counters read by the metrics scrape from another thread. */
-    _Atomic int64_t  nb_switches, nb_aligned, nb_breaks, nb_link_reconnects, nb_dropped;
-    _Atomic int      link_up;
+    _Atomic int64_t  nb_switches, nb_aligned, nb_breaks, nb_dropped;
     int64_t          report_at;
     lr_feed_stats    reported;     /* the active feed's stats at the last report */
 };
 
 
-/* ---- the link ---------------------------------------------------------- */
+/* ---- the links --------------------------------------------------------- */
 
-static void link_close(lr_lecture *l)
-{
-    l->link_up = 0;
-    if (l->oc && l->pb)
-        av_write_trailer(l->oc);
-    lr_ts_mux_free(&l->oc);
-    lr_link_avio_close(&l->pb);
-    for (int i = 0; i < LINK_NB; i++)
-        avcodec_parameters_free(&l->link_par[i]);
-}
-
-/* Opens the link with the active source's video and audio. */
-static int link_open(lr_lecture *l)
-{
-    const lr_config *c = l->conf;
-    lr_link_opts lo = { c->link.latency_ms, c->link.passphrase };
-    char sid[128];
-    int sock, ret;
-
-    if ((ret = lr_streamid_format(sid, sizeof(sid), l->name, "publish")) < 0)
-        return ret;
-    if ((ret = lr_link_connect(c->ingest.link, sid, &lo, &l->stop, &sock)) < 0)
-        return ret;
-    if ((ret = lr_link_avio_open(sock, 1, &l->stop, 0, &l->pb)) < 0)
-        return ret;
-    if ((ret = lr_ts_mux_alloc(l->pb, &l->oc)) < 0)
-        goto fail;
-    for (int k = 0; k < LINK_NB; k++) {
-        AVStream *ost;
-        l->link_stream[k] = -1;
-        if (!l->src_par[k])
-            continue;
-        if (!(ost = avformat_new_stream(l->oc, NULL)) ||
-            !(l->link_par[k] = avcodec_parameters_alloc()) ||
-            (ret = avcodec_parameters_copy(ost->codecpar, l->src_par[k])) < 0 ||
-            (ret = avcodec_parameters_copy(l->link_par[k], l->src_par[k])) < 0) {
-            ret = ret < 0 ? ret : AVERROR(ENOMEM);
-            goto fail;
-        }
-        ost->codecpar->codec_tag = 0;
-        ost->time_base = (AVRational){ 1, 90000 };
-        l->link_stream[k] = ost->index;
-    }
-    if ((ret = lr_ts_mux_begin(l->oc)) < 0) {
-        lr_error("lecture=%s cannot start the link's TS muxer: %s", l->name, av_err2str(ret));
-        goto fail;
-    }
-    lr_info("lecture=%s link up to %s", l->name, c->ingest.link);
-    l->link_up = 1;
-    lr_backoff_succeeded(&l->link_retry);
-    l->want_key = 1;
-    return 0;
-fail:
-    link_close(l);
-    return ret;
-}
-
-/* A source whose codecs differ from what the link was opened with needs a
- * new link session: a TS stream can't change codec under the same PID, and
- * the muxer's bitstream filters are set up for the first source's packing
+/* A source whose codecs differ from what the links carry needs a new link
+ * session: a TS stream can't change codec under the same PID, and the
+ * muxer's bitstream filters are set up for the first source's packing
  * (H.264 in MP4/FLV is length-prefixed, in TS it has start codes). */
 static int link_fits(lr_lecture *l)
 {
@@ -154,6 +88,23 @@ static int link_fits(lr_lecture *l)
             return 0;
     }
     return 1;
+}
+
+/* The links carry the active source's streams from now on. */
+static void set_link_params(lr_lecture *l)
+{
+    if (link_fits(l))
+        return;
+    if (l->link_par[LINK_VIDEO] || l->link_par[LINK_AUDIO])
+        lr_info("lecture=%s source codecs changed: new link session", l->name);
+    for (int k = 0; k < LINK_NB; k++) {
+        avcodec_parameters_free(&l->link_par[k]);
+        if (l->src_par[k] && (l->link_par[k] = avcodec_parameters_alloc()) &&
+            avcodec_parameters_copy(l->link_par[k], l->src_par[k]) < 0)
+            avcodec_parameters_free(&l->link_par[k]);
+    }
+    if (lr_uplinks_set_params(l->links, (const AVCodecParameters *const *)l->link_par) < 0)
+        lr_error("lecture=%s out of memory for the link's parameters", l->name);
 }
 
 /* ---- choosing the source (lock held) ----------------------------------- */
@@ -207,10 +158,7 @@ static void take_params(lr_lecture *l)
     l->session = lr_feed_session(l->feeds[l->active]);
     l->eval_key = 1;
     l->want_key = 1;
-    if (l->oc && !link_fits(l)) {
-        lr_info("lecture=%s source codecs changed: new link session", l->name);
-        link_close(l);
-    }
+    set_link_params(l);
 }
 
 static void switch_to(lr_lecture *l, int next)
@@ -278,9 +226,8 @@ static int64_t wall_clock_90k(void)
 }
 
 /* How long before the newest packet of the active source this one arrived:
- * what queued while the link was being opened (an RTT probe and a handshake
- * across the border take a second or two). The link's clock starts that far
- * back, so the first frame is dated by its arrival, not by when it left. */
+ * what queued in the feed before this thread took it. The link's clock
+ * starts that far back, so the first frame is dated by its arrival. */
 static int64_t queued_behind(lr_lecture *l, int64_t dts)
 {
     int64_t last;
@@ -295,22 +242,12 @@ static void forward(lr_lecture *l, AVPacket *pkt)
 {
     int k = pkt->stream_index;
     int64_t dts, src_dts;
-    int ret;
 
-    if (!l->oc) {
-        if (lr_now_ns() < l->link_retry.retry_at)
-            goto drop;
-        if (link_open(l) < 0) {
-            lr_backoff_failed(&l->link_retry, lr_now_ns());
-            l->nb_link_reconnects++;
-            goto drop;
-        }
-    }
-    if (l->link_stream[k] < 0)
+    if (!l->link_par[k])
         return;
-    /* Receivers can only start at a keyframe: after a link (re)start or a
-     * source change, wait for one (sources without video need no wait). */
-    if (l->want_key && l->link_stream[LINK_VIDEO] >= 0) {
+    /* Receivers can only start at a keyframe: after a source change, wait
+     * for one (sources without video need no wait). */
+    if (l->want_key && l->link_par[LINK_VIDEO]) {
         if (k != LINK_VIDEO || !(pkt->flags & AV_PKT_FLAG_KEY))
             goto drop;
     }
@@ -325,22 +262,14 @@ static void forward(lr_lecture *l, AVPacket *pkt)
     dts = lr_timeline_map(&l->tl, (unsigned)k, pkt->dts);
     if (dts == INT64_MIN)
         goto drop;
-    if (k == LINK_VIDEO || l->link_stream[LINK_VIDEO] < 0) {
+    if (k == LINK_VIDEO || !l->link_par[LINK_VIDEO]) {
         l->last_src_dts = src_dts;
         l->last_sent_ns = lr_now_ns();
     }
     pkt->dts = dts;
     if (pkt->pts != AV_NOPTS_VALUE)
         pkt->pts = FFMAX(pkt->pts + l->tl.offset, dts);
-    pkt->stream_index = l->link_stream[k];
-    pkt->pos = -1;
-    if ((ret = av_interleaved_write_frame(l->oc, pkt)) < 0) {
-        if (ret != AVERROR_EXIT)
-            lr_warn("lecture=%s link to %s broke: %s", l->name, l->conf->ingest.link,
-                    av_err2str(ret));
-        link_close(l);
-        l->link_retry.retry_at = lr_now_ns() + BACKOFF_MIN_MS * 1000000LL;
-    }
+    lr_uplinks_write(l->links, pkt);
     return;
 drop:
     l->nb_dropped++;
@@ -350,6 +279,7 @@ drop:
 static void report(lr_lecture *l, int64_t now)
 {
     lr_feed_stats st = { 0 };
+    lr_uplinks_stats ls;
     double secs;
 
     if (!l->report_at) {
@@ -361,13 +291,14 @@ static void report(lr_lecture *l, int64_t now)
     secs = (now - l->report_at + REPORT_NS) / 1e9;
     if (l->active >= 0)
         lr_feed_get_stats(l->feeds[l->active], &st);
+    lr_uplinks_get_stats(l->links, &ls);
     lr_info("lecture=%s source %d (%s) %.0f kb/s %.1f fps, last packet %.0f ms ago, "
-            "%" PRId64 " source changes, %" PRId64 " link reconnects, link %s",
+            "%" PRId64 " source changes, %" PRId64 " link reconnects, links up %d of %d",
             l->name, l->active + 1, l->active >= 0 ? lr_feed_name(l->feeds[l->active]) : "-",
             (st.bytes - l->reported.bytes) * 8 / secs / 1000,
             (st.video_frames - l->reported.video_frames) / secs,
             st.last_pkt_ns ? (now - st.last_pkt_ns) / 1e6 : -1.0, l->nb_switches,
-            l->nb_link_reconnects, l->oc ? "up" : "down");
+            ls.reconnects, ls.up, ls.nb_links);
     l->reported = st;
     l->report_at = now + REPORT_NS;
 }
@@ -418,7 +349,6 @@ static void *lecture_thread(void *arg)
     }
     pthread_mutex_unlock(&l->lock);
     av_packet_free(&pkt);
-    link_close(l);
     return NULL;
 }
 
@@ -442,8 +372,12 @@ int lr_lecture_start(const lr_config *c, const lr_lecture_spec *spec, lr_lecture
     l->active = -1;
     l->push[LR_PUSH_SRT] = l->push[LR_PUSH_RTMP] = -1;
     lr_timeline_init(&l->tl);
-    lr_backoff_init(&l->link_retry, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 1);
     lr_stop_init(&l->stop);
+    if ((ret = lr_uplinks_start(c, l->name, &l->stop, &l->links)) < 0) {
+        lr_stop_destroy(&l->stop);
+        av_freep(&l);
+        return ret;
+    }
     pthread_mutex_init(&l->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -486,14 +420,17 @@ void lr_lecture_stop(lr_lecture **pl)
         pthread_join(l->thread, NULL);
     for (int i = 0; i < l->nb_sources; i++)
         lr_feed_stop(&l->feeds[i]);
+    lr_uplinks_free(&l->links);
     if (l->nb_switches || l->nb_dropped || l->tl.nb_nudged)
         lr_info("lecture=%s ingest ends: %" PRId64 " source changes (%" PRId64
                 " on one clock, %" PRId64 " breaks), %" PRId64
-                " packets dropped while the link was down or overlapping a splice, %" PRId64
+                " packets dropped overlapping a splice, %" PRId64
                 " repeated source timestamps moved on", l->name, l->nb_switches,
                 l->nb_aligned, l->nb_breaks, l->nb_dropped, l->tl.nb_nudged);
-    for (int k = 0; k < LINK_NB; k++)
+    for (int k = 0; k < LINK_NB; k++) {
         avcodec_parameters_free(&l->src_par[k]);
+        avcodec_parameters_free(&l->link_par[k]);
+    }
     pthread_cond_destroy(&l->cond);
     pthread_mutex_destroy(&l->lock);
     lr_stop_destroy(&l->stop);
@@ -502,11 +439,14 @@ void lr_lecture_stop(lr_lecture **pl)
 
 void lr_lecture_get_metrics(lr_lecture *l, lr_lecture_metrics *m)
 {
+    lr_uplinks_stats ls;
+
+    lr_uplinks_get_stats(l->links, &ls);
     *m = (lr_lecture_metrics){
         .name = l->name, .nb_sources = l->nb_sources,
         .switches = l->nb_switches, .aligned = l->nb_aligned, .breaks = l->nb_breaks,
-        .link_reconnects = l->nb_link_reconnects, .dropped = l->nb_dropped,
-        .link_up = l->link_up,
+        .link_reconnects = ls.reconnects, .dropped = l->nb_dropped + ls.dropped,
+        .links_up = ls.up,
     };
     pthread_mutex_lock(&l->lock);
     m->active = l->active;

@@ -1,6 +1,6 @@
 /* ingest/lecture.h — one lecture at the ingest: its ordered sources (the
- * lecturer's SRT push, URLs, files), failover between them, and the link to
- * the transcoder with timestamps kept continuous. Called by ingest.c. */
+ * lecturer's SRT push, URLs, files), failover between them, and the links to
+ * the transcoders (uplinks.h) with timestamps kept continuous. Called by ingest.c. */
 #ifndef LR_INGEST_LECTURE_H
 #define LR_INGEST_LECTURE_H
 
@@ -31,7 +31,7 @@ typedef struct lr_lecture_metrics {
     lr_feed_stats stats[LR_MAX_SOURCES];
     int           active;                   /* on the link, -1 none */
     int64_t       switches, aligned, breaks, link_reconnects, dropped;
-    int           link_up;
+    int           links_up;                 /* links to transcoders connected */
 } lr_lecture_metrics;
 
 /* A consistent copy of the lecture's counters. Any thread. */

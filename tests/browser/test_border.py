@@ -11,7 +11,10 @@ transcoder and the egress, and a student plays it with hls.js in Chromium.
 - a 5 s blackout: the link comes back, hls.js plays on, one discontinuity
   at most;
 - two feeds over two paths, one path dies for good: nothing missing, no
-  discontinuity, hls.js plays on without a stall.
+  discontinuity, hls.js plays on without a stall;
+- two transcoders fed by one ingest, each across its own path: killing
+  either (one after the other, the first restarted between) misses nothing,
+  marks no discontinuity, and hls.js plays on without a stall or error.
 
 Browser suite only (build/): these run in real time, a minute each."""
 
@@ -24,8 +27,8 @@ import urllib.request
 import pytest
 
 from hlsjs import watch
-from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_udp_port, metric,
-                    metrics, scaled, wait_for, wait_master)
+from lrdemo import (Config, Demo, decode_errors, deep_merge, download, fetch_media,
+                    free_udp_port, metric, metrics, scaled, wait_for, wait_master)
 from test_impair import IMPAIR, Impair
 
 pytestmark = pytest.mark.skipif(
@@ -249,3 +252,74 @@ def test_one_of_two_feeds_dies_and_hls_js_plays_on(tmp_path):
         demo.assert_stops()
     finally:
         finish(demo, proxies)
+
+
+def test_either_of_two_transcoders_dies_and_hls_js_plays_on(tmp_path):
+    """The layout of issue 7's "kill one feed's transcoder": one ingest, two
+    transcoders (ingest.link lists both), each calling the egress across its
+    own 200 ms path. Transcoder 0 is killed 8 s into playback and started
+    again 6 s later; transcoder 1 is killed at 24 s. Whichever one the
+    egress followed, hls.js plays on: no stall, no decode error, nothing
+    missing, no discontinuity."""
+    egress_port, t_ports = free_udp_port(), [free_udp_port(), free_udp_port()]
+    proxies = [Impair(tmp_path, egress_port, "--delay", 100, "--jitter", 5, "--seed", 20 + i)
+               for i in range(2)]
+    base = Config(tmp_path, {
+        "lecture": "cs101",
+        "link": {"latency_ms": "auto"},
+        "ingest": {"link": [f"srt://127.0.0.1:{p}" for p in t_ports]},
+        "transcode": {
+            "preset": "ultrafast",
+            "rungs": [{"name": "360p", "width": 640, "height": 360, "bitrate_kbps": 800},
+                      {"name": "240p", "width": 426, "height": 240, "bitrate_kbps": 400}],
+        },
+        "egress": {"listen": f"srt://127.0.0.1:{egress_port}", "playlist_segments": 100,
+                   "keep_segments": 100},
+    })
+    tconfs = [Config(tmp_path, deep_merge(base.data, {"transcode": {
+        "listen": f"srt://127.0.0.1:{t_ports[i]}", "link": f"srt://127.0.0.1:{proxies[i].port}"}}),
+        name=f"transcode{i}.yaml") for i in range(2)]
+
+    def transcoder(i):
+        return Demo(tconfs[i], args=["transcode", "--config", str(tconfs[i].path)],
+                    log_dir=tmp_path).start_background()
+
+    def restart_0():
+        trans[0] = transcoder(0)
+        procs.append(trans[0])
+
+    egress = Demo(base, args=["egress", "--config", str(base.path)], log_dir=tmp_path)
+    ingest = Demo(base, args=["ingest", "--config", str(base.path)], log_dir=tmp_path)
+    procs = [egress, ingest]
+    try:
+        egress.start()
+        trans = [transcoder(0), transcoder(1)]
+        procs += trans
+        ingest.start_background()
+        feeds = lambda: metric(metrics(egress.base + "/metrics"), "lr_egress_feeds",  # noqa: E731
+                               lecture="cs101")
+        wait_for(lambda: feeds() == 2, scaled(40), what="both transcoders at the egress")
+        since = first_seq(egress)
+        timers = [after(8, lambda: trans[0].kill()), after(14, restart_0),
+                  after(24, lambda: trans[1].kill())]
+        s = watch(egress.base, egress.live("master.m3u8"), 36)
+        for t in timers:
+            t.join()
+        switched = metric(metrics(egress.base + "/metrics"), "lr_egress_feed_switches_total",
+                          lecture="cs101")
+        print(f"two transcoders: played {s['played']:.1f} s, switches={switched:.0f}, "
+              f"hls.js errors: {s['errors']}")
+        assert s["ok"] and not s["fatal"] and s["played"] >= 30, s
+        assert not [e for e in s["errors"] if e.startswith("video/") or
+                    "DECODE" in e.split(" (")[0].upper()], s["errors"]
+        assert s["stalls"] == 0, f"BUFFER_STALLED_ERROR x{s['stalls']}: {s['errors']}"
+        assert switched >= 1
+        wait_for(lambda: feeds() == 1, scaled(10), what="the second dead transcoder's feed gone")
+        assert_every_segment(egress, tmp_path, since)
+        for p in (ingest, trans[0], egress):
+            p.assert_stops(signal.SIGTERM)
+    finally:
+        for p in procs:
+            p.close()
+        for p in proxies:
+            p.close()

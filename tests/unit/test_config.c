@@ -53,7 +53,8 @@ static void check_defaults(const lr_config *c)
     assert_string_equal(c->ingest.source, LR_SOURCE_DIR "/samples/lecture.mp4");
     assert_int_equal(c->ingest.loop, 1);
     assert_int_equal(c->ingest.realtime, 1);
-    assert_string_equal(c->ingest.link, "srt://127.0.0.1:9000");
+    assert_int_equal(c->ingest.nb_links, 1);
+    assert_string_equal(c->ingest.links[0], "srt://127.0.0.1:9000");
     assert_string_equal(c->ingest.listen, "");
     assert_int_equal(c->ingest.stall_ms, 1000);
     assert_int_equal(c->ingest.nb_lectures, 0);
@@ -118,7 +119,7 @@ static void test_full_file(void **state)
     assert_string_equal(c->ingest.source, "rtmp://obs.example.edu/live/cs101");
     assert_int_equal(c->ingest.loop, 0);
     assert_int_equal(c->ingest.realtime, 0);
-    assert_string_equal(c->ingest.link, "srt://transcode.example.edu:9000");
+    assert_string_equal(c->ingest.links[0], "srt://transcode.example.edu:9000");
     assert_string_equal(c->transcode.listen, "srt://[::]:9000");
     assert_string_equal(c->transcode.links[0], "srt://egress.example.cn:9001?latency=900000");
     assert_true(c->transcode.segment_duration == 4.0);
@@ -180,6 +181,15 @@ static void test_overrides(void **state)
                                            sizeof(err)), 0);
     assert_int_equal(c->transcode.nb_links, 1);
     assert_string_equal(c->transcode.links[0], "srt://c:3");
+
+    /* ingest.link: one transcoder, or redundant ones */
+    assert_int_equal(lr_config_load_string(c, "ingest:\n  link: [srt://t1:1, srt://t2:2]\n",
+                                           "l.yaml", err, sizeof(err)), 0);
+    assert_int_equal(c->ingest.nb_links, 2);
+    assert_string_equal(c->ingest.links[1], "srt://t2:2");
+    assert_int_equal(lr_config_load_string(c, "ingest:\n  link: [srt://t1:1, 'udp://x:2']\n",
+                                           "l.yaml", err, sizeof(err)), AVERROR(EINVAL));
+    assert_non_null(strstr(err, "ingest.link"));
 
     /* a section with every key commented out changes nothing */
     assert_int_equal(lr_config_load_string(c, "egress:\n  # http: x\ntranscode: ~\n", "q.yaml",
@@ -337,7 +347,8 @@ static void test_bad_strings(void **state)
                  "t.yaml:2: key 'link.passphrase': expected an empty passphrase (no "
                  "encryption) or 10 to 79 characters, got 5 characters");
     expect_error("ingest:\n  link: rtmp://x:1\n",
-                 "t.yaml:2: key 'ingest.link': expected srt://host:port, got 'rtmp://x:1'");
+                 "t.yaml:2: key 'ingest.link': expected srt://host:port (or a list of them: one per "
+      "transcoder), got 'rtmp://x:1'");
     expect_error("transcode:\n  listen: srt://127.0.0.1\n",
                  "t.yaml:2: key 'transcode.listen': expected srt://host:port, got "
                  "'srt://127.0.0.1'");
