@@ -397,6 +397,7 @@ static const opt transcode_opts[] = {
       .count_offset = offsetof(lr_transcode_conf, nb_rungs), .max_elems = LR_MAX_RUNGS },
     INT("lookahead_frames", lr_transcode_conf, lookahead_frames, 5, 0, 60, 0),
     BOOL("adaptive_shedding", lr_transcode_conf, adaptive_shedding, 1),
+    BOOL("passthrough", lr_transcode_conf, passthrough, 0),
     { .name = NULL }
 };
 

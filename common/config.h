@@ -85,6 +85,8 @@ typedef struct lr_transcode_conf {
     int    audio_bitrate_kbps;
     int    audio_only;        /* also an audio-only rendition ("audio", the shared track) */
     int    adaptive_shedding; /* drop top rungs from a link whose path can't carry them */
+    int    passthrough;       /* an H.264 source the top rung's size is that rung, as is;
+                                 its IDRs set every rung's keyframes (pipeline.c) */
     int    nb_rungs;
     lr_rung_conf rungs[LR_MAX_RUNGS];
 } lr_transcode_conf;

@@ -17,6 +17,7 @@
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
+#include "common/annexb.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "common/stop.h"
@@ -112,7 +113,7 @@ static void deliver_pes(receiver *rc, AVPacket *pkt)
         return;
     }
     if (par->codec_type != AVMEDIA_TYPE_VIDEO ||
-        lr_pes_is_keyframe(par->codec_id, pkt->data, pkt->size))
+        lr_annexb_starts_gop(par->codec_id, pkt->data, pkt->size))
         pkt->flags |= AV_PKT_FLAG_KEY;
     else
         pkt->flags &= ~AV_PKT_FLAG_KEY;

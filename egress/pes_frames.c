@@ -7,31 +7,6 @@
 
 #define ADTS_HEADER 7
 
-int lr_pes_is_keyframe(int codec_id, const uint8_t *p, int size)
-{
-    for (int i = 0; i + 4 < size; i++) {
-        if (p[i] || p[i + 1] || p[i + 2] != 1)
-            continue;
-        if (codec_id == AV_CODEC_ID_H264) {
-            int type = p[i + 3] & 0x1f;
-            if (type == 5)
-                return 1;
-            if (type == 1)   /* a slice of another kind: the picture is not an IDR */
-                return 0;
-        } else if (codec_id == AV_CODEC_ID_HEVC) {
-            int type = (p[i + 3] >> 1) & 0x3f;
-            if (type >= 16 && type <= 23)  /* IRAP */
-                return 1;
-            if (type < 16)
-                return 0;
-        } else {
-            return 0;
-        }
-        i += 3;
-    }
-    return 0;
-}
-
 static const int adts_rates[16] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050,
                                     16000, 12000, 11025, 8000, 7350 };
 

@@ -6,20 +6,16 @@
  * only when it reads the next PES, and marks it with that PES's flags, so
  * the damage of a PES SRT gave up part of (the demuxer's continuity check)
  * was reported on the frame before it, and the damaged frame passed as
- * whole. Read without parsers, a packet is one PES, flagged exactly. These
- * give back what the parsers gave: the keyframe flag of an H.264 or HEVC
- * access unit (the transcoder writes one per PES), and one packet per AAC
- * frame (the TS muxer packs several ADTS frames into a PES). */
+ * whole. Read without parsers, a packet is one PES, flagged exactly. The
+ * keyframe flag of an H.264 or HEVC access unit (the transcoder writes one
+ * per PES) comes back from common/annexb.h; this gives back one packet per
+ * AAC frame (the TS muxer packs several ADTS frames into a PES). */
 #ifndef LR_EGRESS_PES_FRAMES_H
 #define LR_EGRESS_PES_FRAMES_H
 
 #include <stdint.h>
 
 #include <libavcodec/packet.h>
-
-/* Whether an Annex B access unit of codec_id (AV_CODEC_ID_H264 or _HEVC)
- * starts a closed GOP: an IDR slice (H.264) or an IRAP picture (HEVC). */
-int lr_pes_is_keyframe(int codec_id, const uint8_t *data, int size);
 
 /* Calls fn with each ADTS frame of an audio PES in turn: a reference into
  * the PES's buffer, timestamps advanced by the samples before it, flagged

@@ -36,6 +36,8 @@ typedef struct output {
     size_t           bytes;
     int              up;                    /* connected: packets are queued */
     int              want_key[MAX_STREAMS]; /* a rung resumes at its next keyframe */
+    int64_t          lead_key;              /* passthrough: rung 0's first keyframe, or NOPTS */
+    AVRational       lead_tb;
     int              shed;                  /* top rungs not sent (shed.h) */
     int64_t          lost_full, lost_down, sent, shed_pkts;
     pthread_cond_t   wake;
@@ -47,6 +49,7 @@ struct lr_fanout {
     lr_pipeline     *pipe;
     lr_stop         *stop;
     int              nb_streams, nb_video;
+    int              passthrough;  /* rung 0 is the source (pipeline.h) */
     pthread_mutex_t  lock;
     int              ending;
     int              nb_outputs;
@@ -68,6 +71,19 @@ static void resync(output *o)
 {
     for (int s = 0; s < o->f->nb_video; s++)
         o->want_key[s] = 1;
+    o->lead_key = AV_NOPTS_VALUE;
+}
+
+/* Passthrough sends rung 0 (the source) as the packets come in, ahead of
+ * the encoded rungs' frames of the same moment: after a resync, rung 0 may
+ * start a GOP later than they would, and the egress would number their
+ * segments one apart. So they start at the keyframe rung 0 started at. */
+static int before_lead(const output *o, const AVPacket *pkt, int stream, AVRational tb)
+{
+    if (!o->f->passthrough || stream == 0 || o->shed > 0)
+        return 0;
+    return o->lead_key == AV_NOPTS_VALUE ||
+           av_compare_ts(pkt->pts, tb, o->lead_key, o->lead_tb) < 0;
 }
 
 int lr_fanout_write(void *opaque, AVPacket *pkt, int stream, AVRational tb)
@@ -89,7 +105,8 @@ int lr_fanout_write(void *opaque, AVPacket *pkt, int stream, AVRational tb)
             o->shed_pkts++;
             continue;
         }
-        if (stream < f->nb_video && o->want_key[stream] && !key) {
+        if (stream < f->nb_video && o->want_key[stream] &&
+            (!key || before_lead(o, pkt, stream, tb))) {
             o->lost_full++;  /* still recovering from an overflow */
             continue;
         }
@@ -104,6 +121,10 @@ int lr_fanout_write(void *opaque, AVPacket *pkt, int stream, AVRational tb)
         if (!(copy = av_packet_clone(pkt))) {
             o->lost_full++;
             continue;
+        }
+        if (stream < f->nb_video && o->want_key[stream] && stream == 0) {
+            o->lead_key = pkt->pts;
+            o->lead_tb = tb;
         }
         if (stream < f->nb_video)
             o->want_key[stream] = 0;
@@ -341,6 +362,7 @@ int lr_fanout_start(const lr_config *c, const char *lecture, lr_pipeline *pipe, 
     f->pipe = pipe;
     f->stop = stop;
     f->nb_video = lr_pipeline_nb_rungs(pipe);
+    f->passthrough = lr_pipeline_passthrough(pipe);
     pthread_mutex_init(&f->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);  /* lr_now_ns's clock */

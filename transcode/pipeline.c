@@ -10,6 +10,7 @@
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
+#include "common/annexb.h"
 #include "common/log.h"
 #include "common/stop.h"
 #include "audio.h"
@@ -19,6 +20,7 @@
 #include "rung.h"
 
 #define RUNG_QUEUE_FRAMES 8
+#define IDR_RING          16  /* passed-through IDRs not yet decoded */
 
 struct lr_pipeline {
     const lr_transcode_conf *tc;
@@ -33,6 +35,13 @@ struct lr_pipeline {
     lr_audio        *audio;
     lr_kf_sched      kf;
     atomic_int       force_kf;          /* next frame is an IDR in every rung */
+    /* passthrough (tc->passthrough): rung 0 is the source's own video, and
+     * every other rung's IDRs go where the source has its IDRs */
+    int              first_enc;         /* 1 with passthrough: rung 0 has no encoder */
+    int64_t          idr_pts[IDR_RING]; /* the source's IDRs, a FIFO */
+    int              idr_head, idr_count;
+    int64_t          last_idr_pts;
+    int              warned_gop;
     lr_sink_fn      *sink;
     void            *opaque;
     AVFrame         *frame;
@@ -103,6 +112,27 @@ static int x264_threads(const lr_pipeline *p, int i)
     return FFMAX(1, (int)(cores * mine / all + 0.5));
 }
 
+/* Why the source can't be the top rung as is, or NULL if it can: an H.264
+ * source (8-bit 4:2:0, what every player takes) the size of the top rung
+ * planned for it, at a frame rate within the rung's cap. */
+static const char *passthrough_refusal(const lr_pipeline *p, AVRational fps)
+{
+    const AVCodecParameters *par = p->ifmt->streams[p->vin]->codecpar;
+    const lr_rung *top = &p->rungs[0];
+
+    if (par->codec_id != AV_CODEC_ID_H264)
+        return "the source is not H.264";
+    if (par->format != AV_PIX_FMT_YUV420P && par->format != AV_PIX_FMT_YUVJ420P)
+        return "the source is not 8-bit 4:2:0";
+    if (par->extradata_size && par->extradata[0] == 1)  /* avcC: from a file, not a link */
+        return "the source is not in Annex B (MPEG-TS) form";
+    if (top->width != par->width || top->height != par->height)
+        return "no rung has the source's size";
+    if (top->fps > 0 && av_q2d(fps) > top->fps + 0.01)
+        return "the top rung caps the frame rate below the source's";
+    return NULL;
+}
+
 /* Opens every rung's encoder and starts its thread. The calling thread wears
  * the encoders' name meanwhile, so the codec threads libx264 starts carry it. */
 static int open_rungs(lr_pipeline *p, AVRational src_fps)
@@ -112,7 +142,10 @@ static int open_rungs(lr_pipeline *p, AVRational src_fps)
     int ret = 0;
 
     lr_cpu_name_thread(p->enc_name);
-    for (int i = 0; i < p->nb_rungs; i++) {
+    if (p->first_enc)
+        av_strlcatf(desc, sizeof(desc), "%s=%dx%d source (passthrough)", p->rungs[0].name,
+                    p->rungs[0].width, p->rungs[0].height);
+    for (int i = p->first_enc; i < p->nb_rungs; i++) {
         const lr_rung *r = &p->rungs[i];
         AVRational fps = lr_ladder_rung_fps(r, src_fps);
         lr_venc_params vp = { p->tc, *r, vst->time_base, fps, x264_threads(p, i) };
@@ -191,6 +224,17 @@ int lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatC
                                             planned, LR_MAX_RUNGS)) < 0)
         goto fail;
     memcpy(p->rungs, planned, sizeof(planned[0]) * p->nb_rungs);
+    if (tc->passthrough) {
+        const char *why = passthrough_refusal(p, fps);
+        p->first_enc = !why;
+        if (why)
+            lr_warn("lecture=%s passthrough not used: %s; every rung is encoded", p->lecture,
+                    why);
+        else
+            lr_info("lecture=%s rung %s is the source itself (passthrough); every rung's "
+                    "keyframes follow the source's IDRs", p->lecture, p->rungs[0].name);
+    }
+    p->last_idr_pts = AV_NOPTS_VALUE;
     if ((ret = open_rungs(p, fps)) < 0)
         goto fail;
     if (p->adec && (ret = lr_audio_open(p->adec, tc->audio_bitrate_kbps, &p->audio)) < 0) {
@@ -205,6 +249,20 @@ int lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatC
 fail:
     lr_pipeline_free(&p);
     return ret;
+}
+
+/* Whether the decoded frame at pts was one of the source's IDRs (frames
+ * come out in presentation order; an IDR whose frame never came is passed). */
+static int source_idr(lr_pipeline *p, int64_t pts)
+{
+    while (p->idr_count && p->idr_pts[p->idr_head] <= pts) {
+        int64_t idr = p->idr_pts[p->idr_head];
+        p->idr_head = (p->idr_head + 1) % IDR_RING;
+        p->idr_count--;
+        if (idr == pts)
+            return 1;
+    }
+    return 0;
 }
 
 static int send_video(lr_pipeline *p, AVFrame *src)
@@ -222,11 +280,12 @@ static int send_video(lr_pipeline *p, AVFrame *src)
         p->last_h = src->height;
     }
     p->video_end = pts + (src->pkt_duration > 0 ? src->pkt_duration : frame_ticks(p));
-    key = lr_kf_sched_due(&p->kf, pts) | atomic_exchange(&p->force_kf, 0);
+    key = p->first_enc ? source_idr(p, pts)
+                       : lr_kf_sched_due(&p->kf, pts) | atomic_exchange(&p->force_kf, 0);
     src->pts = pts;
     src->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
     p->frames_in++;
-    for (int i = 0; i < p->nb_rungs; i++) {
+    for (int i = p->first_enc; i < p->nb_rungs; i++) {
         AVFrame *ref = i + 1 < p->nb_rungs ? av_frame_clone(src) : src;
         if (!ref)
             return AVERROR(ENOMEM);
@@ -279,8 +338,48 @@ static int decode(lr_pipeline *p, AVCodecContext *dec, const AVPacket *pkt)
     return 0;
 }
 
+/* Passthrough: the source's video packet goes out as rung 0, flagged key
+ * exactly when it is an IDR (the egress cuts segments there), and its IDR
+ * becomes every encoded rung's. */
+static int pass_through(lr_pipeline *p, const AVPacket *pkt)
+{
+    const AVStream *vst = p->ifmt->streams[p->vin];
+    int idr = lr_annexb_starts_gop(AV_CODEC_ID_H264, pkt->data, pkt->size);
+    int64_t pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+    AVPacket *out;
+
+    if (idr && pts != AV_NOPTS_VALUE) {
+        double gap = p->last_idr_pts == AV_NOPTS_VALUE ? 0
+                   : (pts - p->last_idr_pts) * av_q2d(vst->time_base);
+        if (gap > 1.5 * p->tc->segment_duration && !p->warned_gop) {
+            p->warned_gop = 1;
+            lr_warn("lecture=%s the source's keyframes are %.1f s apart: with passthrough the "
+                    "segments follow them, longer than segment_duration %.1f s (set the "
+                    "encoder's keyframe interval to %g s, or turn passthrough off)",
+                    p->lecture, gap, p->tc->segment_duration, p->tc->segment_duration);
+        }
+        p->last_idr_pts = pts;
+        if (p->idr_count == IDR_RING) {  /* the decoder lost many: forget the oldest */
+            p->idr_head = (p->idr_head + 1) % IDR_RING;
+            p->idr_count--;
+        }
+        p->idr_pts[(p->idr_head + p->idr_count++) % IDR_RING] = pts;
+    }
+    if (!(out = av_packet_clone(pkt)))
+        return AVERROR(ENOMEM);
+    if (idr)
+        out->flags |= AV_PKT_FLAG_KEY;
+    else
+        out->flags &= ~AV_PKT_FLAG_KEY;
+    return p->sink(p->opaque, out, 0, vst->time_base);
+}
+
 int lr_pipeline_send_packet(lr_pipeline *p, AVPacket *pkt)
 {
+    int ret;
+
+    if (pkt->stream_index == p->vin && p->first_enc && (ret = pass_through(p, pkt)) < 0)
+        return ret;
     if (pkt->stream_index == p->vin)
         return decode(p, p->vdec, pkt);
     if (pkt->stream_index == p->ain && p->audio)
@@ -299,7 +398,7 @@ static void log_cpu(lr_pipeline *p)
     int64_t scale = 0, sink = p->audio_sink_ns, frames = 0, capped = 0;
     double wall = (lr_now_ns() - p->start_ns) / 1e9;
 
-    for (int i = 0; i < p->nb_rungs; i++) {
+    for (int i = p->first_enc; i < p->nb_rungs; i++) {
         lr_rung_cpu c;
         lr_rung_cpu_get(p->workers[i], &c);
         scale += c.scale_ns;
@@ -340,7 +439,7 @@ int lr_pipeline_finish(lr_pipeline *p)
     }
     if (ret < 0 && !err)
         err = ret;
-    for (int i = 0; i < p->nb_rungs; i++)
+    for (int i = p->first_enc; i < p->nb_rungs; i++)
         if ((ret = lr_rung_finish(p->workers[i], err < 0)) < 0 && !err)
             err = ret;
     log_cpu(p);
@@ -349,7 +448,7 @@ int lr_pipeline_finish(lr_pipeline *p)
 
 void lr_pipeline_join(lr_pipeline *p)
 {
-    for (int i = 0; p && i < p->nb_rungs; i++)
+    for (int i = p ? p->first_enc : 0; p && i < p->nb_rungs; i++)
         lr_rung_finish(p->workers[i], 1);
 }
 
@@ -368,6 +467,11 @@ void lr_pipeline_free(lr_pipeline **pp)
     av_freep(pp);
 }
 
+int lr_pipeline_passthrough(const lr_pipeline *p)
+{
+    return p->first_enc;
+}
+
 int lr_pipeline_nb_rungs(const lr_pipeline *p)
 {
     return p->nb_rungs;
@@ -380,6 +484,8 @@ const lr_rung *lr_pipeline_rung(const lr_pipeline *p, int i)
 
 const AVCodecParameters *lr_pipeline_video_codecpar(const lr_pipeline *p, int i)
 {
+    if (i < p->first_enc)
+        return p->ifmt->streams[p->vin]->codecpar;
     return lr_rung_codecpar(p->workers[i]);
 }
 

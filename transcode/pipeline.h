@@ -1,8 +1,11 @@
 /* transcode/pipeline.h — turns one lecture's demuxed packets into the ladder:
  * decode video and audio once, put IDRs on the shared keyframe schedule, hand
  * each decoded frame to every rung's thread (rung.c), encode the one audio
- * track (audio.c), and pass all packets to a sink. Used by transcode.c (the
- * live role, input from the link) and offline.c (a file, as fast as it goes). */
+ * track (audio.c), and pass all packets to a sink. With passthrough
+ * (transcode.passthrough) an H.264 source of the top rung's size is that
+ * rung as is, and its IDRs set the other rungs' keyframes. Used by
+ * transcode.c (the live role, input from the link) and offline.c (a file,
+ * as fast as it goes). */
 #ifndef LR_TRANSCODE_PIPELINE_H
 #define LR_TRANSCODE_PIPELINE_H
 
@@ -39,6 +42,9 @@ int  lr_pipeline_finish(lr_pipeline *p);
  * frees everything; *p = NULL. */
 void lr_pipeline_free(lr_pipeline **p);
 
+/* 1 if rung 0 is the source passed through (sent as its packets come in,
+ * ahead of the encoded rungs' frames of the same moment). */
+int                   lr_pipeline_passthrough(const lr_pipeline *p);
 /* The ladder, for the muxer: rungs 0..nb-1, then the audio (NULL if none). */
 int                   lr_pipeline_nb_rungs(const lr_pipeline *p);
 const lr_rung        *lr_pipeline_rung(const lr_pipeline *p, int i);

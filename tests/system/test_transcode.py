@@ -10,10 +10,11 @@ import subprocess
 import urllib.request
 
 
-from lrdemo import (BINARY, decode_errors, http_get, rung_urls, scaled, tool, wait_for,
+from lrdemo import (BINARY, REPO, decode_errors, http_get, rung_urls, scaled, tool, wait_for,
                     wait_master, wait_segments)
 
 SEGMENT = 2.0
+REPO_SAMPLE = REPO / "samples" / "lecture.mp4"
 
 
 def ffmpeg(*args):
@@ -119,6 +120,42 @@ def test_idrs_identical_across_rungs_for_30s(start_demo, tmp_path):
     # one IDR per segment slot of the lecture's clock, none skipped or doubled
     slots = [int(t // SEGMENT) for t in first]
     assert slots == list(range(slots[0], slots[0] + len(slots))), first
+
+
+def test_passthrough_through_the_egress(start_demo, tmp_path):
+    """transcode.passthrough on the demo (the 720p H.264 sample, 2 s GOPs):
+    the egress's 720p rung decodes to the sample's own pictures, the rungs
+    below are encodes, and segments of one number start on the same IDR.
+    In CMAF the sample's B-frame delay (2 frames) differs from the encodes',
+    and the fMP4 muxer's composition offsets show it: their presentation
+    times are up to one frame apart (docs/transcode.md)."""
+    demo = start_demo({"transcode": {"passthrough": True}})
+    urls = rung_urls(demo, wait_master(demo))
+    assert sorted(urls) == ["360p", "480p", "720p"], urls
+    assert "rung 720p is the source itself (passthrough)" in demo.stderr_text()
+    lists = {name: wait_segments(url, 4, scaled(60)) for name, url in urls.items()}
+    common = set.intersection(*({s["seq"] for s in m["segments"]} for m in lists.values()))
+    seqs = sorted(common - {0})[-3:]
+    assert len(seqs) == 3, lists
+    keys, paths = {}, {}
+    for name, m in lists.items():
+        parts = [http_get(urllib.request.urljoin(urls[name], m["map"]))[2]] if m.get("map") else []
+        for seq in seqs:
+            seg = next(s for s in m["segments"] if s["seq"] == seq)
+            status, _, body = http_get(urllib.request.urljoin(urls[name], seg["uri"]), timeout=10)
+            assert status == 200, f"{name} segment {seq}: {status}"
+            parts.append(body)
+        paths[name] = tmp_path / f"{name}.seg"
+        paths[name].write_bytes(b"".join(parts))
+        keys[name] = [round(t, 3) for t, k in video_packets(paths[name]) if k]
+    assert keys["480p"] == keys["360p"] and len(keys["720p"]) == 3, keys
+    assert all(abs(a - b) <= 0.035 for a, b in zip(keys["720p"], keys["480p"])), keys
+    source = set(frame_hashes(REPO_SAMPLE, "0:v:0"))
+    top = frame_hashes(paths["720p"], "0:v:0")
+    assert len(top) >= 170 and all(h in source for h in top), \
+        f"{sum(h not in source for h in top)} of {len(top)} 720p pictures are not the sample's"
+    low = frame_hashes(paths["480p"], "0:v:0")
+    assert not any(h in source for h in low)
 
 
 # ---------------------------------------------------------------------------
@@ -242,3 +279,78 @@ def test_captions_are_announced_in_the_master(start_demo, tmp_path):
     assert 'INSTREAM-ID="CC1"' in text, text
     video = [l for l in text.splitlines() if l.startswith("#EXT-X-STREAM-INF") and "RESOLUTION" in l]
     assert video and all('CLOSED-CAPTIONS="cc"' in l for l in video), text
+
+
+# ---------------------------------------------------------------------------
+# passthrough: the source itself as the top rung
+
+def frame_hashes(path, select):
+    """MD5 of every decoded picture of one video stream (ffmpeg framemd5)."""
+    r = subprocess.run([tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error",
+                        "-i", str(path), "-map", select, "-f", "framemd5", "-"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return [line.rsplit(",", 1)[1].strip() for line in r.stdout.splitlines()
+            if line and not line.startswith("#")]
+
+
+def passthrough_source(tmp_path, gop_s, seconds=10):
+    src = tmp_path / "src.ts"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s=1280x720:r=30:d={seconds}", "-f", "lavfi", "-i",
+           f"sine=d={seconds}", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt",
+           "yuv420p", "-g", int(gop_s * 30), "-keyint_min", int(gop_s * 30), "-sc_threshold", 0,
+           "-c:a", "aac", "-f", "mpegts", src)
+    return src
+
+
+PASSTHROUGH = "transcode:\n  passthrough: true\n  audio_only: false\n"
+
+
+def test_passthrough_top_rung_is_the_source_and_keyframes_follow_it(tmp_path):
+    """A 720p H.264 source with 2 s GOPs: the 720p rung is the source's own
+    pictures (every decoded frame identical), the rungs below are encoded,
+    and every rung's IDRs fall on the source's."""
+    src = passthrough_source(tmp_path, 2.0)
+    out, log = transcode_file(tmp_path, src, PASSTHROUGH)
+    assert "rung 720p is the source itself (passthrough)" in log, log[-2000:]
+    names = ["720p", "480p", "360p"]
+    assert sorted(programs(out)) == sorted(names)
+    keys = check_aligned_ladder(out, names)
+    assert keys == [round(t, 3) for t, k in video_packets(src) if k], keys
+    ids = {p["tags"]["service_name"]: p["program_id"] for p in ffprobe_json(
+        "-show_programs", "-show_entries", "program=program_id:program_tags=service_name",
+        out)["programs"]}
+    source = frame_hashes(src, "0:v:0")
+    top = frame_hashes(out, f"0:p:{ids['720p']}:v")
+    assert top == source, f"{sum(a != b for a, b in zip(top, source))} of {len(source)} differ"
+    # the rungs below are real encodes: a 480p picture differs from a scaled source
+    assert len(frame_hashes(out, f"0:p:{ids['480p']}:v")) == len(source)
+    rc, err = decode_errors(out)
+    assert rc == 0 and not err, err
+
+
+def test_passthrough_follows_a_long_gop_and_says_so(tmp_path):
+    """A source keyframe every 4 s (segment_duration 2 s): the rungs follow
+    the source's IDRs (aligned, not on the 2 s schedule) and the log says
+    what to change."""
+    src = passthrough_source(tmp_path, 4.0, seconds=12)
+    out, log = transcode_file(tmp_path, src, PASSTHROUGH)
+    assert re.search(r"the source's keyframes are 4\.0 s apart", log), log[-2000:]
+    progs = ffprobe_json("-show_programs", "-show_entries",
+                         "program=program_id:program_tags=service_name", out)["programs"]
+    ids = {p["tags"]["service_name"]: p["program_id"] for p in progs}
+    keys = {n: [round(t, 3) for t, k in sorted(program_packets(out, ids[n])) if k]
+            for n in ("720p", "480p", "360p")}
+    assert keys["720p"] == keys["480p"] == keys["360p"], keys
+    assert [round(b - a, 1) for a, b in zip(keys["720p"], keys["720p"][1:])] == [4.0, 4.0], keys
+
+
+def test_passthrough_refused_for_a_source_it_cannot_be(tmp_path):
+    """HEVC can't be the H.264 top rung: every rung is encoded, with a line
+    saying why."""
+    src = tmp_path / "hevc.ts"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30:d=4", "-c:v", "libx265", "-preset",
+           "ultrafast", "-pix_fmt", "yuv420p", "-f", "mpegts", src)
+    out, log = transcode_file(tmp_path, src, PASSTHROUGH)
+    assert "passthrough not used: the source is not H.264" in log, log[-2000:]
+    check_aligned_ladder(out, ["720p", "480p", "360p"])

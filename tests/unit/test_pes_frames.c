@@ -11,6 +11,7 @@
 #include <libavcodec/codec_id.h>
 #include <libavcodec/packet.h>
 
+#include "common/annexb.h"
 #include "egress/pes_frames.h"
 
 static void h264_keyframes(void **state)
@@ -23,11 +24,11 @@ static void h264_keyframes(void **state)
                                  0x9a, 0x02 };
     static const uint8_t junk[] = { 0x12, 0x34, 0, 0, 0x01 };
 
-    assert_true(lr_pes_is_keyframe(AV_CODEC_ID_H264, idr, sizeof(idr)));
-    assert_false(lr_pes_is_keyframe(AV_CODEC_ID_H264, p, sizeof(p)));
-    assert_false(lr_pes_is_keyframe(AV_CODEC_ID_H264, junk, sizeof(junk)));
-    assert_false(lr_pes_is_keyframe(AV_CODEC_ID_H264, idr, 0));
-    assert_false(lr_pes_is_keyframe(AV_CODEC_ID_MPEG2VIDEO, idr, sizeof(idr)));
+    assert_true(lr_annexb_starts_gop(AV_CODEC_ID_H264, idr, sizeof(idr)));
+    assert_false(lr_annexb_starts_gop(AV_CODEC_ID_H264, p, sizeof(p)));
+    assert_false(lr_annexb_starts_gop(AV_CODEC_ID_H264, junk, sizeof(junk)));
+    assert_false(lr_annexb_starts_gop(AV_CODEC_ID_H264, idr, 0));
+    assert_false(lr_annexb_starts_gop(AV_CODEC_ID_MPEG2VIDEO, idr, sizeof(idr)));
 }
 
 static void hevc_keyframes(void **state)
@@ -38,8 +39,8 @@ static void hevc_keyframes(void **state)
     /* AUD, TRAIL_R (1) */
     static const uint8_t trail[] = { 0, 0, 1, 35 << 1, 1, 0x50, 0, 0, 1, 1 << 1, 1, 0xd0, 0x11 };
 
-    assert_true(lr_pes_is_keyframe(AV_CODEC_ID_HEVC, irap, sizeof(irap)));
-    assert_false(lr_pes_is_keyframe(AV_CODEC_ID_HEVC, trail, sizeof(trail)));
+    assert_true(lr_annexb_starts_gop(AV_CODEC_ID_HEVC, irap, sizeof(irap)));
+    assert_false(lr_annexb_starts_gop(AV_CODEC_ID_HEVC, trail, sizeof(trail)));
 }
 
 /* An ADTS header for a frame of len bytes (header included), 48 kHz. */
