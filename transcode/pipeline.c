@@ -42,6 +42,7 @@ struct lr_pipeline {
     int              idr_head, idr_count;
     int64_t          last_idr_pts;
     int              warned_gop;
+    AVPacket        *pass_pkt;          /* what goes to the sink (which unrefs it) */
     lr_sink_fn      *sink;
     void            *opaque;
     AVFrame         *frame;
@@ -235,6 +236,10 @@ int lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatC
                     "keyframes follow the source's IDRs", p->lecture, p->rungs[0].name);
     }
     p->last_idr_pts = AV_NOPTS_VALUE;
+    if (p->first_enc && !(p->pass_pkt = av_packet_alloc())) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
     if ((ret = open_rungs(p, fps)) < 0)
         goto fail;
     if (p->adec && (ret = lr_audio_open(p->adec, tc->audio_bitrate_kbps, &p->audio)) < 0) {
@@ -346,7 +351,8 @@ static int pass_through(lr_pipeline *p, const AVPacket *pkt)
     const AVStream *vst = p->ifmt->streams[p->vin];
     int idr = lr_annexb_starts_gop(AV_CODEC_ID_H264, pkt->data, pkt->size);
     int64_t pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-    AVPacket *out;
+    AVPacket *out = p->pass_pkt;
+    int ret;
 
     if (idr && pts != AV_NOPTS_VALUE) {
         double gap = p->last_idr_pts == AV_NOPTS_VALUE ? 0
@@ -365,8 +371,8 @@ static int pass_through(lr_pipeline *p, const AVPacket *pkt)
         }
         p->idr_pts[(p->idr_head + p->idr_count++) % IDR_RING] = pts;
     }
-    if (!(out = av_packet_clone(pkt)))
-        return AVERROR(ENOMEM);
+    if ((ret = av_packet_ref(out, pkt)) < 0)
+        return ret;
     if (idr)
         out->flags |= AV_PKT_FLAG_KEY;
     else
@@ -464,6 +470,7 @@ void lr_pipeline_free(lr_pipeline **pp)
     avcodec_free_context(&p->vdec);
     avcodec_free_context(&p->adec);
     av_frame_free(&p->frame);
+    av_packet_free(&p->pass_pkt);
     av_freep(pp);
 }
 
