@@ -52,6 +52,8 @@
 #define PARK_BUCKETS      1024   /* per worker: paths with parked requests */
 #define MAX_TIMEOUT_QUEUES 8     /* per worker: one per distinct park timeout */
 #define MAX_STATUS        600
+#define MAX_REFUSED       64     /* per worker: TLS connections over the per-IP cap kept
+                                    open to answer 503; beyond, closed at accept */
 #define VIEWER_SLOTS      16384
 #define VIEWER_WINDOW_S   30
 #define IP_BUCKETS        1024
@@ -75,6 +77,7 @@ typedef struct conn {
     h2o_socket_t  *sock;
     worker        *w;
     int            capped; /* counted in the per-IP table */
+    int            refused; /* over the per-IP cap, over TLS: every request gets 503 */
     int            shut;
     char           ip[INET6_ADDRSTRLEN];
 } conn;
@@ -145,6 +148,7 @@ struct worker {
     atomic_uint_fast64_t       bytes;
     atomic_uint_fast64_t       park_timeouts;
     atomic_int                 nb_conns;
+    int                        nb_refused; /* TLS connections answered 503 (conn.refused) */
 };
 
 typedef struct viewer_slot {
@@ -1501,6 +1505,17 @@ static int headers_too_big(const h2o_req_t *req)
     return total > MAX_HEADER_BYTES;
 }
 
+static void on_conn_close(void *data);
+
+/* The connection a request came on, if it is one of ours. */
+static conn *req_conn(h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket ?
+                         req->conn->callbacks->get_socket(req->conn) : NULL;
+
+    return sock && sock->on_close.cb == on_conn_close ? sock->on_close.data : NULL;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     lr_http *h = ((route_handler *)self)->h;
@@ -1508,7 +1523,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     size_t len = req->path.len, qlen = 0;
     const char *query = "";
     int signed_len;
+    conn *c = req_conn(req);
 
+    if (c && c->refused) {  /* over the per-IP cap (TLS): as refuse_busy says it */
+        static const char body[] = "too many connections from here\n";
+        add_header(req, H2O_TOKEN_RETRY_AFTER, "10");
+        add_header(req, H2O_TOKEN_CACHE_CONTROL, ERROR_CC);
+        count_response(req_worker(req), 503, sizeof(body) - 1);
+        h2o_send_error_generic(req, 503, "Service Unavailable", body,
+                               H2O_SEND_ERROR_KEEP_HEADERS | H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
+        return 0;
+    }
     if (headers_too_big(req)) {
         send_error(req, 431, "Request Header Fields Too Large", ERROR_CC);
         return 0;
@@ -1586,6 +1611,8 @@ static void on_conn_close(void *data)
     conn *c = data;
     if (c->capped)
         ip_release(c->w->h, c->ip);
+    if (c->refused)
+        c->w->nb_refused--;
     atomic_fetch_sub(&c->w->nb_conns, 1);
     h2o_linklist_unlink(&c->link);
     av_free(c);
@@ -1605,8 +1632,9 @@ static SSL_CTX *current_ssl_ctx(lr_http *h)
 /* A plain HTTP connection over the per-IP cap gets a canned 503 (RFC 9110
  * 15.6.4) rather than a bare close, so a client can tell why; what it has
  * sent is read and discarded first, so that the close is a FIN, not a reset
- * that could destroy the answer. Best effort, never blocks. (Over TLS there
- * is no cheap way to answer: those are closed.) */
+ * that could destroy the answer. Best effort, never blocks. (Over TLS the
+ * answer needs the handshake: such a connection is accepted as refused and
+ * on_req answers it, see MAX_REFUSED.) */
 static void refuse_busy(int fd)
 {
     static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
@@ -1647,13 +1675,18 @@ static void accept_all(worker *w, h2o_socket_t *listener, int tls)
             if (ip_acquire(h, c->ip) < 0) {
                 lr_debug("http: %s is at max_conns_per_ip (%d): connection refused", c->ip,
                          h->conf->max_conns_per_ip);
-                av_free(c);
-                if (!tls)
-                    refuse_busy(h2o_socket_get_fd(sock));
-                h2o_socket_close(sock);
-                continue;
+                if (tls && w->nb_refused < MAX_REFUSED) {
+                    c->refused = 1;
+                    w->nb_refused++;
+                } else {
+                    av_free(c);
+                    if (!tls)
+                        refuse_busy(h2o_socket_get_fd(sock));
+                    h2o_socket_close(sock);
+                    continue;
+                }
             }
-            c->capped = 1;
+            c->capped = !c->refused;
         }
         c->sock = sock;
         h2o_linklist_insert(&w->conns, &c->link);

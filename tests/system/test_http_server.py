@@ -502,6 +502,45 @@ def test_per_ip_connection_cap(tmp_path):
         s.stop()
 
 
+@pytest.mark.skipif(not shutil.which("curl"), reason="curl missing")
+def test_per_ip_connection_cap_over_tls_answers_503(tmp_path):
+    """Over TLS, a connection past the cap can't be answered before the
+    handshake: it is accepted as refused and every request on it gets the
+    same 503 (HTTP/1.1 and HTTP/2); once the held ones close, the next is
+    served."""
+    import ssl
+    make_cert(tmp_path)
+    s = Server(tmp_path, {"max_conns_per_ip": 2, "tls_listen": f"127.0.0.1:{free_tcp_port()}",
+                          "tls_cert": str(tmp_path / "cert.pem"),
+                          "tls_key": str(tmp_path / "key.pem")})
+    ctx = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    held = []
+    try:
+        for _ in range(2):
+            c = ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.tls_port)),
+                                server_hostname="127.0.0.1")
+            held.append(c)
+        url = f"https://127.0.0.1:{s.tls_port}/healthz"
+        for proto in ("--http1.1", "--http2"):
+            r = _curl("--cacert", str(tmp_path / "cert.pem"), proto, "-D", "-", "-o", "/dev/null",
+                      "-w", "%{http_version} %{http_code}", url)
+            assert r.stdout.endswith(" 503"), (proto, r.stdout, r.stderr)
+            assert re.search(r"(?im)^retry-after: 10\r?$", r.stdout), r.stdout
+        # the refused ones never took a place: the plain port is at the cap too
+        assert get(s.port, "/healthz")[0] != 200
+    finally:
+        for c in held:
+            c.close()
+    try:
+        deadline, st = time.monotonic() + 5, None
+        while time.monotonic() < deadline and st != "200":
+            st = _curl("--cacert", str(tmp_path / "cert.pem"), "-o", "/dev/null", "-w",
+                       "%{http_code}", f"https://127.0.0.1:{s.tls_port}/healthz").stdout
+        assert st == "200"
+    finally:
+        s.stop()
+
+
 def _curl(*args):
     return subprocess.run(["curl", "-sS", *args], capture_output=True, text=True, timeout=30)
 
