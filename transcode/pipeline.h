@@ -30,7 +30,9 @@ int  lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormat
  * yields. A damaged packet costs frames, not the lecture. Returns 0, or the
  * error of a rung or the sink. */
 int  lr_pipeline_send_packet(lr_pipeline *p, AVPacket *pkt);
-/* The next video frame is an IDR in every rung (a new egress link). */
+/* The next video frame is an IDR in every rung (a new egress link). No
+ * effect with passthrough: the source's keyframes can't be moved, so a new
+ * link starts at the source's next IDR. */
 void lr_pipeline_force_keyframe(lr_pipeline *p);
 /* Stops what still runs (unless lr_pipeline_finish ended it) and joins
  * every thread: the sink is not called after it returns. */
