@@ -33,7 +33,9 @@ typedef struct uplink {
     int             up;        /* connected, its muxer open */
     int             was_up;    /* ever */
     int             gen;       /* the parameters it was opened with */
-    int             want_key;  /* queue nothing until a video keyframe */
+    int             want_key;  /* queue nothing until a video keyframe: so a queue
+                                  always starts at one, and a link (re)opened
+                                  sends from it */
     int64_t         reconnects, dropped;
     pthread_cond_t  wake;
 } uplink;
@@ -248,19 +250,6 @@ static void *uplink_thread(void *arg)
             lr_backoff_succeeded(&backoff);
             o->gen = gen;
             o->up = o->was_up = 1;
-            /* What queued while connecting starts at a keyframe (write keeps
-             * the newest one while the link is down); trim to it. */
-            while (o->count && has_video(u) &&
-                   !(o->queue[o->head]->stream_index == LR_FEED_VIDEO &&
-                     (o->queue[o->head]->flags & AV_PKT_FLAG_KEY))) {
-                o->bytes -= (size_t)o->queue[o->head]->size;
-                av_packet_free(&o->queue[o->head]);
-                o->head = (o->head + 1) % QUEUE_PACKETS;
-                o->count--;
-                o->dropped++;
-            }
-            if (!o->count && has_video(u))
-                o->want_key = 1;
             lr_info("lecture=%s link up to %s", u->lecture, o->url);
             continue;
         }
