@@ -22,10 +22,17 @@ int lr_shed_congested(const lr_shed *s, const lr_link_health *h)
 
     if (h->acks == s->acks)
         return 0;  /* dark: shedding would not help, and the RTT isn't measured */
-    /* A full send buffer alone is no sign: heavy random loss keeps packets
-     * waiting for their retransmission (20 % loss at 200 ms RTT: 300-1025 ms
-     * of a 1010 ms latency, the RTT flat within 4 ms). It tips the scale
-     * only once the RTT has begun to rise too. */
+    /* A rising RTT means a queue only if what was sent waits for its
+     * acknowledgement longer than the path's own RTT too: SRT's smoothed
+     * RTT also rises when a host is busy (a CI run: 283 ms against 199 on
+     * its own, while nothing waited more than 180 ms, and a rung was shed
+     * for nothing); behind a bottleneck it waited 1006-1026 ms.
+     * A full send buffer alone is no sign either: heavy random loss keeps
+     * packets waiting for their retransmission (20 % loss at 200 ms RTT:
+     * 300-1025 ms of a 1010 ms latency, the RTT flat within 4 ms). It tips
+     * the scale only once the RTT has begun to rise too. */
+    if (h->send_buffer_ms <= s->min_rtt + allowed / 2)
+        return 0;
     return rise > allowed ||
            (rise > allowed / 2 && h->latency_ms > 0 && h->send_buffer_ms > h->latency_ms * 8 / 10);
 }

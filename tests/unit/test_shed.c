@@ -53,6 +53,13 @@ static void delay_not_loss_is_congestion(void **state)
     assert_true(lr_shed_congested(&s, &lossy));
     lossy.send_buffer_ms = 700;
     assert_false(lr_shed_congested(&s, &lossy));
+    /* a busy host: the smoothed RTT up 84 ms, but nothing waits longer than
+     * the path's own RTT (a CI run shed a rung on this) */
+    lr_link_health busy = { .rtt_ms = 283, .latency_ms = 1000, .send_buffer_ms = 180,
+                            .acks = 1 };
+    assert_false(lr_shed_congested(&s, &busy));
+    busy.send_buffer_ms = 260;  /* ... what waits as long as the RTT says: a queue */
+    assert_true(lr_shed_congested(&s, &busy));
 }
 
 static void two_strikes_shed_one_rung_then_settle(void **state)
