@@ -10,7 +10,9 @@
  * last check is dark (a blackout), not narrow: it is neither congested nor
  * calm. Random loss, however heavy, doesn't raise the RTT (though it fills
  * the send buffer), and shedding would not cure it. Two
- * congested checks in a row shed one rung; a rung comes back after the path
+ * congested checks in a row shed one rung if the RTT rose by twice what is
+ * allowed, four (2 s) if less: a busy host lifts it for a moment, a queue
+ * stays. A rung comes back after the path
  * has been calm for the hold time (10 s), which doubles (up to 2 minutes)
  * each time a restored rung has to go again within 15 s, and is forgotten
  * after a restore that lasts. */

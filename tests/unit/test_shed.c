@@ -80,6 +80,22 @@ static void two_strikes_shed_one_rung_then_settle(void **state)
     assert_int_equal(s.shed, 2);
 }
 
+/* A modest rise sheds only once it has held for 2 s: a busy host's doesn't. */
+static void a_modest_rise_must_last(void **state)
+{
+    lr_shed s;
+    int64_t t = S(1);
+    lr_link_health busy = { .rtt_ms = 290, .latency_ms = 1000, .send_buffer_ms = 500 };
+
+    lr_shed_init(&s, 3);
+    feed(&s, &calm, &t, 3);  /* past the warm-up */
+    assert_true(lr_shed_congested(&s, &busy));
+    assert_int_equal(feed(&s, &busy, &t, 1.5), 0);   /* three checks */
+    assert_int_equal(feed(&s, &calm, &t, 5), 0);
+    assert_int_equal(feed(&s, &busy, &t, 2), 1);     /* the fourth in a row */
+    assert_int_equal(s.shed, 1);
+}
+
 static void calm_restores_and_a_failed_restore_doubles_the_hold(void **state)
 {
     lr_shed s;
@@ -156,6 +172,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(delay_not_loss_is_congestion),
         cmocka_unit_test(two_strikes_shed_one_rung_then_settle),
+        cmocka_unit_test(a_modest_rise_must_last),
         cmocka_unit_test(calm_restores_and_a_failed_restore_doubles_the_hold),
         cmocka_unit_test(a_dark_path_is_not_narrow),
         cmocka_unit_test(a_new_link_warms_up_first),
