@@ -102,7 +102,7 @@ static int check_segment_format(const char *s)
 
 static int check_rate_control(const char *s)
 {
-    static const char *const modes[] = { "crf", "cbr", NULL };
+    static const char *const modes[] = { "crf", "cbr", "abr", NULL };
     return in_list(s, modes);
 }
 

@@ -53,6 +53,17 @@ int64_t lr_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void lr_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_ns)
+{
+    struct timespec ts = { .tv_sec = deadline_ns / 1000000000,
+                           .tv_nsec = deadline_ns % 1000000000 };
+
+    if (deadline_ns)
+        pthread_cond_timedwait(cond, lock, &ts);
+    else
+        pthread_cond_wait(cond, lock);
+}
+
 int lr_stop_wait_until(lr_stop *s, int64_t deadline_ns)
 {
     struct timespec ts = { .tv_sec = deadline_ns / 1000000000,

@@ -25,6 +25,10 @@ static inline int lr_stop_requested(lr_stop *s) { return atomic_load(&s->request
  * Returns 1 if stopped, 0 if the deadline passed. */
 int lr_stop_wait_until(lr_stop *s, int64_t deadline_ns);
 
+/* Waits on cond (lock held) until woken or CLOCK_MONOTONIC reaches
+ * deadline_ns; 0: no deadline. */
+void lr_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_ns);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t lr_now_ns(void);
 

@@ -32,6 +32,13 @@ int lr_ts_mux_begin(AVFormatContext *oc)
     return ret;
 }
 
+void lr_ts_mux_end(AVFormatContext **oc, int trailer)
+{
+    if (*oc && trailer)
+        av_write_trailer(*oc);
+    lr_ts_mux_free(oc);
+}
+
 void lr_ts_mux_free(AVFormatContext **oc)
 {
     if (*oc)

@@ -14,5 +14,7 @@ int  lr_ts_mux_alloc(AVIOContext *pb, AVFormatContext **out);
 int  lr_ts_mux_begin(AVFormatContext *oc);
 /* Frees the context (not its pb); NULLs *oc. */
 void lr_ts_mux_free(AVFormatContext **oc);
+/* Writes the trailer first if trailer (a link ending in order), then frees. */
+void lr_ts_mux_end(AVFormatContext **oc, int trailer);
 
 #endif

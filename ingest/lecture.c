@@ -308,15 +308,13 @@ static void report(lr_lecture *l, int64_t now)
 static void wait_for_news(lr_lecture *l, int64_t now)
 {
     int64_t until = l->report_at ? l->report_at : now + REPORT_NS;
-    struct timespec ts;
     lr_feed_stats st;
 
     if (l->active >= 0) {
         lr_feed_get_stats(l->feeds[l->active], &st);
         until = FFMIN(until, st.last_pkt_ns + (int64_t)l->stall_ms * 1000000 + 1000000);
     }
-    ts = (struct timespec){ until / 1000000000, until % 1000000000 };
-    pthread_cond_timedwait(&l->cond, &l->lock, &ts);
+    lr_cond_wait_until(&l->cond, &l->lock, until);
 }
 
 static void *lecture_thread(void *arg)

@@ -182,24 +182,8 @@ fail:
 
 static void disconnect(AVIOContext **pb, AVFormatContext **oc, int trailer)
 {
-    if (*oc && trailer)
-        av_write_trailer(*oc);
-    lr_ts_mux_free(oc);
+    lr_ts_mux_end(oc, trailer);
     lr_link_avio_close(pb);
-}
-
-/* Waits on o->wake until deadline_ns (CLOCK_MONOTONIC; 0: no deadline). */
-static void wait_until(uplink *o, int64_t deadline_ns)
-{
-    struct timespec ts;
-
-    if (!deadline_ns) {
-        pthread_cond_wait(&o->wake, &o->u->lock);
-        return;
-    }
-    ts.tv_sec = deadline_ns / 1000000000;
-    ts.tv_nsec = deadline_ns % 1000000000;
-    pthread_cond_timedwait(&o->wake, &o->u->lock, &ts);
 }
 
 static void *uplink_thread(void *arg)
@@ -229,7 +213,7 @@ static void *uplink_thread(void *arg)
             if (u->ending)
                 break;
             if (!gen || lr_now_ns() < backoff.retry_at) {
-                wait_until(o, gen ? backoff.retry_at : 0);
+                lr_cond_wait_until(&o->wake, &o->u->lock, gen ? backoff.retry_at : 0);
                 continue;
             }
             for (int k = 0; k < LR_FEED_NB && ret >= 0; k++) {
@@ -256,7 +240,7 @@ static void *uplink_thread(void *arg)
         if (!o->count) {
             if (u->ending)
                 break;
-            wait_until(o, 0);
+            lr_cond_wait_until(&o->wake, &o->u->lock, 0);
             continue;
         }
         AVPacket *pkt = o->queue[o->head];

@@ -16,7 +16,7 @@ int lr_venc_open(const lr_venc_params *vp, AVCodecContext **out)
     /* The VBV holds one segment at the cap: a segment never exceeds the cap
      * on average, however the bits are spread inside it. */
     int64_t bufsize = (int64_t)(cap * FFMAX(tc->segment_duration, 1.0));
-    int cbr = !strcmp(tc->rate_control, "cbr");
+    int cbr = !strcmp(tc->rate_control, "cbr"), abr = !strcmp(tc->rate_control, "abr");
     char params[160];
     AVCodecContext *enc;
     int ret;
@@ -36,12 +36,17 @@ int lr_venc_open(const lr_venc_params *vp, AVCodecContext **out)
     enc->thread_count = vp->threads;
     /* Keyframes come only from the schedule: no natural GOP end, no scene cuts. */
     enc->gop_size = (int)FFMIN(100000, 10 * tc->segment_duration * av_q2d(vp->fps) + 1);
-    enc->rc_max_rate = cap;
-    enc->rc_buffer_size = (int)FFMIN(INT32_MAX, bufsize);
-    if (cbr) {
+    if (abr) {
+        /* The ffmpeg CLI's -b:v: the bitrate on average, peaks unbounded.
+         * For files (transcode-file) and like-for-like benchmarks. */
         enc->bit_rate = cap;
-        enc->rc_min_rate = cap;
+    } else if (cbr) {
+        enc->bit_rate = cap;
+        enc->rc_min_rate = enc->rc_max_rate = cap;
+        enc->rc_buffer_size = (int)FFMIN(INT32_MAX, bufsize);
     } else {
+        enc->rc_max_rate = cap;
+        enc->rc_buffer_size = (int)FFMIN(INT32_MAX, bufsize);
         av_opt_set_double(enc->priv_data, "crf", tc->crf, 0);
     }
     av_opt_set(enc->priv_data, "preset", tc->preset, 0);

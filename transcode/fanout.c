@@ -168,24 +168,8 @@ static int connect_output(output *o, AVIOContext **pb, AVFormatContext **oc)
 
 static void disconnect(AVIOContext **pb, AVFormatContext **oc, int trailer)
 {
-    if (*oc && trailer)
-        av_write_trailer(*oc);
-    lr_ts_mux_free(oc);
+    lr_ts_mux_end(oc, trailer);
     lr_link_avio_close(pb);
-}
-
-/* Waits on o->wake until deadline_ns (CLOCK_MONOTONIC; 0: no deadline). */
-static void wait_until(output *o, int64_t deadline_ns)
-{
-    struct timespec ts;
-
-    if (!deadline_ns) {
-        pthread_cond_wait(&o->wake, &o->f->lock);
-        return;
-    }
-    ts.tv_sec = deadline_ns / 1000000000;
-    ts.tv_nsec = deadline_ns % 1000000000;
-    pthread_cond_timedwait(&o->wake, &o->f->lock, &ts);
 }
 
 /* What the link wrote over the last second, from snapshots of its byte
@@ -279,7 +263,7 @@ static void *output_thread(void *arg)
             if (f->ending)
                 break;
             if (lr_now_ns() < backoff.retry_at) {
-                wait_until(o, backoff.retry_at);
+                lr_cond_wait_until(&o->wake, &o->f->lock, backoff.retry_at);
                 continue;
             }
             pthread_mutex_unlock(&f->lock);
@@ -307,7 +291,7 @@ static void *output_thread(void *arg)
         if (!o->count) {
             if (f->ending)
                 break;
-            wait_until(o, 0);
+            lr_cond_wait_until(&o->wake, &o->f->lock, 0);
             continue;
         }
         AVPacket *pkt = o->queue[o->head];

@@ -161,7 +161,8 @@ static int open_rungs(lr_pipeline *p, AVRational src_fps)
     lr_cpu_name_thread(p->dec_name);
     if (ret >= 0)
         lr_info("lecture=%s ladder (%s, x264 %s): %s%s", p->lecture,
-                !strcmp(p->tc->rate_control, "cbr") ? "CBR" : "capped CRF", p->tc->preset,
+                !strcmp(p->tc->rate_control, "cbr")   ? "CBR"
+                : !strcmp(p->tc->rate_control, "abr") ? "ABR" : "capped CRF", p->tc->preset,
                 desc, p->tc->audio_only && p->ain >= 0 ? " + audio only" : "");
     return ret;
 }
