@@ -4,6 +4,8 @@
  * parallel while decoding goes on. */
 #include "pipeline.h"
 
+#include <math.h>
+
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -97,10 +99,13 @@ fail:
 }
 
 /* x264 threads of rung i: the machine's cores shared out by each rung's share
- * of the ladder's pixels, at least one. The rungs already run in parallel,
- * and on 2 cores one thread each measured fastest (bench/transcode: 42 vs 27
- * frames/s with x264's own choice, 3 threads + lookahead per rung, and less
- * CPU in all: no frame-thread overhead). */
+ * of the ladder's pixels, rounded up. The rungs already run in parallel, so
+ * few threads suffice (x264's own choice, 3 threads + lookahead per rung,
+ * measured 27 frames/s against 42 with one each), but a top rung with more
+ * than half the pixels on one thread is the critical path: on 2 cores the
+ * 1080p rung (57 %) with 2 threads and the others with 1 measured 44.7
+ * against 41.2 frames/s with one each (bench/transcode --rate-control abr,
+ * 3 runs each; it costs that rung one frame of latency). */
 static int x264_threads(const lr_pipeline *p, int i)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -110,7 +115,7 @@ static int x264_threads(const lr_pipeline *p, int i)
         all += (double)p->rungs[k].width * p->rungs[k].height;
     if (cores < 1 || all <= 0)
         return 1;
-    return FFMAX(1, (int)(cores * mine / all + 0.5));
+    return FFMAX(1, (int)ceil(cores * mine / all - 1e-9));
 }
 
 /* Why the source can't be the top rung as is, or NULL if it can: an H.264
