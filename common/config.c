@@ -388,7 +388,7 @@ static const opt transcode_opts[] = {
         "an x264 preset (ultrafast, superfast, veryfast, faster, fast, medium, slow, "
         "slower, veryslow, placebo)", 0),
     STR("rate_control", lr_transcode_conf, rate_control, "crf", check_rate_control,
-        "crf (capped CRF) or cbr", 0),
+        "crf (capped CRF), cbr or abr", 0),
     DBL("crf", lr_transcode_conf, crf, 23, 0, 51),
     INT("audio_bitrate_kbps", lr_transcode_conf, audio_bitrate_kbps, 96, 16, 512, 0),
     [TRANSCODE_AUDIO_ONLY] = BOOL("audio_only", lr_transcode_conf, audio_only, 1),

@@ -413,7 +413,7 @@ static void test_rung_errors(void **state)
                  "t.yaml:3: key 'transcode.rungs[0].profile': expected empty (automatic), "
                  "baseline, main or high, got 'hi'");
     expect_error("transcode:\n  rate_control: vbr\n",
-                 "t.yaml:2: key 'transcode.rate_control': expected crf (capped CRF) or cbr, "
+                 "t.yaml:2: key 'transcode.rate_control': expected crf (capped CRF), cbr or abr, "
                  "got 'vbr'");
     expect_error("transcode:\n  rungs:\n"
                  "    - { name: hd, width: 1280, height: 720, bitrate_kbps: 2000 }\n"
