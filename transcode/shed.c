@@ -31,9 +31,15 @@ static double allowed_rise(const lr_shed *s)
     return s->min_rtt / 4 > 60 ? s->min_rtt / 4 : 60;
 }
 
+/* How far the RTT stands above the path's own (0 until that is known). */
+static double rtt_rise(const lr_shed *s, const lr_link_health *h)
+{
+    return s->min_rtt > 0 ? h->rtt_ms - s->min_rtt : 0;
+}
+
 int lr_shed_congested(const lr_shed *s, const lr_link_health *h)
 {
-    double rise = s->min_rtt > 0 ? h->rtt_ms - s->min_rtt : 0;
+    double rise = rtt_rise(s, h);
     double allowed = allowed_rise(s);
 
     if (h->acks == s->acks)
@@ -64,7 +70,7 @@ int lr_shed_check(lr_shed *s, const lr_link_health *h, int64_t now)
     if (h->rtt_ms > 0 && (s->min_rtt <= 0 || h->rtt_ms < s->min_rtt))
         s->min_rtt = h->rtt_ms;
     congested = lr_shed_congested(s, h);
-    strong = congested && h->rtt_ms - s->min_rtt > 2 * allowed_rise(s);
+    strong = congested && rtt_rise(s, h) > 2 * allowed_rise(s);
     s->acks = h->acks;
     s->strikes = congested ? s->strikes + 1 : 0;
     if (congested || dark)
