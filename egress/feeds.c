@@ -16,6 +16,7 @@
 #define MAX_STREAMS   32
 #define BACKLOG_MAX   2048                    /* packets per feed and stream */
 #define SWITCH_TICKS  ((int64_t)LR_FEED_SWITCH_MS * 90)
+#define SILENT_NS     ((int64_t)LR_FEED_SILENT_MS * 1000000)
 #define RESET_TICKS   (INT64_C(10) * 90000)   /* the followed feed's clock went back this far */
 #define WRAP          (INT64_C(1) << 33)      /* MPEG-TS timestamps */
 #define KEY_MAX       (LR_LECTURE_NAME_MAX + 3)
@@ -38,6 +39,7 @@ typedef struct feed {
     int        live;
     int        map[MAX_STREAMS];    /* its stream index -> ladder stream; -1 unused */
     backlog   *queued[MAX_STREAMS]; /* by ladder stream; allocated when needed */
+    int64_t    arrived[MAX_STREAMS]; /* by ladder stream: lr_now_ns() of its last packet */
 } feed;
 
 struct lr_feeds {
@@ -101,6 +103,7 @@ static void feed_reset(feed *fd)
         backlog_clear(fd->queued[s]);
         av_freep(&fd->queued[s]);
         fd->map[s] = -1;
+        fd->arrived[s] = 0;
     }
     fd->live = 0;
 }
@@ -378,7 +381,7 @@ static void enqueue(lr_feeds *f, int s, feed *fd, const AVPacket *pkt, int64_t d
 void lr_feeds_packet(lr_feeds *f, int id, const AVPacket *pkt)
 {
     feed *fd = &f->feeds[id];
-    int64_t d, last, shift = 0;
+    int64_t d, last, shift = 0, now = lr_now_ns();
     stream *st;
     int s;
 
@@ -388,6 +391,7 @@ void lr_feeds_packet(lr_feeds *f, int id, const AVPacket *pkt)
     if ((s = fd->map[pkt->stream_index]) < 0)
         goto out;
     st = &f->streams[s];
+    fd->arrived[s] = now;
     d = pkt->dts;   /* 1/90000: every link is MPEG-TS (map_feed) */
     last = st->last;
     if (last != AV_NOPTS_VALUE) {
@@ -406,7 +410,14 @@ void lr_feeds_packet(lr_feeds *f, int id, const AVPacket *pkt)
     if (last != AV_NOPTS_VALUE && d <= last)
         goto out;   /* published already, from the followed feed */
     enqueue(f, s, fd, pkt, d, shift);
-    if (last != AV_NOPTS_VALUE && d - last > SWITCH_TICKS)
+    if (last == AV_NOPTS_VALUE)
+        goto out;
+    /* Here this feed brings what the followed one has not yet. A followed
+     * feed that died is noticed by its silence long before its receiver
+     * times out; one whose path merely runs late, by how far behind it is. */
+    if (now - f->feeds[st->follow].arrived[s] > SILENT_NS)
+        follow(f, s, id, "went silent");
+    else if (d - last > SWITCH_TICKS)
         follow(f, s, id, "fell behind");
 out:
     pthread_mutex_unlock(&f->lock);

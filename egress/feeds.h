@@ -4,10 +4,12 @@
  * transcoder over two network paths (transcode.link listing the egress
  * twice) or from two transcoders fed by the same ingest. Every stream of the
  * ladder follows one feed; what another feed delivers first waits in that
- * feed's backlog. When the followed feed falls LR_FEED_SWITCH_MS of media
- * behind another (it died, or its path stalls), the stream switches to the
- * one ahead and continues from its backlog right after the last packet it
- * published: no gap, no discontinuity. Feeds from one transcoder carry the
+ * feed's backlog. When the followed feed delivers nothing of a stream for
+ * LR_FEED_SILENT_MS while another brings what comes next (it died, or its
+ * path went dark), or falls LR_FEED_SWITCH_MS of media behind another (its
+ * path runs late), the stream switches to the other and continues from its
+ * backlog right after the last packet it published: no gap, no
+ * discontinuity. Feeds from one transcoder carry the
  * same encode, so nothing a player sees changes; two transcoders make the
  * same keyframes (transcode/keyframes.h) but their own pictures between
  * them, so a switch between keyframes may show a damaged picture until the
@@ -28,6 +30,9 @@
 
 #define LR_MAX_FEEDS       4
 #define LR_FEED_SWITCH_MS  500
+/* Well above a stream's packet interval (a frame: 33 ms at 30 fps, 21 ms of
+ * AAC), well below a player's buffer. */
+#define LR_FEED_SILENT_MS  250
 
 typedef struct lr_feeds lr_feeds;
 

@@ -320,6 +320,11 @@ def test_either_of_two_transcoders_dies_and_hls_js_plays_on(tmp_path):
                           lecture="cs101")
         print(f"two transcoders: played {s['played']:.1f} s, switches={switched:.0f}, "
               f"hls.js errors: {s['errors']}")
+        # what a stall here would come from: each link's latency (the
+        # standby's lag at a switch) and when the egress switched
+        for p in procs[2:]:
+            print(*[ln for ln in p.stderr_text().splitlines() if "latency auto" in ln], sep="\n")
+        print(*[ln for ln in egress.stderr_text().splitlines() if "following feed" in ln], sep="\n")
         assert s["ok"] and not s["fatal"] and s["played"] >= 30, s
         assert not [e for e in s["errors"] if e.startswith("video/") or
                     "DECODE" in e.split(" (")[0].upper()], s["errors"]
