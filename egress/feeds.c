@@ -27,6 +27,7 @@ typedef struct stream {
     int      codec_id, width, height;
     int      follow;           /* the feed it follows; -1 none yet */
     int64_t  last;             /* dts of the last packet published, 1/90000 */
+    int64_t  step;             /* the last step between two published, 1/90000 */
     AVPacket *last_key;        /* video: the last whole keyframe published */
 } stream;
 
@@ -224,7 +225,17 @@ static void publish(lr_feeds *f, int s, const AVPacket *pkt, int64_t dts90, int6
     if (out.pts != AV_NOPTS_VALUE)
         out.pts += shift;
     lr_packager_packet(f->pk, &out);
+    if (f->streams[s].last != AV_NOPTS_VALUE && dts90 > f->streams[s].last)
+        f->streams[s].step = FFMIN(dts90 - f->streams[s].last, 90000);
     f->streams[s].last = dts90;
+}
+
+/* How long the followed feed may deliver nothing of stream s before another
+ * that brings what comes next takes over: LR_FEED_SILENT_MS, or two frame
+ * intervals of a stream slower than 8 frames a second (slides at 5 fps). */
+static int64_t silent_ns(const stream *st)
+{
+    return FFMAX(SILENT_NS, 2 * st->step * 100000 / 9);
 }
 
 static void log_switch(lr_feeds *f, int s, int from, int to, const char *why)
@@ -415,7 +426,7 @@ void lr_feeds_packet(lr_feeds *f, int id, const AVPacket *pkt)
     /* Here this feed brings what the followed one has not yet. A followed
      * feed that died is noticed by its silence long before its receiver
      * times out; one whose path merely runs late, by how far behind it is. */
-    if (now - f->feeds[st->follow].arrived[s] > SILENT_NS)
+    if (now - f->feeds[st->follow].arrived[s] > silent_ns(st))
         follow(f, s, id, "went silent");
     else if (d - last > SWITCH_TICKS)
         follow(f, s, id, "fell behind");

@@ -5,19 +5,19 @@
  * twice) or from two transcoders fed by the same ingest. Every stream of the
  * ladder follows one feed; what another feed delivers first waits in that
  * feed's backlog. When the followed feed delivers nothing of a stream for
- * LR_FEED_SILENT_MS while another brings what comes next (it died, or its
- * path went dark), or falls LR_FEED_SWITCH_MS of media behind another (its
- * path runs late), the stream switches to the other and continues from its
- * backlog right after the last packet it published: no gap, no
- * discontinuity. Feeds from one transcoder carry the
- * same encode, so nothing a player sees changes; two transcoders make the
- * same keyframes (transcode/keyframes.h) but their own pictures between
- * them, so a switch between keyframes may show a damaged picture until the
- * next one. A frame that arrives damaged (its link gave up part of it) is
- * replaced by another feed's whole copy if one came already, else left out,
- * or if it is a keyframe, replaced by the last whole one (feeds.c says
- * why). Feeds leaving are noticed when their receiver ends; the last one
- * leaving ends the packager's link.
+ * LR_FEED_SILENT_MS (two frame intervals, if longer) while another brings
+ * what comes next (it died, or its path went dark), or falls
+ * LR_FEED_SWITCH_MS of media behind another (its path runs late), the
+ * stream switches to the other and continues from its backlog right after
+ * the last packet it published: no gap, no discontinuity. Feeds from one
+ * transcoder carry the same encode, so nothing a player sees changes; two
+ * transcoders make the same keyframes (transcode/keyframes.h) but their own
+ * pictures between them, so a switch between keyframes may show a damaged
+ * picture until the next one. A frame that arrives damaged (its link gave
+ * up part of it) is replaced by another feed's whole copy if one came
+ * already, else left out, or if it is a keyframe, replaced by the last
+ * whole one (feeds.c says why). Feeds leaving are noticed when their
+ * receiver ends; the last one leaving ends the packager's link.
  *
  * Thread-safe: each feed's receiver thread calls in; the packager is driven
  * under the feeds' lock. */
