@@ -285,8 +285,14 @@ static int send_video(lr_pipeline *p, AVFrame *src)
     if (pts == AV_NOPTS_VALUE)
         return 0;
     if (src->width != p->last_w || src->height != p->last_h) {
-        lr_info("lecture=%s the source changed size %dx%d -> %dx%d; the ladder keeps its "
-                "sizes", p->lecture, p->last_w, p->last_h, src->width, src->height);
+        if (p->first_enc)
+            lr_warn("lecture=%s the source changed size %dx%d -> %dx%d; rung %s is the source "
+                    "passed through, so it changes size too (turn passthrough off for an "
+                    "encoder that changes resolution); the encoded rungs keep their sizes",
+                    p->lecture, p->last_w, p->last_h, src->width, src->height, p->rungs[0].name);
+        else
+            lr_info("lecture=%s the source changed size %dx%d -> %dx%d; the ladder keeps its "
+                    "sizes", p->lecture, p->last_w, p->last_h, src->width, src->height);
         p->last_w = src->width;
         p->last_h = src->height;
     }

@@ -345,6 +345,37 @@ def test_passthrough_follows_a_long_gop_and_says_so(tmp_path):
     assert [round(b - a, 1) for a, b in zip(keys["720p"], keys["720p"][1:])] == [4.0, 4.0], keys
 
 
+def test_passthrough_source_that_changes_size_says_so(tmp_path):
+    """Passed through, a source that goes from 720p to 540p mid-stream takes
+    the top rung to 540p with it (a known limit, docs/transcode.md): the log
+    says so and what to do, the encoded rungs keep their sizes, and the
+    ladder stays aligned and decodes."""
+    parts = []
+    for i, size in enumerate(["1280x720", "960x540"]):
+        p = tmp_path / f"part{i}.ts"
+        ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=30:d=4", "-f", "lavfi", "-i",
+               "sine=d=4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+               "-g", 60, "-keyint_min", 60, "-sc_threshold", 0, "-c:a", "aac",
+               "-output_ts_offset", str(4 * i), "-f", "mpegts", p)
+        parts.append(p.read_bytes())
+    src = tmp_path / "changes.ts"
+    src.write_bytes(b"".join(parts))
+    out, log = transcode_file(tmp_path, src, PASSTHROUGH)
+    assert re.search(r"changed size 1280x720 -> 960x540; rung 720p is the source passed "
+                     r"through, so it changes size too \(turn passthrough off", log), log[-2000:]
+    names = ["720p", "480p", "360p"]
+    check_aligned_ladder(out, names)
+    ids = {p["tags"]["service_name"]: p["program_id"] for p in ffprobe_json(
+        "-show_programs", "-show_entries", "program=program_id:program_tags=service_name",
+        out)["programs"]}
+    for name, sizes in (("720p", {"1280x720", "960x540"}), ("480p", {"854x480"})):
+        frames = ffprobe_json("-select_streams", f"p:{ids[name]}:v", "-show_entries",
+                              "frame=width,height", out)["frames"]
+        assert {f"{f['width']}x{f['height']}" for f in frames} == sizes, name
+    rc, err = decode_errors(out)
+    assert rc == 0 and not err, err
+
+
 def test_passthrough_refused_for_a_source_it_cannot_be(tmp_path):
     """HEVC can't be the H.264 top rung: every rung is encoded, with a line
     saying why."""
