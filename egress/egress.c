@@ -157,14 +157,6 @@ static int receive(receiver *rc)
     if (!(pkt = av_packet_alloc()))
         ret = AVERROR(ENOMEM);
     while (pkt && (ret = lr_link_read_packet(rc->ifmt, pkt)) >= 0) {
-        /* Past the link's end the demuxer hands over the PES it was in the
-         * middle of. A video PES has no length, so one a broken link cut
-         * short would pass as whole, and Chrome takes a cut frame as a
-         * decode error that ends hls.js's playback: what comes out after
-         * the end counts as damaged (feeds.c leaves it out, or conceals a
-         * keyframe). At a clean end that costs a rendition's last frame. */
-        if (rc->ifmt->pb->eof_reached)
-            pkt->flags |= AV_PKT_FLAG_CORRUPT;
         deliver_pes(rc, pkt);
         av_packet_unref(pkt);
     }
