@@ -176,16 +176,22 @@ def test_360p_source_gets_one_rung_and_audio_only(tmp_path):
     assert rc == 0 and not err, err
 
 
-def test_resolution_change_mid_stream(tmp_path):
+def size_changing_source(tmp_path, sizes, x264_args=()):
+    """A TS of 4 s at each size in turn, one clock throughout."""
     parts = []
-    for i, size in enumerate(["1280x720", "640x360", "960x540"]):
+    for i, size in enumerate(sizes):
         p = tmp_path / f"part{i}.ts"
         ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=30:d=4", "-f", "lavfi", "-i",
                "sine=d=4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-               "-c:a", "aac", "-output_ts_offset", str(4 * i), "-f", "mpegts", p)
+               *x264_args, "-c:a", "aac", "-output_ts_offset", str(4 * i), "-f", "mpegts", p)
         parts.append(p.read_bytes())
     src = tmp_path / "changes.ts"
     src.write_bytes(b"".join(parts))
+    return src
+
+
+def test_resolution_change_mid_stream(tmp_path):
+    src = size_changing_source(tmp_path, ["1280x720", "640x360", "960x540"])
     out, log = transcode_file(tmp_path, src)
     assert re.search(r"changed size 1280x720 -> 640x360", log), log[-2000:]
     names = ["720p", "480p", "360p"]
@@ -350,16 +356,8 @@ def test_passthrough_source_that_changes_size_says_so(tmp_path):
     the top rung to 540p with it (a known limit, docs/transcode.md): the log
     says so and what to do, the encoded rungs keep their sizes, and the
     ladder stays aligned and decodes."""
-    parts = []
-    for i, size in enumerate(["1280x720", "960x540"]):
-        p = tmp_path / f"part{i}.ts"
-        ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=30:d=4", "-f", "lavfi", "-i",
-               "sine=d=4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-               "-g", 60, "-keyint_min", 60, "-sc_threshold", 0, "-c:a", "aac",
-               "-output_ts_offset", str(4 * i), "-f", "mpegts", p)
-        parts.append(p.read_bytes())
-    src = tmp_path / "changes.ts"
-    src.write_bytes(b"".join(parts))
+    src = size_changing_source(tmp_path, ["1280x720", "960x540"],
+                               ["-g", 60, "-keyint_min", 60, "-sc_threshold", 0])
     out, log = transcode_file(tmp_path, src, PASSTHROUGH)
     assert re.search(r"changed size 1280x720 -> 960x540; rung 720p is the source passed "
                      r"through, so it changes size too \(turn passthrough off", log), log[-2000:]
