@@ -613,6 +613,7 @@ typedef struct link_io {
     int       idle_ms;
     int64_t   bytes;
     int       error;     /* sticky: once the link is bad, it stays bad */
+    int       broke;     /* the error came after LR_LINK_SILENT_END_MS of silence */
 } link_io;
 
 /* The link carries whole TS packets in every message; anything else is not
@@ -630,7 +631,8 @@ static int is_ts_message(const uint8_t *buf, int size)
 static int link_read(void *opaque, uint8_t *buf, int size)
 {
     link_io *io = opaque;
-    int64_t idle_deadline = io->idle_ms ? lr_now_ns() + (int64_t)io->idle_ms * 1000000 : 0;
+    int64_t since = lr_now_ns();
+    int64_t idle_deadline = io->idle_ms ? since + (int64_t)io->idle_ms * 1000000 : 0;
 
     if (io->error)
         return io->error;
@@ -639,6 +641,8 @@ static int link_read(void *opaque, uint8_t *buf, int size)
         if (lr_stop_requested(io->stop))
             return AVERROR_EXIT;
         n = srt_recvmsg(io->sock, (char *)buf, size);
+        if (n <= 0)
+            io->broke = lr_now_ns() - since >= LR_LINK_SILENT_END_MS * INT64_C(1000000);
         if (n > 0) {
             if (!is_ts_message(buf, n)) {
                 lr_warn("link: received %d bytes that are not MPEG-TS packets "
@@ -725,6 +729,12 @@ void lr_link_close_socket(int sock)
 int64_t lr_link_avio_bytes(AVIOContext *pb)
 {
     return ((link_io *)pb->opaque)->bytes;
+}
+
+int lr_link_avio_broke(AVIOContext *pb)
+{
+    const link_io *io = pb->opaque;
+    return io->error && io->broke;
 }
 
 /* A live-mode SRT socket closes without lingering, and the receiver drops

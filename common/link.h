@@ -113,6 +113,13 @@ int  lr_link_read_packet(AVFormatContext *ifmt, AVPacket *pkt);
 /* Bytes moved through the context so far. */
 int64_t lr_link_avio_bytes(AVIOContext *pb);
 
+/* 1 when a reading link ended after LR_LINK_SILENT_END_MS without data (it
+ * broke: a blackout, a dead sender) rather than at its sender's close, which
+ * comes within about 1.5 RTT of the last data (drain_send_buffer). What was
+ * in flight when it broke may be cut short. */
+#define LR_LINK_SILENT_END_MS 1000
+int  lr_link_avio_broke(AVIOContext *pb);
+
 /* How a sending link is doing, for a sender that adapts to the path. */
 typedef struct lr_link_health {
     double  rtt_ms;          /* SRT's smoothed RTT */

@@ -157,6 +157,14 @@ static int receive(receiver *rc)
     if (!(pkt = av_packet_alloc()))
         ret = AVERROR(ENOMEM);
     while (pkt && (ret = lr_link_read_packet(rc->ifmt, pkt)) >= 0) {
+        /* Past a broken link's end the demuxer hands over the PES it was in
+         * the middle of. A video PES has no length, so one the break cut
+         * short would pass as whole, and Chrome takes a cut frame as a
+         * decode error that ends hls.js's playback: it counts as damaged
+         * (feeds.c leaves it out, or conceals a keyframe). At the sender's
+         * close nothing was cut. */
+        if (rc->ifmt->pb->eof_reached && lr_link_avio_broke(rc->ifmt->pb))
+            pkt->flags |= AV_PKT_FLAG_CORRUPT;
         deliver_pes(rc, pkt);
         av_packet_unref(pkt);
     }

@@ -370,6 +370,18 @@ static int window_full(const rendition *r)
     return r->nb_segs > 1 && r->listed_duration - r->segs[0].duration >= ec->dvr_window;
 }
 
+/* A segment is listed with its parts only if they add up to it: one that
+ * doesn't is listed whole, rather than leaving every render of the playlist
+ * refused until it leaves the window. */
+static int parts_add_up(const rendition *r, double duration)
+{
+    if (!listed_open(r) || lr_playlist_parts_match(r->open, listed_open(r), duration))
+        return 1;
+    lr_warn("lecture=%s rendition=%s: segment %" PRId64 " lasts %.3f s, not what its parts add "
+            "up to: listed without parts", r->p->lecture, r->name, r->next_seq, duration);
+    return 0;
+}
+
 static void add_segment(rendition *r, const lr_seg_output *o)
 {
     lr_packager *p = r->p;
@@ -410,7 +422,7 @@ static void add_segment(rendition *r, const lr_seg_output *o)
         lr_store_remove(p->store, path);
     }
     memcpy(r->parts[slot], r->open, sizeof(*r->open) * (size_t)r->nb_open);
-    r->nb_parts[slot] = listed_open(r);
+    r->nb_parts[slot] = parts_add_up(r, o->duration) ? listed_open(r) : 0;
     r->nb_stored[slot] = r->nb_open;
     r->nb_open = 0;
     r->open_unlisted = 0;

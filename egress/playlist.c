@@ -130,13 +130,13 @@ static int check_parts(const lr_part_info *parts, int nb, int64_t part_target_ms
 }
 
 /* A segment's parts carry the same media as the segment (rfc8216bis 3.2). */
-static int parts_match_segment(const lr_seg_info *s)
+int lr_playlist_parts_match(const lr_part_info *parts, int nb_parts, double duration)
 {
     int64_t sum = 0;
 
-    for (int i = 0; i < s->nb_parts; i++)
-        sum += to_ms(s->parts[i].duration);
-    return llabs(sum - to_ms(s->duration)) <= 50;
+    for (int i = 0; i < nb_parts; i++)
+        sum += to_ms(parts[i].duration);
+    return llabs(sum - to_ms(duration)) <= 50;
 }
 
 static int check_segments(const lr_media_playlist *pl, int64_t part_target_ms)
@@ -156,7 +156,7 @@ static int check_segments(const lr_media_playlist *pl, int64_t part_target_ms)
         ret = check_parts(s->parts, s->nb_parts, part_target_ms);
         if (ret < 0)
             return ret;
-        if (!parts_match_segment(s))
+        if (!lr_playlist_parts_match(s->parts, s->nb_parts, s->duration))
             return AVERROR(EINVAL);
     }
     return 0;

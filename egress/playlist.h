@@ -31,6 +31,10 @@ typedef struct lr_seg_info {
     int     nb_parts;
 } lr_seg_info;
 
+/* 1 if the parts add up to the segment's duration within 50 ms, as a
+ * rendered playlist needs for the segment to be listed with them. */
+int lr_playlist_parts_match(const lr_part_info *parts, int nb_parts, double duration);
+
 /* EXT-X-RENDITION-REPORT for another rendition of the same lecture. */
 typedef struct lr_rendition_report {
     const char *uri;        /* relative to this playlist: "../720p/index.m3u8" */

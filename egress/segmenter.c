@@ -51,7 +51,8 @@ struct lr_segmenter {
 
     AVPacket         *held;         /* the previous packet, not yet written */
     int               held_video;
-    int64_t           held_dts;     /* its dts, 1/90000 */
+    int64_t           held_dts;     /* its dts, 1/90000; once written, the
+                                     * last primary packet's */
     int64_t           frame_ticks;  /* spacing of the primary stream's frames */
 
     int               seg_open;
@@ -233,6 +234,12 @@ static void close_segment(lr_segmenter *s, int64_t end_dts, int gap)
 
     if (!s->seg_open)
         return;
+    if (end_dts <= s->seg_start_dts) {
+        /* Whatever it holds lasts a frame: a playlist can't list 0 s. */
+        lr_debug("segmenter: a segment ending where it began lasts a frame");
+        end_dts = s->seg_start_dts + s->frame_ticks;
+        o.duration = s->frame_ticks / 90000.0;
+    }
     close_part(s, end_dts);
     if (s->opts.format == LR_SEG_TS)
         close_muxer(s);  /* flushed already: no trailer, which would add bytes */
@@ -365,6 +372,15 @@ static int unwrap_adts(lr_segmenter *s, const AVPacket *in, AVPacket *out)
 
 /* ---- the packet path ---------------------------------------------------- */
 
+/* The primary stream's frame spacing, from the last primary packet to the
+ * next one's dts. */
+static void learn_spacing(lr_segmenter *s, int64_t next_dts)
+{
+    if (next_dts != AV_NOPTS_VALUE && s->held_dts != AV_NOPTS_VALUE &&
+        next_dts > s->held_dts && next_dts - s->held_dts < GAP_TICKS)
+        s->frame_ticks = next_dts - s->held_dts;
+}
+
 static void write_held(lr_segmenter *s, int64_t next_dts)
 {
     AVPacket *p = s->held;
@@ -372,9 +388,7 @@ static void write_held(lr_segmenter *s, int64_t next_dts)
 
     if (!p)
         return;
-    if (next_dts != AV_NOPTS_VALUE && s->held_dts != AV_NOPTS_VALUE &&
-        next_dts > s->held_dts && next_dts - s->held_dts < GAP_TICKS)
-        s->frame_ticks = next_dts - s->held_dts;
+    learn_spacing(s, next_dts);
     p->duration = s->frame_ticks;
     if (s->oc && s->seg_open) {
         p->stream_index = s->opts.format == LR_SEG_TS && !s->held_video && s->vpar ? 1 : 0;
@@ -392,7 +406,8 @@ static int place(lr_segmenter *s, int is_video, AVPacket *pkt, int is_cut, int c
 {
     int64_t dts = pkt->dts, pts = pkt->pts;
     int key = is_video ? !!(pkt->flags & AV_PKT_FLAG_KEY) : 1;
-    int gap = s->held && dts > s->held_dts + GAP_TICKS;
+    int seen = s->held_dts != AV_NOPTS_VALUE;  /* held, or written by TS audio */
+    int gap = seen && dts > s->held_dts + GAP_TICKS;
     int primary = is_video || !s->has_video;
     int seg_cut, part_cut, back;
     int64_t part_ticks = (int64_t)(s->opts.part_duration * 90000);
@@ -402,7 +417,7 @@ static int place(lr_segmenter *s, int is_video, AVPacket *pkt, int is_cut, int c
         write_held(s, AV_NOPTS_VALUE);
         return 0;
     }
-    back = s->held && dts <= s->held_dts;
+    back = seen && dts <= s->held_dts;
     if (s->has_video)
         seg_cut = key && (!s->seg_open || gap || pts < s->seg_start_pts ||
                           pts - s->seg_start_pts >= s->opts.min_duration * 90000);
@@ -426,6 +441,7 @@ static int place(lr_segmenter *s, int is_video, AVPacket *pkt, int is_cut, int c
     if (s->has_video && !s->seg_open && !key)
         return AVERROR(EAGAIN);  /* wait for the first keyframe */
 
+    learn_spacing(s, dts);  /* TS audio beside video may have written the held frame */
     write_held(s, dts);
     if (seg_cut) {
         close_segment(s, gap || back ? s->held_dts + s->frame_ticks : dts, gap);
@@ -580,7 +596,9 @@ void lr_segmenter_flush(lr_segmenter *s)
 
     if (!s->has_video)
         drain_follow(s, 1);
-    end = s->held ? s->held_dts + s->frame_ticks : s->seg_start_dts;
+    /* The open segment ends one frame after its last primary packet, held
+     * or written already (TS audio beside video writes the held frame). */
+    end = s->held_dts != AV_NOPTS_VALUE ? s->held_dts + s->frame_ticks : s->seg_start_dts;
     write_held(s, AV_NOPTS_VALUE);
     close_segment(s, end, 0);
 }

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from lrdemo import Config, Demo, free_udp_port, http_get, scaled, wait_for
+from lrdemo import (Config, Demo, decode_errors, download, free_udp_port, http_get, scaled,
+                    wait_for)
 from test_impair import IMPAIR, Impair
 
 pytestmark = pytest.mark.skipif(
@@ -187,7 +188,7 @@ def test_short_blackout_costs_nothing(border):
     assert discontinuities(demo) == disc, http_get(demo.live("360p/index.m3u8"))[2].decode()
 
 
-def test_blackout_reconnects_within_2s(border):
+def test_blackout_reconnects_within_2s(border, tmp_path):
     """5 s dark: the link breaks (peer idle timeout 4 s), the transcoder
     redials with backoff, the link is back within 2 s of the path, and the
     live playlist marks the lost media with one discontinuity."""
@@ -220,3 +221,20 @@ def test_blackout_reconnects_within_2s(border):
     if egress(m, "lr_link_reconnects_total") == 1:
         wait_for(lambda: re.search(r"role=egress side=recv .*reconnects=1", demo.stderr_text()),
                  scaled(3 * STATS_INTERVAL_S), what="the reconnect in the stats line")
+        assert_last_segment_before_the_break_decodes(demo, tmp_path)
+
+
+def assert_last_segment_before_the_break_decodes(demo, tmp_path):
+    """The broken link's last frame was cut off mid-PES by the blackout: the
+    egress must not pass it on as whole (a decode error in Chrome ends
+    hls.js's playback), so the segment that ends at the discontinuity
+    decodes cleanly."""
+    url = demo.live("360p/index.m3u8")
+    text = http_get(url)[2].decode()
+    lines = text.splitlines()
+    assert "#EXT-X-DISCONTINUITY" in lines, text
+    cut = lines.index("#EXT-X-DISCONTINUITY")
+    uri = [ln for ln in lines[:cut] if ln and not ln.startswith("#")][-1]
+    path = download(url.rsplit("/", 1)[0] + "/" + uri, tmp_path / "before-break.mp4")
+    rc, err = decode_errors(path)
+    assert rc == 0 and not err, f"{uri}: {err}"

@@ -679,6 +679,18 @@ static void dvr_two_hours_render_cost(void **state)
     av_free(segs);
 }
 
+/* The packager lists a segment with its parts only when they add up to it. */
+static void parts_match_their_segment(void **state)
+{
+    const lr_part_info parts[] = { { 0.5, 1 }, { 0.5, 0 }, { 0.5, 0 }, { 0.48, 0 } };
+
+    assert_true(lr_playlist_parts_match(parts, 4, 1.98));
+    assert_true(lr_playlist_parts_match(parts, 4, 2.03));
+    assert_false(lr_playlist_parts_match(parts, 4, 2.04));
+    assert_false(lr_playlist_parts_match(parts, 4, 0));
+    assert_false(lr_playlist_parts_match(parts, 3, 1.98));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -699,6 +711,7 @@ int main(void)
         cmocka_unit_test(master_refuses_inconsistent_input),
         cmocka_unit_test(master_without_audio_only_for_vlc),
         cmocka_unit_test(dvr_two_hours_render_cost),
+        cmocka_unit_test(parts_match_their_segment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
