@@ -407,10 +407,42 @@ static const char *obj_cache_control(h2o_req_t *req, const lr_store_obj *obj)
     return pool_strdup(req, cache, strlen(cache));
 }
 
+/* A published redirect (a shed rendition's playlist: egress/packager.c):
+ * 302 to the URI it holds, resolved against the request's path, with the
+ * request's query kept (blocking-reload directives carry on there). */
+static void send_redirect(h2o_req_t *req, lr_store_obj *obj)
+{
+    static h2o_generator_t generator = { NULL, NULL };
+    size_t n = obj->data->size;
+    size_t q = req->query_at != SIZE_MAX ? req->path.len - req->query_at : 0;
+    char *loc = h2o_mem_alloc_pool(&req->pool, n + q + 1);
+
+    memcpy(loc, obj->data->data, n);
+    if (q)
+        memcpy(loc + n, req->path.base + req->query_at, q);
+    loc[n + q] = 0;
+    req->res.status = 302;
+    req->res.reason = "Found";
+    req->res.content_length = 0;
+    add_header(req, H2O_TOKEN_LOCATION, loc);
+    add_header(req, H2O_TOKEN_CACHE_CONTROL, obj_cache_control(req, obj));
+    add_cors(req_worker(req)->h, req);
+    count_response(req_worker(req), 302, 0);
+    h2o_start_response(req, &generator);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    lr_store_obj_unref(obj);
+}
+
 static void send_store_obj(h2o_req_t *req, lr_store_obj *obj, const char *cc_override)
 {
-    const char *cc = cc_override ? pool_strdup(req, cc_override, strlen(cc_override))
-                                 : obj_cache_control(req, obj);
+    const char *cc;
+
+    if (obj->redirect) {
+        send_redirect(req, obj);
+        return;
+    }
+    cc = cc_override ? pool_strdup(req, cc_override, strlen(cc_override))
+                     : obj_cache_control(req, obj);
 
     send_buffer(req, &obj->data, obj->content_type ? obj->content_type : "application/octet-stream",
                 cc);

@@ -27,6 +27,8 @@
 #define MAX_RENDS        16
 #define MAX_PARTS        64     /* per segment */
 #define PART_SEGS        4      /* newest complete segments listed with parts */
+#define REJOIN_SEGMENTS  3      /* a rendition back after a shed: listed again with
+                                   this many segments (HOLD-BACK is 3 target durations) */
 #define MAX_LISTED       20000  /* segments in one playlist, whatever the window */
 #define SEGMENT_MAX_AGE  86400
 #define PLAYLIST_MAX_AGE 1   /* the master and init sections */
@@ -60,6 +62,8 @@ struct rendition {
     int64_t       next_seq;
     int64_t       disc_sequence;
     int           pending_disc;    /* the next segment follows a media break */
+    int           gap_unlisted;    /* it does, but starts the live window: only the
+                                      recording lists the break */
     int64_t       last_pdt_ms;     /* of the newest segment, for continuity */
     double        last_duration;
 
@@ -71,6 +75,8 @@ struct rendition {
     int64_t       last_in_dts;     /* of its newest packet, 1/90000 */
     int           idle;            /* the link stopped carrying it (shed by the sender) */
     int           resumed;         /* back after idle: number its next output anew */
+    int           rejoining;       /* back after idle, its playlist still redirected
+                                      until REJOIN_SEGMENTS segments are listed */
     int64_t       peak_bps, total_bytes;
     double        total_duration;
 };
@@ -170,7 +176,7 @@ static void publish_playlist(rendition *r, int ended)
     lr_store_obj tmpl = { .content_type = "application/vnd.apple.mpegurl",
                           .max_age_s = MEDIA_PLAYLIST_MAX_AGE };
 
-    if (!r->nb_segs && !listed_open(r))
+    if ((!r->nb_segs && !listed_open(r)) || (r->rejoining && !ended))
         return;
     /* Parts are listed for the newest complete segments only. */
     for (int i = FFMAX(0, r->nb_segs - PART_SEGS); i < r->nb_segs; i++) {
@@ -253,8 +259,9 @@ static void publish_master(lr_packager *p)
         return;  /* listed only once every rendition has a measured segment */
     for (int i = 0; i < p->nb_rends; i++) {
         const rendition *r = &p->rends[i];
-        if (r->sidx < 0 || r->is_audio || r->idle)
-            continue;  /* not in the current link (the ladder changed, or it was shed) */
+        if (r->sidx < 0 || r->is_audio || r->idle || r->rejoining)
+            continue;  /* not in the current link (the ladder changed, or it was
+                          shed), or back but not yet listed on its own */
         if (!r->nb_segs || !r->codec[0])
             return;
         snprintf(codecs[nb], sizeof(codecs[0]), "%s%s%s", r->codec, a ? "," : "",
@@ -411,8 +418,12 @@ static void add_segment(rendition *r, const lr_seg_output *o)
     r->listed_duration += o->duration;
     r->last_pdt_ms = info->pdt_ms;
     r->last_duration = o->duration;
-    if (p->rec)
-        lr_recorder_put_segment(p->rec, r->name, info, o->data);
+    if (p->rec) {
+        lr_seg_info rec = *info;
+        rec.discontinuity |= r->gap_unlisted;
+        lr_recorder_put_segment(p->rec, r->name, &rec, o->data);
+    }
+    r->gap_unlisted = 0;
 
     /* The open parts become the segment's, in the slot of the segment
      * PART_SEGS back, whose parts players no longer see listed. */
@@ -479,6 +490,17 @@ static void check_link_jump(lr_packager *p, const lr_seg_output *o)
             p->lecture, (o->start_pts - p->last_end_pts) / 9e4);
 }
 
+/* The discontinuity sequence number a rendition gives segment seq: its
+ * EXT-X-DISCONTINUITY-SEQUENCE plus the breaks listed up to it. */
+static int64_t discontinuities_at(const rendition *r, int64_t seq)
+{
+    int64_t n = r->disc_sequence;
+
+    for (int i = 0; i < r->nb_segs && r->segs[i].seq <= seq; i++)
+        n += r->segs[i].discontinuity;
+    return n + (seq >= r->next_seq && r->pending_disc);
+}
+
 /* A rendition back after being idle: its first output takes the number of
  * the segment the reference rendition has at the same moment. */
 static void renumber(rendition *r, const lr_seg_output *o)
@@ -492,13 +514,25 @@ static void renumber(rendition *r, const lr_seg_output *o)
         return;
     behind = llround((p->last_end_pts - o->start_pts) / 90000.0 / p->ec->target_duration);
     r->next_seq = FFMAX(r->next_seq, ref->next_seq - FFMAX(behind, 0));
-    /* a playlist lists consecutive numbers: its window starts again */
-    if (r->nb_segs && r->segs[r->nb_segs - 1].seq + 1 != r->next_seq)
-        while (r->nb_segs)
-            forget_segment(r);
+    if (r->nb_segs && r->segs[r->nb_segs - 1].seq + 1 == r->next_seq)
+        return;
+    /* A playlist lists consecutive numbers: its window starts again. The
+     * break is then listed in the recording only, and the window counts
+     * discontinuities as the reference does at that number: a player that
+     * followed the stand-in meanwhile (redirect_idle) finds the same
+     * discontinuity sequence at the numbers it has (hls.js refuses a
+     * playlist that differs there). The count it had before the gap no
+     * player has seen since: the redirect stood in for all of them. */
+    while (r->nb_segs)
+        forget_segment(r);
+    r->gap_unlisted = 1;
+    r->pending_disc = 0;
+    r->disc_sequence = discontinuities_at(ref, r->next_seq);
+    r->last_pdt_ms = 0;  /* dated anew: the last date is from before the gap */
 }
 
 static void check_idle(lr_packager *p, rendition *from, const lr_seg_output *o);
+static void redirect_idle(lr_packager *p);
 
 static void on_output(void *opaque, const lr_seg_output *o)
 {
@@ -546,6 +580,11 @@ static void on_output(void *opaque, const lr_seg_output *o)
         }
         if (r == &p->rends[p->ref])
             p->last_end_pts = o->start_pts + (int64_t)llround(o->duration * 90000);
+        if (r->rejoining && r->nb_segs >= REJOIN_SEGMENTS) {
+            r->rejoining = 0;
+            lr_info("lecture=%s rendition=%s: back in the master with %d segments", p->lecture,
+                    r->name, r->nb_segs);
+        }
         if (!r->idle)
             publish_playlist(r, 0);
         if (!r->is_audio && !r->idle)
@@ -559,13 +598,13 @@ static void on_output(void *opaque, const lr_seg_output *o)
 
 /* A video rendition whose packets stopped while `from` made a whole segment
  * more (the transcoder shed it from this link: transcode/shed.h) leaves the
- * master; its playlist goes, so players on it get 404 and move to another
- * (hls.js does at once). It comes back with its packets (lr_packager_packet). */
+ * master, and its playlist redirects to a stand-in. It comes back with its
+ * packets (lr_packager_packet). */
 static void check_idle(lr_packager *p, rendition *from, const lr_seg_output *o)
 {
     int64_t end = o->start_pts + (int64_t)llround(o->duration * 90000);
     int64_t grace = (int64_t)(1.5 * p->ec->target_duration * 90000);
-    char path[256];
+    int shed = 0;
 
     for (int i = 0; i < p->nb_rends; i++) {
         rendition *r = &p->rends[i];
@@ -576,12 +615,68 @@ static void check_idle(lr_packager *p, rendition *from, const lr_seg_output *o)
             p->ref = (int)(from - p->rends);
         r->idle = 1;  /* first: what the flush publishes is recorded, not listed */
         lr_segmenter_flush(r->seg);
-        rend_path(r, path, sizeof(path), "index.m3u8");
-        lr_store_remove(p->store, path);
-        rend_path(r, path, sizeof(path), "index.m3u8?_HLS_skip=YES");
-        lr_store_remove(p->store, path);
         lr_info("lecture=%s rendition=%s: the link stopped carrying it; out of the master",
                 p->lecture, r->name);
+        shed = 1;
+    }
+    if (shed)
+        redirect_idle(p);
+}
+
+/* The rendition a player on idle rendition r is sent to: the largest one
+ * still carried and listed below it, else the smallest carried. */
+static const rendition *stand_in(const lr_packager *p, const rendition *r)
+{
+    const rendition *below = NULL, *smallest = NULL;
+
+    for (int i = 0; i < p->nb_rends; i++) {
+        const rendition *o = &p->rends[i];
+        if (o->is_audio || o->idle || o->rejoining || o->sidx < 0 ||
+            (!o->nb_segs && !listed_open(o)))
+            continue;
+        if (o->height < r->height && (!below || o->height > below->height))
+            below = o;
+        if (!smallest || o->height < smallest->height)
+            smallest = o;
+    }
+    return below ? below : smallest;
+}
+
+/* A shed rendition's playlist answers 302 to a stand-in's (egress/http.c
+ * keeps the query: blocking reloads carry on there), rather than 404: a
+ * player already on it (hls.js never reloads the master) moves down without
+ * an error. Renditions' numbers match, so a player follows the stand-in from
+ * the segment it was at. A rendition that comes back starts a new window:
+ * its own playlist replaces the redirect (and it is back in the master) once
+ * that lists REJOIN_SEGMENTS segments, as a player joining it needs (hls.js
+ * takes a playlist of open parts alone for an empty one, an error that puts
+ * the rendition out of its choice). */
+static void redirect_idle(lr_packager *p)
+{
+    static const char *const files[] = { "index.m3u8", "index.m3u8?_HLS_skip=YES" };
+
+    for (int i = 0; i < p->nb_rends; i++) {
+        const rendition *r = &p->rends[i], *to;
+        char path[256], *uri;
+        AVBufferRef *b;
+
+        if (!(r->idle || r->rejoining) || r->is_audio || !(to = stand_in(p, r)))
+            continue;
+        if (!(uri = av_asprintf("../%s/index.m3u8", to->name)) ||
+            !(b = wrap_text(uri, strlen(uri)))) {
+            lr_error("lecture=%s rendition=%s: out of memory for its redirect", p->lecture,
+                     r->name);
+            continue;
+        }
+        for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+            rend_path(r, path, sizeof(path), files[f]);
+            put(p, path, b, &(lr_store_obj){ .content_type = "text/plain",
+                                             .max_age_s = MEDIA_PLAYLIST_MAX_AGE,
+                                             .redirect = 1 });
+        }
+        av_buffer_unref(&b);
+        lr_info("lecture=%s rendition=%s: its playlist redirects to %s's", p->lecture, r->name,
+                to->name);
     }
 }
 
@@ -685,7 +780,7 @@ int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
     for (int i = 0; i < p->nb_rends; i++) {
         p->rends[i].sidx = p->rends[i].aidx = -1;
         p->rends[i].last_in_dts = AV_NOPTS_VALUE;
-        p->rends[i].idle = p->rends[i].resumed = 0;
+        p->rends[i].idle = p->rends[i].resumed = p->rends[i].rejoining = 0;
         next_seq = FFMAX(next_seq, p->rends[i].next_seq);
     }
     p->ref = -1;
@@ -748,8 +843,13 @@ void lr_packager_packet(lr_packager *p, const AVPacket *pkt)
             if (!r->is_audio) {
                 r->last_in_dts = pkt->dts;
                 if (r->idle) {
+                    char path[256];
+                    /* Its delta playlist is published again only once its new
+                     * window is long enough: till then the full one answers. */
+                    rend_path(r, path, sizeof(path), "index.m3u8?_HLS_skip=YES");
+                    lr_store_remove(p->store, path);
                     r->idle = 0;
-                    r->resumed = 1;
+                    r->resumed = r->rejoining = 1;
                     r->pending_disc = 1;
                     lr_info("lecture=%s rendition=%s: the link carries it again", p->lecture,
                             r->name);

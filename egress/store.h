@@ -18,6 +18,8 @@ typedef struct lr_store_obj {
     const char  *content_type; /* static string */
     int          max_age_s;    /* Cache-Control max-age to send */
     int          immutable;    /* 1: segment, never changes under this path */
+    int          redirect;     /* 1: data is a URI relative to the path, answered
+                                  302 with the request's query appended */
 
     /* Live low-latency media playlists only (ll = 1): how far this playlist
      * reaches, so the HTTP server can hold a blocking reload

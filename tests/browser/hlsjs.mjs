@@ -20,7 +20,8 @@
 // duration, currentTime, frames, statuses (HTTP status counts of hls.js's
 // requests), seekable [start, end], slow (media requests over 1 s), protocols
 // (the HTTP version each media request went over: h2, http/1.1; '?' for
-// a request aborted before its answer).
+// a request aborted before its answer), renditions ([seconds, the directory
+// of the media it fetched] each time that changed).
 // An https origin may have a self-signed certificate (made by the test).
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -69,7 +70,8 @@ try {
     v.autoplay = true;
     v.playbackRate = o.rate ?? 1;
     document.body.appendChild(v);
-    const lr = window.lr = { stalls: 0, errors: [], fatal: null, levels: [], video: v, protocols: {} };
+    const lr = window.lr = { stalls: 0, errors: [], fatal: null, levels: [], video: v, protocols: {},
+                            renditions: [] };
     performance.setResourceTimingBufferSize(100000);
     new PerformanceObserver((list) => {
       for (const e of list.getEntries())
@@ -90,6 +92,14 @@ try {
       if (d.fatal) lr.fatal = `${d.type}/${d.details}`;
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => lr.levels.push(d.level));
+    // which rendition's media it fetched, as it changed: [seconds, directory]
+    const t0 = performance.now();
+    hls.on(Hls.Events.FRAG_LOADED, (_, d) => {
+      if (d.frag.type !== 'main') return;  // the video's, not the audio rendition's
+      const dir = (d.part || d.frag).url.split('?')[0].split('/').slice(-2)[0];
+      if (lr.renditions.at(-1)?.[1] !== dir && lr.renditions.length < 50)
+        lr.renditions.push([Math.round((performance.now() - t0) / 100) / 10, dir]);
+    });
     // the browser's own reason (hls.js then reports only that appends fail)
     v.addEventListener('error', () => {
       if (v.error && lr.errors.length < 30)
@@ -135,7 +145,8 @@ try {
     const lr = await page.evaluate(() => ({ stalls: window.lr.stalls, errors: window.lr.errors,
                                             fatal: window.lr.fatal, levels: window.lr.levels, config: window.lr.config,
                                             watchdogRestarts: window.lrWatchdogRestarts ?? 0,
-                                            protocols: window.lr.protocols }));
+                                            protocols: window.lr.protocols,
+                                            renditions: window.lr.renditions }));
     Object.assign(out, lr);
     if (out.fatal || s.ended || elapsed >= (opts.seconds ?? 20)) break;
     await page.waitForTimeout(250);

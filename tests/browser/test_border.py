@@ -14,10 +14,14 @@ transcoder and the egress, and a student plays it with hls.js in Chromium.
   discontinuity, hls.js plays on without a stall;
 - two transcoders fed by one ingest, each across its own path: killing
   either (one after the other, the first restarted between) misses nothing,
-  marks no discontinuity, and hls.js plays on without a stall or error.
+  marks no discontinuity, and hls.js plays on without a stall or error;
+- the path narrows below the ladder's rate: the top rung is shed, hls.js
+  follows its playlist's redirect down without an error and is back on the
+  top rung after the path widens.
 
 Browser suite only (build/): these run in real time, a minute each."""
 
+import re
 import signal
 import subprocess
 import threading
@@ -242,6 +246,39 @@ def test_hls_js_plays_on_after_a_5s_blackout(tmp_path):
         assert s["played"] >= 22, s
         text = urllib.request.urlopen(demo.live("360p/index.m3u8"), timeout=10).read().decode()
         assert text.count("#EXT-X-DISCONTINUITY\n") <= 1, text
+        demo.assert_stops()
+    finally:
+        finish(demo, proxies)
+
+
+def test_hls_js_follows_a_shed_down_and_back_up(tmp_path):
+    """The path narrows below the ladder's rate for 30 s: the top rung is
+    shed and its playlist redirects to the lower rung's, so hls.js (which
+    never reloads the master) moves down without a playlist error, plays on,
+    and is on the top rung again once it comes back."""
+    demo, proxies = border_demo(tmp_path, [["--delay", 100, "--jitter", 2, "--seed", 21,
+                                            "--up-rate-kbps", 700, "--up-queue-ms", 300]])
+    proxy = proxies[0]
+    try:
+        proxy.proc.send_signal(signal.SIGHUP)  # the cap starts lifted
+        proxy.wait_line("rate cap off")
+        demo.start()
+        first_seq(demo)
+        toggle = lambda: proxy.proc.send_signal(signal.SIGHUP)  # noqa: E731
+        timers = [after(10, toggle), after(40, toggle)]
+        s = watch(demo.base, demo.live("master.m3u8"), 80)
+        for t in timers:
+            t.join()
+        log = demo.stderr_text()
+        print("egress:", re.findall(r"rendition=360p: [^\n]*", log))
+        print("latency every 4 s:", [round(x / 1000, 1) for x in s["latencies"][::16]])
+        assert "rung 360p no longer sent" in log and "rung 360p sent on it again" in log, \
+            demo.describe()
+        assert s["ok"] and not s["fatal"], s
+        assert not [e for e in s["errors"] if "levelLoadError" in e], s["errors"]
+        dirs = [d for _, d in s["renditions"]]
+        assert "240p" in dirs and dirs[-1] == "360p", s["renditions"]
+        assert s["played"] >= 60, s
         demo.assert_stops()
     finally:
         finish(demo, proxies)

@@ -2,11 +2,13 @@
 below the ladder's rate (the impairment proxy's cap goes on), the transcoder
 stops sending the top rung on that link, the egress's master playlist drops
 it and the lower rung keeps every segment; the cap lifted, the top rung comes
-back. The ffmpeg/ffprobe checks are the peer here; what hls.js does through
-the same change is in docs/border.md."""
+back. A player on the shed rung is redirected to the lower one meanwhile.
+The ffmpeg/ffprobe checks are the peer here; hls.js through the same change
+is tests/browser/test_border.py's."""
 
 import signal
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -32,6 +34,20 @@ def variants(demo):
 
 def media(demo, rung):
     return fetch_media(demo.live(f"{rung}/index.m3u8")) or {"segments": []}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def unfollowed(url):
+    """(status, Location) of a GET, redirects not followed."""
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(url, timeout=5) as r:
+            return r.status, r.headers.get("Location")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Location")
 
 
 def given_up(demo):
@@ -68,7 +84,7 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
                       {"name": "240p", "width": 426, "height": 240, "bitrate_kbps": 400}],
         },
         "egress": {"listen": f"srt://127.0.0.1:{egress_port}", "playlist_segments": 100,
-                   "keep_segments": 100},
+                   "keep_segments": 100, "recordings_dir": str(tmp_path / "rec")},
     })
     demo = Demo(conf)
     try:
@@ -88,7 +104,13 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
                  what="the top rung out of the master")
         shed_after = time.monotonic() - narrowed
         assert "240p" in variants(demo), variants(demo)
-        assert http_get(demo.live("360p/index.m3u8"))[0] == 404
+        # a player still on the shed rung moves down without an error
+        q = "?_HLS_msn=1&_HLS_part=0"
+        assert unfollowed(demo.live("360p/index.m3u8" + q)) == (302, "../240p/index.m3u8" + q)
+        assert unfollowed(demo.live("360p/index.m3u8?_HLS_skip=YES")) == \
+            (302, "../240p/index.m3u8?_HLS_skip=YES")
+        status, _, body = http_get(demo.live("360p/index.m3u8"))
+        assert status == 200 and b"#EXTM3U" in body, (status, body[:200])
         # What the path lost before the shed took hold, and the backlog of
         # the ladder's rate queued at the sender, still cross it: the link
         # gives packets up until that is through (docs/border.md).
@@ -114,9 +136,12 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
                  what="the top rung back in the master")
         back_after = time.monotonic() - widened
         def restored():
+            if unfollowed(demo.live("360p/index.m3u8"))[0] != 200:
+                return None  # still redirected to 240p's
             segs = [s for s in media(demo, "360p")["segments"] if s["seq"] > narrow_end_seq]
             return segs if len(segs) >= 3 else None
         back = wait_for(restored, scaled(20), what="three 360p segments after the restore")
+        assert unfollowed(demo.live("360p/index.m3u8"))[0] == 200
 
         low = [s for s in media(demo, "240p")["segments"] if s["seq"] > since]
         # the lower rung: every segment, no discontinuity
@@ -135,6 +160,14 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
         assert not damaged(demo, tmp_path, "240p", narrow)
         # the top rung's new segments decode cleanly
         assert not damaged(demo, tmp_path, "360p", back[-3:-1])
+        # The live window of the top rung starts again without a break listed
+        # (players followed the redirect meanwhile); the recording lists the
+        # gap, the lower rung's has none.
+        assert "#EXT-X-DISCONTINUITY\n" not in http_get(demo.live("360p/index.m3u8"))[2].decode()
+        [rec] = (tmp_path / "rec" / "cs101").glob("*/360p/index.m3u8")
+        assert rec.read_text().count("#EXT-X-DISCONTINUITY\n") == 1, rec.read_text()
+        low_rec = rec.parent.parent / "240p" / "index.m3u8"
+        assert "#EXT-X-DISCONTINUITY\n" not in low_rec.read_text(), low_rec.read_text()
         log = demo.stderr_text()
         assert "rung 360p no longer sent" in log and "rung 360p sent on it again" in log, \
             demo.describe()
