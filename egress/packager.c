@@ -623,6 +623,17 @@ static void check_idle(lr_packager *p, rendition *from, const lr_seg_output *o)
         redirect_idle(p);
 }
 
+/* A rendition carried again: its delta playlist comes back only once its
+ * new window is long enough, and till then the full key answers (with the
+ * redirect while it rejoins). */
+static void drop_delta_redirect(rendition *r)
+{
+    char path[256];
+
+    rend_path(r, path, sizeof(path), "index.m3u8?_HLS_skip=YES");
+    lr_store_remove(r->p->store, path);
+}
+
 /* The rendition a player on idle rendition r is sent to: the largest one
  * still carried and listed below it, else the smallest carried. */
 static const rendition *stand_in(const lr_packager *p, const rendition *r)
@@ -778,6 +789,8 @@ int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
     if (p->rec)
         next_seq = lr_recorder_next_seq(p->rec);
     for (int i = 0; i < p->nb_rends; i++) {
+        if (p->rends[i].idle || p->rends[i].rejoining)
+            drop_delta_redirect(&p->rends[i]);
         p->rends[i].sidx = p->rends[i].aidx = -1;
         p->rends[i].last_in_dts = AV_NOPTS_VALUE;
         p->rends[i].idle = p->rends[i].resumed = p->rends[i].rejoining = 0;
@@ -833,6 +846,17 @@ int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
     return nb;
 }
 
+/* A shed rendition's last PES, cut off by the shed, is handed over by the
+ * demuxer only when the rendition's next one begins: that frame is from
+ * before the gap (older than the reference's newest segment by more than a
+ * target duration), not the rendition coming back, whose number it would
+ * set (renumber) far behind the others'. */
+static int stale(const lr_packager *p, const AVPacket *pkt)
+{
+    return pkt->dts != AV_NOPTS_VALUE && p->last_end_pts != AV_NOPTS_VALUE &&
+           pkt->dts < p->last_end_pts - (int64_t)(p->ec->target_duration * 90000);
+}
+
 void lr_packager_packet(lr_packager *p, const AVPacket *pkt)
 {
     for (int i = 0; i < p->nb_rends; i++) {
@@ -841,13 +865,14 @@ void lr_packager_packet(lr_packager *p, const AVPacket *pkt)
             continue;
         if (pkt->stream_index == r->sidx) {
             if (!r->is_audio) {
+                if (r->idle && stale(p, pkt)) {
+                    lr_debug("lecture=%s rendition=%s: a frame from before it was shed, "
+                             "left out", p->lecture, r->name);
+                    continue;
+                }
                 r->last_in_dts = pkt->dts;
                 if (r->idle) {
-                    char path[256];
-                    /* Its delta playlist is published again only once its new
-                     * window is long enough: till then the full one answers. */
-                    rend_path(r, path, sizeof(path), "index.m3u8?_HLS_skip=YES");
-                    lr_store_remove(p->store, path);
+                    drop_delta_redirect(r);
                     r->idle = 0;
                     r->resumed = r->rejoining = 1;
                     r->pending_disc = 1;

@@ -142,6 +142,10 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
             return segs if len(segs) >= 3 else None
         back = wait_for(restored, scaled(20), what="three 360p segments after the restore")
         assert unfollowed(demo.live("360p/index.m3u8"))[0] == 200
+        # numbered as the lower rung is at the same moment (players follow
+        # renditions by number)
+        top = media(demo, "240p")["segments"][-1]["seq"]
+        assert abs(back[-1]["seq"] - top) <= 1, (back[-1], top)
 
         low = [s for s in media(demo, "240p")["segments"] if s["seq"] > since]
         # the lower rung: every segment, no discontinuity
