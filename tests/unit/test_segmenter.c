@@ -57,6 +57,17 @@ static AVFormatContext *two_streams(void)
     return ic;
 }
 
+/* MPEG-TS, video and audio muxed together, 1 s minimum segments, 0.5 s parts. */
+static lr_segmenter *ts_segmenter(AVFormatContext *ic, outputs *out)
+{
+    lr_segmenter_opts opts = { .format = LR_SEG_TS, .min_duration = 1.0, .part_duration = 0.5 };
+    lr_segmenter *s = NULL;
+
+    assert_int_equal(lr_segmenter_alloc(ic->streams[0], ic->streams[1], &opts, collect, out, &s),
+                     0);
+    return s;
+}
+
 static void push(lr_segmenter *s, int is_video, int key, int64_t ts)
 {
     /* AUD, then an IDR or non-IDR slice: enough for the TS muxer. */
@@ -93,13 +104,10 @@ static double last_segment(const outputs *out, int64_t *start_pts)
 static void ts_segment_ending_on_audio_keeps_its_duration(void **state)
 {
     AVFormatContext *ic = two_streams();
-    lr_segmenter_opts opts = { .format = LR_SEG_TS, .min_duration = 1.0, .part_duration = 0.5 };
-    lr_segmenter *s = NULL;
     outputs out = { 0 };
+    lr_segmenter *s = ts_segmenter(ic, &out);
     int64_t start = -1;
 
-    assert_int_equal(lr_segmenter_alloc(ic->streams[0], ic->streams[1], &opts, collect, &out, &s),
-                     0);
     /* 25 fps: 3600 ticks a frame; a keyframe every 2 s; 2.6 s in all. */
     for (int f = 0; f < 65; f++) {
         push(s, 1, f % 50 == 0, 900000 + (int64_t)f * 3600);
@@ -121,13 +129,10 @@ static void ts_segment_ending_on_audio_keeps_its_duration(void **state)
 static void a_one_frame_segment_lasts_a_frame(void **state)
 {
     AVFormatContext *ic = two_streams();
-    lr_segmenter_opts opts = { .format = LR_SEG_TS, .min_duration = 1.0, .part_duration = 0.5 };
-    lr_segmenter *s = NULL;
     outputs out = { 0 };
+    lr_segmenter *s = ts_segmenter(ic, &out);
     int64_t start = -1;
 
-    assert_int_equal(lr_segmenter_alloc(ic->streams[0], ic->streams[1], &opts, collect, &out, &s),
-                     0);
     for (int f = 0; f <= 50; f++)
         push(s, 1, f % 50 == 0, (int64_t)f * 3600);
     push(s, 0, 1, 50 * 3600 + 100);
@@ -144,13 +149,10 @@ static void a_one_frame_segment_lasts_a_frame(void **state)
 static void ts_break_with_audio_between_frames_is_a_gap(void **state)
 {
     AVFormatContext *ic = two_streams();
-    lr_segmenter_opts opts = { .format = LR_SEG_TS, .min_duration = 1.0, .part_duration = 0.5 };
-    lr_segmenter *s = NULL;
     outputs out = { 0 };
+    lr_segmenter *s = ts_segmenter(ic, &out);
     int segs = 0;
 
-    assert_int_equal(lr_segmenter_alloc(ic->streams[0], ic->streams[1], &opts, collect, &out, &s),
-                     0);
     for (int f = 0; f < 40; f++) {
         int64_t t = (int64_t)f * 3600 + (f >= 20 ? 270000 : 0);
         push(s, 1, f % 20 == 0, t);
