@@ -195,13 +195,19 @@ static void publish_playlist(rendition *r, int ended)
     }
 
     int target = lr_playlist_target_duration(r->segs, r->nb_segs, (int)ceil(ec->target_duration));
+    /* The init section named with its rendition: a player sent here by a
+     * shed rendition's redirect (redirect_idle) takes an init URI equal to
+     * the one it has for the same one (hls.js compares the text), and so
+     * decoded the stand-in's pictures with the shed rendition's SPS. */
+    char init_uri[LR_LECTURE_NAME_MAX + 24];
+    snprintf(init_uri, sizeof(init_uri), "../%s/init.mp4", r->name);
     lr_media_playlist pl = {
         .target_duration = target,
         .disc_sequence = r->disc_sequence,
         .segs = r->segs,
         .nb_segs = r->nb_segs,
         .ext = p->ext,
-        .init_uri = p->format == LR_SEG_FMP4 ? "init.mp4" : NULL,
+        .init_uri = p->format == LR_SEG_FMP4 ? init_uri : NULL,
         .endlist = ended,
     };
     if (ll) {
