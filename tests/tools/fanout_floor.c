@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,21 @@ static void die(const char *what)
 {
     perror(what);
     exit(1);
+}
+
+struct share {
+    const int *fds;
+    int from, to, size;
+    const char *resp;
+};
+
+static void *write_share(void *arg)
+{
+    const struct share *s = arg;
+    for (int i = s->from; i < s->to; i++)
+        if (write(s->fds[i], s->resp, (size_t)s->size) != s->size)
+            die("write");
+    return NULL;
 }
 
 /* The client: n connections, then waits for t0 on go, reads every answer. */
@@ -83,6 +99,9 @@ static void client(const struct sockaddr_in *a, int n, int size, int ready, int 
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 10000, size = argc > 2 ? atoi(argv[2]) : 1500;
+    int writers = argc > 3 ? atoi(argv[3]) : 1;
+    pthread_t th[64];
+    struct share sh[64];
     struct rlimit rl = { (rlim_t)n + 1024, (rlim_t)n + 1024 };
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
     socklen_t alen = sizeof(a);
@@ -91,8 +110,8 @@ int main(int argc, char **argv)
     char *resp = NULL, c;
     pid_t pid;
 
-    if (n < 1 || size < 1 || setrlimit(RLIMIT_NOFILE, &rl) < 0)
-        die("usage: fanout_floor <n> <size> (and room for n files)");
+    if (n < 1 || size < 1 || writers < 1 || writers > 64 || setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        die("usage: fanout_floor <n> <size> [writers 1-64] (and room for n files)");
     if ((ls = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
         bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 4096) < 0 ||
         getsockname(ls, (struct sockaddr *)&a, &alen) < 0)
@@ -116,14 +135,20 @@ int main(int argc, char **argv)
     t0 = now_s();
     if (write(go[1], &t0, sizeof(t0)) != sizeof(t0))
         die("sync");
-    for (int i = 0; i < n; i++)
-        if (write(cs[i], resp, (size_t)size) != size)
-            die("write");
+    for (int w = 0; w < writers; w++) {
+        sh[w] = (struct share){ cs, (int)((long)n * w / writers), (int)((long)n * (w + 1) / writers),
+                                size, resp };
+        if (w > 0 && pthread_create(&th[w], NULL, write_share, &sh[w]) != 0)
+            die("pthread_create");
+    }
+    write_share(&sh[0]);
+    for (int w = 1; w < writers; w++)
+        pthread_join(th[w], NULL);
     t1 = now_s();
     if (read(result[0], r, sizeof(r)) != sizeof(r))
         die("result");
     waitpid(pid, &status, 0);
-    printf("floor: n=%d size=%d answered=%.0f write_ms=%.1f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
-           n, size, r[0], (t1 - t0) * 1e3, r[1] * 1e3, r[2] * 1e3, r[3] * 1e3);
+    printf("floor: n=%d size=%d writers=%d answered=%.0f write_ms=%.1f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
+           n, size, writers, r[0], (t1 - t0) * 1e3, r[1] * 1e3, r[2] * 1e3, r[3] * 1e3);
     return r[0] == n ? 0 : 1;
 }
