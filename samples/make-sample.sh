@@ -10,10 +10,23 @@
 # burnt-in clock (media time + frame number) so a viewer can see time advance.
 # Sound: espeak-ng reading a short lecture, padded/trimmed to 24 s.
 #
+# --clip FILE writes a variant to FILE instead: the same lecture with a 4 s
+# video clip shown on slide 4 (12-16 s: a 1120x540 fractal zoom with camera
+# grain, full motion), encoded as a lecturer's encoder pushes it (CRF 16, up
+# to 6 Mb/s). bench/ladder-bytes measures on it: a lecture where the ladder's
+# bitrate caps bind for a while, which they never do on the plain sample.
+#
 # Needs: ffmpeg (Debian 12: 5.1) with libx264, espeak-ng, fonts-dejavu-core.
 # Reproducible: bitexact flags, one x264 thread, no metadata; re-running with
 # the same tool versions produces the same bytes.
 set -eu
+
+CLIP=
+case "$#:${1:-}" in
+    0:) ;;
+    2:--clip) CLIP=$(realpath -m "$2") ;;
+    *) echo "usage: make-sample.sh [--clip FILE]" >&2; exit 2 ;;
+esac
 
 cd "$(dirname "$0")"
 
@@ -22,6 +35,11 @@ FONTB=/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf
 FONTM=/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf
 OUT=lecture.mp4
 DUR=24
+RATE="-crf 23 -maxrate 700k -bufsize 1400k"
+if [ -n "$CLIP" ]; then
+    OUT=$CLIP
+    RATE="-crf 16 -maxrate 6000k -bufsize 12000k"
+fi
 
 for f in "$FONT" "$FONTB" "$FONTM"; do
     [ -r "$f" ] || { echo "make-sample.sh: missing font $f (install fonts-dejavu-core)" >&2; exit 1; }
@@ -74,7 +92,13 @@ SLIDE=$((DUR / N))
     done < "$TMP/slides.txt"
     printf '%s\n' "drawtext=fontfile=$FONTM:text='%{pts\\:hms}  frame %{n}':fontsize=26:fontcolor=white:box=1:boxcolor=0x000000@0.6:boxborderw=8:x=1280-tw-24:y=130[bg];"
     printf '%s\n' "testsrc2=s=240x180:r=30:d=$DUR,format=yuv420p,drawbox=x=0:y=0:w=240:h=180:color=white:t=3[pip];"
-    printf '%s\n' "[bg][pip]overlay=x='1280-240-24-300*(0.5+0.5*sin(2*PI*t/$DUR))':y='720-180-50-20*(0.5+0.5*cos(2*PI*t/12))':eval=frame:shortest=1[v];"
+    if [ -n "$CLIP" ]; then
+        printf '%s\n' "mandelbrot=s=1120x540:r=30,trim=duration=$DUR,format=yuv420p,noise=alls=4:allf=t+u[clip];"
+        printf '%s\n' "[bg][clip]overlay=x=80:y=140:enable='between(t,12,16)'[bg0];"
+    else
+        printf '%s\n' "[bg]null[bg0];"
+    fi
+    printf '%s\n' "[bg0][pip]overlay=x='1280-240-24-300*(0.5+0.5*sin(2*PI*t/$DUR))':y='720-180-50-20*(0.5+0.5*cos(2*PI*t/12))':eval=frame:shortest=1[v];"
     printf '%s\n' "[0:a]aresample=48000,pan=stereo|c0=c0|c1=c0,apad,atrim=0:$DUR,asetpts=N/SR/TB[a]"
 } > "$TMP/graph.txt"
 
@@ -84,7 +108,7 @@ ffmpeg -nostdin -hide_banner -loglevel error -y \
     -filter_complex_script "$TMP/graph.txt" \
     -map '[v]' -map '[a]' \
     -c:v libx264 -profile:v high -pix_fmt yuv420p -preset medium \
-    -crf 23 -maxrate 700k -bufsize 1400k \
+    $RATE \
     -g 60 -keyint_min 60 -sc_threshold 0 -bf 2 \
     -x264-params threads=1:lookahead-threads=1 -threads 1 \
     -fps_mode cfr -r 30 \
@@ -93,11 +117,11 @@ ffmpeg -nostdin -hide_banner -loglevel error -y \
     -map_metadata -1 -map_chapters -1 \
     -fflags +bitexact -flags:v +bitexact -flags:a +bitexact \
     -movflags +faststart \
-    -f mp4 "$TMP/$OUT"
+    -f mp4 "$TMP/out.mp4"
 
-mv -f "$TMP/$OUT" "$OUT.tmp"
+mv -f "$TMP/out.mp4" "$OUT.tmp"
 mv -f "$OUT.tmp" "$OUT"
 
 DURATION=$(ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 "$OUT")
 SIZE=$(wc -c < "$OUT" | tr -d ' ')
-echo "samples/$OUT: duration ${DURATION}s, size $SIZE bytes"
+echo "$OUT: duration ${DURATION}s, size $SIZE bytes"

@@ -49,7 +49,6 @@ struct lr_fanout {
     lr_pipeline     *pipe;
     lr_stop         *stop;
     int              nb_streams, nb_video;
-    int              passthrough;  /* rung 0 is the source (pipeline.h) */
     pthread_mutex_t  lock;
     int              ending;
     int              nb_outputs;
@@ -80,7 +79,7 @@ static void resync(output *o)
  * segments one apart. So they start at the keyframe rung 0 started at. */
 static int before_lead(const output *o, const AVPacket *pkt, int stream, AVRational tb)
 {
-    if (!o->f->passthrough || stream == 0 || o->shed > 0)
+    if (stream == 0 || o->shed > 0 || !lr_pipeline_passthrough(o->f->pipe))
         return 0;
     return o->lead_key == AV_NOPTS_VALUE ||
            av_compare_ts(pkt->pts, tb, o->lead_key, o->lead_tb) < 0;
@@ -346,7 +345,6 @@ int lr_fanout_start(const lr_config *c, const char *lecture, lr_pipeline *pipe, 
     f->pipe = pipe;
     f->stop = stop;
     f->nb_video = lr_pipeline_nb_rungs(pipe);
-    f->passthrough = lr_pipeline_passthrough(pipe);
     pthread_mutex_init(&f->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);  /* lr_now_ns's clock */

@@ -38,8 +38,17 @@ struct lr_pipeline {
     lr_kf_sched      kf;
     atomic_int       force_kf;          /* next frame is an IDR in every rung */
     /* passthrough (tc->passthrough): rung 0 is the source's own video, and
-     * every other rung's IDRs go where the source has its IDRs */
-    int              first_enc;         /* 1 with passthrough: rung 0 has no encoder */
+     * every other rung's IDRs go where the source has its IDRs. If the
+     * source changes size, rung 0 is encoded from that IDR on (at its
+     * planned size); the IDRs still follow the source's. */
+    int              follow_idrs;       /* passthrough was chosen: keyframes are the source's */
+    int              first_enc;         /* 1 while rung 0 is the source: it has no encoder */
+    atomic_int       passing;           /* first_enc, for other threads (the fanout's) */
+    AVCodecParserContext *sps_parser;   /* the size in the source's IDRs */
+    AVCodecContext  *sps_ctx;
+    int64_t          switch_pts;        /* the IDR rung 0 is encoded from, or NOPTS */
+    int64_t          pass_last_dts;     /* of the last packet passed through */
+    int64_t          enc0_last_dts;     /* rung 0's thread only, once encoded */
     int64_t          idr_pts[IDR_RING]; /* the source's IDRs, a FIFO */
     int              idr_head, idr_count;
     int64_t          last_idr_pts;
@@ -50,6 +59,7 @@ struct lr_pipeline {
     AVFrame         *frame;
     int              last_w, last_h;    /* of the decoded video, for the log */
     int64_t          video_end;         /* of the last video frame, in its decoder's tb */
+    AVRational       src_fps;           /* nominal, for the rungs' frame-rate caps */
     int              finished;
 
     /* where the CPU goes (cpu.h); threads are named lrd<id>: and lre<id>: */
@@ -139,31 +149,58 @@ static const char *passthrough_refusal(const lr_pipeline *p, AVRational fps)
     return NULL;
 }
 
-/* Opens every rung's encoder and starts its thread. The calling thread wears
- * the encoders' name meanwhile, so the codec threads libx264 starts carry it. */
-static int open_rungs(lr_pipeline *p, AVRational src_fps)
+/* Rung 0 encoded after passing the source through: its first packets may
+ * come with a DTS at or below the last one passed through (the encoder's
+ * B-frame delay against the source's), which no muxer takes. They are
+ * raised to just above it; the encoder's delay is a few frames, so a DTS
+ * stays at or below its PTS. */
+static int after_passthrough_sink(void *opaque, AVPacket *pkt, int stream, AVRational tb)
+{
+    lr_pipeline *p = opaque;
+
+    if (pkt->dts != AV_NOPTS_VALUE) {
+        if (pkt->dts <= p->enc0_last_dts)
+            pkt->dts = p->enc0_last_dts + 1;
+        p->enc0_last_dts = pkt->dts;
+    }
+    return p->sink(p->opaque, pkt, stream, tb);
+}
+
+/* Opens rung i's encoder and starts its thread. The calling thread wears
+ * the encoders' name meanwhile, so the codec threads libx264 starts carry
+ * it. Adds "name=WxH@fps/kbps" to desc. */
+static int start_rung(lr_pipeline *p, int i, char *desc, size_t size)
 {
     const AVStream *vst = p->ifmt->streams[p->vin];
-    char desc[320] = "", name[32];
+    const lr_rung *r = &p->rungs[i];
+    AVRational fps = lr_ladder_rung_fps(r, p->src_fps);
+    lr_venc_params vp = { p->tc, *r, vst->time_base, fps, x264_threads(p, i) };
+    int switched = p->switch_pts != AV_NOPTS_VALUE && i == 0;
+    char name[32];
+    int ret;
+
+    snprintf(name, sizeof(name), "%s%d", p->enc_name, i);
+    lr_cpu_name_thread(p->enc_name);
+    ret = lr_rung_start(&vp, i, RUNG_QUEUE_FRAMES, switched ? after_passthrough_sink : p->sink,
+                        switched ? (void *)p : p->opaque, name, &p->workers[i]);
+    lr_cpu_name_thread(p->dec_name);
+    if (ret >= 0)
+        av_strlcatf(desc, size, "%s%s=%dx%d@%.4g/%dk", *desc ? " " : "", r->name, r->width,
+                    r->height, av_q2d(fps), r->bitrate_kbps);
+    return ret;
+}
+
+/* Opens every rung's encoder and starts its thread. */
+static int open_rungs(lr_pipeline *p)
+{
+    char desc[320] = "";
     int ret = 0;
 
-    lr_cpu_name_thread(p->enc_name);
     if (p->first_enc)
         av_strlcatf(desc, sizeof(desc), "%s=%dx%d source (passthrough)", p->rungs[0].name,
                     p->rungs[0].width, p->rungs[0].height);
-    for (int i = p->first_enc; i < p->nb_rungs; i++) {
-        const lr_rung *r = &p->rungs[i];
-        AVRational fps = lr_ladder_rung_fps(r, src_fps);
-        lr_venc_params vp = { p->tc, *r, vst->time_base, fps, x264_threads(p, i) };
-
-        snprintf(name, sizeof(name), "%s%d", p->enc_name, i);
-        if ((ret = lr_rung_start(&vp, i, RUNG_QUEUE_FRAMES, p->sink, p->opaque, name,
-                                 &p->workers[i])) < 0)
-            break;
-        av_strlcatf(desc, sizeof(desc), "%s%s=%dx%d@%.4g/%dk", i ? " " : "", r->name,
-                    r->width, r->height, av_q2d(fps), r->bitrate_kbps);
-    }
-    lr_cpu_name_thread(p->dec_name);
+    for (int i = p->first_enc; i < p->nb_rungs && ret >= 0; i++)
+        ret = start_rung(p, i, desc, sizeof(desc));
     if (ret >= 0)
         lr_info("lecture=%s ladder (%s, x264 %s): %s%s", p->lecture,
                 !strcmp(p->tc->rate_control, "cbr")   ? "CBR"
@@ -231,9 +268,12 @@ int lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatC
                                             planned, LR_MAX_RUNGS)) < 0)
         goto fail;
     memcpy(p->rungs, planned, sizeof(planned[0]) * p->nb_rungs);
+    p->src_fps = fps;
+    p->switch_pts = p->pass_last_dts = AV_NOPTS_VALUE;
     if (tc->passthrough) {
         const char *why = passthrough_refusal(p, fps);
-        p->first_enc = !why;
+        p->first_enc = p->follow_idrs = !why;
+        atomic_store(&p->passing, p->first_enc);
         if (why)
             lr_warn("lecture=%s passthrough not used: %s; every rung is encoded", p->lecture,
                     why);
@@ -242,11 +282,15 @@ int lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatC
                     "keyframes follow the source's IDRs", p->lecture, p->rungs[0].name);
     }
     p->last_idr_pts = AV_NOPTS_VALUE;
-    if (p->first_enc && !(p->pass_pkt = av_packet_alloc())) {
+    if (p->first_enc &&
+        (!(p->pass_pkt = av_packet_alloc()) || !(p->sps_parser = av_parser_init(AV_CODEC_ID_H264)) ||
+         !(p->sps_ctx = avcodec_alloc_context3(NULL)))) {
         ret = AVERROR(ENOMEM);
         goto fail;
     }
-    if ((ret = open_rungs(p, fps)) < 0)
+    if (p->sps_parser)
+        p->sps_parser->flags |= PARSER_FLAG_COMPLETE_FRAMES;
+    if ((ret = open_rungs(p)) < 0)
         goto fail;
     if (p->adec && (ret = lr_audio_open(p->adec, tc->audio_bitrate_kbps, &p->audio)) < 0) {
         lr_error("lecture=%s cannot open the AAC encoder: %s", p->lecture, av_err2str(ret));
@@ -285,20 +329,25 @@ static int send_video(lr_pipeline *p, AVFrame *src)
     if (pts == AV_NOPTS_VALUE)
         return 0;
     if (src->width != p->last_w || src->height != p->last_h) {
-        if (p->first_enc)
-            lr_warn("lecture=%s the source changed size %dx%d -> %dx%d; rung %s is the source "
-                    "passed through, so it changes size too (turn passthrough off for an "
-                    "encoder that changes resolution); the encoded rungs keep their sizes",
-                    p->lecture, p->last_w, p->last_h, src->width, src->height, p->rungs[0].name);
-        else
-            lr_info("lecture=%s the source changed size %dx%d -> %dx%d; the ladder keeps its "
-                    "sizes", p->lecture, p->last_w, p->last_h, src->width, src->height);
+        lr_info("lecture=%s the source changed size %dx%d -> %dx%d; the ladder keeps its "
+                "sizes", p->lecture, p->last_w, p->last_h, src->width, src->height);
         p->last_w = src->width;
         p->last_h = src->height;
     }
     p->video_end = pts + (src->pkt_duration > 0 ? src->pkt_duration : frame_ticks(p));
-    key = p->first_enc ? source_idr(p, pts)
-                       : lr_kf_sched_due(&p->kf, pts) | atomic_exchange(&p->force_kf, 0);
+    key = p->follow_idrs ? source_idr(p, pts)
+                         : lr_kf_sched_due(&p->kf, pts) | atomic_exchange(&p->force_kf, 0);
+    if (p->first_enc && p->switch_pts != AV_NOPTS_VALUE && pts >= p->switch_pts) {
+        /* the first picture passthrough left: rung 0's encoder starts on it,
+         * an IDR in every rung (the source's, unless that one was lost) */
+        char desc[64] = "";
+        if ((ret = start_rung(p, 0, desc, sizeof(desc))) < 0)
+            return ret;
+        p->first_enc = 0;
+        atomic_store(&p->passing, 0);
+        key = 1;
+        lr_info("lecture=%s rung %s encoded from here (%s)", p->lecture, p->rungs[0].name, desc);
+    }
     src->pts = pts;
     src->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
     p->frames_in++;
@@ -355,6 +404,27 @@ static int decode(lr_pipeline *p, AVCodecContext *dec, const AVPacket *pkt)
     return 0;
 }
 
+/* Whether the source's IDR in pkt is of another size than rung 0 (its SPS,
+ * read by libavcodec's H.264 parser): passthrough can't go on, since the
+ * egress and the players have rung 0's first size. Logs what happens. */
+static int source_resized(lr_pipeline *p, const AVPacket *pkt)
+{
+    uint8_t *data;
+    int size, w, h;
+
+    av_parser_parse2(p->sps_parser, p->sps_ctx, &data, &size, pkt->data, pkt->size, pkt->pts,
+                     pkt->dts, pkt->pos);
+    w = p->sps_parser->width;
+    h = p->sps_parser->height;
+    if (w <= 0 || h <= 0 || (w == p->rungs[0].width && h == p->rungs[0].height))
+        return 0;
+    lr_warn("lecture=%s the source changed size %dx%d -> %dx%d: rung %s can't be the source "
+            "passed through any more, so from this keyframe on it is encoded at %dx%d; the "
+            "ladder keeps its sizes", p->lecture, p->rungs[0].width, p->rungs[0].height, w, h,
+            p->rungs[0].name, p->rungs[0].width, p->rungs[0].height);
+    return 1;
+}
+
 /* Passthrough: the source's video packet goes out as rung 0, flagged key
  * exactly when it is an IDR (the egress cuts segments there), and its IDR
  * becomes every encoded rung's. */
@@ -366,6 +436,10 @@ static int pass_through(lr_pipeline *p, const AVPacket *pkt)
     AVPacket *out = p->pass_pkt;
     int ret;
 
+    if (idr && p->first_enc && p->switch_pts == AV_NOPTS_VALUE && source_resized(p, pkt)) {
+        p->switch_pts = pts != AV_NOPTS_VALUE ? pts : INT64_MIN;
+        p->enc0_last_dts = p->pass_last_dts;
+    }
     if (idr && pts != AV_NOPTS_VALUE) {
         double gap = p->last_idr_pts == AV_NOPTS_VALUE ? 0
                    : (pts - p->last_idr_pts) * av_q2d(vst->time_base);
@@ -383,12 +457,16 @@ static int pass_through(lr_pipeline *p, const AVPacket *pkt)
         }
         p->idr_pts[(p->idr_head + p->idr_count++) % IDR_RING] = pts;
     }
+    if (p->switch_pts != AV_NOPTS_VALUE)
+        return 0;  /* rung 0 is encoded now (or from the next decoded picture) */
     if ((ret = av_packet_ref(out, pkt)) < 0)
         return ret;
     if (idr)
         out->flags |= AV_PKT_FLAG_KEY;
     else
         out->flags &= ~AV_PKT_FLAG_KEY;
+    if (pkt->dts != AV_NOPTS_VALUE)
+        p->pass_last_dts = pkt->dts;
     return p->sink(p->opaque, out, 0, vst->time_base);
 }
 
@@ -396,7 +474,7 @@ int lr_pipeline_send_packet(lr_pipeline *p, AVPacket *pkt)
 {
     int ret;
 
-    if (pkt->stream_index == p->vin && p->first_enc && (ret = pass_through(p, pkt)) < 0)
+    if (pkt->stream_index == p->vin && p->follow_idrs && (ret = pass_through(p, pkt)) < 0)
         return ret;
     if (pkt->stream_index == p->vin)
         return decode(p, p->vdec, pkt);
@@ -483,12 +561,14 @@ void lr_pipeline_free(lr_pipeline **pp)
     avcodec_free_context(&p->adec);
     av_frame_free(&p->frame);
     av_packet_free(&p->pass_pkt);
+    av_parser_close(p->sps_parser);
+    avcodec_free_context(&p->sps_ctx);
     av_freep(pp);
 }
 
 int lr_pipeline_passthrough(const lr_pipeline *p)
 {
-    return p->first_enc;
+    return atomic_load(&p->passing);
 }
 
 int lr_pipeline_nb_rungs(const lr_pipeline *p)

@@ -44,8 +44,9 @@ int  lr_pipeline_finish(lr_pipeline *p);
  * frees everything; *p = NULL. */
 void lr_pipeline_free(lr_pipeline **p);
 
-/* 1 if rung 0 is the source passed through (sent as its packets come in,
- * ahead of the encoded rungs' frames of the same moment). */
+/* 1 while rung 0 is the source passed through (sent as its packets come
+ * in, ahead of the encoded rungs' frames of the same moment); 0 once a
+ * change of the source's size made it an encoded rung. Any thread. */
 int                   lr_pipeline_passthrough(const lr_pipeline *p);
 /* The ladder, for the muxer: rungs 0..nb-1, then the audio (NULL if none). */
 int                   lr_pipeline_nb_rungs(const lr_pipeline *p);

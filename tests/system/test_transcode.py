@@ -9,6 +9,8 @@ import re
 import subprocess
 import urllib.request
 
+import pytest
+
 
 from lrdemo import (BINARY, REPO, decode_errors, http_get, rung_urls, scaled, tool, wait_for,
                     wait_master, wait_segments)
@@ -177,16 +179,21 @@ def test_360p_source_gets_one_rung_and_audio_only(tmp_path):
 
 
 def size_changing_source(tmp_path, sizes, x264_args=()):
-    """A TS of 4 s at each size in turn, one clock throughout."""
-    parts = []
+    """A TS of 4 s at each size in turn, one clock throughout: the parts are
+    joined by ffmpeg's concat demuxer, which carries the timestamps on (a
+    part with B-frames starts its pictures after its first DTS, and parts
+    simply shifted by 4 s would overlap)."""
+    listing = tmp_path / "parts.txt"
+    lines = []
     for i, size in enumerate(sizes):
         p = tmp_path / f"part{i}.ts"
         ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=30:d=4", "-f", "lavfi", "-i",
                "sine=d=4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-               *x264_args, "-c:a", "aac", "-output_ts_offset", str(4 * i), "-f", "mpegts", p)
-        parts.append(p.read_bytes())
+               *x264_args, "-c:a", "aac", "-f", "mpegts", p)
+        lines.append(f"file '{p}'\n")
+    listing.write_text("".join(lines))
     src = tmp_path / "changes.ts"
-    src.write_bytes(b"".join(parts))
+    ffmpeg("-f", "concat", "-safe", 0, "-i", listing, "-c", "copy", "-f", "mpegts", src)
     return src
 
 
@@ -351,25 +358,41 @@ def test_passthrough_follows_a_long_gop_and_says_so(tmp_path):
     assert [round(b - a, 1) for a, b in zip(keys["720p"], keys["720p"][1:])] == [4.0, 4.0], keys
 
 
-def test_passthrough_source_that_changes_size_says_so(tmp_path):
-    """Passed through, a source that goes from 720p to 540p mid-stream takes
-    the top rung to 540p with it (a known limit, docs/transcode.md): the log
-    says so and what to do, the encoded rungs keep their sizes, and the
-    ladder stays aligned and decodes."""
+@pytest.mark.parametrize("bframes", [0, 2])
+def test_passthrough_source_that_changes_size_is_encoded_from_then_on(tmp_path, bframes):
+    """Passed through, a source that goes from 720p to 540p mid-stream can't
+    stay the top rung (the egress and the players have its first size): from
+    the IDR where the size changes, the 720p rung is encoded at 1280x720,
+    and the log says so. Before it the rung is the source's own pictures;
+    every rung keeps its size and every frame, the keyframes stay the
+    source's, and it all decodes. Without B-frames in the source, the
+    encoder's first DTS (its B-frame delay before the IDR's PTS) is below
+    the last one passed through, and is raised above it: no muxer takes a
+    DTS that goes back."""
     src = size_changing_source(tmp_path, ["1280x720", "960x540"],
-                               ["-g", 60, "-keyint_min", 60, "-sc_threshold", 0])
+                               ["-g", 60, "-keyint_min", 60, "-sc_threshold", 0, "-bf", bframes])
     out, log = transcode_file(tmp_path, src, PASSTHROUGH)
-    assert re.search(r"changed size 1280x720 -> 960x540; rung 720p is the source passed "
-                     r"through, so it changes size too \(turn passthrough off", log), log[-2000:]
+    assert re.search(r"changed size 1280x720 -> 960x540: rung 720p can't be the source passed "
+                     r"through any more, so from this keyframe on it is encoded at 1280x720",
+                     log), log[-2000:]
+    assert "rung 720p encoded from here (720p=1280x720" in log, log[-2000:]
     names = ["720p", "480p", "360p"]
-    check_aligned_ladder(out, names)
+    keys = check_aligned_ladder(out, names)
+    assert keys == [round(t, 3) for t, k in video_packets(src) if k], keys
     ids = {p["tags"]["service_name"]: p["program_id"] for p in ffprobe_json(
         "-show_programs", "-show_entries", "program=program_id:program_tags=service_name",
         out)["programs"]}
-    for name, sizes in (("720p", {"1280x720", "960x540"}), ("480p", {"854x480"})):
+    counts = {}
+    for name, size in (("720p", "1280x720"), ("480p", "854x480")):
         frames = ffprobe_json("-select_streams", f"p:{ids[name]}:v", "-show_entries",
                               "frame=width,height", out)["frames"]
-        assert {f"{f['width']}x{f['height']}" for f in frames} == sizes, name
+        assert {f"{f['width']}x{f['height']}" for f in frames} == {size}, name
+        counts[name] = len(frames)
+    source = frame_hashes(src, "0:v:0")
+    assert counts["720p"] == counts["480p"] >= len(source), (counts, len(source))
+    top = frame_hashes(out, f"0:p:{ids['720p']}:v")
+    assert top[:120] == source[:120], \
+        f"{sum(a != b for a, b in zip(top, source[:120]))} of the first 120 differ"
     rc, err = decode_errors(out)
     assert rc == 0 and not err, err
 
