@@ -361,6 +361,7 @@ static const opt rung_opts[] = {
     STR("profile", lr_rung_conf, profile, "", check_profile,
         "empty (automatic), baseline, main or high", 0),
     DBL("fps", lr_rung_conf, fps, 0, 0, 240),
+    DBL("crf", lr_rung_conf, crf, 0, 0, 51),
     { .name = NULL }
 };
 

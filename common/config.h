@@ -15,6 +15,7 @@ typedef struct lr_rung_conf {
     int   bitrate_kbps; /* the cap: maxrate in capped CRF, the rate in CBR */
     char *profile;     /* "" (auto: high above 480 lines, else main), baseline, main, high */
     double fps;        /* frame-rate cap; 0: the source's own (never above it) */
+    double crf;        /* capped CRF of this rung; 0: transcode.crf */
 } lr_rung_conf;
 
 #define LR_LINK_LATENCY_AUTO 0 /* as in common/link.h */

@@ -47,7 +47,7 @@ int lr_venc_open(const lr_venc_params *vp, AVCodecContext **out)
     } else {
         enc->rc_max_rate = cap;
         enc->rc_buffer_size = (int)FFMIN(INT32_MAX, bufsize);
-        av_opt_set_double(enc->priv_data, "crf", tc->crf, 0);
+        av_opt_set_double(enc->priv_data, "crf", r->crf > 0 ? r->crf : tc->crf, 0);
     }
     av_opt_set(enc->priv_data, "preset", tc->preset, 0);
     av_opt_set(enc->priv_data, "profile",

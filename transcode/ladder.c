@@ -15,6 +15,7 @@ static void copy_extras(lr_rung *r, const lr_rung_conf *rc)
 {
     av_strlcpy(r->profile, rc->profile ? rc->profile : "", sizeof(r->profile));
     r->fps = rc->fps;
+    r->crf = rc->crf;
 }
 
 AVRational lr_ladder_rung_fps(const lr_rung *r, AVRational src)

@@ -15,6 +15,7 @@ typedef struct lr_rung {
     int  bitrate_kbps;
     char profile[16];   /* "" automatic */
     double fps;         /* frame-rate cap, 0 none */
+    double crf;         /* capped CRF, 0: transcode.crf */
 } lr_rung;
 
 /* Fills out[] (room for max_out) with the rungs for a src_w x src_h source,

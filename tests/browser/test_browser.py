@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hlsjs import watch
 from lrdemo import (REPO, free_tcp_port, lecture_urls, live_encoder, rung_urls, seq, tool,
                     wait_for, wait_master, wait_segments)
 
@@ -66,3 +67,47 @@ def test_an_rtmp_published_lecture_plays_in_chromium(start_demo):
         if pub.poll() is None:
             pub.kill()
             pub.wait()
+
+
+def test_top_rung_plays_on_when_passthrough_ends(start_demo, tmp_path):
+    """transcode.passthrough with a source (H.264 with B-frames, 2 s GOPs)
+    that goes from 1280x720 to 960x540 after 20 s (and stays so for 40 s,
+    past the end of the watch): the 720p rung is the
+    source passed through, then, from the IDR where the size changes, an
+    encode at 1280x720 (transcode/pipeline.c). hls.js, held on that one
+    rendition, plays across the change: same init section, in-band SPS of
+    another encoder, no decode error."""
+    ffmpeg = tool("ffmpeg")
+    listing, lines = tmp_path / "parts.txt", []
+    for i, (size, secs) in enumerate((("1280x720", 20), ("960x540", 40))):
+        part = tmp_path / f"part{i}.ts"
+        subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                        f"testsrc2=s={size}:r=30:d={secs}", "-f", "lavfi", "-i", f"sine=d={secs}",
+                        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+                        "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-bf", "2",
+                        "-c:a", "aac", "-f", "mpegts", str(part)], check=True, timeout=120)
+        lines.append(f"file '{part}'\n")
+    listing.write_text("".join(lines))
+    src = tmp_path / "changes.ts"
+    subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "concat", "-safe", "0",
+                    "-i", str(listing), "-c", "copy", "-f", "mpegts", str(src)],
+                   check=True, timeout=60)
+
+    demo = start_demo({"ingest": {"source": str(src)}, "transcode": {"passthrough": True}})
+    urls = rung_urls(demo, wait_master(demo))
+    wait_segments(urls["720p"], 2)
+    assert "rung 720p is the source itself (passthrough)" in demo.stderr_text()
+    assert "encoded from here" not in demo.stderr_text(), "passthrough ended before the viewer"
+    s = watch(demo.base, urls["720p"], 30)
+    log = demo.stderr_text()
+    assert "rung 720p encoded from here (720p=1280x720" in log, log[-3000:]
+    assert s["ok"] and not s["fatal"] and s["played"] >= 20, s
+    # the media element's own error (Chrome's PIPELINE_ERROR_DECODE), or hls.js's
+    assert not [e for e in s["errors"] if e.startswith("video/") or
+                "DECODE" in e.split(" (")[0].upper() or "bufferAppend" in e], s["errors"]
+    # Passed through, the rung ran ahead of the encoded ones by their
+    # encoders' delay; encoded, it waits for it too, once: a player at the
+    # live edge (LL-HLS, about 1 s behind) may stall briefly then: 0 stalls
+    # on an idle machine, 2 (within 5 s of the change) beside a busy bench.
+    assert s["stalls"] <= 2, f"BUFFER_STALLED_ERROR x{s['stalls']}: {s['errors']}"
+    assert demo.alive(), demo.describe()

@@ -76,6 +76,7 @@ static void check_defaults(const lr_config *c)
     assert_int_equal(c->transcode.rungs[0].bitrate_kbps, 5000);
     assert_string_equal(c->transcode.rungs[0].profile, "");
     assert_true(c->transcode.rungs[0].fps == 0);
+    assert_true(c->transcode.rungs[0].crf == 0);
     assert_string_equal(c->transcode.rungs[1].name, "720p");
     assert_int_equal(c->transcode.rungs[1].bitrate_kbps, 2800);
     assert_string_equal(c->transcode.rungs[2].name, "480p");
@@ -408,6 +409,10 @@ static void test_rung_errors(void **state)
                  "    - { name: a, width: 640, height: 360, bitrate_kbps: 800, fps: 300 }\n",
                  "t.yaml:3: key 'transcode.rungs[0].fps': expected a number between 0 and 240, "
                  "got '300'");
+    expect_error("transcode:\n  rungs:\n"
+                 "    - { name: a, width: 640, height: 360, bitrate_kbps: 800, crf: 52 }\n",
+                 "t.yaml:3: key 'transcode.rungs[0].crf': expected a number between 0 and 51, "
+                 "got '52'");
     expect_error("transcode:\n  rungs:\n"
                  "    - { name: a, width: 640, height: 360, bitrate_kbps: 800, profile: hi }\n",
                  "t.yaml:3: key 'transcode.rungs[0].profile': expected empty (automatic), "

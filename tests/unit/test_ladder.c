@@ -11,8 +11,8 @@
 #include "transcode/ladder.h"
 
 static lr_rung_conf conf4[] = {
-    { "1080p", 1920, 1080, 5000, "", 0 }, { "360p", 640, 360, 800, "baseline", 15 },
-    { "720p", 1280, 720, 2800, "", 0 },   { "480p", 854, 480, 1400, "main", 0 },
+    { "1080p", 1920, 1080, 5000, "", 0, 0 }, { "360p", 640, 360, 800, "baseline", 15, 0 },
+    { "720p", 1280, 720, 2800, "", 0, 0 },   { "480p", 854, 480, 1400, "main", 0, 26.5 },
 };
 
 static void full_ladder_from_1080p(void **state)
@@ -26,6 +26,8 @@ static void full_ladder_from_1080p(void **state)
     assert_string_equal(out[3].name, "360p");
     assert_int_equal(out[2].width, 854);
     assert_int_equal(out[2].height, 480);
+    assert_true(out[2].crf == 26.5);  /* its own CRF, carried to the encoder */
+    assert_true(out[1].crf == 0);
     for (int i = 0; i < n; i++) {
         assert_int_equal(out[i].width % 2, 0);
         assert_int_equal(out[i].height % 2, 0);
