@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -491,6 +492,47 @@ def streams(path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, f"ffprobe {path}: {r.stderr}"
     return json.loads(r.stdout).get("streams", [])
+
+
+def _mp4_boxes(b, path, off=0, end=None):
+    """(body start, end) of every box at path (a list of box types) in b."""
+    end = len(b) if end is None else end
+    while off + 8 <= end:
+        size, typ = struct.unpack(">I4s", b[off:off + 8])
+        body = off + 8
+        if size == 1:
+            size, body = struct.unpack(">Q", b[off + 8:off + 16])[0], off + 16
+        if size < 8 or off + size > end:
+            return
+        if typ.decode("latin-1") == path[0]:
+            if len(path) == 1:
+                yield body, off + size
+            else:
+                yield from _mp4_boxes(b, path[1:], body, off + size)
+        off += size
+
+
+def cmaf_first_presentation(init, segment):
+    """(ticks, timescale) of a CMAF segment's first sample as a player sees
+    it: the fragment's decode time (tfdt) plus the sample's composition
+    offset (signed in trun version 1), with no edit list applied. ffprobe
+    reads it otherwise: it shifts every PTS of a track with negative offsets
+    by the largest of them, so two renditions whose encoders delay B-frames
+    differently read up to a frame apart."""
+    body, _ = next(_mp4_boxes(init, ["moov", "trak", "mdia", "mdhd"]))
+    v = init[body]
+    timescale = struct.unpack(">I", init[body + 12:body + 16] if v == 0
+                              else init[body + 20:body + 24])[0]
+    body, _ = next(_mp4_boxes(segment, ["moof", "traf", "tfdt"]))
+    v = segment[body]
+    tfdt = struct.unpack(">Q" if v == 1 else ">I",
+                         segment[body + 4:body + (12 if v == 1 else 8)])[0]
+    body, _ = next(_mp4_boxes(segment, ["moof", "traf", "trun"]))
+    v, flags = segment[body], int.from_bytes(segment[body + 1:body + 4], "big")
+    p = body + 8 + (4 if flags & 1 else 0) + (4 if flags & 4 else 0)
+    p += 4 * sum(1 for f in (0x100, 0x200, 0x400) if flags & f)
+    cto = struct.unpack(">i" if v else ">I", segment[p:p + 4])[0] if flags & 0x800 else 0
+    return tfdt + cto, timescale
 
 
 def decode_errors(path):

@@ -12,8 +12,8 @@ import urllib.request
 import pytest
 
 
-from lrdemo import (BINARY, REPO, decode_errors, http_get, rung_urls, scaled, tool, wait_for,
-                    wait_master, wait_segments)
+from lrdemo import (BINARY, REPO, cmaf_first_presentation, decode_errors, http_get, rung_urls,
+                    scaled, tool, wait_for, wait_master, wait_segments)
 
 SEGMENT = 2.0
 REPO_SAMPLE = REPO / "samples" / "lecture.mp4"
@@ -127,10 +127,9 @@ def test_idrs_identical_across_rungs_for_30s(start_demo, tmp_path):
 def test_passthrough_through_the_egress(start_demo, tmp_path):
     """transcode.passthrough on the demo (the 720p H.264 sample, 2 s GOPs):
     the egress's 720p rung decodes to the sample's own pictures, the rungs
-    below are encodes, and segments of one number start on the same IDR.
-    In CMAF the sample's B-frame delay (2 frames) differs from the encodes',
-    and the fMP4 muxer's composition offsets show it: their presentation
-    times are up to one frame apart (docs/transcode.md)."""
+    below are encodes, and segments of one number start on the same IDR at
+    the same presentation time, to the tick, as a player reads the CMAF
+    boxes (decode time plus the first sample's composition offset)."""
     demo = start_demo({"transcode": {"passthrough": True}})
     urls = rung_urls(demo, wait_master(demo))
     assert sorted(urls) == ["360p", "480p", "720p"], urls
@@ -139,19 +138,22 @@ def test_passthrough_through_the_egress(start_demo, tmp_path):
     common = set.intersection(*({s["seq"] for s in m["segments"]} for m in lists.values()))
     seqs = sorted(common - {0})[-3:]
     assert len(seqs) == 3, lists
-    keys, paths = {}, {}
+    starts, paths = {}, {}
     for name, m in lists.items():
-        parts = [http_get(urllib.request.urljoin(urls[name], m["map"]))[2]] if m.get("map") else []
+        assert m.get("map"), f"{name}: no EXT-X-MAP (CMAF expected)"
+        init = http_get(urllib.request.urljoin(urls[name], m["map"]))[2]
+        parts, starts[name] = [init], []
         for seq in seqs:
             seg = next(s for s in m["segments"] if s["seq"] == seq)
             status, _, body = http_get(urllib.request.urljoin(urls[name], seg["uri"]), timeout=10)
             assert status == 200, f"{name} segment {seq}: {status}"
             parts.append(body)
+            starts[name].append(cmaf_first_presentation(init, body))
         paths[name] = tmp_path / f"{name}.seg"
         paths[name].write_bytes(b"".join(parts))
-        keys[name] = [round(t, 3) for t, k in video_packets(paths[name]) if k]
-    assert keys["480p"] == keys["360p"] and len(keys["720p"]) == 3, keys
-    assert all(abs(a - b) <= 0.035 for a, b in zip(keys["720p"], keys["480p"])), keys
+        keys = [k for _, k in video_packets(paths[name])]
+        assert sum(keys) == 3 and keys[0], f"{name}: IDRs {keys}"  # each segment opens on one
+    assert starts["720p"] == starts["480p"] == starts["360p"], starts
     source = set(frame_hashes(REPO_SAMPLE, "0:v:0"))
     top = frame_hashes(paths["720p"], "0:v:0")
     assert len(top) >= 170 and all(h in source for h in top), \
