@@ -3,7 +3,8 @@
  * each decoded frame to every rung's thread (rung.c), encode the one audio
  * track (audio.c), and pass all packets to a sink. With passthrough
  * (transcode.passthrough) an H.264 source of the top rung's size is that
- * rung as is, and its IDRs set the other rungs' keyframes. Used by
+ * rung as is (until it changes size: then that rung is encoded too), and
+ * its IDRs set the other rungs' keyframes. Used by
  * transcode.c (the live role, input from the link) and offline.c (a file,
  * as fast as it goes). */
 #ifndef LR_TRANSCODE_PIPELINE_H
