@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hlsjs import watch
-from lrdemo import (REPO, free_tcp_port, lecture_urls, live_encoder, rung_urls, seq, tool,
-                    wait_for, wait_master, wait_segments)
+from lrdemo import (REPO, free_tcp_port, lecture_urls, live_encoder, rung_urls, seq,
+                    size_changing_source, tool, wait_for, wait_master, wait_segments)
 
 PLAY = Path(__file__).with_name("play.mjs")
 
@@ -77,21 +77,9 @@ def test_top_rung_plays_on_when_passthrough_ends(start_demo, tmp_path):
     encode at 1280x720 (transcode/pipeline.c). hls.js, held on that one
     rendition, plays across the change: same init section, in-band SPS of
     another encoder, no decode error."""
-    ffmpeg = tool("ffmpeg")
-    listing, lines = tmp_path / "parts.txt", []
-    for i, (size, secs) in enumerate((("1280x720", 20), ("960x540", 40))):
-        part = tmp_path / f"part{i}.ts"
-        subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                        f"testsrc2=s={size}:r=30:d={secs}", "-f", "lavfi", "-i", f"sine=d={secs}",
-                        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-                        "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-bf", "2",
-                        "-c:a", "aac", "-f", "mpegts", str(part)], check=True, timeout=120)
-        lines.append(f"file '{part}'\n")
-    listing.write_text("".join(lines))
-    src = tmp_path / "changes.ts"
-    subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "concat", "-safe", "0",
-                    "-i", str(listing), "-c", "copy", "-f", "mpegts", str(src)],
-                   check=True, timeout=60)
+    src = size_changing_source(tmp_path, [("1280x720", 20), ("960x540", 40)],
+                               ["-preset", "veryfast", "-g", 60, "-keyint_min", 60,
+                                "-sc_threshold", 0, "-bf", 2])
 
     demo = start_demo({"ingest": {"source": str(src)}, "transcode": {"passthrough": True}})
     urls = rung_urls(demo, wait_master(demo))

@@ -535,6 +535,29 @@ def cmaf_first_presentation(init, segment):
     return tfdt + cto, timescale
 
 
+def size_changing_source(tmp_path, parts, x264_args=("-preset", "ultrafast")):
+    """A TS of testsrc2 (with a sine) at each (size, seconds) of parts in
+    turn, one clock throughout: the parts are joined by ffmpeg's concat
+    demuxer, which carries the timestamps on (a part with B-frames starts
+    its pictures after its first DTS, and parts simply shifted by their
+    length would overlap)."""
+    ffmpeg, lines = tool("ffmpeg"), []
+    for i, (size, secs) in enumerate(parts):
+        p = tmp_path / f"part{i}.ts"
+        subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                        f"testsrc2=s={size}:r=30:d={secs}", "-f", "lavfi", "-i", f"sine=d={secs}",
+                        "-c:v", "libx264", "-pix_fmt", "yuv420p", *map(str, x264_args),
+                        "-c:a", "aac", "-f", "mpegts", str(p)], check=True, timeout=120)
+        lines.append(f"file '{p}'\n")
+    listing = tmp_path / "parts.txt"
+    listing.write_text("".join(lines))
+    src = tmp_path / "changes.ts"
+    subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "concat", "-safe", "0",
+                    "-i", str(listing), "-c", "copy", "-f", "mpegts", str(src)],
+                   check=True, timeout=60)
+    return src
+
+
 def decode_errors(path):
     """Decode every stream of a file; return (returncode, stderr). The null
     output keeps the file's own time base: at ffmpeg's guessed frame rate, a

@@ -13,7 +13,7 @@ import pytest
 
 
 from lrdemo import (BINARY, REPO, cmaf_first_presentation, decode_errors, http_get, rung_urls,
-                    scaled, tool, wait_for, wait_master, wait_segments)
+                    scaled, size_changing_source, tool, wait_for, wait_master, wait_segments)
 
 SEGMENT = 2.0
 REPO_SAMPLE = REPO / "samples" / "lecture.mp4"
@@ -180,27 +180,8 @@ def test_360p_source_gets_one_rung_and_audio_only(tmp_path):
     assert rc == 0 and not err, err
 
 
-def size_changing_source(tmp_path, sizes, x264_args=()):
-    """A TS of 4 s at each size in turn, one clock throughout: the parts are
-    joined by ffmpeg's concat demuxer, which carries the timestamps on (a
-    part with B-frames starts its pictures after its first DTS, and parts
-    simply shifted by 4 s would overlap)."""
-    listing = tmp_path / "parts.txt"
-    lines = []
-    for i, size in enumerate(sizes):
-        p = tmp_path / f"part{i}.ts"
-        ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=30:d=4", "-f", "lavfi", "-i",
-               "sine=d=4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-               *x264_args, "-c:a", "aac", "-f", "mpegts", p)
-        lines.append(f"file '{p}'\n")
-    listing.write_text("".join(lines))
-    src = tmp_path / "changes.ts"
-    ffmpeg("-f", "concat", "-safe", 0, "-i", listing, "-c", "copy", "-f", "mpegts", src)
-    return src
-
-
 def test_resolution_change_mid_stream(tmp_path):
-    src = size_changing_source(tmp_path, ["1280x720", "640x360", "960x540"])
+    src = size_changing_source(tmp_path, [("1280x720", 4), ("640x360", 4), ("960x540", 4)])
     out, log = transcode_file(tmp_path, src)
     assert re.search(r"changed size 1280x720 -> 640x360", log), log[-2000:]
     names = ["720p", "480p", "360p"]
@@ -371,8 +352,9 @@ def test_passthrough_source_that_changes_size_is_encoded_from_then_on(tmp_path, 
     encoder's first DTS (its B-frame delay before the IDR's PTS) is below
     the last one passed through, and is raised above it: no muxer takes a
     DTS that goes back."""
-    src = size_changing_source(tmp_path, ["1280x720", "960x540"],
-                               ["-g", 60, "-keyint_min", 60, "-sc_threshold", 0, "-bf", bframes])
+    src = size_changing_source(tmp_path, [("1280x720", 4), ("960x540", 4)],
+                               ["-preset", "ultrafast", "-g", 60, "-keyint_min", 60,
+                                "-sc_threshold", 0, "-bf", bframes])
     out, log = transcode_file(tmp_path, src, PASSTHROUGH)
     assert re.search(r"changed size 1280x720 -> 960x540: rung 720p can't be the source passed "
                      r"through any more, so from this keyframe on it is encoded at 1280x720",
