@@ -42,8 +42,8 @@ struct lr_pipeline {
      * source changes size, rung 0 is encoded from that IDR on (at its
      * planned size); the IDRs still follow the source's. */
     int              follow_idrs;       /* passthrough was chosen: keyframes are the source's */
-    int              first_enc;         /* 1 while rung 0 is the source: it has no encoder */
-    atomic_int       passing;           /* first_enc, for other threads (the fanout's) */
+    atomic_int       first_enc;         /* 1 while rung 0 is the source: it has no encoder
+                                           (read by the fanout's threads too) */
     AVCodecParserContext *sps_parser;   /* the size in the source's IDRs */
     AVCodecContext  *sps_ctx;
     int64_t          switch_pts;        /* the IDR rung 0 is encoded from, or NOPTS */
@@ -273,7 +273,6 @@ int lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatC
     if (tc->passthrough) {
         const char *why = passthrough_refusal(p, fps);
         p->first_enc = p->follow_idrs = !why;
-        atomic_store(&p->passing, p->first_enc);
         if (why)
             lr_warn("lecture=%s passthrough not used: %s; every rung is encoded", p->lecture,
                     why);
@@ -344,7 +343,6 @@ static int send_video(lr_pipeline *p, AVFrame *src)
         if ((ret = start_rung(p, 0, desc, sizeof(desc))) < 0)
             return ret;
         p->first_enc = 0;
-        atomic_store(&p->passing, 0);
         key = 1;
         lr_info("lecture=%s rung %s encoded from here (%s)", p->lecture, p->rungs[0].name, desc);
     }
@@ -568,7 +566,7 @@ void lr_pipeline_free(lr_pipeline **pp)
 
 int lr_pipeline_passthrough(const lr_pipeline *p)
 {
-    return atomic_load(&p->passing);
+    return atomic_load(&p->first_enc);
 }
 
 int lr_pipeline_nb_rungs(const lr_pipeline *p)
