@@ -329,6 +329,28 @@ static unsigned put_basic(uint8_t *p, unsigned fmt, uint32_t csid)
     return 3;
 }
 
+/* The bytes a message takes once cut into chunks: its first header (n0),
+ * then one type 3 header per further chunk, each with the extended timestamp. */
+static size_t encoded_size(uint32_t chunk_size, const lr_rtmp_msg *m, unsigned n0, int ext)
+{
+    size_t chunks = m->size ? (m->size + (size_t)chunk_size - 1) / chunk_size : 1;
+    unsigned n3 = (m->csid < 64 ? 1 : m->csid < 64 + 256 ? 2 : 3) + (ext ? 4 : 0);
+
+    return n0 + (ext ? 4 : 0) + (chunks - 1) * n3 + m->size;
+}
+
+/* Room for a whole message at once: an auto-growing AVFifo otherwise grows
+ * by twice each write's shortfall, one realloc per chunk, which at small
+ * chunk sizes is quadratic in the message. Grows at least by what it holds. */
+static int reserve(AVFifo *out, size_t need)
+{
+    size_t can = av_fifo_can_write(out);
+
+    if (need <= can)
+        return 0;
+    return av_fifo_grow2(out, FFMAX(need - can, av_fifo_can_read(out) + can));
+}
+
 int lr_rtmp_chunk_write(lr_rtmp_chunk_writer *w, AVFifo *out, const lr_rtmp_msg *m)
 {
     uint8_t hdr[MAX_HEADER];
@@ -345,6 +367,8 @@ int lr_rtmp_chunk_write(lr_rtmp_chunk_writer *w, AVFifo *out, const lr_rtmp_msg 
     hdr[n + 6] = m->type;
     AV_WL32(hdr + n + 7, m->stream_id);
     n += 11;
+    if ((ret = reserve(out, encoded_size(w->chunk_size, m, n, ext))) < 0)
+        return ret;
     do {
         uint32_t len = FFMIN(w->chunk_size, m->size - done);
 
