@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libavutil/avstring.h>
@@ -226,6 +227,43 @@ void lr__link_stats_side(int sock, int write)
     pthread_mutex_unlock(&st.lock);
 }
 
+/* The number of a peer label's series: "peer" is 1, "peer#2" is 2. */
+static int series_number(const char *label, size_t base_len)
+{
+    return label[base_len] == '#' ? atoi(label + base_len + 1) : 1;
+}
+
+/* A link from a peer went down while a later one from the same peer is up
+ * under a "#n" label: the one still up takes the lower label over, as a
+ * reconnect of it. The first case is a caller whose handshake failed on its
+ * side after this side accepted it: it dials again before the half-open
+ * socket here times out, and its real link must not read as a second one
+ * while the series operators watch reads down. Lock held. */
+static void take_over(entry *down)
+{
+    size_t base_len = strcspn(down->peer, "#");
+    int n = series_number(down->peer, base_len);
+    entry *up = NULL;
+
+    for (int i = 0; i < MAX_LINKS; i++) {
+        entry *c = &st.links[i];
+        if (c->used && c->sock != SRT_INVALID_SOCK && !strcmp(c->role, down->role) &&
+            !strcmp(c->lecture, down->lecture) && !strncmp(c->peer, down->peer, base_len) &&
+            c->peer[base_len] == '#' && series_number(c->peer, base_len) > n &&
+            (!up || series_number(c->peer, base_len) < series_number(up->peer, base_len)))
+            up = c;
+    }
+    if (!up)
+        return;
+    add_totals(&up->logged, &down->base);
+    add_totals(&up->base, &down->base);
+    up->connections += down->connections;
+    av_strlcpy(up->peer, down->peer, sizeof(up->peer));
+    *down = *up;
+    up->used = 0;
+    up->sock = SRT_INVALID_SOCK;
+}
+
 void lr__link_stats_remove(int sock)
 {
     entry *e;
@@ -238,6 +276,7 @@ void lr__link_stats_remove(int sock)
             add_totals(&e->base, &now);
         e->sock = SRT_INVALID_SOCK;
         e->down_since_ns = lr_now_ns();
+        take_over(e);
     }
     pthread_mutex_unlock(&st.lock);
 }
