@@ -781,6 +781,8 @@ int lr_link_avio_health(AVIOContext *pb, lr_link_health *h)
         return AVERROR(EIO);  /* the link broke: its writer says so */
     h->rtt_ms = perf.msRTT;
     h->acks = perf.pktRecvACKTotal;
+    h->sent = perf.pktSentTotal;
+    h->send_dropped = perf.pktSndDropTotal;
     h->send_buffer_ms = FFMAX(0, srt_getsndbuffer(io->sock, &blocks, &bytes));
     return 0;
 }

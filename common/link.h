@@ -126,6 +126,8 @@ typedef struct lr_link_health {
     int     latency_ms;      /* the peer's (SRTO_PEERLATENCY) */
     int     send_buffer_ms;  /* span of what waits for an acknowledgement */
     int64_t acks;            /* acknowledgements received, in total */
+    int64_t sent;            /* data packets sent, in total (first sends and again) */
+    int64_t send_dropped;    /* packets the sender gave up as too late, in total */
 } lr_link_health;
 int  lr_link_avio_health(AVIOContext *pb, lr_link_health *h);
 

@@ -8,8 +8,11 @@
  * on this link), or begins to rise while the send buffer nears the latency
  * (packets about to be given up). A path that acknowledged nothing since the
  * last check is dark (a blackout), not narrow: it is neither congested nor
- * calm. Random loss, however heavy, doesn't raise the RTT (though it fills
- * the send buffer), and shedding would not cure it. Two
+ * calm. Random loss, however heavy, doesn't raise the RTT much (though it
+ * fills the send buffer), and shedding would not cure it: a modest rise with
+ * a full send buffer means a shallow queue only while the sender is giving
+ * packets up as too late, which a wide enough path with random loss almost
+ * never makes it do. Two
  * congested checks in a row shed one rung if the RTT rose by twice what is
  * allowed, four (2 s) if less: a busy host lifts it for a moment, a queue
  * stays. A rung comes back after the path
@@ -30,6 +33,7 @@ typedef struct lr_shed {
     int      shed;          /* top rungs not sent */
     double   min_rtt;       /* the path's own RTT: the lowest seen; 0 none yet */
     int64_t  acks;          /* acknowledgements at the last check */
+    int64_t  sent, send_dropped;  /* the link's totals at the last check */
     int      checks;        /* so far: the first ones only warm up */
     int      strikes;       /* congested checks in a row */
     int64_t  calm_since;    /* first calm check since the last congested one; 0 none */

@@ -19,11 +19,15 @@ static const lr_link_health queued = { .rtt_ms = 380, .latency_ms = 1000, .send_
                                        .acks = -1 };
 
 static int64_t acks;  /* a path that isn't dark acknowledges something between checks */
+static int64_t sent, send_dropped;
+static int     dropping;  /* packets the sender gives up per check */
 
 static int check(lr_shed *s, const lr_link_health *h, int64_t t)
 {
     lr_link_health live = *h;
     live.acks = ++acks;
+    live.sent = sent += 150;  /* ~2.4 Mb/s in 500 ms */
+    live.send_dropped = send_dropped += dropping;
     return lr_shed_check(s, &live, t);
 }
 
@@ -49,7 +53,10 @@ static void delay_not_loss_is_congestion(void **state)
     assert_true(lr_shed_congested(&s, &queued));
     lossy.send_buffer_ms = 1000;      /* 20 % loss: a packet lost thrice waits long */
     assert_false(lr_shed_congested(&s, &lossy));
-    lossy.rtt_ms = 240;               /* ... and the queue begins to grow */
+    lossy.rtt_ms = 240;               /* ... and a busy host lifts the RTT */
+    assert_false(lr_shed_congested(&s, &lossy));
+    lossy.sent = s.sent + 150;        /* ... while the sender gives 1 packet in 50 up */
+    lossy.send_dropped = s.send_dropped + 3;
     assert_true(lr_shed_congested(&s, &lossy));
     lossy.send_buffer_ms = 700;
     assert_false(lr_shed_congested(&s, &lossy));
@@ -93,6 +100,39 @@ static void a_modest_rise_must_last(void **state)
     assert_int_equal(feed(&s, &busy, &t, 1.5), 0);   /* three checks */
     assert_int_equal(feed(&s, &calm, &t, 5), 0);
     assert_int_equal(feed(&s, &busy, &t, 2), 1);     /* the fourth in a row */
+    assert_int_equal(s.shed, 1);
+}
+
+/* Issue 25's run: 20 % random loss at 200 ms RTT beside a busy browser, the
+ * RTT up 40 ms over the path's own for seconds and what waits for its
+ * acknowledgement near the latency; the sender gives nothing up, so no rung
+ * goes. The same path narrower than the ladder (a shallow queue: the RTT
+ * can't rise far) makes the sender give packets up, and a rung goes. */
+static void loss_on_a_busy_host_is_no_narrow_path(void **state)
+{
+    static const struct { double rtt; int waiting; } run[] = {
+        { 199, 420 }, { 205, 610 }, { 236, 840 }, { 241, 872 }, { 238, 905 },
+        { 239, 856 }, { 244, 830 }, { 237, 918 }, { 232, 861 }, { 240, 884 },
+    };
+    lr_link_health h = { .latency_ms = 1010 };
+    lr_shed s;
+    int64_t t = S(1);
+
+    lr_shed_init(&s, 3);
+    h.rtt_ms = 199;
+    h.send_buffer_ms = 400;
+    feed(&s, &h, &t, 3);  /* past the warm-up: 199 ms is the path's own */
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < sizeof(run) / sizeof(run[0]); i++, t += MS(500)) {
+            h.rtt_ms = run[i].rtt;
+            h.send_buffer_ms = run[i].waiting;
+            assert_int_equal(check(&s, &h, t), 0);
+        }
+    assert_int_equal(s.shed, 0);
+
+    dropping = 8;  /* the same readings, the sender giving 5 % up */
+    assert_int_equal(feed(&s, &h, &t, 2), 1);
+    dropping = 0;
     assert_int_equal(s.shed, 1);
 }
 
@@ -173,6 +213,7 @@ int main(void)
         cmocka_unit_test(delay_not_loss_is_congestion),
         cmocka_unit_test(two_strikes_shed_one_rung_then_settle),
         cmocka_unit_test(a_modest_rise_must_last),
+        cmocka_unit_test(loss_on_a_busy_host_is_no_narrow_path),
         cmocka_unit_test(calm_restores_and_a_failed_restore_doubles_the_hold),
         cmocka_unit_test(a_dark_path_is_not_narrow),
         cmocka_unit_test(a_new_link_warms_up_first),
