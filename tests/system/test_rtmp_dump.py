@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from lrdemo import make_cert
+from lrdemo import make_cert, wait_for
 
 DUMP = os.environ.get("LR_RTMP_DUMP")
 pytestmark = pytest.mark.skipif(not DUMP or not os.access(DUMP, os.X_OK),
@@ -388,9 +388,13 @@ def test_connection_count_bounded(tmp_path):
         assert d.wait_log("refused: 2 connections already"), d.log()
         for c in held:
             c.sock.close()
-        # the slots come back
-        time.sleep(0.5 * SCALE)
-        c = RawClient(d.port)
+        # the slots come back, once the server has seen the two closes
+        def a_slot():
+            try:
+                return RawClient(d.port)
+            except (AssertionError, OSError):  # refused: closed in the handshake
+                return None
+        c = wait_for(a_slot, 5 * SCALE, interval=0.05, what="a connection slot back")
         c.connect_and_publish("x?key=k")
         assert b"NetStream.Publish.Start" in c.read_until(b"NetStream.Publish.Start")
         c.sock.close()
