@@ -52,11 +52,45 @@ def scaled(seconds):
 _handed_out = set()
 
 
-def _free_port(kind):
-    for _ in range(100):
+def _port_range():
+    """LR_PORT_RANGE=LOW-HIGH: hand out ports from there only (scripts/test
+    gives the suites it runs side by side disjoint ranges below the kernel's
+    ephemeral ones, so neither can take a port the other has picked but not
+    yet bound). Unset: whatever the kernel picks."""
+    spec = os.environ.get("LR_PORT_RANGE")
+    if not spec:
+        return None
+    low, high = map(int, spec.split("-"))
+    return low, high
+
+
+_next_in_range = None
+
+
+def _candidate(kind):
+    global _next_in_range
+    r = _port_range()
+    if r is None:
         with socket.socket(socket.AF_INET, kind) as s:
             s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+            return s.getsockname()[1]
+    if _next_in_range is None:
+        _next_in_range = r[0] + os.getpid() % (r[1] - r[0] + 1)
+    port = _next_in_range
+    _next_in_range = r[0] if port >= r[1] else port + 1
+    try:
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", port))
+    except OSError:
+        return None
+    return port
+
+
+def _free_port(kind):
+    for _ in range(1000):
+        port = _candidate(kind)
+        if port is None:
+            continue
         # SRT is UDP and HTTP is TCP; make sure a port is free on both, and
         # never hand the same port out twice in one test session.
         other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
@@ -68,7 +102,8 @@ def _free_port(kind):
         if port not in _handed_out:
             _handed_out.add(port)
             return port
-    raise RuntimeError("no free port found")
+    raise RuntimeError("no free port found" + (f" in LR_PORT_RANGE={os.environ['LR_PORT_RANGE']}"
+                                               if _port_range() else ""))
 
 
 def tcp_listening(port, proto="tcp"):
