@@ -1,6 +1,8 @@
 /* ingest/feed.c — see feed.h. The thread opens the source (or waits for a
  * push), reads it, maps its best video and audio stream to the link's two
- * kinds in 1/90000, and queues the packets for the lecture's thread. */
+ * kinds in 1/90000, and queues the packets for the lecture's thread. A
+ * session that ends cleanly (source.c decides) is not retried with backoff:
+ * a file is done, a URL is watched every WATCH_MS for a new stream. */
 #include "feed.h"
 
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include "common/link.h"
 #include "common/log.h"
 #include "common/stop.h"
+#include "hls_state.h"
 #include "source.h"
 
 #define BACKOFF_MIN_MS 250
@@ -21,6 +24,8 @@
 #define QUEUE_CAP      4096                   /* packets: a 10 s GOP at 60 fps with audio */
 #define QUEUE_BYTES    (32 * 1024 * 1024)
 #define AUDIO_ONLY_KEEP (90000 / 2)           /* standby without video: keep 0.5 s */
+#define WATCH_MS       5000                   /* an ended URL is looked at this often */
+#define PROBE_MS       10000                  /* fetching an HLS playlist may take this long */
 
 struct lr_feed {
     lr_feed_spec     spec;
@@ -30,6 +35,7 @@ struct lr_feed {
     lr_stop          abandon;    /* leave the current session (a takeover) */
     pthread_t        thread;
     int              thread_started;
+    int              hls;            /* the URL has opened as HLS: probe it first */
 
     /* Under *lock from here. */
     int              pending_sock;   /* push feeds: an SRT push waiting, -1 none */
@@ -37,6 +43,8 @@ struct lr_feed {
     char             pending_peer[64];
     int              push_reading;
     int              live;           /* a session is open */
+    int              ended;          /* the last session ended cleanly; none since */
+    char             end_why[96];
     int              on_link;
     int64_t          session;        /* sessions opened so far = the current one's number */
     int64_t          session_ns;     /* when it opened */
@@ -122,24 +130,36 @@ static void enqueue(lr_feed *f, AVPacket *pkt)
 /* ---- the session ------------------------------------------------------- */
 
 /* ret: why the session ended (AVERROR_EXIT: stopping). was_live: it had
- * opened; a source that keeps failing to open is logged once, not per retry. */
-static void session_end(lr_feed *f, lr_source **src, int ret, int was_live, int quiet)
+ * opened; a source that keeps failing to open is logged once, not per retry.
+ * ended: not NULL when the source ended cleanly, why (then ret is not
+ * counted as a failure, and the lecture may end). */
+static void session_end(lr_feed *f, lr_source **src, int ret, int was_live, int quiet,
+                        const char *ended)
 {
+    /* Said before the lecture can act on it, so the log reads in order. */
+    if (ended)
+        lr_info("lecture=%s source %d (%s) ended: %s%s", f->spec.lecture, f->spec.index + 1,
+                *src ? lr_source_name(*src) : f->spec.url, ended,
+                is_file(f->spec.url) ? "" : "; watching it every 5 s for a new stream");
+    else if (ret != AVERROR_EXIT)
+        lr_log(was_live ? LR_LOG_WARN : quiet ? LR_LOG_DEBUG : LR_LOG_WARN,
+               "lecture=%s source %d (%s) %s: %s", f->spec.lecture, f->spec.index + 1,
+               *src ? lr_source_name(*src) : f->spec.url,
+               was_live ? "lost" : "unavailable, retrying", av_err2str(ret));
     pthread_mutex_lock(f->lock);
     f->live = 0;
     f->push_reading = 0;
     f->window_ns = 0;
     f->window_bytes = f->window_frames = 0;
-    f->stats.failures += ret != AVERROR_EXIT;
+    f->stats.failures += ret != AVERROR_EXIT && !ended;
+    if (ended) {
+        f->ended = 1;
+        av_strlcpy(f->end_why, ended, sizeof(f->end_why));
+    }
     for (int k = 0; k < LR_FEED_NB; k++)
         avcodec_parameters_free(&f->par[k]);
     pthread_cond_broadcast(f->cond);
     pthread_mutex_unlock(f->lock);
-    if (ret != AVERROR_EXIT)
-        lr_log(was_live ? LR_LOG_WARN : quiet ? LR_LOG_DEBUG : LR_LOG_WARN,
-               "lecture=%s source %d (%s) %s: %s", f->spec.lecture, f->spec.index + 1,
-               *src ? lr_source_name(*src) : f->spec.url,
-               was_live ? "lost" : "unavailable, retrying", av_err2str(ret));
     lr_source_close(src);
 }
 
@@ -151,6 +171,7 @@ static void session_begin(lr_feed *f, lr_source *src, int map[], int nb_map)
         av_find_best_stream((AVFormatContext *)ifmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0),
         av_find_best_stream((AVFormatContext *)ifmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0),
     };
+    int was_ended;
 
     for (int i = 0; i < nb_map; i++)
         map[i] = i == best[LR_FEED_VIDEO] ? LR_FEED_VIDEO : i == best[LR_FEED_AUDIO] ? LR_FEED_AUDIO : -1;
@@ -163,12 +184,17 @@ static void session_begin(lr_feed *f, lr_source *src, int map[], int nb_map)
             avcodec_parameters_free(&f->par[k]);
     }
     av_strlcpy(f->name, lr_source_name(src), sizeof(f->name));
+    was_ended = f->ended;
+    f->ended = 0;
     f->session++;
     f->stats.sessions++;
     f->session_ns = lr_now_ns();
     f->live = 1;
     pthread_cond_broadcast(f->cond);
     pthread_mutex_unlock(f->lock);
+    if (was_ended)
+        lr_info("lecture=%s source %d (%s) is live again after its end", f->spec.lecture,
+                f->spec.index + 1, lr_source_name(src));
     lr_info("lecture=%s source %d up: %s", f->spec.lecture, f->spec.index + 1,
             lr_source_name(src));
     if (best[LR_FEED_VIDEO] < 0 || best[LR_FEED_AUDIO] < 0)
@@ -224,15 +250,43 @@ static int open_push(lr_feed *f, lr_source **src)
     return AVERROR_EXIT;
 }
 
+/* Opens the next session. AVERROR_EOF: the URL is an HLS playlist that has
+ * ended (EXT-X-ENDLIST), which is never played again from its start. An HLS
+ * URL is probed before it is opened, so watching an ended one costs one
+ * playlist request, not a demuxer reading segments. */
 static int open_session(lr_feed *f, int quiet, lr_source **src)
 {
     const char *url = f->spec.url;
+    int ret;
 
     if (is_push(url))
         return open_push(f, src);
     lr_stop_reset(&f->abandon);
-    return lr_source_open(url, is_file(url) && f->spec.loop, is_file(url) && f->spec.realtime,
-                          is_file(url) ? 0 : f->spec.stall_ms, quiet, &f->abandon, src);
+    if (!is_file(url) && (f->hls || lr_hls_state_likely(url))) {
+        ret = lr_hls_state_probe(url, &f->abandon, PROBE_MS);
+        if (ret == LR_HLS_ENDED)
+            return AVERROR_EOF;
+        if (ret == AVERROR_EXIT)
+            return AVERROR(ETIMEDOUT);
+        if (ret < 0 && ret != AVERROR_INVALIDDATA)  /* no playlist: let the demuxer say */
+            return ret;
+    }
+    ret = lr_source_open(url, is_file(url) && f->spec.loop, is_file(url) && f->spec.realtime,
+                         is_file(url) ? 0 : f->spec.stall_ms, quiet, &f->abandon, src);
+    if (ret >= 0 && lr_source_is_hls(*src))
+        f->hls = 1;
+    return ret;
+}
+
+/* The URL ended and no session has opened since: it is only looked at. */
+static int watching(lr_feed *f)
+{
+    int ended;
+
+    pthread_mutex_lock(f->lock);
+    ended = f->ended;
+    pthread_mutex_unlock(f->lock);
+    return ended;
 }
 
 static void *feed_thread(void *arg)
@@ -245,16 +299,27 @@ static void *feed_thread(void *arg)
     lr_backoff_init(&retry, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 1);
     while (pkt && !lr_stop_requested(&f->stop)) {
         lr_source *src = NULL;
-        int map[64], ret;
+        char why[96];
+        int map[64], ret, ended;
 
         /* A push comes when the lecturer starts: no reason to make it wait. */
         if (!is_push(f->spec.url) && lr_stop_wait_until(&f->stop, retry.retry_at))
             break;
-        if ((ret = open_session(f, failing > 0, &src)) < 0) {
+        if ((ret = open_session(f, failing > 0 || watching(f), &src)) < 0) {
             if (lr_stop_requested(&f->stop))
                 break;
-            session_end(f, &src, ret == AVERROR_EXIT ? AVERROR(ETIMEDOUT) : ret, 0, failing++ > 0);
-            lr_backoff_failed(&retry, lr_now_ns());
+            if (ret == AVERROR_EOF && !watching(f))
+                session_end(f, &src, ret, 0, 0, "the playlist has ended (EXT-X-ENDLIST)");
+            else if (watching(f))
+                lr_debug("lecture=%s source %d (%s) still not live: %s", f->spec.lecture,
+                         f->spec.index + 1, f->spec.url, av_err2str(ret));
+            else
+                session_end(f, &src, ret == AVERROR_EXIT ? AVERROR(ETIMEDOUT) : ret, 0,
+                            failing++ > 0, NULL);
+            if (watching(f))
+                retry.retry_at = lr_now_ns() + WATCH_MS * INT64_C(1000000);
+            else
+                lr_backoff_failed(&retry, lr_now_ns());
             continue;
         }
         failing = 0;
@@ -287,8 +352,14 @@ static void *feed_thread(void *arg)
             ret = AVERROR_EXIT;
         else if (ret == AVERROR_EXIT)
             ret = AVERROR(ECONNRESET);  /* abandoned for a newer push */
-        session_end(f, &src, ret, 1, 0);
-        if (ret != AVERROR(ECONNRESET))
+        ended = ret != AVERROR_EXIT && ret != AVERROR(ECONNRESET) &&
+                lr_source_ended(src, ret, why, sizeof(why));
+        session_end(f, &src, ret, 1, 0, ended ? why : NULL);
+        if (ended && is_file(f->spec.url))
+            break;  /* a file that ended is done; the thread waits to be joined */
+        if (ended)
+            retry.retry_at = lr_now_ns() + WATCH_MS * INT64_C(1000000);
+        else if (ret != AVERROR(ECONNRESET))
             lr_backoff_failed(&retry, lr_now_ns());
     }
     av_packet_free(&pkt);
@@ -382,6 +453,21 @@ int lr_feed_push_live(const lr_feed *f)
     return f->pending_sock >= 0 || f->pending_rtmp || f->push_reading;
 }
 
+int lr_feed_ended(const lr_feed *f)
+{
+    return f->ended;
+}
+
+const char *lr_feed_end_reason(const lr_feed *f)
+{
+    return f->ended ? f->end_why : "";
+}
+
+int lr_feed_queued(const lr_feed *f)
+{
+    return f->count;
+}
+
 int lr_feed_ready(const lr_feed *f, int64_t now_ns, int stall_ms)
 {
     if (!f->live || !f->count || now_ns - f->stats.last_pkt_ns > (int64_t)stall_ms * 1000000)
@@ -466,6 +552,7 @@ void lr_feed_get_stats(const lr_feed *f, lr_feed_stats *st)
 {
     *st = f->stats;
     st->live = f->live;
+    st->ended = f->ended;
     /* A source gone quiet has no rate, whatever its last second was. */
     if (!f->live || lr_now_ns() - f->stats.last_pkt_ns > 2 * INT64_C(1000000000))
         st->bitrate_bps = st->fps = 0;

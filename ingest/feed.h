@@ -2,7 +2,10 @@
  * URL or a file), read all the time by its own thread: it reconnects with
  * backoff, and while it is not the one on the link it keeps its packets from
  * the latest keyframe on, so a failover or a switch back starts at once on a
- * keyframe (hot standby). Owned and read by lecture.c. */
+ * keyframe (hot standby). A source that ends cleanly (source.h) is not
+ * reconnected: a file stays ended, a URL is looked at every 5 s until it is
+ * live again (an HLS playlist only by fetching the playlist, so an ended one
+ * is never replayed). Owned and read by lecture.c. */
 #ifndef LR_INGEST_FEED_H
 #define LR_INGEST_FEED_H
 
@@ -38,6 +41,7 @@ typedef struct lr_feed_stats {
     double  bitrate_bps;    /* over the last full second */
     double  fps;
     int     live;           /* a session is open */
+    int     ended;          /* the last session ended cleanly, none opened since */
 } lr_feed_stats;
 
 /* Starts the feed's thread. The feed signals `cond` (with `lock`, both the
@@ -57,6 +61,13 @@ void lr_feed_offer_rtmp(lr_feed *f, lr_rtmp_conn *conn);
 /* 1 while a push is being read or waits to be. With the lock held. */
 int  lr_feed_push_live(const lr_feed *f);
 
+/* 1 once the last session ended cleanly (end of file, EXT-X-ENDLIST, the
+ * RTMP server's end of stream, the SRT peer's close) and until a new one
+ * opens; why, for logs ("" if not ended). With the lock held. */
+int  lr_feed_ended(const lr_feed *f);
+const char *lr_feed_end_reason(const lr_feed *f);
+/* Packets queued for the lecture. */
+int  lr_feed_queued(const lr_feed *f);
 /* 1 when a session delivered within stall_ms and its queue starts on a
  * video keyframe (or the session has no video). */
 int  lr_feed_ready(const lr_feed *f, int64_t now_ns, int stall_ms);

@@ -51,11 +51,13 @@ static const family families[] = {
     { "lr_ingest_source_bytes_total", "counter", "media bytes read from the source", PER_SOURCE },
     { "lr_ingest_source_sessions_total", "counter", "sessions opened (connects and reconnects)", PER_SOURCE },
     { "lr_ingest_source_failures_total", "counter", "sessions lost or failed to open", PER_SOURCE },
+    { "lr_ingest_source_ended", "gauge", "1 once the source ended cleanly (end of file, EXT-X-ENDLIST, end of stream), until it is live again", PER_SOURCE },
     { "lr_ingest_lecture_source_changes_total", "counter", "switches between sources (failovers and switch-backs)", PER_LECTURE },
     { "lr_ingest_lecture_breaks_total", "counter", "times the lecture was without a source long enough to mark a discontinuity", PER_LECTURE },
     { "lr_ingest_link_up", "gauge", "links to transcoders (ingest.link) that are up", PER_LECTURE },
     { "lr_ingest_link_reconnects_total", "counter", "failed attempts to (re)open the link", PER_LECTURE },
     { "lr_ingest_link_dropped_packets_total", "counter", "packets a link to a transcoder lost (down, or its queue full) or a splice overlapped", PER_LECTURE },
+    { "lr_ingest_lecture_runs_total", "counter", "times the lecture started: once, and again after each end when a source is live again", PER_LECTURE },
 };
 
 static double source_value(int f, const lr_lecture_metrics *m, int i, int64_t now)
@@ -69,18 +71,20 @@ static double source_value(int f, const lr_lecture_metrics *m, int i, int64_t no
     case 4: return (now - st->last_pkt_ns) / 1e9;
     case 5: return (double)st->bytes;
     case 6: return (double)st->sessions;
-    default: return (double)st->failures;
+    case 7: return (double)st->failures;
+    default: return st->ended;
     }
 }
 
 static double lecture_value(int f, const lr_lecture_metrics *m)
 {
     switch (f) {
-    case 8:  return (double)m->switches;
-    case 9:  return (double)m->breaks;
-    case 10: return m->links_up;
-    case 11: return (double)m->link_reconnects;
-    default: return (double)m->dropped;
+    case 9:  return (double)m->switches;
+    case 10: return (double)m->breaks;
+    case 11: return m->links_up;
+    case 12: return (double)m->link_reconnects;
+    case 13: return (double)m->dropped;
+    default: return (double)m->runs;
     }
 }
 

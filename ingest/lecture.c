@@ -7,7 +7,10 @@
  * changes go through lr_timeline, so the link's timestamps only move forward:
  * time-aligned sources continue on one clock, others are spliced, and a
  * lecture left without any source jumps by the time it was gone, which the
- * egress marks as a discontinuity. */
+ * egress marks as a discontinuity. A source that ends cleanly (feed.h) hands
+ * over at once to the next ready one; with none live, the lecture's run ends:
+ * the links close, so the transcoder and the egress end it too, and the next
+ * source to come up starts a new run on a fresh clock. */
 #include "lecture.h"
 
 #include <errno.h>
@@ -56,13 +59,15 @@ struct lr_lecture {
     int64_t          last_src_dts; /* source clock of the last packet sent, 1/90000 */
     int64_t          last_sent_ns; /* when it was sent; 0: never */
     int              want_key;     /* drop until a video keyframe */
+    int              run_open;     /* the links carry a run (since a source was chosen) */
+    int              last_active;  /* the feed the run was on last, -1 none */
 
     lr_uplinks      *links;        /* to the transcoders */
     AVCodecParameters *link_par[LINK_NB]; /* the streams the links carry */
 
     lr_timeline      tl;
     /* Counters read by the metrics scrape from another thread. */
-    _Atomic int64_t  nb_switches, nb_aligned, nb_breaks, nb_dropped;
+    _Atomic int64_t  nb_switches, nb_aligned, nb_breaks, nb_dropped, nb_runs;
     int64_t          report_at;
     lr_feed_stats    reported;     /* the active feed's stats at the last report */
 };
@@ -169,9 +174,17 @@ static void switch_to(lr_lecture *l, int next)
         lr_feed_set_on_link(l->feeds[prev], 0);
     l->active = next;
     if (next < 0) {
-        lr_warn("lecture=%s has no usable source: waiting for one", l->name);
+        if (!lr_feed_ended(l->feeds[prev]))  /* else the run ends: end_run says so */
+            lr_warn("lecture=%s has no usable source: waiting for one", l->name);
         return;
     }
+    if (!l->run_open) {
+        l->run_open = 1;
+        if (l->nb_runs++)
+            lr_info("lecture=%s starts again (run %" PRId64 "): a new link to the transcoder",
+                    l->name, l->nb_runs);
+    }
+    l->last_active = next;
     /* Sources on one clock (one encoder feeding both) continue seamlessly
      * from the first keyframe after what was sent. */
     if (l->last_sent_ns)
@@ -183,6 +196,39 @@ static void switch_to(lr_lecture *l, int next)
         l->nb_switches++;
     lr_info("lecture=%s now reading source %d: %s", l->name, next + 1,
             lr_feed_name(l->feeds[next]));
+}
+
+/* ---- the end of a run (lock held) -------------------------------------- */
+
+/* 1 if the run's last source ended cleanly and no other source is live (a
+ * backup that delivers but has no keyframe yet is waited for). */
+static int run_ended(lr_lecture *l, int64_t now)
+{
+    if (!l->run_open || l->active >= 0 || l->last_active < 0 ||
+        !lr_feed_ended(l->feeds[l->last_active]))
+        return 0;
+    for (int i = 0; i < l->nb_sources; i++)
+        if (healthy(l, i, now))
+            return 0;
+    return 1;
+}
+
+/* The links close at once (after what they hold); the next source chosen
+ * starts a new run: new link parameters, and a clock from the wall clock
+ * again, as at the start. */
+static void end_run(lr_lecture *l)
+{
+    int i = l->last_active;
+
+    lr_info("lecture=%s ended: source %d ended: %s; no other source is live, closing the "
+            "link to the transcoder", l->name, i + 1, lr_feed_end_reason(l->feeds[i]));
+    l->run_open = 0;
+    lr_uplinks_end(l->links);
+    for (int k = 0; k < LINK_NB; k++)
+        avcodec_parameters_free(&l->link_par[k]);
+    lr_timeline_init(&l->tl);
+    l->last_sent_ns = 0;
+    l->last_src_dts = 0;
 }
 
 /* ---- the packet path (lock released) ----------------------------------- */
@@ -327,8 +373,15 @@ static void *lecture_thread(void *arg)
         int64_t now = lr_now_ns();
         int next = choose(l, now);
 
+        /* A source that ended cleanly sends all it read before anything
+         * replaces it (unless a failover takes over at once). */
+        if (next < 0 && l->active >= 0 && lr_feed_ended(l->feeds[l->active]) &&
+            lr_feed_queued(l->feeds[l->active]))
+            next = l->active;
         if (next != l->active && (next >= 0 || l->active >= 0))
             switch_to(l, next);
+        if (run_ended(l, now))
+            end_run(l);
         report(l, now);
         if (l->active < 0 || lr_feed_take(l->feeds[l->active], pkt) < 0) {
             wait_for_news(l, now);
@@ -368,6 +421,7 @@ int lr_lecture_start(const lr_config *c, const lr_lecture_spec *spec, lr_lecture
     l->stall_ms = spec->stall_ms;
     l->switch_back = spec->switch_back;
     l->active = -1;
+    l->last_active = -1;
     l->push[LR_PUSH_SRT] = l->push[LR_PUSH_RTMP] = -1;
     lr_timeline_init(&l->tl);
     lr_stop_init(&l->stop);
@@ -444,7 +498,7 @@ void lr_lecture_get_metrics(lr_lecture *l, lr_lecture_metrics *m)
         .name = l->name, .nb_sources = l->nb_sources,
         .switches = l->nb_switches, .aligned = l->nb_aligned, .breaks = l->nb_breaks,
         .link_reconnects = ls.reconnects, .dropped = l->nb_dropped + ls.dropped,
-        .links_up = ls.up,
+        .links_up = ls.up, .runs = l->nb_runs,
     };
     pthread_mutex_lock(&l->lock);
     m->active = l->active;

@@ -1,6 +1,8 @@
 /* ingest/lecture.h — one lecture at the ingest: its ordered sources (the
  * lecturer's SRT push, URLs, files), failover between them, and the links to
- * the transcoders (uplinks.h) with timestamps kept continuous. Called by ingest.c. */
+ * the transcoders (uplinks.h) with timestamps kept continuous. When its last
+ * source ends cleanly and no other is live, the lecture ends (its links
+ * close) until a source is up again. Called by ingest.c. */
 #ifndef LR_INGEST_LECTURE_H
 #define LR_INGEST_LECTURE_H
 
@@ -31,6 +33,8 @@ typedef struct lr_lecture_metrics {
     lr_feed_stats stats[LR_MAX_SOURCES];
     int           active;                   /* on the link, -1 none */
     int64_t       switches, aligned, breaks, link_reconnects, dropped;
+    int64_t       runs;                     /* runs begun: 1, and one more per start
+                                               after the lecture ended */
     int           links_up;                 /* links to transcoders connected */
 } lr_lecture_metrics;
 

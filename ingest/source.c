@@ -1,8 +1,10 @@
 /* ingest/source.c — see source.h. Loops shift every stream by the length of
  * the longest one, so each stream's timestamps stay strictly increasing;
- * pacing waits on the role's stop condition, never a blind sleep. */
+ * pacing waits on the role's stop condition, never a blind sleep. How each
+ * kind of source ends cleanly is decided in lr_source_ended. */
 #include "source.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include <libavutil/avstring.h>
@@ -10,8 +12,13 @@
 
 #include "common/link.h"
 #include "common/log.h"
+#include "hls_state.h"
 
 #define OPEN_TIMEOUT_MS 10000
+#define SRT_CLOSE_MS    1000   /* an SRT error this soon after data: the peer closed */
+
+/* What a URL turned out to be once open: how it ends differs. */
+enum kind { KIND_OTHER, KIND_FILE, KIND_HLS, KIND_RTMP, KIND_SRT, KIND_PUSH };
 
 struct lr_source {
     AVFormatContext *fmt;
@@ -24,6 +31,9 @@ struct lr_source {
     char      url[1024];
     int       loop;
     int       realtime;
+    enum kind kind;
+    int64_t   last_bytes;      /* the demuxer's pb->bytes_read when last seen */
+    int64_t   last_data_ns;    /* when bytes last arrived; 0: never */
     int64_t   offset_us;       /* added to every timestamp: the loops so far */
     int64_t   first_us;        /* lowest pts of the first pass, AV_TIME_BASE: where
                                   presentation starts (a first dts before it is
@@ -43,6 +53,26 @@ static int interrupt_cb(void *opaque)
 static void arm(lr_source *s, int ms)
 {
     s->deadline_ns = ms > 0 ? lr_now_ns() + (int64_t)ms * 1000000 : 0;
+}
+
+static int scheme_is(const char *url, const char *prefix)
+{
+    return !av_strncasecmp(url, prefix, strlen(prefix));
+}
+
+static enum kind classify(const lr_source *s)
+{
+    const char *name = s->fmt->iformat->name;
+
+    if (!strstr(s->url, "://"))
+        return KIND_FILE;
+    if (!strcmp(name, "hls"))
+        return KIND_HLS;
+    if (scheme_is(s->url, "rtmp") && strstr(name, "flv"))  /* rtmp, rtmps, rtmpt... */
+        return KIND_RTMP;
+    if (scheme_is(s->url, "srt://"))
+        return KIND_SRT;
+    return KIND_OTHER;
 }
 
 int lr_source_open(const char *url, int loop, int realtime, int stall_ms, int quiet,
@@ -71,10 +101,20 @@ int lr_source_open(const char *url, int loop, int realtime, int stall_ms, int qu
     arm(s, stall_ms ? OPEN_TIMEOUT_MS : 0);
     if ((ret = avformat_open_input(&s->fmt, url, NULL, NULL)) < 0) {
         lr_log(level, "source %s: cannot open: %s", url, av_err2str(ret));
+        ret = ret == AVERROR_EOF ? AVERROR(EIO) : ret;  /* EOF: an ended playlist only */
+        goto fail;
+    }
+    s->kind = classify(s);
+    /* The hls demuxer gives a finished playlist (EXT-X-ENDLIST) a duration
+     * and plays it from its first segment: a lecture that ended would start
+     * over. Only a live playlist is read. */
+    if (s->kind == KIND_HLS && s->fmt->duration != AV_NOPTS_VALUE) {
+        ret = AVERROR_EOF;
         goto fail;
     }
     if ((ret = avformat_find_stream_info(s->fmt, NULL)) < 0) {
         lr_log(level, "source %s: cannot read stream info: %s", url, av_err2str(ret));
+        ret = ret == AVERROR_EOF ? AVERROR(EIO) : ret;
         goto fail;
     }
     /* An HLS source delivers a whole segment at once, then nothing until the
@@ -117,6 +157,7 @@ static lr_source *alloc_pushed(lr_stop *stop, int stall_ms)
     if (s) {
         s->stop = stop;
         s->stall_ms = stall_ms;
+        s->kind = KIND_PUSH;
         s->first_us = s->end_us = s->media_start_us = AV_NOPTS_VALUE;
     }
     return s;
@@ -208,6 +249,10 @@ int lr_source_read(lr_source *s, AVPacket *pkt)
     for (;;) {
         arm(s, s->stall_ms);
         ret = s->srt_push ? lr_link_read_packet(s->fmt, pkt) : av_read_frame(s->fmt, pkt);
+        if (s->fmt->pb && s->fmt->pb->bytes_read != s->last_bytes) {
+            s->last_bytes = s->fmt->pb->bytes_read;
+            s->last_data_ns = lr_now_ns();
+        }
         if (ret == AVERROR_EOF && s->loop) {
             if ((ret = restart(s)) < 0)
                 return ret;
@@ -254,6 +299,54 @@ int lr_source_read(lr_source *s, AVPacket *pkt)
         }
     }
     return 0;
+}
+
+int lr_source_ended(lr_source *s, int ret, char *why, size_t size)
+{
+    int pb_error = s->fmt && s->fmt->pb ? s->fmt->pb->error : 0;
+    int64_t quiet_ns;
+
+    why[0] = '\0';
+    if (ret >= 0 || ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT))
+        return 0;  /* stopping, or a stall: never an end */
+    switch (s->kind) {
+    case KIND_FILE:
+        if (ret != AVERROR_EOF || pb_error)
+            return 0;
+        av_strlcpy(why, "end of file", size);
+        return 1;
+    case KIND_RTMP:
+        /* NetStream.Play.Stop or Play.UnpublishNotify: libavformat's rtmp
+         * protocol returns EOF; a dropped connection is an I/O error. */
+        if (ret != AVERROR_EOF || pb_error)
+            return 0;
+        av_strlcpy(why, "the RTMP server ended the stream", size);
+        return 1;
+    case KIND_HLS:
+        if (ret != AVERROR_EOF)
+            return 0;
+        arm(s, 0);
+        if (lr_hls_state_probe(s->url, s->stop, OPEN_TIMEOUT_MS) != LR_HLS_ENDED)
+            return 0;  /* EOF after reload errors, or a playlist gone: a loss */
+        av_strlcpy(why, "the playlist ended (EXT-X-ENDLIST)", size);
+        return 1;
+    case KIND_SRT:
+        /* A peer that closes sends a shutdown right after its last data; a
+         * link that dies falls silent first (the stall deadline, or SRT's
+         * peer idle timeout, comes long after the last data). */
+        quiet_ns = lr_now_ns() - s->last_data_ns;
+        if (!s->last_data_ns || quiet_ns > SRT_CLOSE_MS * INT64_C(1000000))
+            return 0;
+        av_strlcpy(why, "the SRT peer closed the stream", size);
+        return 1;
+    default:
+        return 0;  /* RTSP, MPEG-TS over HTTP or UDP: no end we can tell from a loss */
+    }
+}
+
+int lr_source_is_hls(const lr_source *s)
+{
+    return s->kind == KIND_HLS;
 }
 
 void lr_source_repace(lr_source *s)

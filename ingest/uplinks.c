@@ -46,6 +46,7 @@ struct lr_uplinks {
     lr_stop           *stop;
     pthread_mutex_t    lock;
     int                ending;
+    int                run_over;           /* lr_uplinks_end: close, don't reconnect */
     int                gen;                /* 0: no parameters yet */
     AVCodecParameters *par[LR_FEED_NB];
     int                nb_links;
@@ -128,6 +129,7 @@ int lr_uplinks_set_params(lr_uplinks *u, const AVCodecParameters *const par[LR_F
         u->par[k] = copy[k];
     }
     u->gen++;
+    u->run_over = 0;
     for (int i = 0; i < u->nb_links; i++) {
         drop_queue(&u->links[i]);
         u->links[i].want_key = 1;
@@ -212,6 +214,11 @@ static void *uplink_thread(void *arg)
             int gen = u->gen, ret = 0;
             if (u->ending)
                 break;
+            if (u->run_over) {  /* nothing to carry until the next set_params */
+                drop_queue(o);
+                lr_cond_wait_until(&o->wake, &o->u->lock, 0);
+                continue;
+            }
             if (!gen || lr_now_ns() < backoff.retry_at) {
                 lr_cond_wait_until(&o->wake, &o->u->lock, gen ? backoff.retry_at : 0);
                 continue;
@@ -240,6 +247,17 @@ static void *uplink_thread(void *arg)
         if (!o->count) {
             if (u->ending)
                 break;
+            if (u->run_over) {
+                /* Everything queued is sent: the trailer, then the close,
+                 * which the transcoder takes as the lecture's end. */
+                o->up = 0;
+                pthread_mutex_unlock(&u->lock);
+                disconnect(&pb, &oc, 1);
+                lr_info("lecture=%s link to %s closed: the lecture ended", u->lecture, o->url);
+                pthread_mutex_lock(&u->lock);
+                o->want_key = 1;
+                continue;
+            }
             lr_cond_wait_until(&o->wake, &o->u->lock, 0);
             continue;
         }
@@ -312,6 +330,15 @@ int lr_uplinks_start(const lr_config *c, const char *lecture, lr_stop *stop, lr_
     }
     *out = u;
     return 0;
+}
+
+void lr_uplinks_end(lr_uplinks *u)
+{
+    pthread_mutex_lock(&u->lock);
+    u->run_over = 1;
+    for (int i = 0; i < u->nb_links; i++)
+        pthread_cond_signal(&u->links[i].wake);
+    pthread_mutex_unlock(&u->lock);
 }
 
 void lr_uplinks_get_stats(lr_uplinks *u, lr_uplinks_stats *st)

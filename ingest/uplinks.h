@@ -33,6 +33,12 @@ int  lr_uplinks_set_params(lr_uplinks *u, const AVCodecParameters *const par[LR_
  * for a short lock. */
 void lr_uplinks_write(lr_uplinks *u, const AVPacket *pkt);
 
+/* The lecture ended: each link sends what it holds, writes the TS trailer
+ * and closes (the transcoder flushes and ends the lecture); none connects
+ * again until the next lr_uplinks_set_params, which starts a new run.
+ * Returns at once. */
+void lr_uplinks_end(lr_uplinks *u);
+
 typedef struct lr_uplinks_stats {
     int     up;          /* links connected */
     int     nb_links;
