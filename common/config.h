@@ -56,7 +56,8 @@ typedef struct lr_lecture_conf {
 
 typedef struct lr_ingest_conf {
     char *source;      /* file path or URL libavformat opens (the demo's lecture) */
-    int   loop;        /* files: start again at the end, timestamps keep rising */
+    int   loop;        /* files: start again at the end, timestamps keep rising;
+                          0: play once, the end ends the lecture (docs/ingest.md) */
     int   realtime;    /* files: pace reading at the media's own speed */
     int   nb_links;    /* 1..LR_MAX_LINKS */
     char *links[LR_MAX_LINKS]; /* srt://host:port of each transcoder the ingest calls
@@ -108,7 +109,7 @@ typedef struct lr_egress_conf {
     double recording_grace;   /* a link gone this long ends the lecture's recording */
     double retention_days;    /* finished recordings older than this go; 0 keep */
     int    recordings_quota_mb; /* recordings_dir kept under this; 0 no limit */
-    /* HTTP side (egress/http.c, docs/http.md) */
+    /* HTTP side (egress/http*.c, docs/http.md) */
     int    http_threads;      /* 1..64 event loops sharing the port (SO_REUSEPORT) */
     char  *tls_listen;        /* host:port of HTTPS (h2 + http/1.1 by ALPN); "" none */
     char  *tls_cert;          /* PEM certificate chain for tls_listen (reloaded on SIGHUP) */
