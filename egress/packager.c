@@ -659,7 +659,7 @@ static const rendition *stand_in(const lr_packager *p, const rendition *r)
     return below ? below : smallest;
 }
 
-/* A shed rendition's playlist answers 302 to a stand-in's (egress/http.c
+/* A shed rendition's playlist answers 302 to a stand-in's (egress/http_respond.c
  * keeps the query: blocking reloads carry on there), rather than 404: a
  * player already on it (hls.js never reloads the master) moves down without
  * an error. Renditions' numbers match, so a player follows the stand-in from

@@ -2,7 +2,7 @@
  * hls.js from /assets/ in low-latency mode (native HLS where hls.js is
  * unsupported: Safari), a quality menu, the live latency and current rung,
  * and the lecture's recordings, playable in the same <video>. Rendered per
- * request by egress/http.c for /watch/<lecture> and /t/<token>/watch/<lecture>. */
+ * request by egress/http_pages.c for /watch/<lecture> and /t/<token>/watch/<lecture>. */
 #include "player_page.h"
 
 #include <string.h>
@@ -15,7 +15,7 @@
 
 /* Only validated names ([A-Za-z0-9_-]) and base64url tokens are substituted
  * for %1$s (lecture) and %2$s (prefix), so they need no escaping in HTML or
- * in the JavaScript string literals; %3$s is http.c's recordings list,
+ * in the JavaScript string literals; %3$s is http_pages.c's recordings list,
  * built from validated names too. */
 static const char page_template[] =
     "<!DOCTYPE html>\n"

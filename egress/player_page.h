@@ -1,14 +1,14 @@
 /* egress/player_page.h — renders the HTML player page /watch/<lecture> (hls.js
  * served by the egress itself in low-latency mode, native HLS on Safari), with
  * a quality menu, latency and rung shown, and the lecture's recordings.
- * Called by egress/http.c. */
+ * Called by egress/http_pages.c. */
 #ifndef LR_EGRESS_PLAYER_PAGE_H
 #define LR_EGRESS_PLAYER_PAGE_H
 
 #include <stddef.h>
 
 /* The hls.js settings the page uses (window.lrHlsConfig), a script served
- * by egress/http.c as /assets/LR_PLAYER_CONFIG_NAME. */
+ * by egress/http_pages.c as /assets/LR_PLAYER_CONFIG_NAME. */
 #define LR_PLAYER_CONFIG_NAME "lr-player.js"
 extern const char lr_player_config_js[];
 extern const size_t lr_player_config_js_len;

@@ -1,7 +1,7 @@
 /* egress/recordings_index.c — scans <recordings_dir>/<lecture>/<id>/ and
  * picks a few scalar fields out of each recording.json (written by
  * egress/recorder.c, atomically). Only validated names and checked scalar
- * values reach the JSON and HTML it writes. Called by egress/http.c. */
+ * values reach the JSON and HTML it writes. Called by egress/http_pages.c. */
 #include "recordings_index.h"
 
 #include <ctype.h>

@@ -1,6 +1,6 @@
 /* egress/recordings_index.h — reads the recordings the recorder left on disk
  * (<recordings_dir>/<lecture>/<id>/recording.json) for the lecture list,
- * /api/v1/lectures and the player page. Called by egress/http.c. */
+ * /api/v1/lectures and the player page. Called by egress/http_pages.c. */
 #ifndef LR_EGRESS_RECORDINGS_INDEX_H
 #define LR_EGRESS_RECORDINGS_INDEX_H
 

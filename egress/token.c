@@ -1,7 +1,7 @@
 /* egress/token.c — HMAC-SHA256 signed URL tokens (see token.h and
  * docs/http.md). The MAC covers "lecture:<name>|<expiry>|<ip>", so one
  * token opens a lecture's live stream, its recordings and its player page,
- * nothing else. Called by egress/http.c and app/main.c (sign-url). */
+ * nothing else. Called by egress/http_routes.c and app/main.c (sign-url). */
 #include "token.h"
 
 #include <arpa/inet.h>

@@ -1,7 +1,7 @@
 /* egress/token.h — signed URLs: a token that rides in the path
  * (/t/<token>/live/<lecture>/..., /t/<token>/vod/<lecture>/...,
  * /t/<token>/watch/<lecture>) so that the relative URIs inside playlists
- * carry it. Minted by `lecture-relay sign-url`, checked by egress/http.c. */
+ * carry it. Minted by `lecture-relay sign-url`, checked by egress/http_routes.c. */
 #ifndef LR_EGRESS_TOKEN_H
 #define LR_EGRESS_TOKEN_H
 

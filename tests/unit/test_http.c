@@ -1,6 +1,7 @@
-/* tests/unit/test_http.c — egress/http.c over a real loopback socket: a tiny
- * blocking HTTP/1.1 client checks routes, headers, bodies, rejections, and that
- * lr_http_stop returns promptly even with a keep-alive connection open. */
+/* tests/unit/test_http.c — the egress HTTP server (egress/http*.c) over a
+ * real loopback socket: a tiny blocking HTTP/1.1 client checks routes,
+ * headers, bodies, rejections, and that lr_http_stop returns promptly even
+ * with a keep-alive connection open. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

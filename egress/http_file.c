@@ -1,0 +1,205 @@
+/* egress/http_file.c — files from disk: the DVR window's and /vod/
+ * recordings' segments and playlists, mapped and sent with Range (206, 416).
+ * Called by http_routes.c (/vod/) and http_live.c (the time-shift window). */
+#include "http_internal.h"
+
+/* The content type of a file served from disk, from its name; NULL: not
+ * a kind we serve. in_audio: the file is under the "audio" rendition. */
+const char *lr__http_file_content_type(const char *name, size_t len, int in_audio)
+{
+    if (has_suffix(name, len, ".m3u8"))
+        return "application/vnd.apple.mpegurl";
+    if (has_suffix(name, len, ".mp4"))
+        return in_audio ? "audio/mp4" : "video/mp4";
+    if (has_suffix(name, len, ".m4s"))
+        return "video/iso.segment";
+    if (has_suffix(name, len, ".ts"))
+        return "video/mp2t";
+    return NULL;
+}
+
+typedef struct mapped_file {
+    void  *addr;
+    size_t size;
+} mapped_file;
+
+static void mapped_file_dispose(void *p)
+{
+    mapped_file *m = p;
+    if (m->addr)
+        munmap(m->addr, m->size);
+}
+
+/* Parses a single "bytes=a-b" / "bytes=a-" / "bytes=-n" range of a file of
+ * size bytes. Returns 1 with [*first, *last], 0 when there is no usable
+ * range header (multiple ranges, other units: the whole file is sent), or
+ * -1 when the range can't be satisfied (416). */
+static int parse_range(h2o_req_t *req, size_t size, size_t *first, size_t *last)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_RANGE, -1);
+    if (i < 0)
+        return 0;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    char buf[64];
+    if (v.len >= sizeof(buf) || v.len < 7 || memcmp(v.base, "bytes=", 6))
+        return 0;
+    memcpy(buf, v.base + 6, v.len - 6);
+    buf[v.len - 6] = '\0';
+    if (strchr(buf, ','))
+        return 0;
+    char *dash = strchr(buf, '-');
+    if (!dash || strspn(buf, "0123456789- ") != strlen(buf))
+        return 0;
+    *dash = '\0';
+    int64_t a = -1, b = -1;
+    if (*buf && lr__http_parse_number(buf, strlen(buf), INT64_MAX / 2, &a) < 0)
+        return 0;
+    if (dash[1] && lr__http_parse_number(dash + 1, strlen(dash + 1), INT64_MAX / 2, &b) < 0)
+        return 0;
+    if (a < 0 && b < 0)
+        return 0;
+    if (a < 0) { /* the last b bytes */
+        if (b == 0 || !size)
+            return -1;
+        *first = (size_t)b >= size ? 0 : size - b;
+        *last = size - 1;
+        return 1;
+    }
+    if ((size_t)a >= size || (b >= 0 && b < a))
+        return -1;
+    *first = a;
+    *last = b < 0 || (size_t)b >= size ? size - 1 : (size_t)b;
+    return 1;
+}
+
+/* Serves a regular file, mapped (the page cache's pages go straight to the
+ * socket, nothing copied by us), with single-range support. Returns 0, or
+ * -1 when the file can't be served (nothing sent). */
+int lr__http_send_file(h2o_req_t *req, const char *path, const char *type, const char *cc)
+{
+    static h2o_generator_t generator = { NULL, NULL };
+    struct stat st;
+    size_t first = 0, last = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -1;
+    }
+    size_t size = st.st_size;
+    mapped_file *m = h2o_mem_alloc_shared(&req->pool, sizeof(*m), mapped_file_dispose);
+    m->addr = NULL;
+    m->size = size;
+    if (size) {
+        void *a = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+        if (a == MAP_FAILED) {
+            close(fd);
+            return -1;
+        }
+        m->addr = a;
+    }
+    close(fd);
+
+    lr__http_add_header(req, H2O_TOKEN_CACHE_CONTROL, cc);
+    lr__http_add_header(req, H2O_TOKEN_ACCEPT_RANGES, "bytes");
+    lr__http_add_cors(req_worker(req)->h, req);
+    int r = parse_range(req, size, &first, &last);
+    if (r < 0) {
+        char cr[64];
+        snprintf(cr, sizeof(cr), "bytes */%zu", size);
+        lr__http_add_header(req, H2O_TOKEN_CONTENT_RANGE, pool_strdup(req, cr, strlen(cr)));
+        lr__http_count_response(req_worker(req), 416, 0);
+        h2o_send_error_generic(req, 416, "Range Not Satisfiable", "range not satisfiable\n",
+                               H2O_SEND_ERROR_KEEP_HEADERS);
+        return 0;
+    }
+    h2o_iovec_t body = h2o_iovec_init(m->addr, size);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    if (r > 0) {
+        char cr[96];
+        snprintf(cr, sizeof(cr), "bytes %zu-%zu/%zu", first, last, size);
+        lr__http_add_header(req, H2O_TOKEN_CONTENT_RANGE, pool_strdup(req, cr, strlen(cr)));
+        body = h2o_iovec_init((char *)m->addr + first, last - first + 1);
+        req->res.status = 206;
+        req->res.reason = "Partial Content";
+    }
+    req->res.content_length = body.len;
+    lr__http_add_header(req, H2O_TOKEN_CONTENT_TYPE, type);
+    lr__http_count_response(req_worker(req), req->res.status,
+                            is_method(req, "HEAD") ? 0 : body.len);
+    h2o_start_response(req, &generator);
+    if (is_method(req, "HEAD") || !body.len)
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    else
+        h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+    return 0;
+}
+
+/* ---- /vod/ -------------------------------------------------------------- */
+
+/* A recording's master playlist (written whole, atomically, small). */
+static AVBufferRef *read_small_file(const char *path)
+{
+    uint8_t tmp[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    ssize_t got = 0, n;
+    AVBufferRef *b = NULL;
+
+    if (fd < 0)
+        return NULL;
+    while (got < (ssize_t)sizeof(tmp) &&
+           ((n = read(fd, tmp + got, sizeof(tmp) - got)) > 0 || (n < 0 && errno == EINTR)))
+        got += n > 0 ? n : 0;
+    close(fd);
+    if (got > 0 && got < (ssize_t)sizeof(tmp) && (b = av_buffer_alloc(got)))
+        memcpy(b->data, tmp, got);
+    return b;
+}
+
+/* /vod/<lecture>/<id>/(master.m3u8 | recording.json | <rend>/<file>) */
+void lr__http_serve_vod(lr_http *h, h2o_req_t *req, const char *rest, size_t len)
+{
+    const char *dir = h->conf->recordings_dir;
+    h2o_iovec_t c[4];
+    char path[4096];
+    int nc = lr__http_split_components(rest, len, c, 4);
+    const char *type;
+
+    if (!dir || !*dir || nc < 3 ||
+        !lr_lecture_name_valid(pool_strdup(req, c[0].base, c[0].len)) ||
+        !lr_recording_id_valid(c[1].base, c[1].len)) {
+        lr__http_send_404(req);
+        return;
+    }
+    const h2o_iovec_t *file = &c[nc - 1];
+    if (nc == 3 && h2o_memis(file->base, file->len, H2O_STRLIT("recording.json")))
+        type = "application/json";
+    else
+        type = lr__http_file_content_type(
+            file->base, file->len, nc == 4 && h2o_memis(c[2].base, c[2].len, H2O_STRLIT("audio")));
+    if (!type || (nc == 3 && !h2o_memis(file->base, file->len, H2O_STRLIT("master.m3u8")) &&
+                  strcmp(type, "application/json"))) {
+        lr__http_send_404(req);
+        return;
+    }
+    if (snprintf(path, sizeof(path), "%s/%.*s", dir, (int)len, rest) >= (int)sizeof(path)) {
+        lr__http_send_404(req);
+        return;
+    }
+    /* playlists and the description change while recording; media never */
+    const char *cc = has_suffix(file->base, file->len, ".m3u8") ||
+                     has_suffix(file->base, file->len, ".json") ? "public, max-age=2"
+                                                                 : IMMUTABLE_CC;
+    if (nc == 3 && !strcmp(type, "application/vnd.apple.mpegurl")) {  /* the master */
+        AVBufferRef *b = read_small_file(path);
+        if (!b)
+            lr__http_send_404(req);
+        else
+            lr__http_send_master(req, &b, cc);
+        return;
+    }
+    if (lr__http_send_file(req, path, type, cc) < 0)
+        lr__http_send_404(req);
+}

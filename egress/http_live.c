@@ -1,0 +1,225 @@
+/* egress/http_live.c — /live/<lecture>/...: playlists and media from the
+ * store, the LL-HLS query directives (_HLS_msn, _HLS_part, _HLS_skip), the
+ * time-shift window from disk. Called by http_routes.c. */
+#include "http_internal.h"
+
+/* ---- /live/ ------------------------------------------------------------- */
+
+typedef struct directives {
+    int64_t msn;  /* -1: none */
+    int     part; /* -1: none */
+    int     skip; /* _HLS_skip=YES or v2 */
+} directives;
+
+int lr__http_parse_number(const char *p, size_t len, int64_t max, int64_t *out)
+{
+    int64_t v = 0;
+    if (!len || len > 18)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    if (v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Reads _HLS_msn, _HLS_part, _HLS_skip from the query; others are ignored.
+ * Returns 0, or -1 for anything RFC 8216bis calls a bad request. */
+static int parse_directives(const char *q, size_t len, directives *d)
+{
+    int seen_msn = 0, seen_part = 0, seen_skip = 0;
+    d->msn = -1;
+    d->part = -1;
+    d->skip = 0;
+    while (len) {
+        size_t n = 0;
+        while (n < len && q[n] != '&')
+            n++;
+        const char *eq = memchr(q, '=', n);
+        size_t kl = eq ? (size_t)(eq - q) : n;
+        const char *v = eq ? eq + 1 : q + n;
+        size_t vl = eq ? n - kl - 1 : 0;
+        int64_t num;
+        if (kl == 8 && !memcmp(q, "_HLS_msn", 8)) {
+            if (seen_msn++ || lr__http_parse_number(v, vl, INT64_MAX / 2, &num) < 0)
+                return -1;
+            d->msn = num;
+        } else if (kl == 9 && !memcmp(q, "_HLS_part", 9)) {
+            if (seen_part++ || lr__http_parse_number(v, vl, 1000000, &num) < 0)
+                return -1;
+            d->part = (int)num;
+        } else if (kl == 9 && !memcmp(q, "_HLS_skip", 9)) {
+            if (seen_skip++ || !((vl == 3 && !memcmp(v, "YES", 3)) ||
+                                 (vl == 2 && !memcmp(v, "v2", 2))))
+                return -1;
+            d->skip = 1;
+        }
+        q += n;
+        len -= n;
+        if (len) {
+            q++;
+            len--;
+        }
+    }
+    if (d->part >= 0 && d->msn < 0)
+        return -1;
+    return 0;
+}
+
+/* "<seq>.<part>.m4s" / ".ts": the part's numbers; 0 when name isn't a part. */
+static int parse_part_name(const char *name, size_t len, int64_t *seq, int *part)
+{
+    size_t ext = has_suffix(name, len, ".m4s") ? 4 : has_suffix(name, len, ".ts") ? 3 : 0;
+    if (!ext)
+        return 0;
+    const char *dot = memchr(name, '.', len - ext);
+    int64_t s, p;
+    if (!dot || lr__http_parse_number(name, dot - name, INT64_MAX / 2, &s) < 0 ||
+        lr__http_parse_number(dot + 1, name + len - ext - dot - 1, 1000000, &p) < 0)
+        return 0;
+    *seq = s;
+    *part = (int)p;
+    return 1;
+}
+
+/* The next part after what pl lists: the one a preload hint names. */
+static int is_next_part(const lr_store_obj *pl, int64_t seq, int part)
+{
+    if (!pl->ll || pl->ll_ended)
+        return 0;
+    return (seq == pl->ll_part_msn && part == pl->ll_part + 1) ||
+           (seq == pl->ll_part_msn + 1 && part == 0);
+}
+
+/* DVR: "<rend>/<file>" of lecture from its disk dir. Returns 0 when served. */
+static int serve_dvr(lr_http *h, h2o_req_t *req, const h2o_iovec_t *c)
+{
+    char dir[2048], path[4096];
+    const char *type = lr__http_file_content_type(
+        c[2].base, c[2].len, h2o_memis(c[1].base, c[1].len, H2O_STRLIT("audio")));
+    if (!type || has_suffix(c[2].base, c[2].len, ".m3u8"))
+        return -1;
+    if (lr_store_disk_dir(h->store, c[0].base, c[0].len, dir, sizeof(dir)) < 0)
+        return -1;
+    if (snprintf(path, sizeof(path), "%s/%.*s/%.*s", dir, (int)c[1].len, c[1].base,
+                 (int)c[2].len, c[2].base) >= (int)sizeof(path))
+        return -1;
+    return lr__http_send_file(req, path, type, IMMUTABLE_CC);
+}
+
+/* VLC 3 ("VLC/3.0.x LibVLC/3.0.x") gets the master without the audio-only
+ * variant (playlist.h says why); everyone else the master as rendered. */
+static int is_libvlc(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_USER_AGENT, -1);
+    return i >= 0 && h2o_strstr(req->headers.entries[i].value.base,
+                                req->headers.entries[i].value.len, H2O_STRLIT("LibVLC")) != SIZE_MAX;
+}
+
+/* A master playlist's bytes for this client: as they are, or rewritten for
+ * VLC. Either way the answer varies with the User-Agent (caches must know). */
+void lr__http_send_master(h2o_req_t *req, AVBufferRef **whole, const char *cache_control)
+{
+    lr__http_add_header(req, H2O_TOKEN_VARY, "User-Agent");
+    if (is_libvlc(req)) {
+        char *text = NULL;
+        size_t len = 0;
+        int ret = lr_playlist_master_without_audio_only((const char *)(*whole)->data,
+                                                        (*whole)->size, &text, &len);
+        av_buffer_unref(whole);
+        if (ret < 0) {
+            lr__http_send_500(req);
+            return;
+        }
+        lr__http_send_owned(req, &text, len, "application/vnd.apple.mpegurl", cache_control);
+        return;
+    }
+    lr__http_send_buffer(req, whole, "application/vnd.apple.mpegurl", cache_control);
+}
+
+void lr__http_serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len, const char *query,
+                         size_t qlen)
+{
+    h2o_iovec_t c[3];
+    int nc = lr__http_split_components(key, len, c, 3);
+    lr_store_obj obj;
+    directives d = { -1, -1, 0 };
+
+    if (nc < 2 || !lr_lecture_name_valid(pool_strdup(req, c[0].base, c[0].len))) {
+        lr__http_send_404(req);
+        return;
+    }
+    int is_playlist = has_suffix(key, len, ".m3u8");
+    if (is_playlist && parse_directives(query, qlen, &d) < 0) {
+        lr__http_send_400(req);
+        return;
+    }
+    if (nc == 3 && is_playlist) {
+        char ip[INET6_ADDRSTRLEN];
+        peer_ip(req, ip, sizeof(ip));
+        lr__http_viewer_seen(h, key, c[2].base - 1 - key, ip);
+    }
+
+    /* the delta form when asked for and published; else the full playlist */
+    const char *skey = key;
+    size_t slen = len;
+    if (d.skip) {
+        char *k = h2o_mem_alloc_pool(&req->pool, len + sizeof("?_HLS_skip=YES"));
+        memcpy(k, key, len);
+        memcpy(k + len, "?_HLS_skip=YES", sizeof("?_HLS_skip=YES"));
+        if (lr_store_get(h->store, k, len + sizeof("?_HLS_skip=YES") - 1, &obj) == 0) {
+            skey = k;
+            slen = len + sizeof("?_HLS_skip=YES") - 1;
+            goto found;
+        }
+    }
+    if (lr_store_get(h->store, key, len, &obj) < 0) {
+        int64_t seq;
+        int part;
+        if (nc == 3 && parse_part_name(c[2].base, c[2].len, &seq, &part)) {
+            char pk[512];
+            int pkl = snprintf(pk, sizeof(pk), "%.*s/index.m3u8", (int)(c[2].base - 1 - key), key);
+            lr_store_obj pl;
+            if (pkl < (int)sizeof(pk) && lr_store_get(h->store, pk, pkl, &pl) == 0) {
+                int next = is_next_part(&pl, seq, part);
+                int td = pl.ll_target_duration > 0 ? pl.ll_target_duration : 2;
+                lr_store_obj_unref(&pl);
+                if (next) {
+                    lr__http_park(req, key, len, PARK_PART, seq, part, 3000ull * td);
+                    return;
+                }
+            }
+        }
+        if (nc == 3 && serve_dvr(h, req, c) == 0)
+            return;
+        lr__http_send_404(req);
+        return;
+    }
+found:
+    if (obj.ll && !obj.ll_ended && d.msn >= 0) {
+        int64_t last = obj.ll_part >= 0 ? obj.ll_part_msn : obj.ll_msn_complete;
+        if (d.msn > last + 2) {
+            lr_store_obj_unref(&obj);
+            lr__http_send_400(req);
+            return;
+        }
+        if (!lr__http_playlist_satisfies(&obj, d.msn, d.part)) {
+            int td = obj.ll_target_duration > 0 ? obj.ll_target_duration : 2;
+            lr_store_obj_unref(&obj);
+            lr__http_park(req, skey, slen, PARK_PLAYLIST, d.msn, d.part, 3000ull * td);
+            return;
+        }
+        lr__http_send_store_obj(req, &obj, lr__http_blocking_cc(req, &obj));
+        return;
+    }
+    if (nc == 2 && h2o_memis(c[1].base, c[1].len, H2O_STRLIT("master.m3u8"))) {
+        lr__http_send_master(req, &obj.data, lr__http_obj_cache_control(req, &obj));
+        lr_store_obj_unref(&obj);
+        return;
+    }
+    lr__http_send_store_obj(req, &obj, NULL);
+}
