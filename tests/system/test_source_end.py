@@ -10,13 +10,17 @@ moment of the source they are and a replay shows as a step back:
   tells its players when the publisher stops) with ffmpeg publishing to it;
 - an SRT pull from ffmpeg as a listener, which closes at the clip's end;
 - a lecture whose first source (half the clip) ends while its backup goes on;
-- an HLS playlist that stops updating without EXT-X-ENDLIST, and an HLS
-  server that goes away: these are losses, and the pull reconnects as before.
+- an HLS playlist that stops updating without EXT-X-ENDLIST, an HLS server
+  that goes away, and one whose live playlist answers 404 a while: these
+  are losses, and the pull reconnects as before.
 
 Each ended lecture: the ingest logs "ended" (never "lost"), the egress ends it
-within `recording_grace` + 5 s, its live playlists end with EXT-X-ENDLIST and
-its recording is finished, as long as the source within one segment, with no
-part of the source twice. A URL live again starts a second recording."""
+within `recording_grace` + 5 s (for HLS, of the relay taking the last
+segment: libavformat joins a live playlist three segments back, so it plays
+the last one up to three segment durations after it is published), its live
+playlists end with EXT-X-ENDLIST and its recording is finished, as long as
+the source within one segment, with no part of the source twice. A URL live
+again starts a second recording."""
 
 import http.server
 import json
@@ -102,6 +106,7 @@ class HlsOrigin:
         self.lock = threading.Lock()
         self.gets = []  # (UTC seconds of the day, path, status)
         self.server = None
+        self.playlist_status = 200  # e.g. 404: the playlist is missing a while
         self.run("a", 0)
 
     def run(self, prefix, first_seq, end=True, stall_after=None, endless=False):
@@ -144,6 +149,8 @@ class HlsOrigin:
 
     def _handle(self, path):
         with self.lock:
+            if path == "/live/index.m3u8" and self.playlist_status != 200:
+                return self.playlist_status, "text/plain", b"not now\n"
             if path == "/live/index.m3u8":
                 return 200, "application/vnd.apple.mpegurl", self.playlist()
             if path == "/master.m3u8":
@@ -541,7 +548,7 @@ def test_a_stalled_live_playlist_is_a_loss_and_reconnects(world):
                   lecture="stall", source="1") == 0
 
 
-def test_an_hls_server_that_goes_away_is_a_loss_and_reconnects(world):
+def test_an_hls_server_that_goes_away_or_loses_its_playlist_is_a_loss_and_reconnects(world):
     relay, gone = world.relay, world.gone
     wait_for(lambda: log_times(relay, r"lecture=gone source 1 up"), scaled(20),
              what="the endless stream pulled")
@@ -557,6 +564,18 @@ def test_an_hls_server_that_goes_away_is_a_loss_and_reconnects(world):
     took = wait_for(lambda: [t for t in log_times(relay, r"lecture=gone source 1 up")
                              if t >= back], scaled(10), what="the pull to resume")[0] - back
     assert took < 3.5, f"resumed {took:.1f} s after the server came back"
+
+    # The live playlist answers 404 for a while (the segments are still
+    # there): libavformat's hls demuxer gives up with end-of-file, which
+    # is not an end while the playlist says nothing of one.
+    missing = now_of_day()
+    gone.playlist_status = 404
+    wait_for(lambda: [t for t in log_times(relay, r"lecture=gone source 1 .* lost")
+                      if t >= missing], scaled(20), what="the loss of the playlist")
+    back = now_of_day()
+    gone.playlist_status = 200
+    wait_for(lambda: [t for t in log_times(relay, r"lecture=gone source 1 up") if t >= back],
+             scaled(10), what="the pull to resume after the 404s")
     text = relay.stderr_text()
     assert not re.search(r"lecture=gone (source 1 .* )?ended", text), "a loss taken for an end"
     assert metric(metrics(f"{relay.base}/metrics"), "lr_ingest_lecture_runs_total",
