@@ -273,8 +273,8 @@ static int open_session(lr_feed *f, int quiet, lr_source **src)
     }
     ret = lr_source_open(url, is_file(url) && f->spec.loop, is_file(url) && f->spec.realtime,
                          is_file(url) ? 0 : f->spec.stall_ms, quiet, &f->abandon, src);
-    if (ret >= 0 && lr_source_is_hls(*src))
-        f->hls = 1;
+    if ((ret >= 0 && lr_source_is_hls(*src)) || ret == AVERROR_EOF)
+        f->hls = 1;  /* EOF: an ended playlist; watched by its playlist from now on */
     return ret;
 }
 
