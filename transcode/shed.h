@@ -9,13 +9,13 @@
  * (packets about to be given up). A path that acknowledged nothing since the
  * last check is dark (a blackout), not narrow: it is neither congested nor
  * calm. Random loss, however heavy, doesn't raise the RTT much (though it
- * fills the send buffer), and shedding would not cure it: a modest rise with
- * a full send buffer means a shallow queue only while the sender is giving
- * packets up as too late, which a wide enough path with random loss almost
- * never makes it do. Two
+ * fills the send buffer), and shedding would not cure it; a busy host lifts
+ * the smoothed RTT a little for seconds. So a rise of twice the allowance
+ * (a deep queue) is congestion by itself, a smaller one only while the
+ * sender is giving packets up as too late (a shallow queue overflowing),
+ * which a wide enough path with random loss almost never makes it do. Two
  * congested checks in a row shed one rung if the RTT rose by twice what is
- * allowed, four (2 s) if less: a busy host lifts it for a moment, a queue
- * stays. A rung comes back after the path
+ * allowed, four (2 s) if less. A rung comes back after the path
  * has been calm for the hold time (10 s), which doubles (up to 2 minutes)
  * each time a restored rung has to go again within 15 s, and is forgotten
  * after a restore that lasts. */

@@ -58,15 +58,18 @@ static void delay_not_loss_is_congestion(void **state)
     lossy.sent = s.sent + 150;        /* ... while the sender gives 1 packet in 50 up */
     lossy.send_dropped = s.send_dropped + 3;
     assert_true(lr_shed_congested(&s, &lossy));
-    lossy.send_buffer_ms = 700;
-    assert_false(lr_shed_congested(&s, &lossy));
     /* a busy host: the smoothed RTT up 84 ms, but nothing waits longer than
      * the path's own RTT (a CI run shed a rung on this) */
     lr_link_health busy = { .rtt_ms = 283, .latency_ms = 1000, .send_buffer_ms = 180,
                             .acks = 1 };
     assert_false(lr_shed_congested(&s, &busy));
-    busy.send_buffer_ms = 260;  /* ... what waits as long as the RTT says: a queue */
+    busy.send_buffer_ms = 731;  /* ... at 20 % loss too, and nothing given up (issue 25) */
+    assert_false(lr_shed_congested(&s, &busy));
+    busy.sent = s.sent + 150;   /* ... a shallow queue overflowing: the sender gives up */
+    busy.send_dropped = s.send_dropped + 5;
     assert_true(lr_shed_congested(&s, &busy));
+    busy = (lr_link_health){ .rtt_ms = 330, .latency_ms = 1000, .send_buffer_ms = 500, .acks = 1 };
+    assert_true(lr_shed_congested(&s, &busy));  /* 130 ms up: a deep queue by itself */
 }
 
 static void two_strikes_shed_one_rung_then_settle(void **state)
@@ -87,7 +90,8 @@ static void two_strikes_shed_one_rung_then_settle(void **state)
     assert_int_equal(s.shed, 2);
 }
 
-/* A modest rise sheds only once it has held for 2 s: a busy host's doesn't. */
+/* A modest rise with packets given up sheds only once it has held for 2 s;
+ * without them it never does. */
 static void a_modest_rise_must_last(void **state)
 {
     lr_shed s;
@@ -96,10 +100,12 @@ static void a_modest_rise_must_last(void **state)
 
     lr_shed_init(&s, 3);
     feed(&s, &calm, &t, 3);  /* past the warm-up */
-    assert_true(lr_shed_congested(&s, &busy));
+    assert_int_equal(feed(&s, &busy, &t, 10), 0);    /* a busy host: nothing given up */
+    dropping = 5;
     assert_int_equal(feed(&s, &busy, &t, 1.5), 0);   /* three checks */
     assert_int_equal(feed(&s, &calm, &t, 5), 0);
     assert_int_equal(feed(&s, &busy, &t, 2), 1);     /* the fourth in a row */
+    dropping = 0;
     assert_int_equal(s.shed, 1);
 }
 
@@ -134,6 +140,23 @@ static void loss_on_a_busy_host_is_no_narrow_path(void **state)
     assert_int_equal(feed(&s, &h, &t, 2), 1);
     dropping = 0;
     assert_int_equal(s.shed, 1);
+}
+
+/* Shed behind a narrow path, the rest of the ladder keeps the RTT a little
+ * up without anything given up: not congested, and not calm either. */
+static void a_modest_rise_is_no_calm(void **state)
+{
+    lr_shed s;
+    int64_t t = S(1);
+    lr_link_health uneasy = { .rtt_ms = 290, .latency_ms = 1000, .send_buffer_ms = 500 };
+
+    lr_shed_init(&s, 3);
+    feed(&s, &calm, &t, 3);  /* past the warm-up */
+    feed(&s, &queued, &t, 1);
+    assert_int_equal(s.shed, 1);
+    assert_int_equal(feed(&s, &uneasy, &t, 30), 0);
+    assert_int_equal(s.shed, 1);
+    assert_int_equal(feed(&s, &calm, &t, 10.5), -1);
 }
 
 static void calm_restores_and_a_failed_restore_doubles_the_hold(void **state)
@@ -214,6 +237,7 @@ int main(void)
         cmocka_unit_test(two_strikes_shed_one_rung_then_settle),
         cmocka_unit_test(a_modest_rise_must_last),
         cmocka_unit_test(loss_on_a_busy_host_is_no_narrow_path),
+        cmocka_unit_test(a_modest_rise_is_no_calm),
         cmocka_unit_test(calm_restores_and_a_failed_restore_doubles_the_hold),
         cmocka_unit_test(a_dark_path_is_not_narrow),
         cmocka_unit_test(a_new_link_warms_up_first),
