@@ -235,10 +235,11 @@ static int series_number(const char *label, size_t base_len)
 
 /* A link from a peer went down while a later one from the same peer is up
  * under a "#n" label: the one still up takes the lower label over, as a
- * reconnect of it. The first case is a caller whose handshake failed on its
- * side after this side accepted it: it dials again before the half-open
- * socket here times out, and its real link must not read as a second one
- * while the series operators watch reads down. Lock held. */
+ * reconnect of it, unless the one gone never carried a packet: then it was
+ * no link of the lecture, only a caller whose handshake failed on its side
+ * after this side accepted it, dialling again before the half-open socket
+ * here timed out (its real link read as a second one while the series
+ * operators watch read down, issue 25). Lock held. */
 static void take_over(entry *down)
 {
     size_t base_len = strcspn(down->peer, "#");
@@ -257,7 +258,8 @@ static void take_over(entry *down)
         return;
     add_totals(&up->logged, &down->base);
     add_totals(&up->base, &down->base);
-    up->connections += down->connections;
+    if (down->base.pkts > 0)
+        up->connections += down->connections;
     av_strlcpy(up->peer, down->peer, sizeof(up->peer));
     *down = *up;
     up->used = 0;

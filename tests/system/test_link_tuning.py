@@ -106,11 +106,13 @@ def border(tmp_path_factory):
         proxy.close()
 
 
-def wait_link_up(demo, deadline, after_connections=1):
+def wait_link_up(demo, deadline):
+    """Both ends of the border link up. Not asserted: that it came up on the
+    first try (at 5 % loss a handshake packet may be lost, and the caller
+    dials again; the blackout tests count reconnects from where they start)."""
     def up():
         m = metrics(demo)
-        return (egress(m, "lr_link_up") == 1 and caller(m, "lr_link_up") == 1 and
-                egress(m, "lr_link_reconnects_total") == after_connections - 1 and m)
+        return (egress(m, "lr_link_up") == 1 and caller(m, "lr_link_up") == 1 and m)
     return wait_for(up, deadline, interval=0.05, what="the border link up")
 
 
@@ -145,7 +147,7 @@ def test_rtt_and_retransmissions_in_the_metrics(border):
     # the same numbers in the log, one line per end every stats_interval_s
     pat = re.compile(r"lecture=%s link stats: role=egress side=recv peer=\S+ rtt=(\d+)ms "
                      r"latency=(\d+)ms send=\S+ recv=(\S+)Mb/s lost=(\d+) retrans=(\d+) "
-                     r"drop_send=\d+ drop_recv=\d+ rcvbuf=\d+ms reconnects=0" % demo.config.lecture)
+                     r"drop_send=\d+ drop_recv=\d+ rcvbuf=\d+ms reconnects=\d+" % demo.config.lecture)
     lines = wait_for(lambda: pat.findall(demo.stderr_text()), scaled(3 * STATS_INTERVAL_S),
                      what="a link stats line")
     rtt, latency = int(lines[-1][0]), int(lines[-1][1])
@@ -172,12 +174,14 @@ def test_short_blackout_costs_nothing(border):
     demo, proxy = border
     wait_for(lambda: (media_sequence(demo) or 0) >= 3, scaled(20), what="segments")
     disc = discontinuities(demo)
-    drops = egress(metrics(demo), "lr_link_packets_recv_dropped_total")
+    before = metrics(demo)
+    drops = egress(before, "lr_link_packets_recv_dropped_total")
+    reconnects = egress(before, "lr_link_reconnects_total")
     blackout(proxy, 0.3)
     seq = media_sequence(demo)
     wait_for(lambda: media_sequence(demo) >= seq + 3, scaled(15), what="3 more segments")
     m = metrics(demo)
-    assert egress(m, "lr_link_reconnects_total") == 0, m
+    assert egress(m, "lr_link_reconnects_total") == reconnects, m
     assert egress(m, "lr_link_up") == 1, m
     # What it cost is measured, not asserted: the sender catches up a 300 ms
     # backlog at overhead_pct (25 %) above the input rate, so some of it and
@@ -195,31 +199,35 @@ def test_blackout_reconnects_within_2s(border, tmp_path):
     demo, proxy = border
     wait_for(lambda: (media_sequence(demo) or 0) >= 3, scaled(20), what="segments")
     disc = discontinuities(demo)
-    pkts = egress(metrics(demo), "lr_link_packets_total")
+    before = metrics(demo)
+    pkts = egress(before, "lr_link_packets_total")
+    # what the earlier tests saw (a handshake the loss broke is none)
+    reconnects = egress(before, "lr_link_reconnects_total")
     path_back = blackout(proxy, 5.0)
 
     def flowing():
-        # a new link (reconnects 1), or the same one if SRT kept it: SRT calls
+        # a new link (one more reconnect), or the same one if SRT kept it: SRT calls
         # a peer dead only after peer_idle_timeout_ms AND 16 of its growing
         # expiry periods (~6-7 s at 200 ms RTT), so a 5 s outage usually, not
         # always, breaks it (docs/border.md). Either way media flows again.
         m = metrics(demo)
         return (egress(m, "lr_link_up") == 1 and caller(m, "lr_link_up") == 1 and
-                (egress(m, "lr_link_reconnects_total") == 1 or
+                (egress(m, "lr_link_reconnects_total") == reconnects + 1 or
                  egress(m, "lr_link_packets_total") > pkts + 50) and m)
     m = wait_for(flowing, 2.0, interval=0.05, what="media on the border link again")
     took = time.monotonic() - path_back
     print(f"5 s blackout: media back {took:.2f} s after the path, "
-          f"reconnects={egress(m, 'lr_link_reconnects_total'):.0f}")
+          f"reconnects={egress(m, 'lr_link_reconnects_total') - reconnects:.0f}")
     assert took <= 2.0, f"link back {took:.2f} s after the path"
-    assert egress(m, "lr_link_reconnects_total") <= 1, m
+    assert egress(m, "lr_link_reconnects_total") <= reconnects + 1, m
     seq = media_sequence(demo)
     wait_for(lambda: media_sequence(demo) >= seq + 3, scaled(15), what="segments after the break")
     after = discontinuities(demo)
     print(f"5 s blackout: {after - disc} discontinuity")
     assert disc <= after <= disc + 1, http_get(demo.live("360p/index.m3u8"))[2].decode()
-    if egress(m, "lr_link_reconnects_total") == 1:
-        wait_for(lambda: re.search(r"role=egress side=recv .*reconnects=1", demo.stderr_text()),
+    if egress(m, "lr_link_reconnects_total") == reconnects + 1:
+        wait_for(lambda: re.search(r"role=egress side=recv .*reconnects=%d" % (reconnects + 1),
+                                   demo.stderr_text()),
                  scaled(3 * STATS_INTERVAL_S), what="the reconnect in the stats line")
         assert_last_segment_before_the_break_decodes(demo, tmp_path)
 
