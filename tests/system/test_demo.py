@@ -123,6 +123,35 @@ def test_segments_start_with_aligned_keyframes(demo, rungs, with_segments, tmp_p
     assert checked >= 1, "no segment could be compared across rungs"
 
 
+def test_cache_control_per_object_type(demo, rungs, with_segments):
+    """The packager's policy, as a cache in front reads it (docs/http.md):
+    segments and parts never change under their name; a live media
+    playlist changes every part; the master and the init sections only when
+    the source does (a new size or codec republishes init.mp4 under the same
+    name), so a second at most."""
+    immutable = "public, max-age=31536000, immutable"
+
+    def cache_control(headers):
+        return {k.lower(): v for k, v in headers.items()}.get("cache-control")
+    status, headers, _ = http_get(demo.live("master.m3u8"))
+    assert status == 200 and cache_control(headers) == "public, max-age=1", headers
+    for name, url in rungs.items():
+        status, headers, body = http_get(url)
+        assert status == 200 and cache_control(headers) == "no-cache", (name, headers)
+        text = body.decode()
+        init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', text)
+        segment = [ln for ln in text.splitlines() if ln and not ln.startswith("#")][-1]
+        part = re.findall(r'#EXT-X-PART:.*URI="([^"]+)"', text)
+        objects = {segment: immutable}
+        if init:
+            objects[init.group(1)] = "public, max-age=1"
+        if part:
+            objects[part[-1]] = immutable
+        for uri, cc in objects.items():
+            status, headers, _ = http_get(urllib.request.urljoin(url, uri))
+            assert status == 200 and cache_control(headers) == cc, (name, uri, headers)
+
+
 def test_sigterm_stops_within_2s(start_demo):
     d = start_demo()
     d.assert_stops(signal.SIGTERM)

@@ -159,6 +159,9 @@ def make_recording(root, lec="cs101", rid="20261128T134700Z", size=300000):
 # ---------------------------------------------------------------------------
 
 def test_routes_types_and_cache_headers(server):
+    """Routes and content types, and that each object goes out with the
+    Cache-Control it was published with (the fixture's values here; the
+    packager's own policy is test_demo.py's test_cache_control_per_object_type)."""
     s = server
     publish_lecture(s, ts=True)
     expect = {
