@@ -132,6 +132,10 @@ def reads(relay, lecture):
     return [t for t, src in source_reads(relay, lecture) if src == 1]
 
 
+RETRY_CAP_S = 2.0   # ingest/feed.c BACKOFF_MAX_MS
+OPEN_S = 1.5
+
+
 @pytest.mark.parametrize("kind", list(SERVERS))
 def test_pull_resumes_after_the_server_returns(tmp_path, kind):
     lecture = "pull-" + kind
@@ -160,7 +164,12 @@ def test_pull_resumes_after_the_server_returns(tmp_path, kind):
                                      None), scaled(10), interval=0.05,
                         what="the pull to resume") - back
         print(f"{kind}: resume_ms={took * 1000:.0f}")
-        assert took < 3.0, f"{kind}: resumed {took:.3f} s after the server returned"
+        # What it waits for: the next try, at most the backoff's cap after
+        # the server returned (ingest/feed.c: 2 s), then an open (RTSP's
+        # DESCRIBE, SETUP, PLAY and the stream info: about 1 s here, 1.5 s
+        # with the other lane of scripts/test beside it).
+        assert took < RETRY_CAP_S + scaled(OPEN_S), \
+            f"{kind}: resumed {took:.3f} s after the server returned"
         before = seq(url)
         wait_for(lambda: seq(url) >= before + 2, scaled(30),
                  what="segments after the source returned")
