@@ -95,14 +95,20 @@ int lr_shed_congested(const lr_shed *s, const lr_link_health *h)
     return rise > 2 * allowed || (rise > allowed / 2 && giving_up(s, h));
 }
 
+/* The link's totals as of this check: the next one counts from them. */
+static void remember(lr_shed *s, const lr_link_health *h)
+{
+    s->acks = h->acks;
+    s->sent = h->sent;
+    s->send_dropped = h->send_dropped;
+}
+
 int lr_shed_check(lr_shed *s, const lr_link_health *h, int64_t now)
 {
     int congested, strong, calm, dark = h->acks == s->acks;
 
     if (++s->checks <= WARMUP_CHECKS) {
-        s->acks = h->acks;
-        s->sent = h->sent;
-        s->send_dropped = h->send_dropped;
+        remember(s, h);
         return 0;
     }
     if (h->rtt_ms > 0 && (s->min_rtt <= 0 || h->rtt_ms < s->min_rtt))
@@ -110,9 +116,7 @@ int lr_shed_check(lr_shed *s, const lr_link_health *h, int64_t now)
     congested = lr_shed_congested(s, h);
     strong = congested && rtt_rise(s, h) > 2 * allowed_rise(s);
     calm = !dark && !uneasy(s, h);
-    s->acks = h->acks;
-    s->sent = h->sent;
-    s->send_dropped = h->send_dropped;
+    remember(s, h);
     s->strikes = congested ? s->strikes + 1 : 0;
     if (!calm)
         s->calm_since = 0;
