@@ -186,7 +186,9 @@ static void publish_playlist(rendition *r, int ended)
     }
     for (int i = 0; ll && i < p->nb_rends; i++) {
         rendition *o = &p->rends[i];
-        if (o == r || o->sidx < 0 || o->idle || (!o->nb_segs && !listed_open(o)))
+        /* only renditions of the master (RFC 8216bis 4.4.5.4): not one shed, nor
+         * one back but not yet listed */
+        if (o == r || o->sidx < 0 || o->idle || o->rejoining || (!o->nb_segs && !listed_open(o)))
             continue;
         snprintf(uris[nb_reports], sizeof(uris[0]), "../%s/index.m3u8", o->name);
         reports[nb_reports].uri = uris[nb_reports];

@@ -772,12 +772,26 @@ class Watcher:
             return []
         return [f"blocking reload for msn {m} part {p} answered without it (6.2.5.2)"]
 
+    def _master_urls(self):
+        """The media playlists the master lists now (a rendition shed or back
+        changes it while the watch goes on)."""
+        try:
+            text, _ = self._get(self.master_url, 10)
+        except (urllib.error.URLError, OSError):
+            return set(self.media_urls)
+        uris, _ = master_media_uris(text.decode("utf-8"))
+        return {urllib.parse.urljoin(self.master_url, u) for u in uris}
+
     def _check_reports(self, url, pl):
         # 4.4.5.4: a report names another rendition of the master.
-        out = []
+        out, current = [], None
         for r in pl.reports:
             target = urllib.parse.urljoin(url, r["URI"])
-            if target not in self.media_urls:
+            if target in self.media_urls:
+                continue
+            if current is None:
+                current = self._master_urls()
+            if target not in current:
                 out.append(f"rendition report {r['URI']!r} names no playlist of the master (4.4.5.4)")
         return out
 
