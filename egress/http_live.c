@@ -186,7 +186,7 @@ void lr__http_serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len
             lr_store_obj pl;
             if (pkl < (int)sizeof(pk) && lr_store_get(h->store, pk, pkl, &pl) == 0) {
                 int next = is_next_part(&pl, seq, part);
-                int td = pl.ll_target_duration > 0 ? pl.ll_target_duration : 2;
+                int td = pl.ll_target_duration;  /* >= 1 in every LL playlist */
                 lr_store_obj_unref(&pl);
                 if (next) {
                     lr__http_park(req, key, len, PARK_PART, seq, part, 3000ull * td);
@@ -208,7 +208,7 @@ found:
             return;
         }
         if (!lr__http_playlist_satisfies(&obj, d.msn, d.part)) {
-            int td = obj.ll_target_duration > 0 ? obj.ll_target_duration : 2;
+            int td = obj.ll_target_duration;
             lr_store_obj_unref(&obj);
             lr__http_park(req, skey, slen, PARK_PLAYLIST, d.msn, d.part, 3000ull * td);
             return;

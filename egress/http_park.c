@@ -126,7 +126,7 @@ int lr__http_playlist_satisfies(const lr_store_obj *o, int64_t msn, int part)
 const char *lr__http_blocking_cc(h2o_req_t *req, const lr_store_obj *o)
 {
     char cc[64];
-    int age = o->ll_target_duration > 0 ? 3 * o->ll_target_duration : 6;
+    int age = 3 * o->ll_target_duration;
     snprintf(cc, sizeof(cc), "public, max-age=%d", age);
     return pool_strdup(req, cc, strlen(cc));
 }

@@ -30,6 +30,9 @@
 #define REJOIN_SEGMENTS  3      /* a rendition back after a shed: listed again with
                                    this many segments (HOLD-BACK is 3 target durations) */
 #define MAX_LISTED       20000  /* segments in one playlist, whatever the window */
+#define MIN_LISTED_CAP   64     /* a time-shift window's list starts this long and grows */
+#define LEARN_SEGS       3      /* the segment duration: the median of the reference's
+                                   newest this many whole segments */
 #define SEGMENT_MAX_AGE  86400
 #define PLAYLIST_MAX_AGE 1   /* the master and init sections */
 #define MEDIA_PLAYLIST_MAX_AGE 0  /* no-cache: an HTTP cache holds a second at least,
@@ -93,6 +96,17 @@ struct lr_packager {
     int            audio;          /* the audio rendition, -1 none */
     int64_t        last_end_pts;   /* end of the newest segment, 1/90000 */
     int            first_output;   /* nothing of this link published yet */
+    /* The segment duration is the sender's keyframe interval (the
+     * transcoder's transcode.segment_duration, or the source's GOP in
+     * passthrough), learned from the reference rendition's segments: the
+     * first of each link may start anywhere in an interval and is not
+     * counted. Until it is known, no playlist is published. */
+    double         seg_s;          /* the median of learned[]; 0 until known */
+    double         learned[LEARN_SEGS];
+    int            nb_learned;
+    int            link_ref_segs;  /* the reference's segments in this link */
+    int            target_floor;   /* EXT-X-TARGETDURATION never goes below (it must
+                                      not change in a playlist: RFC 8216bis 6.2.1) */
     int            link_ending;    /* the reference rendition's last outputs */
     char          *master;         /* the last master text published */
     lr_recorder   *rec;
@@ -168,7 +182,6 @@ static double part_target(const lr_packager *p)
 static void publish_playlist(rendition *r, int ended)
 {
     lr_packager *p = r->p;
-    const lr_egress_conf *ec = p->ec;
     lr_rendition_report reports[MAX_RENDS];
     char uris[MAX_RENDS][LR_LECTURE_NAME_MAX + 24];
     char path[256];
@@ -176,7 +189,7 @@ static void publish_playlist(rendition *r, int ended)
     lr_store_obj tmpl = { .content_type = "application/vnd.apple.mpegurl",
                           .max_age_s = MEDIA_PLAYLIST_MAX_AGE };
 
-    if ((!r->nb_segs && !listed_open(r)) || (r->rejoining && !ended))
+    if ((!r->nb_segs && !listed_open(r)) || (r->rejoining && !ended) || (!p->seg_s && !ended))
         return;
     /* Parts are listed for the newest complete segments only. */
     for (int i = FFMAX(0, r->nb_segs - PART_SEGS); i < r->nb_segs; i++) {
@@ -196,7 +209,7 @@ static void publish_playlist(rendition *r, int ended)
         nb_reports++;
     }
 
-    int target = lr_playlist_target_duration(r->segs, r->nb_segs, (int)ceil(ec->target_duration));
+    int target = lr_playlist_target_duration(r->segs, r->nb_segs, FFMAX(p->target_floor, 1));
     /* The init section named with its rendition: a player sent here by a
      * shed rendition's redirect (redirect_idle) takes an init URI equal to
      * the one it has for the same one (hls.js compares the text), and so
@@ -263,7 +276,7 @@ static void publish_master(lr_packager *p)
     int nb = 0, nb_media = 0, any_captions = 0;
     AVBufferRef *b;
 
-    if (a && (!a->nb_segs || !a->codec[0]))
+    if (!p->seg_s || (a && (!a->nb_segs || !a->codec[0])))
         return;  /* listed only once every rendition has a measured segment */
     for (int i = 0; i < p->nb_rends; i++) {
         const rendition *r = &p->rends[i];
@@ -356,6 +369,93 @@ static int64_t segment_pdt(rendition *r, int64_t start_pts, int disc)
     return next;  /* without a discontinuity, dates follow durations (RFC 8216bis 4.4.4.6) */
 }
 
+/* ---- the segment duration ------------------------------------------------ */
+
+/* A keyframe this close to the segment's start (the IDR a new link forces)
+ * joins the segment to the next one; below half a second, the joined
+ * segment still rounds to the target duration, which must never grow. */
+static double min_cut(const lr_packager *p)
+{
+    return p->seg_s * 0.2;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void set_seg_s(lr_packager *p, double seg_s)
+{
+    int first = !p->seg_s;
+    lr_seg_info one = { .duration = seg_s };
+
+    p->seg_s = seg_s;
+    p->target_floor = lr_playlist_target_duration(&one, 1, FFMAX(p->target_floor, 1));
+    for (int i = 0; i < p->nb_rends; i++)
+        if (p->rends[i].seg)
+            lr_segmenter_set_min_duration(p->rends[i].seg, min_cut(p));
+    if (!first)
+        return;
+    lr_info("lecture=%s segments of %.3f s (the sender's keyframe interval): target duration "
+            "%d s", p->lecture, seg_s, p->target_floor);
+    for (int i = 0; i < p->nb_rends; i++)  /* held back till now */
+        if (p->rends[i].sidx >= 0 && !p->rends[i].idle)
+            publish_playlist(&p->rends[i], 0);
+    publish_master(p);
+}
+
+/* A whole segment of the reference rendition: not the first of its link
+ * (which starts wherever the link did), not one the link's end cut short. */
+static void learn(lr_packager *p, const lr_seg_output *o)
+{
+    double sorted[LEARN_SEGS];
+
+    if (p->link_ending || o->gap_after || ++p->link_ref_segs < 2)
+        return;
+    memmove(p->learned, p->learned + 1, sizeof(p->learned) - sizeof(p->learned[0]));
+    p->learned[LEARN_SEGS - 1] = o->duration;
+    p->nb_learned = FFMIN(p->nb_learned + 1, LEARN_SEGS);
+    memcpy(sorted, p->learned + LEARN_SEGS - p->nb_learned, sizeof(double) * p->nb_learned);
+    qsort(sorted, (size_t)p->nb_learned, sizeof(double), cmp_double);
+    set_seg_s(p, sorted[p->nb_learned / 2]);
+}
+
+/* After a restart, the window restored from the recording tells the
+ * duration until the link does: the median of its segments. */
+static void learn_from_window(lr_packager *p, const rendition *r)
+{
+    double sorted[LEARN_SEGS];
+    int n = FFMIN(r->nb_segs, LEARN_SEGS);
+
+    if (n < 2)
+        return;
+    for (int i = 0; i < n; i++)
+        sorted[i] = r->segs[r->nb_segs - n + i].duration;
+    qsort(sorted, (size_t)n, sizeof(double), cmp_double);
+    p->seg_s = sorted[n / 2];  /* quietly: nothing of this link yet */
+    p->target_floor = lr_playlist_target_duration(r->segs, r->nb_segs, FFMAX(p->target_floor, 1));
+}
+
+/* A time-shift window's list of segments, made room for at least want
+ * (MAX_LISTED at most). */
+static int grow_list(rendition *r, int want)
+{
+    int cap = FFMIN(want, MAX_LISTED);
+    lr_seg_info *segs;
+
+    if (cap <= r->cap_segs)
+        return 0;
+    if (!(segs = av_realloc_array(r->segs, (size_t)cap, sizeof(*segs)))) {
+        lr_error("lecture=%s rendition=%s: out of memory for a time-shift window of %d segments",
+                 r->p->lecture, r->name, cap);
+        return AVERROR(ENOMEM);
+    }
+    r->segs = segs;
+    r->cap_segs = cap;
+    return 0;
+}
+
 /* ---- outputs of the segmenters ------------------------------------------- */
 
 static void forget_segment(rendition *r)
@@ -415,6 +515,8 @@ static void add_segment(rendition *r, const lr_seg_output *o)
             forget_segment(r);
         r->pending_disc = 1;
     }
+    if (r->nb_segs == r->cap_segs && p->ec->dvr_window > 0 && p->rec)
+        grow_list(r, 2 * r->cap_segs);  /* on failure the window is shorter, logged */
     if (r->nb_segs == r->cap_segs || window_full(r))
         forget_segment(r);
     info = &r->segs[r->nb_segs++];
@@ -518,9 +620,9 @@ static void renumber(rendition *r, const lr_seg_output *o)
     int64_t behind;
 
     r->resumed = 0;
-    if (!ref || ref == r || p->last_end_pts == AV_NOPTS_VALUE)
+    if (!ref || ref == r || p->last_end_pts == AV_NOPTS_VALUE || !p->seg_s)
         return;
-    behind = llround((p->last_end_pts - o->start_pts) / 90000.0 / p->ec->target_duration);
+    behind = llround((p->last_end_pts - o->start_pts) / 90000.0 / p->seg_s);
     r->next_seq = FFMAX(r->next_seq, ref->next_seq - FFMAX(behind, 0));
     if (r->nb_segs && r->segs[r->nb_segs - 1].seq + 1 == r->next_seq)
         return;
@@ -586,8 +688,10 @@ static void on_output(void *opaque, const lr_seg_output *o)
                 lr_info("lecture=%s the media breaks off after segment %" PRId64
                         ": discontinuity", p->lecture, r->next_seq - 1);
         }
-        if (r == &p->rends[p->ref])
+        if (r == &p->rends[p->ref]) {
             p->last_end_pts = o->start_pts + (int64_t)llround(o->duration * 90000);
+            learn(p, o);
+        }
         if (r->rejoining && r->nb_segs >= REJOIN_SEGMENTS) {
             r->rejoining = 0;
             lr_info("lecture=%s rendition=%s: back in the master with %d segments", p->lecture,
@@ -611,9 +715,11 @@ static void on_output(void *opaque, const lr_seg_output *o)
 static void check_idle(lr_packager *p, rendition *from, const lr_seg_output *o)
 {
     int64_t end = o->start_pts + (int64_t)llround(o->duration * 90000);
-    int64_t grace = (int64_t)(1.5 * p->ec->target_duration * 90000);
+    int64_t grace = (int64_t)(1.5 * p->seg_s * 90000);
     int shed = 0;
 
+    if (!p->seg_s)
+        return;  /* not before the sender's rhythm is known */
     for (int i = 0; i < p->nb_rends; i++) {
         rendition *r = &p->rends[i];
         if (r == from || r->is_audio || r->idle || r->sidx < 0 || !r->seg ||
@@ -713,8 +819,9 @@ static rendition *attach_rendition(lr_packager *p, const char *name)
         return NULL;
     r = &p->rends[p->nb_rends];
     memset(r, 0, sizeof(*r));
-    cap = p->ec->dvr_window > 0 && p->rec
-        ? (int)FFMIN(MAX_LISTED, p->ec->dvr_window / (p->ec->target_duration * 0.5) + 8)
+    /* A time-shift window's list grows as it fills (grow_list): how many
+     * segments it holds depends on the segment duration, learned later. */
+    cap = p->ec->dvr_window > 0 && p->rec ? MIN_LISTED_CAP
         : FFMAX(p->ec->keep_segments, p->ec->playlist_segments) + 2;
     if (!(r->segs = av_calloc((size_t)cap, sizeof(*r->segs))))
         return NULL;
@@ -726,8 +833,9 @@ static rendition *attach_rendition(lr_packager *p, const char *name)
     if (p->rec) {
         lr_seg_info *old = NULL;
         int nb = 0;
-        if (lr_recorder_segments(p->rec, name, p->ec->dvr_window, &old, &nb) >= 0 && nb) {
-            int from = FFMAX(0, nb - (cap - 2));
+        if (lr_recorder_segments(p->rec, name, p->ec->dvr_window, &old, &nb) >= 0 && nb &&
+            (p->ec->dvr_window <= 0 || grow_list(r, nb + 2) >= 0)) {
+            int from = FFMAX(0, nb - (r->cap_segs - 2));
             for (int i = from + 1; i < nb; i++)  /* a playlist lists consecutive seqs */
                 if (old[i].seq != old[i - 1].seq + 1)
                     from = i;
@@ -739,6 +847,8 @@ static rendition *attach_rendition(lr_packager *p, const char *name)
             r->pending_disc = 1;  /* the egress restarted: the media jumps */
             r->last_pdt_ms = old[nb - 1].pdt_ms;
             r->last_duration = old[nb - 1].duration;
+            if (!p->seg_s)
+                learn_from_window(p, r);
         }
         av_free(old);
     }
@@ -764,12 +874,7 @@ static int open_segmenter(lr_packager *p, rendition *r, const AVStream *video,
                           const AVStream *audio)
 {
     lr_segmenter_opts o = { .format = p->format,
-                            /* A keyframe this close to the segment's start
-                             * (the IDR a new link forces) joins the segment
-                             * to the next one; below half a second, the
-                             * joined segment still rounds to the target
-                             * duration, which must never grow. */
-                            .min_duration = p->ec->target_duration * 0.2,
+                            .min_duration = min_cut(p),
                             .part_duration = p->ec->part_duration };
 
     lr_segmenter_free(&r->seg);
@@ -851,6 +956,7 @@ int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
     for (int i = 0; i < p->nb_rends; i++)
         p->rends[i].next_seq = next_seq;
     p->first_output = 1;
+    p->link_ref_segs = 0;
     return nb;
 }
 
@@ -862,7 +968,7 @@ int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
 static int stale(const lr_packager *p, const AVPacket *pkt)
 {
     return pkt->dts != AV_NOPTS_VALUE && p->last_end_pts != AV_NOPTS_VALUE &&
-           pkt->dts < p->last_end_pts - (int64_t)(p->ec->target_duration * 90000);
+           p->seg_s && pkt->dts < p->last_end_pts - (int64_t)(p->seg_s * 90000);
 }
 
 void lr_packager_packet(lr_packager *p, const AVPacket *pkt)

@@ -603,6 +603,11 @@ void lr_segmenter_flush(lr_segmenter *s)
     close_segment(s, end, 0);
 }
 
+void lr_segmenter_set_min_duration(lr_segmenter *s, double min_duration)
+{
+    s->opts.min_duration = min_duration;
+}
+
 const char *lr_segmenter_codec(const lr_segmenter *s)
 {
     return s->codec;

@@ -55,6 +55,9 @@ int  lr_segmenter_alloc(const AVStream *video, const AVStream *audio,
                         lr_segmenter **out);
 void lr_segmenter_free(lr_segmenter **s);
 
+/* Changes opts.min_duration for the segments cut from now on. */
+void lr_segmenter_set_min_duration(lr_segmenter *s, double min_duration);
+
 /* Feeds one packet (not consumed: the caller still owns it). Outputs are
  * emitted from inside the call. Video packets before the first keyframe are
  * dropped. Each packet is held until the next one gives its duration. */

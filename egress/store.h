@@ -28,7 +28,8 @@ typedef struct lr_store_obj {
     int64_t      ll_msn_complete;  /* seq of the newest complete segment listed; -1 none */
     int64_t      ll_part_msn;      /* seq of the segment holding the newest part listed */
     int          ll_part;          /* index of that part; -1 none */
-    int          ll_target_duration; /* EXT-X-TARGETDURATION, seconds (blocking timeout 3x) */
+    int          ll_target_duration; /* EXT-X-TARGETDURATION, seconds, >= 1 when ll
+                                       (blocking timeout 3x) */
     int          ll_ended;         /* EXT-X-ENDLIST: never block on it again */
 } lr_store_obj;
 
