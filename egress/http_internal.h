@@ -39,6 +39,7 @@
 #include "common/streamid.h"
 #include "player_page.h"
 #include "playlist.h"
+#include "recording_disk.h"
 #include "recordings_index.h"
 #include "token.h"
 

@@ -1,8 +1,9 @@
 /* egress/recorder.c — see recorder.h and docs/recordings.md. One writer
  * thread per recorder drains a queue of writes; every file goes to a hidden
- * temporary name, is fsync'ed and renamed. A rendition's index.m3u8 is
- * re-rendered whole after each segment's rename (measured cheap, see the
- * doc), and is also the journal a restart reads back. */
+ * temporary name, is fsync'ed and renamed (recording_disk.c, which also
+ * reads and writes recording.json and lists the folders). A rendition's
+ * index.m3u8 is re-rendered whole after each segment's rename (measured
+ * cheap, see the doc), and is also the journal a restart reads back. */
 #include "recorder.h"
 
 #include <dirent.h>
@@ -25,18 +26,14 @@
 
 #include "common/log.h"
 #include "common/streamid.h"
+#include "recording_disk.h"
 
-#define REND_NAME_MAX  32
-#define MAX_RENDS      16
-#define ID_LEN         16          /* YYYYMMDDTHHMMSSZ */
-#define TMP_SUFFIX     ".tmp"
-#define DEL_PREFIX     ".del-"
 #define JSON_EVERY_MS  5000        /* recording.json refresh while recording */
 #define WALK_DEPTH     6
 #define TAIL_MIN_S     0.5         /* a shorter last segment joins the one before */
 
 typedef struct rendition {
-    char         name[REND_NAME_MAX + 1];
+    char         name[LR_RECORDING_REND_MAX + 1];
     char        *dir;               /* <recording>/<name> */
     /* under the recorder's lock */
     int          has_init;
@@ -67,7 +64,7 @@ struct lr_recorder {
     pthread_mutex_t lock;
     pthread_cond_t  wake;           /* the writer: work or stop */
     pthread_cond_t  idle;           /* flushers: done advanced */
-    rendition      *rends[MAX_RENDS];
+    rendition      *rends[LR_RECORDING_MAX_RENDS];
     int             nb_rends;
     job            *head, **tail;
     int             nb_queued_segs;
@@ -91,145 +88,6 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int rend_name_valid(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n < 1 || n > REND_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '_' && c != '-')))
-            return 0;
-    }
-    return 1;
-}
-
-/* "20261128T134700Z" */
-static int id_valid(const char *s)
-{
-    if (strlen(s) != ID_LEN || s[8] != 'T' || s[15] != 'Z')
-        return 0;
-    for (int i = 0; i < 15; i++)
-        if (i != 8 && (s[i] < '0' || s[i] > '9'))
-            return 0;
-    return 1;
-}
-
-static void format_id(int64_t sec, char out[ID_LEN + 1])
-{
-    time_t t = (time_t)sec;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, ID_LEN + 1, "%Y%m%dT%H%M%SZ", &tm);
-}
-
-static int64_t parse_id(const char *id)
-{
-    struct tm tm = { 0 };
-    if (sscanf(id, "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec) != 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm);
-}
-
-static void format_iso(int64_t ms, char out[32])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* ISO 8601 as playlists and recording.json write it: "2026-11-28T13:47:00Z",
- * optional fraction, "Z" or "+hh:mm". Returns ms since the epoch, 0 if bad. */
-static int64_t parse_iso(const char *s)
-{
-    struct tm tm = { 0 };
-    int n = 0;
-    int64_t ms = 0;
-
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
-        return 0;
-    s += n;
-    if (*s == '.') {
-        int scale = 100;
-        for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10)
-            ms += (*s - '0') * scale;
-    }
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    ms += (int64_t)timegm(&tm) * 1000;
-    if (*s == '+' || *s == '-') {
-        int hh, mm;
-        if (sscanf(s + 1, "%2d:%2d", &hh, &mm) != 2)
-            return 0;
-        ms -= (*s == '+' ? 1 : -1) * (int64_t)(hh * 60 + mm) * 60000;
-    } else if (*s != 'Z') {
-        return 0;
-    }
-    return ms;
-}
-
-static int is_temp_name(const char *name)
-{
-    size_t n = strlen(name), s = strlen(TMP_SUFFIX);
-    return name[0] == '.' && n > s && !strcmp(name + n - s, TMP_SUFFIX);
-}
-
-/* Writes data to dir/name through "dir/.name.tmp": write, fsync, rename. */
-static int write_atomic(const char *dir, const char *name, const void *data, size_t len)
-{
-    char *tmp = av_asprintf("%s/.%s%s", dir, name, TMP_SUFFIX);
-    char *dst = av_asprintf("%s/%s", dir, name);
-    const uint8_t *p = data;
-    int fd = -1, ret = 0;
-
-    if (!tmp || !dst) {
-        ret = AVERROR(ENOMEM);
-        goto out;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        ret = AVERROR(errno);
-        goto out;
-    }
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            ret = AVERROR(errno);
-            goto out;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    if (fsync(fd) < 0) {
-        ret = AVERROR(errno);
-        goto out;
-    }
-    ret = close(fd);
-    fd = -1;
-    if (ret < 0) {
-        ret = AVERROR(errno);
-        goto out;
-    }
-    if (rename(tmp, dst) < 0)
-        ret = AVERROR(errno);
-out:
-    if (fd >= 0)
-        close(fd);
-    if (ret < 0 && tmp)
-        unlink(tmp);
-    av_free(tmp);
-    av_free(dst);
-    return ret;
 }
 
 /* Makes the directory durable in its parent. */
@@ -264,28 +122,6 @@ static int mkdir_p(const char *path)
     }
     av_free(p);
     return ret;
-}
-
-static int read_file(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    AVBPrint bp;
-    char buf[8192];
-    size_t n;
-
-    if (!f)
-        return AVERROR(errno);
-    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-        av_bprint_append_data(&bp, buf, (unsigned)n);
-    fclose(f);
-    if (!av_bprint_is_complete(&bp)) {
-        av_bprint_finalize(&bp, NULL);
-        return AVERROR(ENOMEM);
-    }
-    if (len)
-        *len = bp.len;
-    return av_bprint_finalize(&bp, out);
 }
 
 /* Sums the sizes of the files below path (or removes them, and the
@@ -325,7 +161,7 @@ static int64_t walk(const char *path, int remove, int depth)
 static int remove_recording(const char *lecture_dir, const char *id)
 {
     char *src = av_asprintf("%s/%s", lecture_dir, id);
-    char *dst = av_asprintf("%s/" DEL_PREFIX "%s", lecture_dir, id);
+    char *dst = av_asprintf("%s/" LR_RECORDING_REMOVING "%s", lecture_dir, id);
     int ret = 0;
 
     if (!src || !dst)
@@ -346,7 +182,7 @@ static void clean_temps(const char *dir)
     struct dirent *e;
 
     while (d && (e = readdir(d))) {
-        if (!is_temp_name(e->d_name))
+        if (!lr_recording_temp_name(e->d_name))
             continue;
         char *p = av_asprintf("%s/%s", dir, e->d_name);
         if (p && unlink(p) == 0)
@@ -358,42 +194,6 @@ static void clean_temps(const char *dir)
 }
 
 /* ---- recording.json --------------------------------------------------- */
-
-/* The value of "key" in our own flat JSON object, or NULL. */
-static const char *json_value(const char *text, const char *key)
-{
-    size_t kl = strlen(key);
-    for (const char *p = strchr(text, '"'); p; p = strchr(p + 1, '"')) {
-        if (strncmp(p + 1, key, kl) || p[kl + 1] != '"')
-            continue;
-        p += kl + 2;
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-            p++;
-        if (*p != ':')
-            continue;
-        for (p++; *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'; p++)
-            ;
-        return p;
-    }
-    return NULL;
-}
-
-static int json_bool(const char *text, const char *key, int *out)
-{
-    const char *v = json_value(text, key);
-    if (v && !strncmp(v, "true", 4))
-        return *out = 1, 0;
-    if (v && !strncmp(v, "false", 5))
-        return *out = 0, 0;
-    return AVERROR_INVALIDDATA;
-}
-
-/* A string value as ms since the epoch (ISO 8601); 0 for null or bad. */
-static int64_t json_time(const char *text, const char *key)
-{
-    const char *v = json_value(text, key);
-    return v && *v == '"' ? parse_iso(v + 1) : 0;
-}
 
 typedef struct rec_summary {
     double  duration_s;
@@ -427,34 +227,23 @@ static void summarize(lr_recorder *r, rec_summary *s)
 
 static int write_json(lr_recorder *r, int finished, int64_t ended_ms)
 {
+    lr_recording_meta m = {
+        .started_ms = r->started_ms,
+        .ended_ms   = finished ? ended_ms : 0,
+        .finished   = finished,
+    };
     rec_summary s;
-    char started[32], ended[32];
-    AVBPrint bp;
-    int ret;
 
     summarize(r, &s);
-    format_iso(r->started_ms, started);
-    format_iso(ended_ms, ended);
-    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprintf(&bp, "{\"lecture\": \"%s\", \"id\": \"%s\", \"started\": \"%s\", ", r->lecture,
-               r->id, started);
-    if (finished)
-        av_bprintf(&bp, "\"ended\": \"%s\", ", ended);
-    else
-        av_bprintf(&bp, "\"ended\": null, ");
-    av_bprintf(&bp, "\"duration_s\": %.3f, \"finished\": %s, \"bytes\": %" PRId64
-               ", \"renditions\": [", s.duration_s, finished ? "true" : "false", s.bytes);
+    m.duration_s = s.duration_s;
+    m.bytes      = s.bytes;
+    av_strlcpy(m.lecture, r->lecture, sizeof(m.lecture));
+    av_strlcpy(m.id, r->id, sizeof(m.id));
     pthread_mutex_lock(&r->lock);
     for (int i = 0; i < r->nb_rends; i++)
-        av_bprintf(&bp, "%s\"%s\"", i ? ", " : "", r->rends[i]->name);
+        av_strlcpy(m.renditions[m.nb_renditions++], r->rends[i]->name, sizeof(m.renditions[0]));
     pthread_mutex_unlock(&r->lock);
-    av_bprintf(&bp, "]}\n");
-    if (!av_bprint_is_complete(&bp))
-        ret = AVERROR(ENOMEM);
-    else
-        ret = write_atomic(r->dir, "recording.json", bp.str, bp.len);
-    av_bprint_finalize(&bp, NULL);
-    return ret;
+    return lr_recording_meta_write(r->dir, &m);
 }
 
 /* ---- renditions and their playlists ----------------------------------- */
@@ -480,7 +269,7 @@ static rendition *find_rendition(lr_recorder *r, const char *name, int create, i
             return r->rends[i];
     if (!create)
         return NULL;
-    if (r->nb_rends >= MAX_RENDS) {
+    if (r->nb_rends >= LR_RECORDING_MAX_RENDS) {
         *err = AVERROR(ENOSPC);
         return NULL;
     }
@@ -578,7 +367,7 @@ static int write_index(lr_recorder *r, rendition *re, int vod)
     size_t len;
     int ret = render_index(r, re, vod, &text, &len);
     if (ret >= 0)
-        ret = write_atomic(re->dir, "index.m3u8", text, len);
+        ret = lr_recording_write_file(re->dir, "index.m3u8", text, len);
     av_free(text);
     return ret;
 }
@@ -609,14 +398,14 @@ static int load_index(lr_recorder *r, rendition *re, int *ended)
 
     if (!path)
         return AVERROR(ENOMEM);
-    ret = read_file(path, &text, NULL);
+    ret = lr_recording_read_file(path, 0, &text, NULL);
     if (ret < 0)
         goto out;
     for (char *line = strtok_r(text, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
         if (!strcmp(line, "#EXT-X-DISCONTINUITY")) {
             cur.discontinuity = 1;
         } else if (!strncmp(line, "#EXT-X-PROGRAM-DATE-TIME:", 25)) {
-            cur.pdt_ms = parse_iso(line + 25);
+            cur.pdt_ms = lr_recording_time_parse(line + 25);
         } else if (!strncmp(line, "#EXTINF:", 8)) {
             cur.duration = strtod(line + 8, NULL);
         } else if (!strncmp(line, "#EXT-X-MAP:", 11)) {
@@ -662,7 +451,8 @@ static const char *detect_ext(const char *rec_dir)
 
     while (!ext && d && (e = readdir(d))) {
         char *sub;
-        if (!rend_name_valid(e->d_name) || !(sub = av_asprintf("%s/%s", rec_dir, e->d_name)))
+        if (!lr_recording_rend_valid(e->d_name) ||
+            !(sub = av_asprintf("%s/%s", rec_dir, e->d_name)))
             continue;
         sd = opendir(sub);
         while (!ext && sd && (se = readdir(sd)))
@@ -737,8 +527,8 @@ static int load_rendition(lr_recorder *r, const char *name, int *ended)
 /* Reads back a recording's state from its files. */
 static int load_recording(lr_recorder *r, int64_t *newest_mtime_ms, int *finished)
 {
-    char *json_path = av_asprintf("%s/recording.json", r->dir);
-    char *json = NULL;
+    char *json_path = av_asprintf("%s/" LR_RECORDING_JSON, r->dir);
+    lr_recording_meta meta;
     DIR *d = NULL;
     struct dirent *e;
     struct stat st;
@@ -750,13 +540,11 @@ static int load_recording(lr_recorder *r, int64_t *newest_mtime_ms, int *finishe
     clean_temps(r->dir);
     if (stat(json_path, &st) == 0)
         *newest_mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-    *finished = 0;
-    if (read_file(json_path, &json, NULL) >= 0) {
-        r->started_ms = json_time(json, "started");
-        json_bool(json, "finished", finished);
-    }
+    lr_recording_meta_read(r->dir, &meta); /* unreadable: all unknown */
+    *finished = meta.finished == 1;
+    r->started_ms = meta.started_ms;
     if (!r->started_ms)
-        r->started_ms = parse_id(r->id) * 1000;
+        r->started_ms = lr_recording_id_time(r->id) * 1000;
 
     d = opendir(r->dir);
     if (!d) {
@@ -766,7 +554,7 @@ static int load_recording(lr_recorder *r, int64_t *newest_mtime_ms, int *finishe
     ret = 0;
     while ((e = readdir(d))) {
         char *p;
-        if (!rend_name_valid(e->d_name) || !(p = av_asprintf("%s/%s", r->dir, e->d_name)))
+        if (!lr_recording_rend_valid(e->d_name) || !(p = av_asprintf("%s/%s", r->dir, e->d_name)))
             continue;
         if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
             char *idx = av_asprintf("%s/index.m3u8", p);
@@ -788,7 +576,6 @@ static int load_recording(lr_recorder *r, int64_t *newest_mtime_ms, int *finishe
 out:
     if (d)
         closedir(d);
-    av_free(json);
     av_free(json_path);
     return ret;
 }
@@ -830,7 +617,7 @@ static void write_segment(lr_recorder *r, job *j)
 
     snprintf(name, sizeof(name), "%" PRId64 ".%s", info.seq, r->ext);
     if ((ret = ensure_dir(r, re)) < 0 ||
-        (ret = write_atomic(re->dir, name, j->data->data, j->data->size)) < 0) {
+        (ret = lr_recording_write_file(re->dir, name, j->data->data, j->data->size)) < 0) {
         disk_error(r, name, ret);
         atomic_fetch_add(&r->dropped, 1);
         return;
@@ -855,7 +642,7 @@ static void write_segment(lr_recorder *r, job *j)
     r->last_write_ms = now_ms();
     if (added_rend || r->last_write_ms - r->last_json_ms >= JSON_EVERY_MS) {
         if ((ret = write_json(r, 0, 0)) < 0)
-            disk_error(r, "recording.json", ret);
+            disk_error(r, LR_RECORDING_JSON, ret);
         r->last_json_ms = r->last_write_ms;
     }
 }
@@ -869,13 +656,14 @@ static void run_job(lr_recorder *r, job *j)
         return;
     }
     if (j->kind == JOB_MASTER) {
-        ret = write_atomic(r->dir, "master.m3u8", j->data->data, j->data->size);
+        ret = lr_recording_write_file(r->dir, "master.m3u8", j->data->data, j->data->size);
         if (ret < 0)
             disk_error(r, "master.m3u8", ret);
         return;
     }
     if ((ret = ensure_dir(r, j->rend)) < 0 ||
-        (ret = write_atomic(j->rend->dir, "init.mp4", j->data->data, j->data->size)) < 0) {
+        (ret = lr_recording_write_file(j->rend->dir, "init.mp4", j->data->data,
+                                       j->data->size)) < 0) {
         disk_error(r, "init.mp4", ret);
         return;
     }
@@ -952,7 +740,7 @@ static int make_job(lr_recorder *r, enum job_kind kind, const char *rend, AVBuff
     job *j;
     int ret = 0;
 
-    if (kind != JOB_MASTER && !rend_name_valid(rend)) {
+    if (kind != JOB_MASTER && !lr_recording_rend_valid(rend)) {
         lr_error("lecture=%s recording=%s: rendition name \"%s\" refused", r->lecture, r->id,
                  rend ? rend : "(null)");
         return AVERROR(EINVAL);
@@ -1026,22 +814,6 @@ static lr_recorder *recorder_alloc(const char *lecture, const char *ext)
     return r;
 }
 
-/* The id of the lecture's newest recording, or "" when there is none. */
-static int newest_recording(const char *lecture_dir, char id[ID_LEN + 1])
-{
-    DIR *d = opendir(lecture_dir);
-    struct dirent *e;
-
-    id[0] = 0;
-    if (!d)
-        return errno == ENOENT ? 0 : AVERROR(errno);
-    while ((e = readdir(d)))
-        if (id_valid(e->d_name) && strcmp(e->d_name, id) > 0)
-            memcpy(id, e->d_name, ID_LEN + 1);
-    closedir(d);
-    return 0;
-}
-
 static int resume_recording(lr_recorder *r, const char *lecture_dir, const char *id, int *ok)
 {
     int64_t mtime = 0;
@@ -1081,17 +853,17 @@ static int resume_recording(lr_recorder *r, const char *lecture_dir, const char 
 static int new_recording(lr_recorder *r, const char *lecture_dir)
 {
     int64_t sec = now_ms() / 1000;
-    char id[ID_LEN + 1];
+    lr_recording_id id;
 
     for (int tries = 0; tries < 100; tries++, sec++) {
-        format_id(sec, id);
+        lr_recording_id_make(sec, &id);
         av_freep(&r->dir);
-        r->dir = av_asprintf("%s/%s", lecture_dir, id);
+        r->dir = av_asprintf("%s/%s", lecture_dir, id.str);
         if (!r->dir)
             return AVERROR(ENOMEM);
         if (mkdir(r->dir, 0755) == 0) {
             fsync_dir(lecture_dir);
-            r->id = av_strdup(id);
+            r->id = av_strdup(id.str);
             r->started_ms = sec * 1000;
             return r->id ? 0 : AVERROR(ENOMEM);
         }
@@ -1106,8 +878,8 @@ int lr_recorder_open(const lr_recorder_conf *c, const char *lecture, const char 
 {
     lr_recorder *r = NULL;
     char *lecture_dir = NULL;
-    char newest[ID_LEN + 1];
-    int ret, resumed = 0;
+    lr_recording_id *newest = NULL;
+    int ret, nb_newest = 0, resumed = 0;
 
     *out = NULL;
     if (!c || !c->root || !*c->root || !lr_lecture_name_valid(lecture) || !ext ||
@@ -1125,9 +897,10 @@ int lr_recorder_open(const lr_recorder_conf *c, const char *lecture, const char 
     if ((ret = mkdir_p(lecture_dir)) < 0)
         goto disk_fail;
     if (resume) {
-        if ((ret = newest_recording(lecture_dir, newest)) < 0)
+        if ((ret = lr_recording_ids(c->root, lecture, LR_RECORDING_IDS_NEWEST_FIRST, 1, &newest,
+                                    &nb_newest)) < 0)
             goto disk_fail;
-        if (newest[0] && (ret = resume_recording(r, lecture_dir, newest, &resumed)) < 0)
+        if (nb_newest && (ret = resume_recording(r, lecture_dir, newest[0].str, &resumed)) < 0)
             goto disk_fail;
     }
     if (!resumed && (ret = new_recording(r, lecture_dir)) < 0)
@@ -1146,6 +919,7 @@ int lr_recorder_open(const lr_recorder_conf *c, const char *lecture, const char 
     else
         lr_info("lecture=%s: recording to %s", lecture, r->dir);
     av_free(lecture_dir);
+    av_free(newest);
     *out = r;
     return 0;
 
@@ -1156,6 +930,7 @@ fail:
     if (r && r->dir && !resumed && r->id && !r->nb_rends)
         walk(r->dir, 1, 0); /* a new, still empty recording */
     av_free(lecture_dir);
+    av_free(newest);
     recorder_free(&r);
     return ret;
 }
@@ -1246,7 +1021,7 @@ int lr_recorder_segments(lr_recorder *r, const char *rend, double window_s, lr_s
 
     *out = NULL;
     *nb = 0;
-    if (!rend_name_valid(rend))
+    if (!lr_recording_rend_valid(rend))
         return AVERROR(EINVAL);
     pthread_mutex_lock(&r->lock);
     re = find_rendition(r, rend, 0, &ret);
@@ -1305,7 +1080,8 @@ static void merge_tail(lr_recorder *r, rendition *re)
         ret = AVERROR(ENOMEM);
         goto out;
     }
-    if ((ret = read_file(ppath, &a, &na)) < 0 || (ret = read_file(lpath, &b, &nb)) < 0)
+    if ((ret = lr_recording_read_file(ppath, 0, &a, &na)) < 0 ||
+        (ret = lr_recording_read_file(lpath, 0, &b, &nb)) < 0)
         goto out;
     if (!(both = av_malloc(na + nb + 1))) {
         ret = AVERROR(ENOMEM);
@@ -1313,7 +1089,7 @@ static void merge_tail(lr_recorder *r, rendition *re)
     }
     memcpy(both, a, na);
     memcpy(both + na, b, nb);
-    if ((ret = write_atomic(re->dir, pname, both, na + nb)) < 0)
+    if ((ret = lr_recording_write_file(re->dir, pname, both, na + nb)) < 0)
         goto out;
     pthread_mutex_lock(&r->lock);
     prev->duration += last->duration;
@@ -1355,7 +1131,7 @@ static void finish_recording(lr_recorder *r)
     if (!s.end_ms)
         s.end_ms = r->last_write_ms ? r->last_write_ms : now_ms();
     if ((ret = write_json(r, 1, s.end_ms)) < 0)
-        disk_error(r, "recording.json", ret);
+        disk_error(r, LR_RECORDING_JSON, ret);
     lr_info("lecture=%s: recording %s finished: %.1f s, %" PRId64 " bytes", r->lecture, r->dir,
             s.duration_s, s.bytes);
 }
@@ -1391,7 +1167,7 @@ void lr_recorder_close(lr_recorder **pr)
         return;
     stop_writer(r);
     if ((ret = write_json(r, 0, 0)) < 0)
-        disk_error(r, "recording.json", ret);
+        disk_error(r, LR_RECORDING_JSON, ret);
     recorder_free(pr);
 }
 
@@ -1399,7 +1175,7 @@ void lr_recorder_close(lr_recorder **pr)
 
 typedef struct rec_entry {
     char   *lecture_dir;
-    char    id[ID_LEN + 1];
+    char    id[LR_RECORDING_ID_LEN + 1];
     int64_t ended_ms;
     int64_t bytes;
 } rec_entry;
@@ -1417,62 +1193,62 @@ static void rec_list_free(rec_list *l)
     l->nb = l->cap = 0;
 }
 
-/* Calls fn for every recording directory below the root; removes the
- * leftovers of interrupted removals on the way. */
+/* Calls fn for every recording below the root, lecture by lecture, oldest
+ * first; removes the leftovers of interrupted removals on the way. A lecture
+ * folder that can't be read is passed over. */
 static int for_each_recording(const char *root,
-                              int (*fn)(void *opaque, const char *lecture_dir, const char *id),
+                              int (*fn)(void *opaque, const char *lecture,
+                                        const char *lecture_dir, const char *id),
                               void *opaque)
 {
-    DIR *rd = opendir(root), *ld;
-    struct dirent *le, *e;
-    int ret = 0;
+    char *lectures = NULL;
+    int ret = lr_recording_lectures(root, 0, &lectures);
 
-    if (!rd) {
-        ret = AVERROR(errno);
+    if (ret < 0) {
         lr_error("recorder: cannot read the recordings root %s: %s", root, av_err2str(ret));
         return ret;
     }
-    while (ret >= 0 && (le = readdir(rd))) {
-        char *ldir;
-        if (!lr_lecture_name_valid(le->d_name) ||
-            !(ldir = av_asprintf("%s/%s", root, le->d_name)))
-            continue;
-        ld = opendir(ldir);
-        while (ret >= 0 && ld && (e = readdir(ld))) {
-            if (!strncmp(e->d_name, DEL_PREFIX, strlen(DEL_PREFIX)) &&
-                id_valid(e->d_name + strlen(DEL_PREFIX))) {
-                char *p = av_asprintf("%s/%s", ldir, e->d_name);
-                if (p)
-                    walk(p, 1, 0);
-                av_free(p);
-            } else if (id_valid(e->d_name)) {
-                ret = fn(opaque, ldir, e->d_name);
-            }
+    for (const char *lec = lectures; ret >= 0 && *lec; lec += strlen(lec) + 1) {
+        lr_recording_id *ids = NULL, *gone = NULL;
+        int nb = 0, nb_gone = 0;
+        char *ldir = av_asprintf("%s/%s", root, lec);
+
+        if (!ldir ||
+            lr_recording_ids(root, lec, LR_RECORDING_IDS_REMOVING, 0, &gone, &nb_gone) ==
+                AVERROR(ENOMEM) ||
+            lr_recording_ids(root, lec, 0, 0, &ids, &nb) == AVERROR(ENOMEM))
+            ret = AVERROR(ENOMEM);
+        for (int i = 0; ret >= 0 && i < nb_gone; i++) {
+            char *p = av_asprintf("%s/" LR_RECORDING_REMOVING "%s", ldir, gone[i].str);
+            if (p)
+                walk(p, 1, 0);
+            av_free(p);
         }
-        if (ld)
-            closedir(ld);
+        for (int i = 0; ret >= 0 && i < nb; i++)
+            ret = fn(opaque, lec, ldir, ids[i].str);
+        av_free(ids);
+        av_free(gone);
         av_free(ldir);
     }
-    closedir(rd);
+    av_free(lectures);
     return ret;
 }
 
 /* Collects finished recordings (unfinished and unreadable ones are never
  * candidates for removal). */
-static int collect_finished(void *opaque, const char *lecture_dir, const char *id)
+static int collect_finished(void *opaque, const char *lecture, const char *lecture_dir,
+                            const char *id)
 {
     rec_list *l = opaque;
     char *dir = av_asprintf("%s/%s", lecture_dir, id);
-    char *path = av_asprintf("%s/%s/recording.json", lecture_dir, id);
-    char *json = NULL;
-    int finished = 0, ret = 0;
+    lr_recording_meta meta;
+    int ret = 0;
 
-    if (!dir || !path) {
+    if (!dir) {
         ret = AVERROR(ENOMEM);
         goto out;
     }
-    if (read_file(path, &json, NULL) < 0 || json_bool(json, "finished", &finished) < 0 ||
-        !finished)
+    if (lr_recording_meta_read(dir, &meta) < 0 || meta.finished != 1)
         goto out;
     if (l->nb == l->cap) {
         int cap = l->cap ? l->cap * 2 : 16;
@@ -1489,15 +1265,13 @@ static int collect_finished(void *opaque, const char *lecture_dir, const char *i
         ret = AVERROR(ENOMEM);
         goto out;
     }
-    memcpy(re->id, id, ID_LEN + 1);
-    re->ended_ms = json_time(json, "ended");
+    av_strlcpy(re->id, id, sizeof(re->id));
+    re->ended_ms = meta.ended_ms;
     if (!re->ended_ms)
-        re->ended_ms = parse_id(id) * 1000;
+        re->ended_ms = lr_recording_id_time(id) * 1000;
     re->bytes = walk(dir, 0, 0);
     l->nb++;
 out:
-    av_free(json);
-    av_free(path);
     av_free(dir);
     return ret;
 }
@@ -1564,26 +1338,28 @@ typedef struct stale_ctx {
     int    finished;
 } stale_ctx;
 
-static int finish_if_stale(void *opaque, const char *lecture_dir, const char *id)
+static int finish_if_stale(void *opaque, const char *lecture, const char *lecture_dir,
+                           const char *id)
 {
     stale_ctx *s = opaque;
-    const char *lecture = strrchr(lecture_dir, '/');
     char *dir = av_asprintf("%s/%s", lecture_dir, id);
-    char *path = av_asprintf("%s/%s/recording.json", lecture_dir, id);
-    char *json = NULL;
     const char *ext = dir ? detect_ext(dir) : NULL;
+    lr_recording_meta meta;
     lr_recorder *r = NULL;
     int64_t mtime;
     int finished = 0, ret = 0;
 
-    if (!dir || !path) {
+    if (!dir) {
         ret = AVERROR(ENOMEM);
         goto out;
     }
-    if (read_file(path, &json, NULL) >= 0 && json_bool(json, "finished", &finished) >= 0 &&
-        finished)
+    ret = lr_recording_meta_read(dir, &meta);
+    if (ret >= 0 && meta.finished == 1)
         goto out;
-    r = recorder_alloc(lecture ? lecture + 1 : lecture_dir, ext ? ext : "m4s");
+    if (ret < 0 && ret != AVERROR(ENOENT) && ret != AVERROR(ENOMEM))
+        lr_warn("lecture=%s: recording %s: %s unreadable (%s); its playlists say whether it "
+                "ended", lecture, dir, LR_RECORDING_JSON, av_err2str(ret));
+    r = recorder_alloc(lecture, ext ? ext : "m4s");
     if (!r || !(r->id = av_strdup(id)) || !(r->dir = av_strdup(dir))) {
         ret = AVERROR(ENOMEM);
         goto out;
@@ -1601,8 +1377,6 @@ static int finish_if_stale(void *opaque, const char *lecture_dir, const char *id
     }
 out:
     recorder_free(&r);
-    av_free(json);
-    av_free(path);
     av_free(dir);
     return ret == AVERROR(ENOMEM) ? ret : 0;
 }

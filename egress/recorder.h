@@ -4,7 +4,8 @@
  * the lecture ends. The same files back the live time-shift window once memory
  * no longer holds it. Called by egress.c; the HTTP server reads the files
  * (/vod/<lecture>/<id>/...). Layout, crash safety, retention, resume:
- * docs/recordings.md.
+ * docs/recordings.md; the names, recording.json and the atomic writes are
+ * recording_disk.h's.
  *
  *   <root>/<lecture>/<id>/recording.json
  *                         master.m3u8

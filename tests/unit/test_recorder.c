@@ -2,7 +2,8 @@
  * in a fresh temporary directory: layout and recording.json, EVENT then VOD,
  * resume with a discontinuity, kill -9 at random moments (never a playlist
  * naming a segment that isn't whole), finishing stale recordings, retention
- * by age and quota, refused names, an unwritable root. */
+ * by age and quota, an unreadable recording.json, refused names, an
+ * unwritable root. recording.json itself: test_recording_disk.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -292,7 +293,7 @@ static void test_new_recording(void **state)
     t = read_text(dir, "recording.json");
     assert_non_null(strstr(t, "\"finished\": true"));
     assert_non_null(strstr(t, "\"ended\": \"2026-11-28T13:47:06Z\""));
-    assert_non_null(strstr(t, "\"duration_s\": 6.000"));
+    assert_non_null(strstr(t, "\"duration_s\": 6.0,"));
     assert_non_null(strstr(t, want));
     assert_non_null(strstr(t, "\"renditions\": [\"720p\", \"audio\"]"));
     av_free(t);
@@ -575,7 +576,7 @@ static void test_finish_stale(void **state)
     t = read_text(old, "recording.json");
     assert_non_null(strstr(t, "\"finished\": true"));
     assert_non_null(strstr(t, "\"ended\": \"2026-11-28T13:47:08Z\""));
-    assert_non_null(strstr(t, "\"duration_s\": 8.000"));
+    assert_non_null(strstr(t, "\"duration_s\": 8.0,"));
     av_free(t);
     t = read_text(fresh, "720p/index.m3u8");
     assert_non_null(strstr(t, "#EXT-X-PLAYLIST-TYPE:EVENT\n"));
@@ -673,6 +674,63 @@ static void test_sweep(void **state)
     av_free(d20);
     av_free(d1);
     av_free(live);
+}
+
+static void put_json(const char *dir, const char *text, size_t len)
+{
+    char *path = av_asprintf("%s/recording.json", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    fclose(f);
+    av_free(path);
+}
+
+/* A recording.json that is malformed, too large or missing makes its
+ * recording unreadable: never removed by retention, read back from its
+ * playlists when stale; the recordings beside it are swept as usual. */
+static void test_unreadable_json(void **state)
+{
+    const char *root = *state;
+    char *good = finished_recording(root, "good", 40);
+    char *broken = finished_recording(root, "broken", 40);
+    char *huge = finished_recording(root, "huge", 40);
+    char *gone = finished_recording(root, "gone", 40);
+    char *stale = unfinished_recording(root, "stale", 3);
+    lr_recorder_conf conf = { .root = root, .retention_days = 30 };
+    size_t n = 64 * 1024 + 1;
+    char *big = av_malloc(n), *t, *p;
+
+    memset(big, ' ', n);
+    memcpy(big, "{\"finished\": true}", 18);
+    put_json(huge, big, n);
+    av_free(big);
+    put_json(broken, "{\"finished\": true, \"ended\": ", 28);
+    p = av_asprintf("%s/recording.json", gone);
+    assert_int_equal(unlink(p), 0);
+    av_free(p);
+    put_json(stale, "{\"finished\": false", 18);
+    age_files(stale, 1000);
+
+    assert_int_equal(lr_recordings_sweep(&conf), 1);
+    assert_false(dir_exists(good));
+    assert_true(dir_exists(broken) && dir_exists(huge) && dir_exists(gone));
+
+    /* The stale one's playlists say it never ended: finished, and its
+     * recording.json written whole again (the others were written just now). */
+    assert_int_equal(lr_recordings_finish_stale(&conf, 600), 1);
+    t = read_text(stale, "recording.json");
+    assert_non_null(strstr(t, "\"finished\": true"));
+    assert_non_null(strstr(t, "\"duration_s\": 6.0,"));
+    av_free(t);
+    t = read_text(stale, "720p/index.m3u8");
+    assert_non_null(strstr(t, "#EXT-X-ENDLIST\n"));
+    av_free(t);
+    av_free(good);
+    av_free(broken);
+    av_free(huge);
+    av_free(gone);
+    av_free(stale);
 }
 
 static void test_bad_names(void **state)
@@ -797,6 +855,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kill9, setup_root, teardown_root),
         cmocka_unit_test_setup_teardown(test_finish_stale, setup_root, teardown_root),
         cmocka_unit_test_setup_teardown(test_sweep, setup_root, teardown_root),
+        cmocka_unit_test_setup_teardown(test_unreadable_json, setup_root, teardown_root),
         cmocka_unit_test_setup_teardown(test_full_queue_drops, setup_root, teardown_root),
         cmocka_unit_test_setup_teardown(test_bad_names, setup_root, teardown_root),
         cmocka_unit_test_setup_teardown(test_unwritable_root, setup_root, teardown_root),
