@@ -216,18 +216,18 @@ static int check_hostport_or_empty(const char *s)
 #define NAME    "a name of 1 to 64 letters, digits, '_' or '-', starting with a letter or digit"
 
 static const opt link_opts[] = {
-    { .name = "latency_ms", .type = OPT_INT, .offset = offsetof(lr_link_conf, latency_ms),
+    { .name = "latency_ms", .type = OPT_INT, .offset = offsetof(lr_link_settings, latency_ms),
       .def.i = LR_LINK_LATENCY_AUTO, .min = 20, .max = 8000, .keyword = "auto" },
-    INT("latency_rtt_factor", lr_link_conf, latency_rtt_factor, 5, 2, 20, 0),
-    INT("latency_floor_ms", lr_link_conf, latency_floor_ms, 120, 20, 8000, 0),
-    INT("latency_ceiling_ms", lr_link_conf, latency_ceiling_ms, 8000, 20, 8000, 0),
-    INT("maxbw_kbps", lr_link_conf, maxbw_kbps, 0, 0, 10000000, 0),
-    INT("overhead_pct", lr_link_conf, overhead_pct, 25, 5, 100, 0),
-    BOOL("tlpktdrop", lr_link_conf, tlpktdrop, 1),
-    BOOL("intensive_retransmit", lr_link_conf, intensive_retransmit, 1),
-    INT("peer_idle_timeout_ms", lr_link_conf, peer_idle_timeout_ms, 4000, 1000, 60000, 0),
-    INT("stats_interval_s", lr_link_conf, stats_interval_s, 30, 0, 3600, 0),
-    STR("passphrase", lr_link_conf, passphrase, "", check_passphrase,
+    INT("latency_rtt_factor", lr_link_settings, latency_rtt_factor, 5, 2, 20, 0),
+    INT("latency_floor_ms", lr_link_settings, latency_floor_ms, 120, 20, 8000, 0),
+    INT("latency_ceiling_ms", lr_link_settings, latency_ceiling_ms, 8000, 20, 8000, 0),
+    INT("maxbw_kbps", lr_link_settings, maxbw_kbps, 0, 0, 10000000, 0),
+    INT("overhead_pct", lr_link_settings, overhead_pct, 25, 5, 100, 0),
+    BOOL("tlpktdrop", lr_link_settings, tlpktdrop, 1),
+    BOOL("intensive_retransmit", lr_link_settings, intensive_retransmit, 1),
+    INT("peer_idle_timeout_ms", lr_link_settings, peer_idle_timeout_ms, 4000, 1000, 60000, 0),
+    INT("stats_interval_s", lr_link_settings, stats_interval_s, 30, 0, 3600, 0),
+    STR("passphrase", lr_link_settings, passphrase, "", check_passphrase,
         "an empty passphrase (no encryption) or 10 to 79 characters", OPT_SECRET),
     { .name = NULL }
 };
@@ -1182,18 +1182,7 @@ static int load(lr_config *c, yaml_parser_t *parser, const char *name, const cha
     lr_config_free(c);
     *c = tmp;
     memset(&tmp, 0, sizeof(tmp));
-    {   /* the link's tuning is the process's: every link opened from now on */
-        const lr_link_conf *l = &c->link;
-        lr_link_tuning t = {
-            .latency_rtt_factor = l->latency_rtt_factor, .latency_floor_ms = l->latency_floor_ms,
-            .latency_ceiling_ms = l->latency_ceiling_ms, .maxbw_kbps = l->maxbw_kbps,
-            .overhead_pct = l->overhead_pct, .tlpktdrop = l->tlpktdrop,
-            .intensive_retransmit = l->intensive_retransmit,
-            .peer_idle_timeout_ms = l->peer_idle_timeout_ms,
-            .stats_interval_s = l->stats_interval_s,
-        };
-        lr_link_configure(&t);
-    }
+    lr_link_configure(&c->link); /* the process's: every link opened from now on */
     ret = 0;
     goto end;
 syntax:

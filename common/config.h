@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "link_settings.h"
+
 #define LR_MAX_RUNGS 8
 
 typedef struct lr_rung_conf {
@@ -17,23 +19,6 @@ typedef struct lr_rung_conf {
     double fps;        /* frame-rate cap; 0: the source's own (never above it) */
     double crf;        /* capped CRF of this rung; 0: transcode.crf */
 } lr_rung_conf;
-
-#define LR_LINK_LATENCY_AUTO 0 /* as in common/link.h */
-
-typedef struct lr_link_conf {
-    int   latency_ms;  /* SRTO_LATENCY of every link this process opens;
-                          LR_LINK_LATENCY_AUTO ("auto"): latency_rtt_factor x the
-                          RTT measured */
-    char *passphrase;  /* empty: no encryption; else 10..79 chars */
-    int   latency_rtt_factor;  /* auto latency: this many RTTs (5) */
-    int   latency_floor_ms, latency_ceiling_ms; /* auto latency within these */
-    int   maxbw_kbps;           /* SRTO_MAXBW; 0: input rate + overhead_pct */
-    int   overhead_pct;         /* SRTO_OHEADBW */
-    int   tlpktdrop;            /* SRTO_TLPKTDROP */
-    int   intensive_retransmit; /* SRTO_RETRANSMITALGO 0 */
-    int   peer_idle_timeout_ms; /* SRTO_PEERIDLETIMEO */
-    int   stats_interval_s;     /* a stats line per link; 0: none */
-} lr_link_conf;
 
 #define LR_MAX_TOKEN_SECRETS 4
 #define LR_MAX_LECTURES 64
@@ -126,7 +111,7 @@ typedef struct lr_config {
     char *log_level;
     char *lecture;            /* the lecture the demo and single-source roles carry */
     char *metrics;            /* host:port of a /metrics server of its own; "" none */
-    lr_link_conf      link;
+    lr_link_settings  link;   /* every link's (common/link_settings.h) */
     lr_ingest_conf    ingest;
     lr_transcode_conf transcode;
     lr_egress_conf    egress;

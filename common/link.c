@@ -42,9 +42,12 @@ void lr_link_global_uninit(void)
     srt_cleanup();
 }
 
-void lr_link_configure(const lr_link_tuning *t)
+void lr_link_configure(const lr_link_settings *s)
 {
-    lr__link_tuning_set(t);
+    lr_link_settings copy = *s;
+
+    copy.passphrase = NULL; /* the caller's string; each link gives its own */
+    lr__link_settings_set(&copy);
 }
 
 int lr_srt_error(const char *what)
@@ -168,7 +171,7 @@ static void peer_host(const char *peer, char *buf, size_t size)
  * (never above link.maxbw_kbps) and drops the floor. */
 static int set_pacing(SRTSOCKET s, int64_t cap_kbps)
 {
-    int64_t conf = lr__link_tuning().maxbw_kbps;
+    int64_t conf = lr__link_settings().maxbw_kbps;
     int64_t kbps = !cap_kbps ? conf : conf ? FFMIN(cap_kbps, conf) : cap_kbps;
     int64_t maxbw = kbps * 1000 / 8;
     int64_t min_inputbw = cap_kbps ? 0 : MIN_INPUT_RATE_KBPS * 1000 / 8;
@@ -182,7 +185,7 @@ static int set_pacing(SRTSOCKET s, int64_t cap_kbps)
 /* latency: SRTO_LATENCY in ms (receiving and, as the peer's minimum, sending). */
 static int set_common_opts(SRTSOCKET s, const lr_link_opts *o, int latency)
 {
-    lr_link_tuning t = lr__link_tuning();
+    lr_link_settings t = lr__link_settings();
     int live = SRTT_LIVE, yes = 1, timeo = SLICE_MS, drop = !!t.tlpktdrop;
     int retransmit_algo = t.intensive_retransmit ? 0 : 1;
     int idle = t.peer_idle_timeout_ms, ohead = t.overhead_pct, ret;
@@ -311,7 +314,7 @@ end:
 static int caller_latency(const char *url, const char *streamid, const lr_link_opts *o,
                           lr_stop *stop)
 {
-    lr_link_tuning t = lr__link_tuning();
+    lr_link_settings t = lr__link_settings();
     int rtt, latency;
     const char *how = "the last link's";
 
@@ -554,7 +557,7 @@ int lr_link_listen(const char *url, const lr_link_opts *o, const char *role,
     }
     /* auto: the caller, who measured the RTT, asks for more; the larger wins */
     if ((ret = set_common_opts(l->sock, o, o->latency_ms == LR_LINK_LATENCY_AUTO
-                                           ? lr__link_tuning().latency_floor_ms
+                                           ? lr__link_settings().latency_floor_ms
                                            : o->latency_ms)) < 0)
         goto fail;
     if (srt_bind(l->sock, (struct sockaddr *)&ss, ss_len) < 0) {

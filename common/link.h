@@ -11,43 +11,35 @@
 #include <libavformat/avformat.h>
 #include <libavformat/avio.h>
 
+#include "link_settings.h"
 #include "stop.h"
 #include "streamid.h"
 
 #define LR_LINK_PAYLOAD 1316 /* 7 TS packets */
 
-/* latency_ms: sized from the RTT to the peer (5 x RTT within the floor and
- * ceiling of lr_link_tuning); see docs/border.md. */
-#define LR_LINK_LATENCY_AUTO 0
-
+/* What one link asks for. The links between roles ask for the settings'
+ * own (lr_link_opts_of); the ingest's push listener for no passphrase, since
+ * each lecture brings its own at the handshake (lr_link_admission). */
 typedef struct lr_link_opts {
     int         latency_ms;  /* ms, or LR_LINK_LATENCY_AUTO */
     const char *passphrase;  /* NULL or "": no encryption */
 } lr_link_opts;
 
-/* What every link of the process shares (config's `link:` section). */
-typedef struct lr_link_tuning {
-    int latency_rtt_factor;   /* auto latency: this many RTTs */
-    int latency_floor_ms;     /* … at least this */
-    int latency_ceiling_ms;   /* … and at most this */
-    int maxbw_kbps;           /* 0: input rate (estimated) + overhead_pct; else a cap */
-    int overhead_pct;         /* SRTO_OHEADBW: room for retransmissions, 5..100 */
-    int tlpktdrop;            /* SRTO_TLPKTDROP: drop what is too late to play */
-    int intensive_retransmit; /* SRTO_RETRANSMITALGO 0: resend on every loss report */
-    int peer_idle_timeout_ms; /* SRTO_PEERIDLETIMEO: a silent peer breaks the link */
-    int stats_interval_s;     /* one stats line per link every this; 0: none */
-} lr_link_tuning;
-
-#define LR_LINK_TUNING_DEFAULTS { 5, 120, 8000, 0, 25, 1, 1, 4000, 30 }
+static inline lr_link_opts lr_link_opts_of(const lr_link_settings *s)
+{
+    return (lr_link_opts){ .latency_ms = s->latency_ms, .passphrase = s->passphrase };
+}
 
 /* Calls SRT once at process start and end. init also registers the links'
  * metrics collector and starts the stats thread. */
 int  lr_link_global_init(void);
 void lr_link_global_uninit(void);
 
-/* Sets the tuning of every link opened from now on (copied). Called once the
- * configuration is read (common/config.c), before the roles start. */
-void lr_link_configure(const lr_link_tuning *t);
+/* Sets what every link opened from now on shares: all of s (copied) but
+ * latency_ms and passphrase, which each link gives in its lr_link_opts. Called
+ * once the configuration is read (common/config.c), before the roles start;
+ * until then the links use LR_LINK_SETTINGS_DEFAULTS. */
+void lr_link_configure(const lr_link_settings *s);
 
 /* The stream id of a round-trip probe: a link listener refuses it at the
  * handshake, so the caller learns the RTT from the handshake's two round

@@ -51,38 +51,38 @@ typedef struct entry {
 } entry;
 
 static struct {
-    pthread_mutex_t lock;
-    lr_link_tuning  tuning;
-    entry           links[MAX_LINKS];
+    pthread_mutex_t  lock;
+    lr_link_settings settings;
+    entry            links[MAX_LINKS];
     struct { char url[160]; int rtt_ms; } rtt[MAX_URLS];
-    int             next_rtt;
-    int             metrics_handle;
-    lr_stop         stop;
-    pthread_t       thread;
-    int             running;
-} st = { .lock = PTHREAD_MUTEX_INITIALIZER, .tuning = LR_LINK_TUNING_DEFAULTS };
+    int              next_rtt;
+    int              metrics_handle;
+    lr_stop          stop;
+    pthread_t        thread;
+    int              running;
+} st = { .lock = PTHREAD_MUTEX_INITIALIZER, .settings = LR_LINK_SETTINGS_DEFAULTS };
 
-lr_link_tuning lr__link_tuning(void)
+lr_link_settings lr__link_settings(void)
 {
-    lr_link_tuning t;
+    lr_link_settings s;
 
     pthread_mutex_lock(&st.lock);
-    t = st.tuning;
+    s = st.settings;
     pthread_mutex_unlock(&st.lock);
-    return t;
+    return s;
 }
 
-void lr__link_tuning_set(const lr_link_tuning *t)
+void lr__link_settings_set(const lr_link_settings *s)
 {
     pthread_mutex_lock(&st.lock);
-    st.tuning = *t;
+    st.settings = *s;
     pthread_mutex_unlock(&st.lock);
 }
 
-int lr__link_auto_latency(const lr_link_tuning *t, int rtt_ms)
+int lr__link_auto_latency(const lr_link_settings *s, int rtt_ms)
 {
-    int64_t l = rtt_ms < 0 ? t->latency_floor_ms : t->latency_rtt_factor * (int64_t)rtt_ms;
-    return (int)av_clip64(l, t->latency_floor_ms, FFMAX(t->latency_floor_ms, t->latency_ceiling_ms));
+    int64_t l = rtt_ms < 0 ? s->latency_floor_ms : s->latency_rtt_factor * (int64_t)rtt_ms;
+    return (int)av_clip64(l, s->latency_floor_ms, FFMAX(s->latency_floor_ms, s->latency_ceiling_ms));
 }
 
 int lr__link_rtt_recall(const char *url)
@@ -222,7 +222,7 @@ void lr__link_stats_side(int sock, int write)
         /* the larger of both ends' wishes, as the handshake settled it */
         if (srt_getsockflag(sock, write ? SRTO_PEERLATENCY : SRTO_RCVLATENCY, &v, &len) == 0)
             e->latency_ms = v;
-        e->next_log_ns = lr_now_ns() + (int64_t)st.tuning.stats_interval_s * TICK_NS;
+        e->next_log_ns = lr_now_ns() + (int64_t)st.settings.stats_interval_s * TICK_NS;
     }
     pthread_mutex_unlock(&st.lock);
 }
@@ -421,8 +421,8 @@ static void *stats_thread(void *arg)
             e->rtt_ms = perf.msRTT;
             if (e->url[0] && now.pkts > 0 && now_ns - e->up_since_ns > RTT_SETTLE_NS)
                 rtt_remember_locked(e->url, (int)(perf.msRTT + 0.5));
-            if (st.tuning.stats_interval_s > 0 && now_ns >= e->next_log_ns) {
-                e->next_log_ns = now_ns + (int64_t)st.tuning.stats_interval_s * TICK_NS;
+            if (st.settings.stats_interval_s > 0 && now_ns >= e->next_log_ns) {
+                e->next_log_ns = now_ns + (int64_t)st.settings.stats_interval_s * TICK_NS;
                 log_entry(e, &perf, &now);
             }
         }

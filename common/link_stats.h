@@ -1,5 +1,5 @@
 /* common/link_stats.h — what the link module keeps about its links: the
- * process's link tuning, the last RTT measured to each caller URL, and one
+ * process's link settings, the last RTT measured to each caller URL, and one
  * stats entry per link (role, lecture, peer) that survives reconnects. It
  * serves them as Prometheus families and logs them every stats_interval_s.
  * Internal to common/link.c (lr__ names); operators see docs/border.md. */
@@ -12,13 +12,13 @@
 int  lr__link_stats_init(void);
 void lr__link_stats_uninit(void);
 
-/* A copy of the tuning now in force. */
-lr_link_tuning lr__link_tuning(void);
-void lr__link_tuning_set(const lr_link_tuning *t);
+/* A copy of the settings now in force (lr_link_configure). */
+lr_link_settings lr__link_settings(void);
+void lr__link_settings_set(const lr_link_settings *s);
 
 /* Latency for LR_LINK_LATENCY_AUTO: latency_rtt_factor x rtt_ms within floor
  * and ceiling. */
-int  lr__link_auto_latency(const lr_link_tuning *t, int rtt_ms);
+int  lr__link_auto_latency(const lr_link_settings *s, int rtt_ms);
 
 /* The RTT last measured to url (probe, or the link's own smoothed RTT while
  * it ran); -1 when never. */

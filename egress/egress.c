@@ -329,7 +329,7 @@ static void *janitor_thread(void *arg)
 
 int lr_egress_start(const lr_config *c, lr_egress **out)
 {
-    lr_link_opts lo = { c->link.latency_ms, c->link.passphrase };
+    lr_link_opts lo = lr_link_opts_of(&c->link);
     lr_egress *e;
     int ret;
 

@@ -149,7 +149,7 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
 
 int lr_transcode_start(const lr_config *c, lr_transcode **out)
 {
-    lr_link_opts lo = { c->link.latency_ms, c->link.passphrase };
+    lr_link_opts lo = lr_link_opts_of(&c->link);
     lr_transcode *t;
     int ret;
 
