@@ -1,6 +1,7 @@
 /* common/config.c — reads the YAML configuration into lr_config through option
  * tables (name, type, offset, default, range), so defaults, parsing, copying and
- * freeing all follow one description. Called by app/main.c and the unit tests. */
+ * freeing all follow one description. Loading writes nothing but the config it
+ * fills. Called by app/main.c and the unit tests. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -19,7 +20,6 @@
 
 #include "lr_build_config.h"
 #include "common/config.h"
-#include "common/link.h"
 #include "common/streamid.h"
 
 #define MAX_OPTS 24 /* entries in one table, for the lines[] arrays */
@@ -1182,7 +1182,6 @@ static int load(lr_config *c, yaml_parser_t *parser, const char *name, const cha
     lr_config_free(c);
     *c = tmp;
     memset(&tmp, 0, sizeof(tmp));
-    lr_link_configure(&c->link); /* the process's: every link opened from now on */
     ret = 0;
     goto end;
 syntax:

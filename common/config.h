@@ -1,6 +1,8 @@
 /* common/config.h — the one configuration file of every role (YAML), parsed
  * once into typed structs through option tables; defaults run the demo with
- * no file at all. Called by app/main.c; roles read the structs only. */
+ * no file at all. Loading changes nothing but the struct it fills; each role
+ * applies what it needs at its start. Called by app/main.c; roles read the
+ * structs only. */
 #ifndef LR_COMMON_CONFIG_H
 #define LR_COMMON_CONFIG_H
 
@@ -126,9 +128,10 @@ int  lr_config_source_push(const char *source);
 /* Fills every field with its default (strings are heap copies). */
 int  lr_config_defaults(lr_config *c);
 
-/* Overlays a YAML file on c (call lr_config_defaults first).
- * On error returns AVERROR(EINVAL) (or ENOENT/ENOMEM) and writes a message
- * "FILE:LINE: key 'section.key': what is wrong" into err. */
+/* Overlays a YAML file on c (call lr_config_defaults first). Writes nothing
+ * but c and err: no global, no other module's state.
+ * On error returns AVERROR(EINVAL) (or ENOENT/ENOMEM), leaves c as it was and
+ * writes a message "FILE:LINE: key 'section.key': what is wrong" into err. */
 int  lr_config_load_file(lr_config *c, const char *path, char *err, size_t err_size);
 /* Same from a string; name stands for FILE in messages. */
 int  lr_config_load_string(lr_config *c, const char *yaml, const char *name,

@@ -36,9 +36,9 @@ int  lr_link_global_init(void);
 void lr_link_global_uninit(void);
 
 /* Sets what every link opened from now on shares: all of s (copied) but
- * latency_ms and passphrase, which each link gives in its lr_link_opts. Called
- * once the configuration is read (common/config.c), before the roles start;
- * until then the links use LR_LINK_SETTINGS_DEFAULTS. */
+ * latency_ms and passphrase, which each link gives in its lr_link_opts. Each
+ * role calls it at its start with its configuration's settings; until then
+ * the links use LR_LINK_SETTINGS_DEFAULTS. Loading a configuration doesn't. */
 void lr_link_configure(const lr_link_settings *s);
 
 /* The stream id of a round-trip probe: a link listener refuses it at the

@@ -1,7 +1,7 @@
 /* common/link_settings.h — what every link of a process shares: the
- * configuration's `link:` section. common/config.c fills it from the file
- * and hands it to the link layer (lr_link_configure in common/link.h). No
- * libavformat here, so common/config.h can include it. */
+ * configuration's `link:` section. common/config.c fills it from the file;
+ * each role hands it to the link layer at its start (lr_link_configure in
+ * common/link.h). No libavformat here, so common/config.h can include it. */
 #ifndef LR_COMMON_LINK_SETTINGS_H
 #define LR_COMMON_LINK_SETTINGS_H
 

@@ -333,6 +333,7 @@ int lr_egress_start(const lr_config *c, lr_egress **out)
     lr_egress *e;
     int ret;
 
+    lr_link_configure(&c->link);
     if (!(e = av_mallocz(sizeof(*e))))
         return AVERROR(ENOMEM);
     e->conf = c;

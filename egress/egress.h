@@ -8,7 +8,8 @@
 
 typedef struct lr_egress lr_egress;
 
-/* Starts the HTTP server and the link listener; c must outlive the role. */
+/* Applies c's link settings (lr_link_configure), starts the HTTP server and
+ * the link listener; c must outlive the role. */
 int  lr_egress_start(const lr_config *c, lr_egress **out);
 /* The HTTP port actually bound (the configured one, or the one picked for 0). */
 int  lr_egress_http_port(const lr_egress *e);

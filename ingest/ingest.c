@@ -186,6 +186,7 @@ int lr_ingest_start(const lr_config *c, lr_ingest **out)
     lr_ingest *in;
     int ret = 0;
 
+    lr_link_configure(&c->link);
     if (!(in = av_mallocz(sizeof(*in))))
         return AVERROR(ENOMEM);
     in->conf = c;

@@ -8,7 +8,8 @@
 
 typedef struct lr_ingest lr_ingest;
 
-/* Starts the role's threads; c must outlive the role. Returns 0 or AVERROR. */
+/* Applies c's link settings (lr_link_configure) and starts the role's
+ * threads; c must outlive the role. Returns 0 or AVERROR. */
 int  lr_ingest_start(const lr_config *c, lr_ingest **out);
 /* Stops and joins every thread; NULLs *in. */
 void lr_ingest_stop(lr_ingest **in);

@@ -153,6 +153,7 @@ int lr_transcode_start(const lr_config *c, lr_transcode **out)
     lr_transcode *t;
     int ret;
 
+    lr_link_configure(&c->link);
     if (!(t = av_mallocz(sizeof(*t))))
         return AVERROR(ENOMEM);
     t->conf = c;

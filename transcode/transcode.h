@@ -9,7 +9,8 @@
 
 typedef struct lr_transcode lr_transcode;
 
-/* Binds the listener and starts; c must outlive the role. */
+/* Applies c's link settings (lr_link_configure), binds the listener and
+ * starts; c must outlive the role. */
 int  lr_transcode_start(const lr_config *c, lr_transcode **out);
 void lr_transcode_stop(lr_transcode **t);
 

@@ -1,6 +1,8 @@
 /* tests/unit/test_config.c — unit tests of common/config.c: defaults, good
- * files, overrides, the rungs list, every class of error with its line, and
- * the sample configs under samples/. Run by `meson test --suite unit`. */
+ * files, overrides, the rungs list, every class of error with its line, the
+ * sample configs under samples/, and that loading changes nothing outside the
+ * config (the link layer's settings stay until a role applies them). Run by
+ * `meson test --suite unit`. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -18,6 +20,8 @@
 
 #include "lr_build_config.h"
 #include "common/config.h"
+#include "common/link.h"
+#include "common/link_stats.h"
 
 #define CONFIGS LR_SOURCE_DIR "/tests/unit/configs/"
 #define SAMPLES LR_SOURCE_DIR "/samples/"
@@ -117,6 +121,15 @@ static void test_full_file(void **state)
     assert_string_equal(c->lecture, "cs101");
     assert_int_equal(c->link.latency_ms, 800);
     assert_string_equal(c->link.passphrase, "0123456789abcdef");
+    assert_int_equal(c->link.latency_rtt_factor, 4);
+    assert_int_equal(c->link.latency_floor_ms, 200);
+    assert_int_equal(c->link.latency_ceiling_ms, 3000);
+    assert_int_equal(c->link.maxbw_kbps, 20000);
+    assert_int_equal(c->link.overhead_pct, 50);
+    assert_int_equal(c->link.tlpktdrop, 0);
+    assert_int_equal(c->link.intensive_retransmit, 0);
+    assert_int_equal(c->link.peer_idle_timeout_ms, 8000);
+    assert_int_equal(c->link.stats_interval_s, 0);
     assert_string_equal(c->ingest.source, "rtmp://obs.example.edu/live/cs101");
     assert_int_equal(c->ingest.loop, 0);
     assert_int_equal(c->ingest.realtime, 0);
@@ -815,6 +828,52 @@ static void test_ingest_lecture_errors(void **state)
     expect_error(yaml, "t.yaml:3: key 'ingest.lectures': expected 1 to 64 entries, got 65");
 }
 
+/* The link layer's settings, field by field, against what a role would
+ * give it (its passphrase each link gives itself: never kept). */
+static void expect_link_settings(const lr_link_settings *want)
+{
+    lr_link_settings got = lr__link_settings();
+
+    assert_int_equal(got.latency_rtt_factor, want->latency_rtt_factor);
+    assert_int_equal(got.latency_floor_ms, want->latency_floor_ms);
+    assert_int_equal(got.latency_ceiling_ms, want->latency_ceiling_ms);
+    assert_int_equal(got.maxbw_kbps, want->maxbw_kbps);
+    assert_int_equal(got.overhead_pct, want->overhead_pct);
+    assert_int_equal(got.tlpktdrop, want->tlpktdrop);
+    assert_int_equal(got.intensive_retransmit, want->intensive_retransmit);
+    assert_int_equal(got.peer_idle_timeout_ms, want->peer_idle_timeout_ms);
+    assert_int_equal(got.stats_interval_s, want->stats_interval_s);
+    assert_null(got.passphrase);
+}
+
+/* Loading is a function of the file: the link layer keeps its settings (the
+ * built-in ones, which are the config's defaults) until a role applies the
+ * loaded ones at its start, as lr_*_start do with lr_link_configure. */
+static void test_load_changes_nothing_else(void **state)
+{
+    static const lr_link_settings builtin = LR_LINK_SETTINGS_DEFAULTS;
+    lr_config *c = *state;
+    char err[256];
+
+    expect_link_settings(&builtin);
+    expect_link_settings(&c->link); /* the config's defaults are the link layer's */
+    assert_int_equal(c->link.latency_ms, builtin.latency_ms);
+
+    assert_int_equal(lr_config_load_file(c, CONFIGS "full.yaml", err, sizeof(err)), 0);
+    assert_int_equal(c->link.stats_interval_s, 0);
+    expect_link_settings(&builtin);
+    /* a file that fails halfway, after its link section, neither */
+    assert_int_equal(lr_config_load_string(c, "link: { latency_floor_ms: 300 }\nnope: 1\n",
+                                           "f.yaml", err, sizeof(err)), AVERROR(EINVAL));
+    expect_link_settings(&builtin);
+    assert_int_equal(c->link.latency_floor_ms, 200);
+
+    lr_link_configure(&c->link); /* what a role does at its start */
+    expect_link_settings(&c->link);
+    lr_link_configure(&builtin);
+    expect_link_settings(&builtin);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -840,6 +899,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_lectures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_defaults, setup, teardown),
         cmocka_unit_test(test_ingest_lecture_errors),
+        cmocka_unit_test_setup_teardown(test_load_changes_nothing_else, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
