@@ -1,5 +1,6 @@
 /* app/main.c — the lecture-relay command line: picks the subcommand, loads
- * the configuration (exit 2 on a bad file) and hands over to the roles. */
+ * the configuration (exit 2 on a bad file), sets the log level from it and
+ * hands over to the roles, each of which applies its own settings. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "common/config.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "conf.h"
 #include "egress/token.h"
 #include "lr_build_config.h"
 #include "roles.h"
@@ -126,7 +128,7 @@ static int sign_url_main(int argc, char **argv)
                         "(e.g. 2h)\n");
         return 2;
     }
-    if (lr_config_defaults(&conf) < 0)
+    if (lr_config_defaults(&conf, lr_app_conf_sections) < 0)
         return 1;
     if (config_path && lr_config_load_file(&conf, config_path, err, sizeof(err)) < 0) {
         fprintf(stderr, "lecture-relay: bad configuration: %s\n", err);
@@ -201,7 +203,7 @@ int main(int argc, char **argv)
         }
     }
 
-    if ((ret = lr_config_defaults(&conf)) < 0) {
+    if ((ret = lr_config_defaults(&conf, lr_app_conf_sections)) < 0) {
         fprintf(stderr, "lecture-relay: out of memory\n");
         return 1;
     }

@@ -1,8 +1,9 @@
 /* common/config.h — the one configuration file of every role (YAML), parsed
- * once into typed structs through option tables; defaults run the demo with
- * no file at all. Loading changes nothing but the struct it fills; each role
- * applies what it needs at its start. Called by app/main.c; roles read the
- * structs only. */
+ * once into typed structs through option tables (common/conf_table.h): the
+ * shared keys' in common/config.c, each role's section beside the role,
+ * handed in by app/. Defaults run the demo with no file at all. Loading
+ * changes nothing but the struct it fills; each role applies what it needs
+ * at its start. Called by app/main.c; roles read the structs only. */
 #ifndef LR_COMMON_CONFIG_H
 #define LR_COMMON_CONFIG_H
 
@@ -109,7 +110,11 @@ typedef struct lr_egress_conf {
     char  *recordings_dir;    /* <dir>/<lecture>/<id>/ served at /vod/; "" none */
 } lr_egress_conf;
 
+/* A role's section of the file (common/conf_table.h). */
+typedef struct lr_conf_section lr_conf_section;
+
 typedef struct lr_config {
+    const lr_conf_section *const *sections; /* the roles' sections it has (lr_config_defaults) */
     char *log_level;
     char *lecture;            /* the lecture the demo and single-source roles carry */
     char *metrics;            /* host:port of a /metrics server of its own; "" none */
@@ -119,14 +124,12 @@ typedef struct lr_config {
     lr_egress_conf    egress;
 } lr_config;
 
-/* Which lecturers' pushes a source entry takes: "push" both, "push-srt"
- * or "push-rtmp" one (LR_PUSH_*_BIT), anything else none (0). */
-#define LR_PUSH_SRT_BIT  1
-#define LR_PUSH_RTMP_BIT 2
-int  lr_config_source_push(const char *source);
-
-/* Fills every field with its default (strings are heap copies). */
-int  lr_config_defaults(lr_config *c);
+/* Fills every field with its default (strings are heap copies): the shared
+ * keys' and those of sections, a NULL-terminated list of the roles' sections
+ * the file may have (lecture-relay's: app/conf.h). A role not in the list
+ * keeps its struct zeroed, and its key in a file is an unknown key. c keeps
+ * the list, which must outlive it. */
+int  lr_config_defaults(lr_config *c, const lr_conf_section *const *sections);
 
 /* Overlays a YAML file on c (call lr_config_defaults first). Writes nothing
  * but c and err: no global, no other module's state.

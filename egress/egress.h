@@ -8,6 +8,9 @@
 
 typedef struct lr_egress lr_egress;
 
+/* The `egress:` section of the configuration file (egress_conf.c). */
+extern const lr_conf_section lr_egress_conf_section;
+
 /* Applies c's link settings (lr_link_configure), starts the HTTP server and
  * the link listener; c must outlive the role. */
 int  lr_egress_start(const lr_config *c, lr_egress **out);

@@ -8,6 +8,9 @@
 
 typedef struct lr_ingest lr_ingest;
 
+/* The `ingest:` section of the configuration file (ingest_conf.c). */
+extern const lr_conf_section lr_ingest_conf_section;
+
 /* Applies c's link settings (lr_link_configure) and starts the role's
  * threads; c must outlive the role. Returns 0 or AVERROR. */
 int  lr_ingest_start(const lr_config *c, lr_ingest **out);

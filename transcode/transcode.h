@@ -9,6 +9,9 @@
 
 typedef struct lr_transcode lr_transcode;
 
+/* The `transcode:` section of the configuration file (transcode_conf.c). */
+extern const lr_conf_section lr_transcode_conf_section;
+
 /* Applies c's link settings (lr_link_configure), binds the listener and
  * starts; c must outlive the role. */
 int  lr_transcode_start(const lr_config *c, lr_transcode **out);

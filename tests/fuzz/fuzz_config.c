@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/conf.h"
 #include "common/config.h"
 #include "fuzz.h"
 
@@ -20,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(yaml, data, size);
     yaml[size] = 0;
     memset(err, 'X', sizeof(err)); /* no stray terminator for a missing message to hide behind */
-    if (lr_config_defaults(&c) < 0) {
+    if (lr_config_defaults(&c, lr_app_conf_sections) < 0) {
         lr_config_free(&c);
         free(yaml);
         return 0;

@@ -19,6 +19,7 @@
 #include <libavutil/file.h>
 #include <libavutil/mem.h>
 
+#include "app/conf.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "egress/http.h"
@@ -88,7 +89,8 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (lr_config_defaults(&conf) < 0 || lr_config_load_file(&conf, argv[1], err, sizeof(err)) < 0) {
+    if (lr_config_defaults(&conf, lr_app_conf_sections) < 0 ||
+        lr_config_load_file(&conf, argv[1], err, sizeof(err)) < 0) {
         fprintf(stderr, "serve_fixture: bad configuration: %s\n", err);
         return 2;
     }

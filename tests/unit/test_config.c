@@ -1,8 +1,8 @@
-/* tests/unit/test_config.c — unit tests of common/config.c: defaults, good
- * files, overrides, the rungs list, every class of error with its line, the
- * sample configs under samples/, and that loading changes nothing outside the
- * config (the link layer's settings stay until a role applies them). Run by
- * `meson test --suite unit`. */
+/* tests/unit/test_config.c — unit tests of common/config.c with the roles'
+ * sections (app/conf.c): defaults, good files, overrides, the rungs list,
+ * every class of error with its line, the sample configs under samples/, and
+ * that loading changes nothing outside the config (the link layer's settings
+ * stay until a role applies them). Run by `meson test --suite unit`. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -19,9 +19,11 @@
 #include <libavutil/mem.h>
 
 #include "lr_build_config.h"
+#include "app/conf.h"
 #include "common/config.h"
 #include "common/link.h"
 #include "common/link_stats.h"
+#include "ingest/ingest.h"
 
 #define CONFIGS LR_SOURCE_DIR "/tests/unit/configs/"
 #define SAMPLES LR_SOURCE_DIR "/samples/"
@@ -31,7 +33,7 @@ static int setup(void **state)
 {
     lr_config *c = calloc(1, sizeof(*c));
 
-    if (!c || lr_config_defaults(c) < 0) {
+    if (!c || lr_config_defaults(c, lr_app_conf_sections) < 0) {
         free(c);
         return -1;
     }
@@ -107,7 +109,7 @@ static void test_defaults(void **state)
     lr_config_free(*state); /* twice is fine: it leaves the config zeroed */
     assert_null(((lr_config *)*state)->log_level);
     lr_config_free(&c);
-    assert_int_equal(lr_config_defaults(*state), 0);
+    assert_int_equal(lr_config_defaults(*state, lr_app_conf_sections), 0);
 }
 
 static void test_full_file(void **state)
@@ -255,7 +257,7 @@ static void expect_error(const char *yaml, const char *message)
     lr_config c;
     char err[512];
 
-    assert_int_equal(lr_config_defaults(&c), 0);
+    assert_int_equal(lr_config_defaults(&c, lr_app_conf_sections), 0);
     assert_int_equal(lr_config_load_string(&c, yaml, "t.yaml", err, sizeof(err)),
                      AVERROR(EINVAL));
     assert_string_equal(err, message);
@@ -532,7 +534,7 @@ static void test_no_memory(void **state)
     av_max_alloc(0); /* every av_malloc fails */
     assert_int_equal(lr_config_load_string(c, "lecture: cs101\n", "m.yaml", err, sizeof(err)),
                      AVERROR(ENOMEM));
-    assert_int_equal(lr_config_defaults(&d), AVERROR(ENOMEM));
+    assert_int_equal(lr_config_defaults(&d, lr_app_conf_sections), AVERROR(ENOMEM));
     av_max_alloc(INT_MAX);
     assert_null(d.log_level);
     check_defaults(c);
@@ -546,7 +548,7 @@ static void test_samples(void **state)
     char err[512];
 
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        assert_int_equal(lr_config_defaults(&c), 0);
+        assert_int_equal(lr_config_defaults(&c, lr_app_conf_sections), 0);
         if (lr_config_load_file(&c, files[i], err, sizeof(err)) < 0)
             fail_msg("%s", err);
         if (i == 0) {
@@ -794,7 +796,7 @@ static void test_ingest_lecture_errors(void **state)
         lr_config c;
         char err[256];
 
-        assert_int_equal(lr_config_defaults(&c), 0);
+        assert_int_equal(lr_config_defaults(&c, lr_app_conf_sections), 0);
         assert_int_equal(lr_config_load_string(&c, "ingest:\n  lectures: [{ name: a }]\n"
                                                     "  listen: srt://h:1\n", "a.yaml", err,
                                                sizeof(err)), 0);
@@ -874,6 +876,37 @@ static void test_load_changes_nothing_else(void **state)
     expect_link_settings(&builtin);
 }
 
+/* A config knows only the sections it was made with: without the roles'
+ * the shared keys still load, and a role's key is unknown. */
+static void test_sections(void **state)
+{
+    const lr_conf_section *const ingest_only[] = { &lr_ingest_conf_section, NULL };
+    lr_config c;
+    char err[256];
+
+    assert_int_equal(lr_config_defaults(&c, NULL), 0);
+    assert_string_equal(c.lecture, "demo");
+    assert_int_equal(c.link.latency_floor_ms, 120);
+    assert_null(c.egress.http);
+    assert_int_equal(c.transcode.nb_rungs, 0);
+    assert_int_equal(lr_config_load_string(&c, "lecture: a\nlink: { overhead_pct: 30 }\n",
+                                           "s.yaml", err, sizeof(err)), 0);
+    assert_int_equal(c.link.overhead_pct, 30);
+    assert_int_equal(lr_config_load_string(&c, "egress:\n  http: x:1\n", "s.yaml", err,
+                                           sizeof(err)), AVERROR(EINVAL));
+    assert_string_equal(err, "s.yaml:1: unknown key 'egress'");
+    lr_config_free(&c);
+
+    assert_int_equal(lr_config_defaults(&c, ingest_only), 0);
+    assert_string_equal(c.ingest.links[0], "srt://127.0.0.1:9000");
+    assert_null(c.transcode.listen);
+    assert_int_equal(lr_config_load_string(&c, "ingest: { stall_ms: 200 }\ntranscode: ~\n",
+                                           "s.yaml", err, sizeof(err)), AVERROR(EINVAL));
+    assert_string_equal(err, "s.yaml:2: unknown key 'transcode'");
+    assert_int_equal(c.ingest.stall_ms, 1000);
+    lr_config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -900,6 +933,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_defaults, setup, teardown),
         cmocka_unit_test(test_ingest_lecture_errors),
         cmocka_unit_test_setup_teardown(test_load_changes_nothing_else, setup, teardown),
+        cmocka_unit_test(test_sections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
