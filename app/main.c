@@ -64,7 +64,7 @@ static void command_usage(const struct command *cmd)
                "Example: samples/transcode.yaml\n");
     else if (!strcmp(cmd->name, "egress"))
         printf("Keys: egress.listen, egress.http (HOST:PORT), egress.playlist_segments,\n"
-               "egress.keep_segments, egress.target_duration, egress.assets_dir, link.*.\n"
+               "egress.keep_segments, egress.assets_dir, link.*.\n"
                "Example: samples/egress.yaml\n");
     else if (!strcmp(cmd->name, "transcode-file"))
         printf("usage: lecture-relay transcode-file [--config FILE] INPUT OUTPUT.ts\n"

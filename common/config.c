@@ -432,10 +432,25 @@ static size_t edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
+/* Keys an earlier version had, with what to do instead: a file written for
+ * it gets told, not just "unknown key". */
+static const struct {
+    const char *path, *instead;
+} removed_keys[] = {
+    { "egress.target_duration", "the egress learns the segment duration from the keyframes "
+                                "it receives (transcode.segment_duration, or the source's GOP "
+                                "in passthrough): delete the line" },
+};
+
 static int unknown_key(walker *w, const lr_conf_opt *t, const yaml_node_t *key, const char *path)
 {
     const char *best = NULL;
     size_t best_d = 3; /* suggest only near misses */
+
+    for (size_t i = 0; i < sizeof(removed_keys) / sizeof(removed_keys[0]); i++)
+        if (!strcmp(path, removed_keys[i].path))
+            return fail(w, line_of(key), "key '%s' is no more: %s", path,
+                        removed_keys[i].instead);
 
     for (; t->name; t++) {
         size_t d = edit_distance(scalar(key), t->name);

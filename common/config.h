@@ -86,7 +86,6 @@ typedef struct lr_egress_conf {
     char  *http;              /* host:port of the HTTP server */
     int    playlist_segments; /* segments listed in a live media playlist */
     int    keep_segments;     /* segments kept in memory per rendition */
-    double target_duration;   /* expected segment duration, seconds */
     int    feeds_per_lecture; /* links one lecture may arrive on at once (redundant
                                  feeds, egress/feeds.h); 1..LR_MAX_FEEDS */
     char  *assets_dir;        /* folder holding hls.min.js for the player page */

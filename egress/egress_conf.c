@@ -32,7 +32,6 @@ static const lr_conf_opt egress_opts[] = {
     INT("playlist_segments", lr_egress_conf, playlist_segments, 6, 3, 100, 0),
     [EGRESS_KEEP_SEGMENTS] =
     INT("keep_segments", lr_egress_conf, keep_segments, 30, 3, 10000, 0),
-    DBL("target_duration", lr_egress_conf, target_duration, 2.0, 0.5, 10),
     INT("feeds_per_lecture", lr_egress_conf, feeds_per_lecture, 2, 1, 4, 0),
     STR("assets_dir", lr_egress_conf, assets_dir, LR_SOURCE_DIR "/node_modules/hls.js/dist",
         lr_conf_check_nonempty, "a folder path", LR_OPT_PATH),

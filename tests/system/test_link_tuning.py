@@ -94,7 +94,7 @@ def border(tmp_path_factory):
             "audio_only": False,
             "rungs": [{"name": "360p", "width": 640, "height": 360, "bitrate_kbps": 600}],
         },
-        "egress": {"listen": f"srt://127.0.0.1:{egress_port}", "target_duration": 1.0},
+        "egress": {"listen": f"srt://127.0.0.1:{egress_port}"},
     })
     demo = Demo(conf)
     try:

@@ -118,7 +118,7 @@ def test_either_feed_going_dark_costs_nothing(tmp_path):
                       {"name": "240p", "width": 426, "height": 240, "bitrate_kbps": 300}],
         },
         # the whole test in the window, so every segment can be checked
-        "egress": {"listen": f"srt://127.0.0.1:{egress_port}", "target_duration": SEGMENT_S,
+        "egress": {"listen": f"srt://127.0.0.1:{egress_port}",
                    "playlist_segments": 100, "keep_segments": 100},
     })
     demo = Demo(conf)
@@ -213,7 +213,7 @@ def test_killing_either_of_two_transcoders_costs_nothing(tmp_path):
             "rungs": [{"name": "360p", "width": 640, "height": 360, "bitrate_kbps": 600},
                       {"name": "240p", "width": 426, "height": 240, "bitrate_kbps": 300}],
         },
-        "egress": {"target_duration": SEGMENT_S, "playlist_segments": 100,
+        "egress": {"playlist_segments": 100,
                    "keep_segments": 100},
     })
     tconfs = [Config(tmp_path, deep_merge(base.data, {"transcode": {

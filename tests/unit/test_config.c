@@ -96,7 +96,6 @@ static void check_defaults(const lr_config *c)
     assert_string_equal(c->egress.http, "127.0.0.1:8080");
     assert_int_equal(c->egress.playlist_segments, 6);
     assert_int_equal(c->egress.keep_segments, 30);
-    assert_true(c->egress.target_duration == 2.0);
     assert_string_equal(c->egress.assets_dir, LR_SOURCE_DIR "/node_modules/hls.js/dist");
 }
 
@@ -158,7 +157,6 @@ static void test_full_file(void **state)
     assert_string_equal(c->egress.http, "[::1]:8443");
     assert_int_equal(c->egress.playlist_segments, 10);
     assert_int_equal(c->egress.keep_segments, 10);
-    assert_true(c->egress.target_duration == 4.0);
     assert_string_equal(c->egress.assets_dir, "/srv/hls.js");
 }
 
@@ -314,9 +312,14 @@ static void test_out_of_range(void **state)
     expect_error("link:\n  latency_ms: 10\n",
                  "t.yaml:2: key 'link.latency_ms': expected auto or an integer between 20 and 8000, "
                  "got '10'");
-    expect_error("egress:\n\n  target_duration: 10.5\n",
-                 "t.yaml:3: key 'egress.target_duration': expected a number between 0.5 and "
-                 "10, got '10.5'");
+    expect_error("egress:\n\n  part_duration: 10.5\n",
+                 "t.yaml:3: key 'egress.part_duration': expected a number between 0 and "
+                 "2, got '10.5'");
+    /* a key an earlier version had says what to do instead */
+    expect_error("egress:\n  target_duration: 2.0\n",
+                 "t.yaml:2: key 'egress.target_duration' is no more: the egress learns the "
+                 "segment duration from the keyframes it receives (transcode.segment_duration, "
+                 "or the source's GOP in passthrough): delete the line");
     expect_error("transcode:\n  audio_bitrate_kbps: 99999999999999999999\n",
                  "t.yaml:2: key 'transcode.audio_bitrate_kbps': expected an integer between "
                  "16 and 512, got '99999999999999999999'");
