@@ -10,6 +10,7 @@
 #include <libavutil/mem.h>
 
 #include "common/log.h"
+#include "common/pktq.h"
 #include "common/stop.h"
 #include "common/streamid.h"
 
@@ -31,15 +32,13 @@ typedef struct stream {
     AVPacket *last_key;        /* video: the last whole keyframe published */
 } stream;
 
-typedef struct backlog {
-    AVPacket *pkt[BACKLOG_MAX];  /* ring, dts ascending */
-    int       head, count;
-} backlog;
+/* A feed's backlog of one stream: dts ascending, on the ladder's clock. */
+static const lr_pktq_opts backlog_opts = { .max_pkts = BACKLOG_MAX, .full = LR_PKTQ_DROP_OLDEST };
 
 typedef struct feed {
     int        live;
     int        map[MAX_STREAMS];    /* its stream index -> ladder stream; -1 unused */
-    backlog   *queued[MAX_STREAMS]; /* by ladder stream; allocated when needed */
+    lr_pktq   *queued[MAX_STREAMS]; /* its backlog by ladder stream; allocated when needed */
     int64_t    arrived[MAX_STREAMS]; /* by ladder stream: lr_now_ns() of its last packet */
 } feed;
 
@@ -56,6 +55,7 @@ struct lr_feeds {
     int64_t         logged_switch_ms;   /* one log line per switch, not per stream */
     int64_t         damaged[LR_DAMAGE_KINDS];
     int64_t         logged_damage_ms;
+    AVPacket       *ref;                /* a reference on its way to a backlog */
 };
 
 /* ---- the ladder's streams ------------------------------------------------ */
@@ -84,25 +84,10 @@ static int best_audio(const AVFormatContext *ifmt)
     return av_find_best_stream((AVFormatContext *)ifmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
 }
 
-/* Frees the oldest queued packet. */
-static void backlog_pop(backlog *b)
-{
-    av_packet_free(&b->pkt[b->head]);
-    b->head = (b->head + 1) % BACKLOG_MAX;
-    b->count--;
-}
-
-static void backlog_clear(backlog *b)
-{
-    while (b && b->count)
-        backlog_pop(b);
-}
-
 static void feed_reset(feed *fd)
 {
     for (int s = 0; s < MAX_STREAMS; s++) {
-        backlog_clear(fd->queued[s]);
-        av_freep(&fd->queued[s]);
+        lr_pktq_free(&fd->queued[s]);
         fd->map[s] = -1;
         fd->arrived[s] = 0;
     }
@@ -265,11 +250,11 @@ static int damaged(const AVPacket *pkt)
 static const AVPacket *whole_copy(lr_feeds *f, int s, int except, int64_t d)
 {
     for (int k = 0; k < f->max_feeds; k++) {
-        const backlog *b = f->feeds[k].queued[s];
+        const lr_pktq *b = f->feeds[k].queued[s];
+        const AVPacket *q;
         if (k == except || !f->feeds[k].live || !b)
             continue;
-        for (int i = 0; i < b->count; i++) {
-            const AVPacket *q = b->pkt[(b->head + i) % BACKLOG_MAX];
+        for (int i = 0; (q = lr_pktq_peek(b, i)); i++) {
             if (q->dts == d && !damaged(q))
                 return q;
             if (q->dts > d)
@@ -348,14 +333,14 @@ static void publish_whole(lr_feeds *f, int s, int id, const AVPacket *pkt, int64
 /* Publishes a feed's backlog of stream s that follows what was published. */
 static void drain(lr_feeds *f, int s, feed *fd)
 {
-    backlog *b = fd->queued[s];
+    lr_pktq *b = fd->queued[s];
+    const AVPacket *q;
 
-    while (b && b->count) {
-        AVPacket *q = b->pkt[b->head];
+    while (b && (q = lr_pktq_peek(b, 0))) {
         int64_t d = q->dts;   /* unwrapped when queued */
         if (f->streams[s].last == AV_NOPTS_VALUE || d > f->streams[s].last)
             publish_whole(f, s, fd - f->feeds, q, d, 0);
-        backlog_pop(b);
+        lr_pktq_drop(b, 1);
     }
 }
 
@@ -371,22 +356,22 @@ static void follow(lr_feeds *f, int s, int to, const char *why)
 
 static void enqueue(lr_feeds *f, int s, feed *fd, const AVPacket *pkt, int64_t d, int64_t shift)
 {
-    backlog *b = fd->queued[s];
-    AVPacket *q;
+    lr_pktq *b = fd->queued[s];
+    const AVPacket *first;
 
-    if (!b && !(b = fd->queued[s] = av_mallocz(sizeof(*b))))
+    if (!b && lr_pktq_alloc(&backlog_opts, &f->lock, &fd->queued[s]) < 0)
         return;
+    b = fd->queued[s];
     /* what the followed feed published since is of no more use */
-    while (b->count && b->pkt[b->head]->dts <= f->streams[s].last)
-        backlog_pop(b);
-    if (b->count == BACKLOG_MAX)
-        backlog_pop(b);
-    if (!(q = av_packet_clone(pkt)))
+    while ((first = lr_pktq_peek(b, 0)) && first->dts <= f->streams[s].last)
+        lr_pktq_drop(b, 1);
+    if (av_packet_ref(f->ref, pkt) < 0)
         return;
-    q->dts = d;  /* unwrapped like what was published */
-    if (q->pts != AV_NOPTS_VALUE)
-        q->pts += shift;
-    b->pkt[(b->head + b->count++) % BACKLOG_MAX] = q;
+    f->ref->dts = d;  /* unwrapped like what was published */
+    if (f->ref->pts != AV_NOPTS_VALUE)
+        f->ref->pts += shift;
+    if (lr_pktq_send(b, f->ref) < 0)  /* full: the oldest goes */
+        av_packet_unref(f->ref);
 }
 
 void lr_feeds_packet(lr_feeds *f, int id, const AVPacket *pkt)
@@ -451,8 +436,8 @@ void lr_feeds_leave(lr_feeds *f, int id)
             continue;
         /* the live feed furthest ahead: the longest backlog */
         for (int k = 0; k < f->max_feeds; k++) {
-            const backlog *b = f->feeds[k].queued[s];
-            int n = b ? b->count : 0;
+            const lr_pktq *b = f->feeds[k].queued[s];
+            int n = b ? lr_pktq_count(b) : 0;
             if (f->feeds[k].live && n > ahead) {
                 next = k;
                 ahead = n;
@@ -503,8 +488,10 @@ int lr_feeds_alloc(lr_packager *pk, const char *lecture, int max_feeds, lr_feeds
 {
     lr_feeds *f = av_mallocz(sizeof(*f));
 
-    if (!f)
+    if (!f || !(f->ref = av_packet_alloc())) {
+        av_free(f);
         return AVERROR(ENOMEM);
+    }
     pthread_mutex_init(&f->lock, NULL);
     f->pk = pk;
     av_strlcpy(f->lecture, lecture, sizeof(f->lecture));
@@ -524,6 +511,7 @@ void lr_feeds_free(lr_feeds **pf)
     for (int i = 0; i < LR_MAX_FEEDS; i++)
         feed_reset(&f->feeds[i]);
     free_keys(f);
+    av_packet_free(&f->ref);
     pthread_mutex_destroy(&f->lock);
     av_freep(pf);
 }

@@ -15,6 +15,7 @@
 #include "common/backoff.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/pktq.h"
 #include "common/stop.h"
 #include "hls_state.h"
 #include "source.h"
@@ -51,9 +52,7 @@ struct lr_feed {
     AVCodecParameters *par[LR_FEED_NB];
     char             name[1100];
     int64_t          window_ns, window_bytes, window_frames;  /* for the rates */
-    AVPacket        *queue[QUEUE_CAP];
-    int              head, count;
-    int64_t          queued_bytes;
+    lr_pktq         *queue;          /* for the lecture: DROP_OLDEST, see enqueue */
     lr_feed_stats    stats;
 };
 
@@ -69,62 +68,55 @@ static int is_file(const char *url)
 
 /* ---- the queue (lock held) --------------------------------------------- */
 
-static AVPacket *at(const lr_feed *f, int i)
+static const AVPacket *at(const lr_feed *f, int i)
 {
-    return f->queue[(f->head + i) % QUEUE_CAP];
+    return lr_pktq_peek(f->queue, i);
 }
 
-static void drop_front(lr_feed *f, int n)
+static int is_key(const AVPacket *p)
 {
-    for (int i = 0; i < n && f->count; i++) {
-        AVPacket *p = f->queue[f->head];
-        f->queued_bytes -= p->size;
-        av_packet_free(&p);
-        f->queue[f->head] = NULL;
-        f->head = (f->head + 1) % QUEUE_CAP;
-        f->count--;
-    }
-}
-
-static void clear(lr_feed *f)
-{
-    drop_front(f, f->count);
+    return p && p->stream_index == LR_FEED_VIDEO && (p->flags & AV_PKT_FLAG_KEY);
 }
 
 static int front_is_key(const lr_feed *f)
 {
-    const AVPacket *p = f->count ? at(f, 0) : NULL;
-    return p && p->stream_index == LR_FEED_VIDEO && (p->flags & AV_PKT_FLAG_KEY);
+    return is_key(at(f, 0));
 }
 
 /* Off the link: what a switch to this feed would start with. */
-static void trim_standby(lr_feed *f, const AVPacket *last)
+static void trim_standby(lr_feed *f)
 {
+    int n = lr_pktq_count(f->queue);
+    const AVPacket *last = at(f, n - 1);
+
+    if (!last)
+        return;
     if (f->par[LR_FEED_VIDEO]) {
-        if (last->stream_index == LR_FEED_VIDEO && (last->flags & AV_PKT_FLAG_KEY))
-            drop_front(f, f->count - 1);
+        if (is_key(last))
+            lr_pktq_drop(f->queue, n - 1);
         else if (!front_is_key(f))
-            drop_front(f, f->count);  /* no keyframe yet: nothing to start on */
+            lr_pktq_flush(f->queue);  /* no keyframe yet: nothing to start on */
     } else {
-        while (f->count > 1 && last->dts - at(f, 0)->dts > AUDIO_ONLY_KEEP)
-            drop_front(f, 1);
+        while (lr_pktq_count(f->queue) > 1 && last->dts - at(f, 0)->dts > AUDIO_ONLY_KEEP)
+            lr_pktq_drop(f->queue, 1);
     }
 }
 
+/* Moves pkt's reference into the queue. Full, the oldest go: on the link
+ * that means the link is stuck (counted); off it, a GOP too long to keep,
+ * and trim_standby then waits for the next keyframe. */
 static void enqueue(lr_feed *f, AVPacket *pkt)
 {
-    if (f->count == QUEUE_CAP || f->queued_bytes + pkt->size > QUEUE_BYTES) {
-        /* On the link this means the link is stuck: lose the oldest. Off
-         * it, a GOP this long can't be kept: start again at the next key. */
-        if (f->on_link)
-            f->stats.dropped++;
-        drop_front(f, f->on_link ? 1 : f->count);
+    int dropped = lr_pktq_send(f->queue, pkt);
+
+    if (dropped < 0) {  /* ENOMEM */
+        av_packet_unref(pkt);
+        return;
     }
-    f->queue[(f->head + f->count) % QUEUE_CAP] = pkt;
-    f->count++;
-    f->queued_bytes += pkt->size;
-    if (!f->on_link)
-        trim_standby(f, pkt);
+    if (f->on_link)
+        f->stats.dropped += dropped;
+    else
+        trim_standby(f);
 }
 
 /* ---- the session ------------------------------------------------------- */
@@ -176,7 +168,7 @@ static void session_begin(lr_feed *f, lr_source *src, int map[], int nb_map)
     for (int i = 0; i < nb_map; i++)
         map[i] = i == best[LR_FEED_VIDEO] ? LR_FEED_VIDEO : i == best[LR_FEED_AUDIO] ? LR_FEED_AUDIO : -1;
     pthread_mutex_lock(f->lock);
-    clear(f);
+    lr_pktq_flush(f->queue);
     for (int k = 0; k < LR_FEED_NB; k++) {
         avcodec_parameters_free(&f->par[k]);
         if (best[k] >= 0 && (f->par[k] = avcodec_parameters_alloc()) &&
@@ -328,7 +320,6 @@ static void *feed_thread(void *arg)
         while ((ret = lr_source_read(src, pkt)) >= 0) {
             const AVFormatContext *ifmt = lr_source_format(src);
             int k = pkt->stream_index < (int)FF_ARRAY_ELEMS(map) ? map[pkt->stream_index] : -1;
-            AVPacket *q;
 
             if (k < 0) {
                 av_packet_unref(pkt);
@@ -340,13 +331,9 @@ static void *feed_thread(void *arg)
             pthread_mutex_lock(f->lock);
             pkt->pos = f->session;
             count(f, pkt->size, k == LR_FEED_VIDEO, lr_now_ns());
-            if ((q = av_packet_alloc()))
-                av_packet_move_ref(q, pkt);
-            if (q)
-                enqueue(f, q);
+            enqueue(f, pkt);
             pthread_cond_broadcast(f->cond);
             pthread_mutex_unlock(f->lock);
-            av_packet_unref(pkt);
         }
         if (lr_stop_requested(&f->stop))
             ret = AVERROR_EXIT;
@@ -371,6 +358,8 @@ static void *feed_thread(void *arg)
 int lr_feed_start(const lr_feed_spec *spec, pthread_mutex_t *lock, pthread_cond_t *cond,
                   lr_feed **out)
 {
+    const lr_pktq_opts qo = { .max_pkts = QUEUE_CAP, .max_bytes = QUEUE_BYTES,
+                              .full = LR_PKTQ_DROP_OLDEST };
     lr_feed *f = av_mallocz(sizeof(*f));
     int ret;
 
@@ -382,6 +371,10 @@ int lr_feed_start(const lr_feed_spec *spec, pthread_mutex_t *lock, pthread_cond_
     f->pending_sock = -1;
     lr_stop_init(&f->stop);
     lr_stop_init(&f->abandon);
+    if ((ret = lr_pktq_alloc(&qo, lock, &f->queue)) < 0) {
+        lr_feed_stop(&f);
+        return ret;
+    }
     if ((ret = pthread_create(&f->thread, NULL, feed_thread, f))) {
         lr_feed_stop(&f);
         return AVERROR(ret);
@@ -407,7 +400,7 @@ void lr_feed_stop(lr_feed **pf)
     if (f->pending_sock >= 0)
         lr_link_close_socket(f->pending_sock);
     lr_rtmp_conn_free(&f->pending_rtmp);
-    clear(f);
+    lr_pktq_free(&f->queue);
     for (int k = 0; k < LR_FEED_NB; k++)
         avcodec_parameters_free(&f->par[k]);
     lr_stop_destroy(&f->abandon);
@@ -465,24 +458,27 @@ const char *lr_feed_end_reason(const lr_feed *f)
 
 int lr_feed_queued(const lr_feed *f)
 {
-    return f->count;
+    return lr_pktq_count(f->queue);
 }
 
 int lr_feed_ready(const lr_feed *f, int64_t now_ns, int stall_ms)
 {
-    if (!f->live || !f->count || now_ns - f->stats.last_pkt_ns > (int64_t)stall_ms * 1000000)
+    if (!f->live || !lr_pktq_count(f->queue) ||
+        now_ns - f->stats.last_pkt_ns > (int64_t)stall_ms * 1000000)
         return 0;
     return !f->par[LR_FEED_VIDEO] || front_is_key(f);
 }
 
 int64_t lr_feed_queue_span(const lr_feed *f)
 {
-    return f->count ? at(f, f->count - 1)->dts - at(f, 0)->dts : 0;
+    int n = lr_pktq_count(f->queue);
+    return n ? at(f, n - 1)->dts - at(f, 0)->dts : 0;
 }
 
 int64_t lr_feed_queue_last_dts(const lr_feed *f)
 {
-    return f->count ? at(f, f->count - 1)->dts : AV_NOPTS_VALUE;
+    int n = lr_pktq_count(f->queue);
+    return n ? at(f, n - 1)->dts : AV_NOPTS_VALUE;
 }
 
 int64_t lr_feed_session_age(const lr_feed *f, int64_t now_ns)
@@ -492,25 +488,26 @@ int64_t lr_feed_session_age(const lr_feed *f, int64_t now_ns)
 
 void lr_feed_set_on_link(lr_feed *f, int on)
 {
+    int n = lr_pktq_count(f->queue);
+
     f->on_link = on;
-    if (!on && f->count) {
+    if (!on && n) {
         /* Back to standby: keep from the latest keyframe. */
         int key = -1;
-        for (int i = 0; i < f->count; i++)
-            if (at(f, i)->stream_index == LR_FEED_VIDEO && (at(f, i)->flags & AV_PKT_FLAG_KEY))
+        for (int i = 0; i < n; i++)
+            if (is_key(at(f, i)))
                 key = i;
         if (f->par[LR_FEED_VIDEO])
-            drop_front(f, key >= 0 ? key : f->count);
+            lr_pktq_drop(f->queue, key >= 0 ? key : n);
     }
 }
 
 int lr_feed_seek_key_after(lr_feed *f, int64_t after, int64_t window)
 {
-    for (int i = 0; i < f->count; i++) {
+    for (int i = 0; i < lr_pktq_count(f->queue); i++) {
         const AVPacket *p = at(f, i);
-        if (p->stream_index == LR_FEED_VIDEO && (p->flags & AV_PKT_FLAG_KEY) &&
-            p->dts > after && p->dts <= after + window) {
-            drop_front(f, i);
+        if (is_key(p) && p->dts > after && p->dts <= after + window) {
+            lr_pktq_drop(f->queue, i);
             return 1;
         }
     }
@@ -519,18 +516,7 @@ int lr_feed_seek_key_after(lr_feed *f, int64_t after, int64_t window)
 
 int lr_feed_take(lr_feed *f, AVPacket *pkt)
 {
-    AVPacket *p;
-
-    if (!f->count)
-        return AVERROR(EAGAIN);
-    p = f->queue[f->head];
-    f->queue[f->head] = NULL;
-    f->head = (f->head + 1) % QUEUE_CAP;
-    f->count--;
-    f->queued_bytes -= p->size;
-    av_packet_move_ref(pkt, p);
-    av_packet_free(&p);
-    return 0;
+    return lr_pktq_receive(f->queue, pkt, LR_PKTQ_NONBLOCK);
 }
 
 const AVCodecParameters *lr_feed_codecpar(const lr_feed *f, int kind)

@@ -1,6 +1,9 @@
 /* transcode/frameq.h — a bounded queue of reference-counted AVFrames from the
  * decoding thread to one rung's encoding thread. Full policy: the sender
- * waits (the slowest rung paces decoding). Used by pipeline.c and rung.c. */
+ * waits (the slowest rung paces decoding). Used by pipeline.c and rung.c.
+ * Packets have their own queue (common/pktq.h); frames stay here: they need
+ * neither its byte bound nor its keyframe gate, and one queue of both would
+ * need per-type callbacks (FFmpeg's ThreadQueue) for one user in one role. */
 #ifndef LR_TRANSCODE_FRAMEQ_H
 #define LR_TRANSCODE_FRAMEQ_H
 
