@@ -1,9 +1,10 @@
 /* ingest/uplinks.h — one lecture's links to its transcoders (ingest.link: one
  * URL, or a list for redundant transcoders). Each link has its own thread,
- * bounded queue, MPEG-TS muxer and reconnects with backoff, so a dead, slow
- * or reconnecting transcoder never stalls the lecture or the other links.
- * While a link is down it keeps only what it needs to start again: the
- * packets from the newest video keyframe on. Called by lecture.c. */
+ * bounded queue, MPEG-TS muxer and reconnects with backoff
+ * (common/outlinks.h), so a dead, slow or reconnecting transcoder never
+ * stalls the lecture or the other links. While a link is down it keeps only
+ * what it needs to start again: the packets from the newest video keyframe
+ * on. Called by lecture.c. */
 #ifndef LR_INGEST_UPLINKS_H
 #define LR_INGEST_UPLINKS_H
 

@@ -1,175 +1,26 @@
-/* transcode/fanout.c — see fanout.h. */
+/* transcode/fanout.c — see fanout.h. The links themselves are
+ * common/outlinks.c's; here is what each egress's carries: the ladder's TS,
+ * its rungs resuming at keyframes (after the passed-through rung's, see
+ * before_lead), and adaptive shedding (shed.h) with the pacing that goes
+ * with it. */
 #include "fanout.h"
 
-#include <pthread.h>
-#include <time.h>
+#include <inttypes.h>
+#include <string.h>
 
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
-#include "common/backoff.h"
-#include "common/link.h"
 #include "common/log.h"
-#include "common/streamid.h"
-#include "common/ts_mux.h"
+#include "common/outlinks.h"
 #include "ladder_mux.h"
 #include "shed.h"
-
-#include <string.h>
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 #define QUEUE_PACKETS  4096
-#define QUEUE_BYTES    (16 << 20)  /* about 25 s of a 5 Mb/s ladder */
-#define MAX_STREAMS    (LR_MAX_RUNGS + 1)
-
-typedef struct output {
-    lr_fanout       *f;
-    const char      *url;
-    pthread_t        thread;
-    int              started;
-
-    /* under f->lock */
-    AVPacket        *queue[QUEUE_PACKETS];  /* a ring */
-    int              head, count;
-    size_t           bytes;
-    int              up;                    /* connected: packets are queued */
-    int              want_key[MAX_STREAMS]; /* a rung resumes at its next keyframe */
-    int64_t          lead_key;              /* passthrough: rung 0's first keyframe, or NOPTS */
-    AVRational       lead_tb;
-    int              shed;                  /* top rungs not sent (shed.h) */
-    int64_t          lost_full, lost_down, sent, shed_pkts;
-    pthread_cond_t   wake;
-} output;
-
-struct lr_fanout {
-    const lr_config *c;
-    char             lecture[LR_LECTURE_NAME_MAX + 1];
-    lr_pipeline     *pipe;
-    lr_stop         *stop;
-    int              nb_streams, nb_video;
-    pthread_mutex_t  lock;
-    int              ending;
-    int              nb_outputs;
-    output           outputs[LR_MAX_LINKS];
-};
-
-static void drop_queue(output *o)
-{
-    while (o->count) {
-        av_packet_free(&o->queue[o->head]);
-        o->head = (o->head + 1) % QUEUE_PACKETS;
-        o->count--;
-    }
-    o->bytes = 0;
-}
-
-/* Under the lock: from now on each rung starts at its next keyframe. */
-static void resync(output *o)
-{
-    for (int s = 0; s < o->f->nb_video; s++)
-        o->want_key[s] = 1;
-    o->lead_key = AV_NOPTS_VALUE;
-}
-
-/* Passthrough sends rung 0 (the source) as the packets come in, ahead of
- * the encoded rungs' frames of the same moment: after a resync, rung 0 may
- * start a GOP later than they would, and the egress would number their
- * segments one apart. So they start at the keyframe rung 0 started at. */
-static int before_lead(const output *o, const AVPacket *pkt, int stream, AVRational tb)
-{
-    if (stream == 0 || o->shed > 0 || !lr_pipeline_passthrough(o->f->pipe))
-        return 0;
-    return o->lead_key == AV_NOPTS_VALUE ||
-           av_compare_ts(pkt->pts, tb, o->lead_key, o->lead_tb) < 0;
-}
-
-int lr_fanout_write(void *opaque, AVPacket *pkt, int stream, AVRational tb)
-{
-    lr_fanout *f = opaque;
-    int key = !!(pkt->flags & AV_PKT_FLAG_KEY);
-
-    pkt->stream_index = stream;
-    pkt->time_base = tb;
-    pthread_mutex_lock(&f->lock);
-    for (int i = 0; i < f->nb_outputs; i++) {
-        output *o = &f->outputs[i];
-        AVPacket *copy;
-        if (!o->up) {
-            o->lost_down++;
-            continue;
-        }
-        if (stream < o->shed) {  /* rungs are largest first */
-            o->shed_pkts++;
-            continue;
-        }
-        if (stream < f->nb_video && o->want_key[stream] &&
-            (!key || before_lead(o, pkt, stream, tb))) {
-            o->lost_full++;  /* still recovering from an overflow */
-            continue;
-        }
-        if (o->count == QUEUE_PACKETS || o->bytes + (size_t)pkt->size > QUEUE_BYTES) {
-            lr_warn("lecture=%s egress %s is not keeping up: its queue is full, %d packets "
-                    "dropped; it resumes at the next keyframe", f->lecture, o->url, o->count + 1);
-            o->lost_full += o->count + 1;
-            drop_queue(o);
-            resync(o);
-            continue;
-        }
-        if (!(copy = av_packet_clone(pkt))) {
-            o->lost_full++;
-            continue;
-        }
-        if (stream < f->nb_video && o->want_key[stream] && stream == 0) {
-            o->lead_key = pkt->pts;
-            o->lead_tb = tb;
-        }
-        if (stream < f->nb_video)
-            o->want_key[stream] = 0;
-        o->queue[(o->head + o->count++) % QUEUE_PACKETS] = copy;
-        o->bytes += (size_t)copy->size;
-        pthread_cond_signal(&o->wake);
-    }
-    pthread_mutex_unlock(&f->lock);
-    av_packet_unref(pkt);
-    return 0;
-}
-
-/* Under the lock. */
-static int others_up(const output *o)
-{
-    for (int i = 0; i < o->f->nb_outputs; i++)
-        if (&o->f->outputs[i] != o && o->f->outputs[i].up)
-            return 1;
-    return 0;
-}
-
-/* Connects the link and starts the ladder's TS on it. Without the lock. */
-static int connect_output(output *o, AVIOContext **pb, AVFormatContext **oc)
-{
-    lr_fanout *f = o->f;
-    lr_link_opts lo = { f->c->link.latency_ms, f->c->link.passphrase };
-    char sid[128];
-    int sock, ret;
-
-    if ((ret = lr_streamid_format(sid, sizeof(sid), f->lecture, "publish")) < 0 ||
-        (ret = lr_link_connect(o->url, sid, &lo, f->stop, &sock)) < 0 ||
-        (ret = lr_link_avio_open(sock, 1, f->stop, 0, pb)) < 0)
-        return ret;
-    if ((ret = lr_ladder_mux_open(*pb, f->pipe, f->c->transcode.audio_only, oc)) < 0) {
-        lr_error("lecture=%s cannot start the ladder link to %s: %s", f->lecture, o->url,
-                 av_err2str(ret));
-        lr_link_avio_close(pb);
-    }
-    return ret;
-}
-
-static void disconnect(AVIOContext **pb, AVFormatContext **oc, int trailer)
-{
-    lr_ts_mux_end(oc, trailer);
-    lr_link_avio_close(pb);
-}
+#define QUEUE_BYTES    (16 << 20) /* about 25 s of a 5 Mb/s ladder */
 
 /* What the link wrote over the last second, from snapshots of its byte
  * count at the last checks. */
@@ -178,6 +29,90 @@ typedef struct wire_rate {
     int64_t bytes[RATE_CHECKS], at[RATE_CHECKS];
     int     n;
 } wire_rate;
+
+typedef struct output {
+    /* under the links' lock */
+    int        shed;     /* top rungs not sent (shed.h) */
+    int64_t    lead_key; /* passthrough: the pts rung 0 resumed at */
+    AVRational lead_tb;
+    /* the link's thread's */
+    lr_shed   sh;
+    int64_t   next_check;
+    wire_rate rate;
+} output;
+
+struct lr_fanout {
+    const lr_config *c;
+    char             lecture[LR_LECTURE_NAME_MAX + 1];
+    lr_pipeline     *pipe;
+    int              nb_video;
+    char             up_note[32];
+    lr_outlinks     *ol;
+    output           outputs[LR_MAX_LINKS];
+};
+
+/* Passthrough sends rung 0 (the source) as the packets come in, ahead of
+ * the encoded rungs' frames of the same moment: after a resync, rung 0 may
+ * start a GOP later than they would, and the egress would number their
+ * segments one apart. So they start at the keyframe rung 0 started at
+ * (unknown while rung 0 itself waits for one). */
+static int before_lead(const lr_fanout *f, const output *o, const lr_outlink *l,
+                       const AVPacket *pkt)
+{
+    if (pkt->stream_index == 0 || o->shed > 0 || !lr_pipeline_passthrough(f->pipe))
+        return 0;
+    return lr_pktq_wants_key(l->queue, 0) ||
+           av_compare_ts(pkt->pts, pkt->time_base, o->lead_key, o->lead_tb) < 0;
+}
+
+/* Under the lock, for each link that is up. A rung waiting for its keyframe
+ * is refused by the queue until one comes (pktq.h). */
+static lr_outlink_take admit(void *opaque, lr_outlink *l, const AVPacket *pkt)
+{
+    lr_fanout *f = opaque;
+    output    *o = &f->outputs[l->index];
+    int        s = pkt->stream_index;
+
+    if (s < o->shed) /* rungs are largest first */
+        return LR_OUTLINK_SKIP;
+    if (s < f->nb_video && lr_pktq_wants_key(l->queue, s) && (pkt->flags & AV_PKT_FLAG_KEY)) {
+        if (before_lead(f, o, l, pkt))
+            return LR_OUTLINK_REFUSE;
+        if (s == 0) {
+            o->lead_key = pkt->pts;
+            o->lead_tb = pkt->time_base;
+        }
+    }
+    return LR_OUTLINK_QUEUE;
+}
+
+static int open_ladder(void *opaque, lr_outlink *l, AVIOContext *pb, AVFormatContext **oc)
+{
+    lr_fanout *f = opaque;
+    int        ret = lr_ladder_mux_open(pb, f->pipe, f->c->transcode.audio_only, oc);
+
+    if (ret < 0)
+        lr_error("lecture=%s cannot start the ladder link to %s: %s", f->lecture, l->url,
+                 av_err2str(ret));
+    return ret;
+}
+
+/* Under the lock: a new link starts with the whole ladder, each rung at its
+ * next keyframe. */
+static void link_up(void *opaque, lr_outlink *l, int others_up)
+{
+    lr_fanout *f = opaque;
+    output    *o = &f->outputs[l->index];
+
+    o->shed = 0;
+    lr_shed_init(&o->sh, f->nb_video);
+    o->rate.n = 0;
+    /* The egress can only start at a keyframe. An extra one would cut a
+     * short segment at every other egress: with others up, this one waits
+     * for the next scheduled keyframe instead (a segment at most). */
+    if (!others_up)
+        lr_pipeline_force_keyframe(f->pipe);
+}
 
 /* Returns the rate in kb/s, 0 until the window is full. */
 static int64_t wire_kbps(wire_rate *r, AVIOContext *pb, int64_t now)
@@ -203,29 +138,30 @@ static int64_t wire_kbps(wire_rate *r, AVIOContext *pb, int64_t now)
 /* Twice a second: sheds a rung from this link, or restores one, as its
  * path's health says (shed.h). Without the lock. Returns the change (+1 a
  * rung shed, -1 one restored, 0 none). */
-static int adapt(output *o, AVIOContext *pb, lr_shed *sh, int64_t *next_check,
-                 wire_rate *rate)
+static int adapt(lr_fanout *f, lr_outlink *l, AVIOContext *pb)
 {
-    lr_fanout *f = o->f;
+    output        *o = &f->outputs[l->index];
+    lr_shed       *sh = &o->sh;
     lr_link_health h;
-    int64_t now = lr_now_ns(), carried_kbps;
-    int change;
+    int64_t        now = lr_now_ns(), carried_kbps;
+    int            change;
 
-    if (now < *next_check || !f->c->transcode.adaptive_shedding || f->nb_video < 2)
+    if (now < o->next_check || !f->c->transcode.adaptive_shedding || f->nb_video < 2)
         return 0;
-    *next_check = now + LR_SHED_CHECK_NS;
+    o->next_check = now + LR_SHED_CHECK_NS;
     if (lr_link_avio_health(pb, &h) < 0)
         return 0;
     change = lr_shed_check(sh, &h, now);
     lr_debug("lecture=%s path to %s: RTT %.0f ms (%.0f on its own), %d ms waiting for "
-             "acknowledgement of %d ms latency, %lld acks", f->lecture, o->url, h.rtt_ms,
-             sh->min_rtt, h.send_buffer_ms, h.latency_ms, (long long)h.acks);
-    pthread_mutex_lock(&f->lock);
+             "acknowledgement of %d ms latency, %lld acks",
+             f->lecture, l->url, h.rtt_ms, sh->min_rtt, h.send_buffer_ms, h.latency_ms,
+             (long long)h.acks);
+    lr_outlinks_lock(f->ol);
     o->shed = sh->shed;
-    if (change < 0)
-        o->want_key[sh->shed] = 1;  /* back from its next keyframe */
-    pthread_mutex_unlock(&f->lock);
-    carried_kbps = wire_kbps(rate, pb, now);
+    if (change < 0) /* back from its next keyframe */
+        lr_pktq_want_key(l->queue, UINT64_C(1) << sh->shed);
+    lr_outlinks_unlock(f->ol);
+    carried_kbps = wire_kbps(&o->rate, pb, now);
     if (sh->shed && carried_kbps)
         lr_link_avio_pace(pb, carried_kbps * SHED_PACE_PCT / 100);
     else if (change < 0 && !sh->shed)
@@ -235,134 +171,85 @@ static int adapt(output *o, AVIOContext *pb, lr_shed *sh, int64_t *next_check,
     if (change > 0)
         lr_warn("lecture=%s the path to %s can't carry the ladder (RTT %.0f ms, %.0f ms on its "
                 "own; %d ms waiting for acknowledgement): rung %s no longer sent on it",
-                f->lecture, o->url, h.rtt_ms, sh->min_rtt, h.send_buffer_ms,
+                f->lecture, l->url, h.rtt_ms, sh->min_rtt, h.send_buffer_ms,
                 lr_pipeline_rung(f->pipe, sh->shed - 1)->name);
     else
         lr_info("lecture=%s the path to %s has been calm for %.0f s: rung %s sent on it again",
-                f->lecture, o->url, (double)sh->hold_ns / 1e9,
+                f->lecture, l->url, (double)sh->hold_ns / 1e9,
                 lr_pipeline_rung(f->pipe, sh->shed)->name);
     return change;
 }
 
-static void *output_thread(void *arg)
+static int write_ladder(void *opaque, lr_outlink *l, AVFormatContext *oc, AVIOContext *pb,
+                        AVPacket *pkt)
 {
-    output *o = arg;
-    lr_fanout *f = o->f;
-    AVIOContext *pb = NULL;
-    AVFormatContext *oc = NULL;
-    lr_backoff backoff;
-    lr_shed shed;
-    int64_t next_check = 0;
-    wire_rate rate = { .n = 0 };
+    lr_fanout *f = opaque;
+    lr_shed   *sh = &f->outputs[l->index].sh;
+    int        ret;
 
-    lr_backoff_init(&backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 1);
-    pthread_mutex_lock(&f->lock);
-    while (!lr_stop_requested(f->stop)) {
-        if (!oc) {
-            if (f->ending)
-                break;
-            if (lr_now_ns() < backoff.retry_at) {
-                lr_cond_wait_until(&o->wake, &o->f->lock, backoff.retry_at);
-                continue;
-            }
-            pthread_mutex_unlock(&f->lock);
-            int ret = connect_output(o, &pb, &oc);
-            pthread_mutex_lock(&f->lock);
-            if (ret < 0) {
-                lr_backoff_failed(&backoff, lr_now_ns());
-                continue;
-            }
-            lr_backoff_succeeded(&backoff);
-            o->up = 1;
-            o->shed = 0;  /* a new link starts with the whole ladder */
-            lr_shed_init(&shed, f->nb_video);
-            rate.n = 0;
-            resync(o);
-            /* The egress can only start at a keyframe. An extra one would cut a
-             * short segment at every other egress: with others up, this one
-             * waits for the next scheduled keyframe instead (a segment at most). */
-            if (!others_up(o))
-                lr_pipeline_force_keyframe(f->pipe);
-            lr_info("lecture=%s ladder link up to %s (%d rungs)", f->lecture, o->url,
-                    f->nb_video);
-            continue;
-        }
-        if (!o->count) {
-            if (f->ending)
-                break;
-            lr_cond_wait_until(&o->wake, &o->f->lock, 0);
-            continue;
-        }
-        AVPacket *pkt = o->queue[o->head];
-        o->head = (o->head + 1) % QUEUE_PACKETS;
-        o->count--;
-        o->bytes -= (size_t)pkt->size;
-        pthread_mutex_unlock(&f->lock);
+    av_packet_rescale_ts(pkt, pkt->time_base, oc->streams[pkt->stream_index]->time_base);
+    /* The interleaver holds every stream's packets until each stream has
+     * one, up to 10 s: a shed rung sends none, so while rungs are shed the
+     * packets go out as they come (each stream's in order, all TS needs). */
+    ret = sh->shed ? av_write_frame(oc, pkt) : av_interleaved_write_frame(oc, pkt);
+    if (ret >= 0 && adapt(f, l, pb) > 0 && sh->shed == 1)
+        ret = av_interleaved_write_frame(oc, NULL); /* what it held, out now */
+    return ret;
+}
 
-        av_packet_rescale_ts(pkt, pkt->time_base, oc->streams[pkt->stream_index]->time_base);
-        /* The interleaver holds every stream's packets until each stream has
-         * one, up to 10 s: a shed rung sends none, so while rungs are shed the
-         * packets go out as they come (each stream's in order, all TS needs). */
-        int ret = shed.shed ? av_write_frame(oc, pkt) : av_interleaved_write_frame(oc, pkt);
-        av_packet_free(&pkt);
-        if (ret >= 0 && adapt(o, pb, &shed, &next_check, &rate) > 0 && shed.shed == 1)
-            ret = av_interleaved_write_frame(oc, NULL);  /* what it held, out now */
+static const lr_outlinks_ops fanout_ops = {
+    .admit = admit,
+    .open = open_ladder,
+    .up = link_up,
+    .write = write_ladder,
+};
 
-        pthread_mutex_lock(&f->lock);
-        if (ret >= 0 || ret == AVERROR(EINVAL)) {  /* EINVAL: the muxer refused it, logged */
-            o->sent++;
-            continue;
-        }
-        o->up = 0;
-        o->lost_down += o->count;
-        drop_queue(o);
-        pthread_mutex_unlock(&f->lock);
-        if (ret != AVERROR_EXIT)
-            lr_warn("lecture=%s ladder link to %s broke: %s; reconnecting", f->lecture, o->url,
-                    av_err2str(ret));
-        disconnect(&pb, &oc, 0);
-        pthread_mutex_lock(&f->lock);
-        lr_backoff_failed(&backoff, lr_now_ns());
-    }
-    o->up = 0;
-    drop_queue(o);
-    pthread_mutex_unlock(&f->lock);
-    disconnect(&pb, &oc, 1);  /* the trailer, then the link lingers until all is delivered */
-    return NULL;
+int lr_fanout_write(void *opaque, AVPacket *pkt, int stream, AVRational tb)
+{
+    lr_fanout *f = opaque;
+
+    pkt->stream_index = stream;
+    pkt->time_base = tb;
+    lr_outlinks_write(f->ol, pkt);
+    av_packet_unref(pkt);
+    return 0;
 }
 
 int lr_fanout_start(const lr_config *c, const char *lecture, lr_pipeline *pipe, lr_stop *stop,
                     lr_fanout **out)
 {
-    lr_fanout *f = av_mallocz(sizeof(*f));
-    pthread_condattr_t attr;
-    int ret = 0;
+    lr_fanout       *f = av_mallocz(sizeof(*f));
+    lr_outlinks_opts o = {
+        .lecture = lecture,
+        .urls = (const char *const *)c->transcode.links,
+        .nb_links = c->transcode.nb_links,
+        .link = lr_link_opts_of(&c->link),
+        .stop = stop,
+        .backoff_min_ms = BACKOFF_MIN_MS,
+        .backoff_max_ms = BACKOFF_MAX_MS,
+        .max_pkts = QUEUE_PACKETS,
+        .max_bytes = QUEUE_BYTES,
+        .name = "ladder link",
+        .peer = "egress",
+    };
+    int ret;
 
     if (!f)
         return AVERROR(ENOMEM);
     f->c = c;
     av_strlcpy(f->lecture, lecture, sizeof(f->lecture));
     f->pipe = pipe;
-    f->stop = stop;
     f->nb_video = lr_pipeline_nb_rungs(pipe);
-    pthread_mutex_init(&f->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);  /* lr_now_ns's clock */
-    for (int i = 0; i < c->transcode.nb_links; i++) {
-        output *o = &f->outputs[f->nb_outputs++];
-        o->f = f;
-        o->url = c->transcode.links[i];
-        pthread_cond_init(&o->wake, &attr);
-    }
-    pthread_condattr_destroy(&attr);
-    for (int i = 0; i < f->nb_outputs && ret == 0; i++) {
-        ret = -pthread_create(&f->outputs[i].thread, NULL, output_thread, &f->outputs[i]);
-        f->outputs[i].started = ret == 0;
-    }
-    if (ret < 0) {
-        lr_fanout_finish(&f);
+    snprintf(f->up_note, sizeof(f->up_note), " (%d rungs)", f->nb_video);
+    o.up_note = f->up_note;
+    if ((ret = lr_outlinks_start(&o, &fanout_ops, f, &f->ol)) < 0) {
+        av_free(f);
         return ret;
     }
+    /* One run, as long as the lecture: every rung is a key stream. */
+    lr_outlinks_lock(f->ol);
+    lr_outlinks_begin_run(f->ol, (UINT64_C(1) << f->nb_video) - 1, "the lecture began");
+    lr_outlinks_unlock(f->ol);
     *out = f;
     return 0;
 }
@@ -373,23 +260,17 @@ void lr_fanout_finish(lr_fanout **pf)
 
     if (!f)
         return;
-    pthread_mutex_lock(&f->lock);
-    f->ending = 1;
-    for (int i = 0; i < f->nb_outputs; i++)
-        pthread_cond_signal(&f->outputs[i].wake);
-    pthread_mutex_unlock(&f->lock);
-    for (int i = 0; i < f->nb_outputs; i++) {
-        output *o = &f->outputs[i];
-        if (o->started)
-            pthread_join(o->thread, NULL);
-        if (o->lost_full || o->lost_down || o->shed_pkts)
+    lr_outlinks_drain(f->ol);
+    for (int i = 0; i < lr_outlinks_nb_links(f->ol); i++) {
+        lr_outlink_stats st;
+        lr_outlinks_get_stats(f->ol, i, &st);
+        if (st.lost_full || st.lost_key || st.lost_down || st.skipped)
             lr_info("lecture=%s egress %s: %" PRId64 " packets sent, %" PRId64 " lost to a "
                     "full queue (a slow egress), %" PRId64 " while its link was down, %" PRId64
-                    " of rungs shed for its path", f->lecture, o->url, o->sent, o->lost_full,
-                    o->lost_down, o->shed_pkts);
-        drop_queue(o);
-        pthread_cond_destroy(&o->wake);
+                    " of rungs shed for its path",
+                    f->lecture, f->c->transcode.links[i], st.sent, st.lost_full + st.lost_key,
+                    st.lost_down, st.skipped);
     }
-    pthread_mutex_destroy(&f->lock);
+    lr_outlinks_free(&f->ol);
     av_freep(pf);
 }

@@ -1,7 +1,8 @@
 /* transcode/fanout.h — one lecture's ladder to every egress in
  * transcode.link: each egress has its own thread, its own bounded queue, its
- * own MPEG-TS muxer and link, reconnected with backoff. The encoders only
- * ever queue: a slow, dead or reconnecting egress loses packets (counted and
+ * own MPEG-TS muxer and link, reconnected with backoff (common/outlinks.h),
+ * and sheds rungs its path can't carry (shed.h). The encoders only ever
+ * queue: a slow, dead or reconnecting egress loses packets (counted and
  * logged, resuming at the next keyframe of each rung), never stalls the
  * encoders or the other egress nodes. Called by transcode.c. */
 #ifndef LR_TRANSCODE_FANOUT_H
