@@ -3,7 +3,6 @@
  * while it connects or writes. */
 #include "outlinks.h"
 
-#include <inttypes.h>
 #include <time.h>
 
 #include <libavutil/avstring.h>
