@@ -31,8 +31,9 @@
                                    this many segments (HOLD-BACK is 3 target durations) */
 #define MAX_LISTED       20000  /* segments in one playlist, whatever the window */
 #define MIN_LISTED_CAP   64     /* a time-shift window's list starts this long and grows */
-#define LEARN_SEGS       3      /* the segment duration: the median of the reference's
-                                   newest this many whole segments */
+#define LEARN_SEGS       3      /* the segment duration: the longest of the reference's
+                                   newest this many whole segments... */
+#define LEARN_MIN        2      /* ...known once this many were seen */
 #define SEGMENT_MAX_AGE  86400
 #define PLAYLIST_MAX_AGE 1   /* the master and init sections */
 #define MEDIA_PLAYLIST_MAX_AGE 0  /* no-cache: an HTTP cache holds a second at least,
@@ -100,8 +101,10 @@ struct lr_packager {
      * transcoder's transcode.segment_duration, or the source's GOP in
      * passthrough), learned from the reference rendition's segments: the
      * first of each link may start anywhere in an interval and is not
-     * counted. Until it is known, no playlist is published. */
-    double         seg_s;          /* the median of learned[]; 0 until known */
+     * counted, and a keyframe the transcoder forces as a link comes up may
+     * cut the next one short, so the longest of the newest ones counts.
+     * Until it is known, no playlist is published. */
+    double         seg_s;          /* the longest of learned[]; 0 until known */
     double         learned[LEARN_SEGS];
     int            nb_learned;
     int            link_ref_segs;  /* the reference's segments in this link */
@@ -379,12 +382,6 @@ static double min_cut(const lr_packager *p)
     return p->seg_s * 0.2;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void set_seg_s(lr_packager *p, double seg_s)
 {
     int first = !p->seg_s;
@@ -409,31 +406,30 @@ static void set_seg_s(lr_packager *p, double seg_s)
  * (which starts wherever the link did), not one the link's end cut short. */
 static void learn(lr_packager *p, const lr_seg_output *o)
 {
-    double sorted[LEARN_SEGS];
+    double longest = 0;
 
     if (p->link_ending || o->gap_after || ++p->link_ref_segs < 2)
         return;
     memmove(p->learned, p->learned + 1, sizeof(p->learned) - sizeof(p->learned[0]));
     p->learned[LEARN_SEGS - 1] = o->duration;
     p->nb_learned = FFMIN(p->nb_learned + 1, LEARN_SEGS);
-    memcpy(sorted, p->learned + LEARN_SEGS - p->nb_learned, sizeof(double) * p->nb_learned);
-    qsort(sorted, (size_t)p->nb_learned, sizeof(double), cmp_double);
-    set_seg_s(p, sorted[p->nb_learned / 2]);
+    if (p->nb_learned < LEARN_MIN && !p->seg_s)
+        return;
+    for (int i = LEARN_SEGS - p->nb_learned; i < LEARN_SEGS; i++)
+        longest = FFMAX(longest, p->learned[i]);
+    set_seg_s(p, longest);
 }
 
 /* After a restart, the window restored from the recording tells the
- * duration until the link does: the median of its segments. */
+ * duration until the link does: the longest of its newest segments. */
 static void learn_from_window(lr_packager *p, const rendition *r)
 {
-    double sorted[LEARN_SEGS];
     int n = FFMIN(r->nb_segs, LEARN_SEGS);
 
-    if (n < 2)
+    if (n < LEARN_MIN)
         return;
-    for (int i = 0; i < n; i++)
-        sorted[i] = r->segs[r->nb_segs - n + i].duration;
-    qsort(sorted, (size_t)n, sizeof(double), cmp_double);
-    p->seg_s = sorted[n / 2];  /* quietly: nothing of this link yet */
+    for (int i = r->nb_segs - n; i < r->nb_segs; i++)
+        p->seg_s = FFMAX(p->seg_s, r->segs[i].duration);  /* quietly: nothing of this link yet */
     p->target_floor = lr_playlist_target_duration(r->segs, r->nb_segs, FFMAX(p->target_floor, 1));
 }
 

@@ -39,6 +39,10 @@ def test_link_timestamps_never_go_backwards(tmp_path):
         stdin=subprocess.DEVNULL, stdout=open(capture, "wb"), stderr=subprocess.DEVNULL)
     conf = Config(tmp_path, {
         "lecture": "cs101",
+        # A fixed latency: "auto" first probes the RTT with a handshake our
+        # listeners refuse, but srt-live-transmit accepts it as its one
+        # caller and, on a busy host, stayed taken by it for 20 s (CI).
+        "link": {"latency_ms": 120},
         "ingest": {
             "link": f"srt://127.0.0.1:{link_port}",
             "listen": f"srt://127.0.0.1:{push_port}",
@@ -111,8 +115,10 @@ def test_looped_file_is_seamless(tmp_path):
         [tool("srt-live-transmit"), "-q", "-a:yes",
          f"srt://127.0.0.1:{link_port}?mode=listener", "file://con"],
         stdin=subprocess.DEVNULL, stdout=open(capture, "wb"), stderr=subprocess.DEVNULL)
-    conf = Config(tmp_path, {"lecture": "cs101", "log_level": "debug", "ingest": {
-        "link": f"srt://127.0.0.1:{link_port}", "source": str(clip)}})
+    conf = Config(tmp_path, {"lecture": "cs101", "log_level": "debug",
+                             "link": {"latency_ms": 120},  # no RTT probe: see above
+                             "ingest": {"link": f"srt://127.0.0.1:{link_port}",
+                                        "source": str(clip)}})
     ingest = Demo(conf, args=["ingest", "--config", str(conf.path)])
     try:
         ingest.start_background()

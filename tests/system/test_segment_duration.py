@@ -42,11 +42,14 @@ def targets(texts):
 @pytest.mark.parametrize("seconds", [1, 4])
 def test_the_egress_takes_the_transcoders_segment_duration(start_demo, seconds):
     demo = start_demo({"transcode": {"segment_duration": seconds}})
-    texts = watch_from_the_start(demo, "360p", 4)
+    texts = watch_from_the_start(demo, "360p", 5)
     assert targets(texts) == {seconds}, [t[:200] for t in texts]
     segs = parse_media(texts[-1])["segments"]
-    # the first segment of the link may be cut anywhere in an interval
-    assert all(abs(s["duration"] - seconds) < 0.05 for s in segs[1:]), segs
+    # The first segments of a link may be short (it starts anywhere in an
+    # interval, and the transcoder forces a keyframe as the link comes up);
+    # none is longer, and then they keep the rhythm.
+    assert all(s["duration"] < seconds + 0.05 for s in segs), segs
+    assert all(abs(s["duration"] - seconds) < 0.05 for s in segs[-3:]), segs
     server_control = next(l for l in texts[-1].splitlines()
                           if l.startswith("#EXT-X-SERVER-CONTROL:"))
     assert re.search(rf"[:,]HOLD-BACK={3 * seconds:.3f}(,|$)", server_control), server_control
@@ -68,7 +71,8 @@ def test_passthrough_takes_the_sources_gop(start_demo, tmp_path):
                     "-c:a", "aac", "-f", "mpegts", str(src)], check=True, timeout=120)
     demo = start_demo({"ingest": {"source": str(src)},
                        "transcode": {"passthrough": True, "segment_duration": 2}})
-    texts = watch_from_the_start(demo, "720p", 3)
+    texts = watch_from_the_start(demo, "720p", 4)
     assert targets(texts) == {3}, [t[:200] for t in texts]
     segs = parse_media(texts[-1])["segments"]
-    assert all(abs(s["duration"] - 3.0) < 0.05 for s in segs[1:]), segs
+    assert all(s["duration"] < 3.05 for s in segs), segs
+    assert all(abs(s["duration"] - 3.0) < 0.05 for s in segs[-2:]), segs
