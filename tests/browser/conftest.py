@@ -17,9 +17,7 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """test_border.py last. scripts/test runs this suite beside the system
-    suite of the other lane, which ends about when this one is half done:
-    the border tests judge hls.js's playback over impaired paths to the
-    frame, and do it best on a host not also running a hundred other
-    lecture-relays (docs/testing.md)."""
+    """test_border.py last: the border tests judge hls.js's playback over
+    impaired paths to the frame, and whatever else still runs on the host
+    (scripts/test runs this suite alone, after both lanes) is then done."""
     items.sort(key=lambda item: item.fspath.basename == "test_border.py")
