@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "tmp_root.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -35,42 +37,14 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static void rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) < 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char *sub = av_asprintf("%s/%s", path, e->d_name);
-            rm_rf(sub);
-            av_free(sub);
-        }
-        if (d)
-            closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 static int setup_root(void **state)
 {
-    char tmpl[] = "/tmp/lr-recorder-XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    *state = av_strdup(tmpl);
-    return 0;
+    return tmp_root_make(state, "lr-recorder");
 }
 
 static int teardown_root(void **state)
 {
-    rm_rf(*state);
-    av_free(*state);
-    return 0;
+    return tmp_root_remove(state);
 }
 
 /* The content of segment seq of rendition number rend: a size and bytes
