@@ -13,6 +13,8 @@ static void on_conn_close(void *data)
         lr__http_ip_release(c->w->h, c->ip);
     if (c->refused)
         c->w->nb_refused--;
+    if (h2o_timeout_is_linked(&c->accept_timeout))
+        h2o_timeout_unlink(&c->accept_timeout);
     atomic_fetch_sub(&c->w->nb_conns, 1);
     h2o_linklist_unlink(&c->link);
     av_free(c);
@@ -104,12 +106,10 @@ static void accept_all(worker *w, h2o_socket_t *listener, int tls)
         sock->on_close.data = c;
         if (tls) {
             SSL_CTX *ctx = current_ssl_ctx(h);
-            w->accept_ctx.ssl_ctx = ctx;
-            h2o_accept(&w->accept_ctx, sock);
-            w->accept_ctx.ssl_ctx = NULL;
+            lr__http_accept_tls(c, ctx);
             SSL_CTX_free(ctx); /* the connection's SSL holds its own reference */
         } else {
-            h2o_accept(&w->accept_ctx, sock);
+            lr__http_accept_plain(c);
         }
     }
 }
@@ -617,6 +617,12 @@ int lr_http_start(const lr_egress_conf *conf, lr_store *store, lr_http **out)
     h->config.server_name = h2o_iovec_init(H2O_STRLIT("lecture-relay"));
     h->config.http1.req_timeout = 10000; /* a request's head must arrive within 10 s */
     h->config.http2.idle_timeout = 30000;
+    /* HTTP/2 starts only where http_h2guard.c can guard it: by prior
+     * knowledge or ALPN, never by an HTTP/1.1 Upgrade: h2c. */
+    h->config.http1.upgrade_to_http2 = 0;
+    /* GET, HEAD and OPTIONS only: a body is read and then refused (405), one
+     * over 16 KiB at once (413), not buffered up to libh2o's default 1 GiB */
+    h->config.max_request_entity_size = 16 * 1024;
     h->config.handshake_timeout = 10000;
     h2o_hostconf_t *host = h2o_config_register_host(&h->config,
                                                     h2o_iovec_init(H2O_STRLIT("default")), 65535);

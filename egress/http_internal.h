@@ -73,6 +73,34 @@
 
 typedef struct worker worker;
 
+/* HTTP/2 budgets (http_h2guard.c; docs/http.md, "HTTP/2 abuse"). */
+#define H2_RESET_BUDGET        32  /* streams a client may reset beyond those answered */
+#define H2_MAX_BLOCK_FRAMES    8   /* HEADERS + CONTINUATION frames of one header block */
+#define H2_CONTROL_BURST       200 /* control frames at once ... */
+#define H2_CONTROL_RATE        50  /* ... and a second, sustained */
+#define H2_SMALL_WINDOW_UPDATE 128 /* a WINDOW_UPDATE below this is a control frame */
+#define H2_MAX_UNFINISHED      4   /* requests open at once whose END_STREAM has not come */
+
+enum h2_abuse {
+    H2_ABUSE_RESETS, H2_ABUSE_HEADER_BLOCK, H2_ABUSE_CONTROL, H2_ABUSE_UNFINISHED,
+    H2_ABUSE_KINDS
+};
+
+struct st_h2o_http2_conn_t;
+
+/* What an HTTP/2 connection has spent of its budgets. */
+typedef struct lr_h2_guard {
+    ssize_t (*next)(struct st_h2o_http2_conn_t *, const uint8_t *, size_t, const char **);
+    uint64_t streams, resets;  /* opened by HEADERS; RST_STREAM from the client */
+    uint32_t last_stream;
+    uint32_t cancelled_ahead;  /* the stream being opened, when its RST_STREAM is read */
+    uint32_t block_bytes;      /* the header block being read */
+    int      block_frames, in_block;
+    int      preface_done;
+    double   tokens;           /* control frames */
+    uint64_t refilled_ms;
+} lr_h2_guard;
+
 typedef struct conn {
     h2o_linklist_t link;   /* in worker.conns */
     h2o_socket_t  *sock;
@@ -81,6 +109,9 @@ typedef struct conn {
     int            refused; /* over the per-IP cap, over TLS: every request gets 503 */
     int            shut;
     char           ip[INET6_ADDRSTRLEN];
+    struct timeval connected_at;
+    h2o_timeout_entry_t accept_timeout; /* until HTTP/1.1 or HTTP/2 is chosen */
+    lr_h2_guard    h2;
 } conn;
 
 typedef struct route_handler {
@@ -150,6 +181,9 @@ struct worker {
     atomic_uint_fast64_t       park_timeouts;
     atomic_int                 nb_conns;
     int                        nb_refused; /* TLS connections answered 503 (conn.refused) */
+    atomic_uint_fast64_t       h2_refused[H2_ABUSE_KINDS]; /* HTTP/2 connections sent GOAWAY */
+    atomic_uint_fast64_t       h2_cancelled; /* requests not rendered: their reset was read */
+    uint64_t                   h2_logged_ms; /* the last GOAWAY logged (one a second) */
 };
 
 typedef struct viewer_slot {
@@ -311,5 +345,12 @@ void lr__http_serve_preflight(lr_http *h, h2o_req_t *req);
 
 /* http.c */
 conn *lr__http_req_conn(h2o_req_t *req);
+
+/* http_h2guard.c: HTTP/1.1 or HTTP/2 for a new connection, and the
+ * HTTP/2 guard. */
+void lr__http_accept_plain(conn *c);
+void lr__http_accept_tls(conn *c, SSL_CTX *ctx);
+int lr__http_h2_cancelled(h2o_req_t *req, conn *c);
+const char *lr__http_h2_abuse_name(int kind);
 
 #endif

@@ -185,6 +185,21 @@ void lr__http_collect_http(void *opaque, AVBPrint *out)
     av_bprintf(out, "lr_http_park_timeouts_total %llu\n", (unsigned long long)timeouts);
     lr_metrics_family(out, "lr_http_connections", "gauge", "open client connections");
     av_bprintf(out, "lr_http_connections %d\n", conns);
+    lr_metrics_family(out, "lr_http2_refused_connections_total", "counter",
+                      "HTTP/2 connections sent GOAWAY for spending a budget (docs/http.md)");
+    for (int k = 0; k < H2_ABUSE_KINDS; k++) {
+        uint64_t n = 0;
+        for (int i = 0; i < h->nb_workers; i++)
+            n += atomic_load_explicit(&h->workers[i].h2_refused[k], memory_order_relaxed);
+        av_bprintf(out, "lr_http2_refused_connections_total{reason=\"%s\"} %llu\n",
+                   lr__http_h2_abuse_name(k), (unsigned long long)n);
+    }
+    uint64_t cancelled = 0;
+    for (int i = 0; i < h->nb_workers; i++)
+        cancelled += atomic_load_explicit(&h->workers[i].h2_cancelled, memory_order_relaxed);
+    lr_metrics_family(out, "lr_http2_cancelled_requests_total", "counter",
+                      "HTTP/2 requests not rendered: the client's RST_STREAM came with them");
+    av_bprintf(out, "lr_http2_cancelled_requests_total %llu\n", (unsigned long long)cancelled);
     lr__http_render_viewers(h, out);
 }
 

@@ -211,6 +211,12 @@ int lr__http_on_req(h2o_handler_t *self, h2o_req_t *req)
                                H2O_SEND_ERROR_KEEP_HEADERS | H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
         return 0;
     }
+    if (lr__http_h2_cancelled(req, c)) {  /* its RST_STREAM is already read */
+        atomic_fetch_add_explicit(&c->w->h2_cancelled, 1, memory_order_relaxed);
+        req->res.status = 204;
+        h2o_send_inline(req, "", 0);
+        return 0;
+    }
     if (headers_too_big(req)) {
         lr__http_send_error(req, 431, "Request Header Fields Too Large", ERROR_CC);
         return 0;
