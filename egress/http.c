@@ -15,6 +15,7 @@ static void on_conn_close(void *data)
         c->w->nb_refused--;
     if (h2o_timeout_is_linked(&c->accept_timeout))
         h2o_timeout_unlink(&c->accept_timeout);
+    av_freep(&c->h2.block);
     atomic_fetch_sub(&c->w->nb_conns, 1);
     h2o_linklist_unlink(&c->link);
     av_free(c);

