@@ -30,20 +30,19 @@ static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define FRAME_HEADER_LEN 9
 #define LOOK_AHEAD_FRAMES 8  /* frames after a HEADERS searched for its RST_STREAM */
 
-static const char *const ABUSE_TEXT[H2_ABUSE_KINDS] = {
-    [H2_ABUSE_RESETS]       = "more streams reset than answered",
-    [H2_ABUSE_HEADER_BLOCK] = "header block too long or too many fields",
-    [H2_ABUSE_CONTROL]      = "too many control frames",
-    [H2_ABUSE_UNFINISHED]   = "too many requests without their end",
+/* Each budget: its label in the metrics, and what the log and GOAWAY say. */
+static const struct {
+    const char *name, *text;
+} ABUSE[H2_ABUSE_KINDS] = {
+    [H2_ABUSE_RESETS]       = { "rapid_reset", "more streams reset than answered" },
+    [H2_ABUSE_HEADER_BLOCK] = { "header_block", "header block too long or too many fields" },
+    [H2_ABUSE_CONTROL]      = { "control_frames", "too many control frames" },
+    [H2_ABUSE_UNFINISHED]   = { "unfinished_requests", "too many requests without their end" },
 };
 
 const char *lr__http_h2_abuse_name(int kind)
 {
-    static const char *const names[H2_ABUSE_KINDS] = {
-        [H2_ABUSE_RESETS] = "rapid_reset", [H2_ABUSE_HEADER_BLOCK] = "header_block",
-        [H2_ABUSE_CONTROL] = "control_frames", [H2_ABUSE_UNFINISHED] = "unfinished_requests",
-    };
-    return names[kind];
+    return ABUSE[kind].name;
 }
 
 static uint32_t be24(const uint8_t *p)
@@ -295,10 +294,10 @@ static ssize_t guarded_read_expect(h2o_http2_conn_t *h2, const uint8_t *src, siz
                 c->w->h2_logged_ms = now;
                 lr_warn("http: HTTP/2 client %s: %s (%llu streams, %llu reset): GOAWAY "
                         "(lr_http2_refused_connections_total counts them)",
-                        c->ip[0] ? c->ip : "?", ABUSE_TEXT[abuse],
+                        c->ip[0] ? c->ip : "?", ABUSE[abuse].text,
                         (unsigned long long)g->streams, (unsigned long long)g->resets);
             }
-            *err_desc = ABUSE_TEXT[abuse];
+            *err_desc = ABUSE[abuse].text;
             return H2O_HTTP2_ERROR_ENHANCE_YOUR_CALM;
         }
     }
