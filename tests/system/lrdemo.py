@@ -234,6 +234,9 @@ class Config:
 # --------------------------------------------------------------------------
 # the program as a child process
 
+CREATED = []  # every Demo made during the current test (attach_stderr)
+
+
 class Demo:
     """`lecture-relay run --config FILE`, with stdout read by a thread and
     stderr collected in a file (shown when a test fails)."""
@@ -249,6 +252,7 @@ class Demo:
         self.base = None      # http://HOST:PORT
         self.stdout_lines = []
         self._lines = queue.Queue()
+        CREATED.append(self)
 
     # -- start / stop
     def start(self, deadline=WATCH_DEADLINE):
@@ -759,15 +763,20 @@ def demo(tmp_path_factory, request):
 
 
 def attach_stderr(item, report):
-    """pytest_runtest_makereport helper: on failure, add the demos' output."""
+    """pytest_runtest_makereport helper: on failure, add the output of the
+    demos the test used, including those it made and closed itself (their
+    log files stay), so a failure in CI carries the program's own account."""
+    if report.when == "teardown":
+        CREATED.clear()
     if report.when not in ("call", "setup") or not report.failed:
         return
     demos = list(getattr(item, "_lr_demos", None) or [])
     mod_demo = getattr(getattr(item, "module", None), "_lr_demo", None)
     if mod_demo is not None:
         demos.append(mod_demo)
+    demos += [d for d in CREATED if d not in demos]
     for i, demo in enumerate(demos):
-        if demo.proc is not None:
+        if demo.proc is not None or demo.stderr_path.exists():
             report.sections.append((f"lecture-relay #{i}", demo.describe()))
 
 

@@ -34,7 +34,12 @@ def test_any_codec_is_passed_on(tmp_path, kind):
     relay = Demo(Config(tmp_path, {
         **TS_SEGMENTS,
         "lecture": lecture,
-        "ingest": {"listen": f"srt://127.0.0.1:{port}",
+        # 3 s of silence before the push counts as lost, not 1: what this
+        # file checks is codecs, and on a loaded 2-core CI host an encoder
+        # paused for a second would end the session (CI read
+        # lr_ingest_source_up 0 once for the audio-only push; bench/failover
+        # and test_failover.py cover the stall itself)
+        "ingest": {"listen": f"srt://127.0.0.1:{port}", "stall_ms": 3000,
                    "lectures": [{"name": lecture, "sources": ["push"]}]},
     }))
     pub = None
