@@ -7,12 +7,15 @@
 #include <time.h>
 
 #include <libavformat/avformat.h>
+#include <libavutil/bprint.h>
 
 #include "common/config.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "conf.h"
+#include "common/streamid.h"
 #include "egress/token.h"
+#include "egress/url_sign.h"
 #include "lr_build_config.h"
 #include "roles.h"
 #include "transcode/transcode.h"
@@ -94,9 +97,54 @@ static long long parse_duration(const char *s)
     return -1;
 }
 
+/* egress.url_signing cdn_a or nginx: the page and the master, each with the
+ * signature of its own path (egress/url_sign.h). */
+static int print_query_signed(const lr_egress_conf *e, int kind, const char *lecture,
+                              long long expires, const char *ip, const char *uid, int bl,
+                              const char *base)
+{
+    lr_url_signer s = { .kind = kind, .key = e->token_secrets[0], .param = e->url_signing_param,
+                        .expires = expires };
+    static const char *const forms[][2] = { { "watch", "/watch/%s" },
+                                            { "master", "/live/%s/master.m3u8" } };
+
+    if (*ip) {
+        fprintf(stderr, "lecture-relay: sign-url: --ip needs egress.url_signing: path (a "
+                        "signature in the query is checked by a cache that can't bind it)\n");
+        return 2;
+    }
+    if (uid && (kind != LR_URL_SIGN_CDN_A || strlen(uid) > LR_URL_SIGN_UID_MAX ||
+                strspn(uid, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
+                    strlen(uid) || !*uid)) {
+        fprintf(stderr, "lecture-relay: sign-url: --uid is cdn_a's, 1-%d letters and digits\n",
+                LR_URL_SIGN_UID_MAX);
+        return 2;
+    }
+    snprintf(s.uid, sizeof(s.uid), "%s", uid ? uid : "0");
+    if (!lr_lecture_name_valid(lecture)) {
+        fprintf(stderr, "lecture-relay: sign-url: bad --lecture\n");
+        return 2;
+    }
+    for (int i = 0; i < 2; i++) {
+        char path[LR_LECTURE_NAME_MAX + 32];
+        AVBPrint q;
+        snprintf(path, sizeof(path), forms[i][1], lecture);
+        av_bprint_init(&q, 0, AV_BPRINT_SIZE_AUTOMATIC);
+        if (lr_url_sign(&s, path, strlen(path), NULL, &q) < 0 || !av_bprint_is_complete(&q)) {
+            av_bprint_finalize(&q, NULL);
+            fprintf(stderr, "lecture-relay: sign-url: could not sign %s\n", path);
+            return 1;
+        }
+        printf("%s: %.*s%s?%s\n", forms[i][0], bl, base, path, q.str);
+        av_bprint_finalize(&q, NULL);
+    }
+    return 0;
+}
+
 static int sign_url_main(int argc, char **argv)
 {
     const char *config_path = NULL, *lecture = NULL, *expires = NULL, *ip = "", *base = NULL;
+    const char *uid = NULL;
     char tok[LR_TOKEN_MAX_LEN + 1], err[512], def_base[300];
     lr_config conf = { 0 };
     int ret = 2;
@@ -106,13 +154,16 @@ static int sign_url_main(int argc, char **argv)
                          : !strcmp(argv[i], "--lecture") ? &lecture
                          : !strcmp(argv[i], "--expires") ? &expires
                          : !strcmp(argv[i], "--ip") ? &ip
+                         : !strcmp(argv[i], "--uid") ? &uid
                          : !strcmp(argv[i], "--base") ? &base : NULL;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: lecture-relay sign-url --config FILE --lecture L --expires 2h "
-                   "[--ip ADDR] [--base https://host]\n\n"
+                   "[--ip ADDR] [--uid ID] [--base https://host]\n\n"
                    "Prints the lecture's signed player page and master playlist URLs, valid\n"
                    "until the expiry (s, m, h, d suffixes), signed with the first of\n"
-                   "egress.token_secrets; --ip binds them to one viewer address.\n");
+                   "egress.token_secrets the way egress.url_signing says: path (a\n"
+                   "/t/<token>/ prefix; --ip binds it to one viewer address), cdn_a\n"
+                   "(?auth_key=..., --uid names the student) or nginx (?md5=...&expires=...).\n");
             return 0;
         }
         if (!dst || i + 1 >= argc) {
@@ -138,11 +189,6 @@ static int sign_url_main(int argc, char **argv)
         fprintf(stderr, "lecture-relay: sign-url: the configuration has no egress.token_secrets\n");
         goto end;
     }
-    if (lr_token_sign(conf.egress.token_secrets[0], lecture, (long long)time(NULL) + ttl, ip,
-                      tok, sizeof(tok)) < 0) {
-        fprintf(stderr, "lecture-relay: sign-url: bad --lecture or --ip\n");
-        goto end;
-    }
     if (!base) {
         snprintf(def_base, sizeof(def_base), "http://%s", conf.egress.http);
         base = def_base;
@@ -150,6 +196,17 @@ static int sign_url_main(int argc, char **argv)
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/')
         bl--;
+    int kind = lr_url_sign_kind_parse(conf.egress.url_signing);
+    if (kind != LR_URL_SIGN_PATH) {  /* signed in the query, each path its own */
+        ret = print_query_signed(&conf.egress, kind, lecture, (long long)time(NULL) + ttl, ip, uid,
+                                 (int)bl, base);
+        goto end;
+    }
+    if (lr_token_sign(conf.egress.token_secrets[0], lecture, (long long)time(NULL) + ttl, ip,
+                      tok, sizeof(tok)) < 0) {
+        fprintf(stderr, "lecture-relay: sign-url: bad --lecture or --ip\n");
+        goto end;
+    }
     printf("watch: %.*s/t/%s/watch/%s\n", (int)bl, base, tok, lecture);
     printf("master: %.*s/t/%s/live/%s/master.m3u8\n", (int)bl, base, tok, lecture);
     ret = 0;

@@ -81,6 +81,31 @@ typedef struct lr_transcode_conf {
     lr_rung_conf rungs[LR_MAX_RUNGS];
 } lr_transcode_conf;
 
+#define LR_MAX_PEERS    7   /* other egress nodes (steering pathways) */
+#define LR_MAX_PREFIXES 32  /* client address prefixes with preferred pathways */
+
+typedef struct lr_peer_conf {
+    char *pathway;  /* its PATHWAY-ID */
+    char *url;      /* its base URL as students reach it: https://sh.example.cn */
+} lr_peer_conf;
+
+typedef struct lr_prefix_conf {
+    char *prefix;   /* "10.1.0.0/16", "2001:db8::/32" */
+    int   nb_pathways;
+    char *pathways[LR_MAX_PEERS + 1]; /* most preferred first */
+} lr_prefix_conf;
+
+/* HLS Content Steering across egress nodes (egress/steering.h, docs/regions.md). */
+typedef struct lr_steering_conf {
+    char *pathway;          /* this node's PATHWAY-ID; "" no steering */
+    int   ttl;              /* seconds between a player's steering manifest reloads */
+    int   viewer_capacity;  /* more viewers than this and the node moves down; 0 none */
+    int   nb_peers;
+    lr_peer_conf peers[LR_MAX_PEERS];
+    int   nb_prefixes;
+    lr_prefix_conf prefixes[LR_MAX_PREFIXES];
+} lr_steering_conf;
+
 typedef struct lr_egress_conf {
     char  *listen;            /* srt://host:port where ladder links arrive */
     char  *http;              /* host:port of the HTTP server */
@@ -102,11 +127,15 @@ typedef struct lr_egress_conf {
     char  *tls_cert;          /* PEM certificate chain for tls_listen (reloaded on SIGHUP) */
     char  *tls_key;           /* its private key */
     char  *cors_origins;      /* Access-Control-Allow-Origin: "*" or space-separated origins */
-    int    require_token;     /* /live, /vod, /watch only through /t/<token>/... */
+    int    require_token;     /* /live, /vod, /watch only signed (/t/<token>/ or the query) */
+    char  *url_signing;       /* also accepted in the query, and written into playlists:
+                                 "path" (none), "cdn_a" or "nginx" (egress/url_sign.h) */
+    char  *url_signing_param; /* cdn_a's query parameter ("auth_key") */
     int    nb_token_secrets;  /* 0..LR_MAX_TOKEN_SECRETS; the first one signs */
     char  *token_secrets[LR_MAX_TOKEN_SECRETS];
     int    max_conns_per_ip;  /* 0: no cap */
     char  *recordings_dir;    /* <dir>/<lecture>/<id>/ served at /vod/; "" none */
+    lr_steering_conf steering;
 } lr_egress_conf;
 
 /* A role's section of the file (common/conf_table.h). */

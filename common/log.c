@@ -67,6 +67,13 @@ void lr_log(enum lr_log_level level, const char *fmt, ...)
  * the pieces gather per thread and go out as one line at the newline. The
  * line is named by what logged it, e.g. "mpegts" or "libx264", not just the
  * kind of context. */
+static _Thread_local int libraries_quiet;
+
+void lr_log_quiet_libraries(int quiet)
+{
+    libraries_quiet = quiet;
+}
+
 static void av_log_to_lr(void *avcl, int av_level, const char *fmt, va_list ap)
 {
     static _Thread_local char line[768];
@@ -81,6 +88,8 @@ static void av_log_to_lr(void *avcl, int av_level, const char *fmt, va_list ap)
           : av_level <= AV_LOG_WARNING ? LR_LOG_WARN
           : av_level <= AV_LOG_INFO    ? LR_LOG_DEBUG /* FFmpeg's info is chatty */
                                        : LR_LOG_DEBUG;
+    if (libraries_quiet)
+        level = LR_LOG_DEBUG;
     if ((int)level > atomic_load(&log_level))
         return;
     if (used < sizeof(line))

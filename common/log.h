@@ -8,6 +8,11 @@ enum lr_log_level { LR_LOG_ERROR = 0, LR_LOG_WARN, LR_LOG_INFO, LR_LOG_DEBUG };
 /* Parses "error|warn|info|debug"; returns 0 or AVERROR(EINVAL). */
 int  lr_log_parse_level(const char *name, enum lr_log_level *out);
 void lr_log_set_level(enum lr_log_level level);
+/* FFmpeg's messages from the calling thread go out as debug lines (1) or
+ * as their own level (0, the default): for a thread whose failures are
+ * reported once by its own lines (egress/steer_peers.c's polls). */
+void lr_log_quiet_libraries(int quiet);
+
 /* Routes av_log and libsrt logging into lr_log. Call once at start-up. */
 void lr_log_route_libraries(void);
 

@@ -9,6 +9,10 @@
 #include "lr_build_config.h"
 #include "common/conf_table.h"
 #include "egress/egress.h"
+#include "egress/steering.h"
+#include "egress/url_sign.h"
+
+#define PATHWAY_EXPECT "a pathway id: up to 32 of A-Z a-z 0-9 . _ -"
 
 static int check_segment_format(const char *s)
 {
@@ -16,12 +20,130 @@ static int check_segment_format(const char *s)
     return lr_conf_in_list(s, formats);
 }
 
+static int check_url_signing(const char *s)
+{
+    return lr_url_sign_kind_parse(s) >= 0;
+}
+
+/* what the CDNs accept as a parameter name: 1-100 of [A-Za-z0-9_] */
+static int check_param_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (!n || n > 100)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
+            return 0;
+    return 1;
+}
+
 static int check_token_secret(const char *s)
 {
     return strlen(s) >= 16;
 }
 
-enum { EGRESS_PLAYLIST_SEGMENTS = 2, EGRESS_KEEP_SEGMENTS = 3 }; /* in egress_opts */
+/* ---- egress.steering (egress/steering.h, docs/regions.md) ---- */
+
+static int check_pathway_id(const char *s)
+{
+    size_t n = strlen(s);
+    return n <= 32 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+                      == n;
+}
+
+static int check_nonempty_pathway_id(const char *s)
+{
+    return *s && check_pathway_id(s);
+}
+
+static int check_base_url(const char *s)
+{
+    return (!strncmp(s, "http://", 7) || !strncmp(s, "https://", 8)) && strlen(s) < 400 &&
+           !strpbrk(s, "?#\" \t\n");
+}
+
+static int check_cidr(const char *s)
+{
+    lr_cidr c;
+    return lr_cidr_parse(s, &c) == 0;
+}
+
+static const lr_conf_opt peer_opts[] = {
+    STR("pathway", lr_peer_conf, pathway, NULL, check_nonempty_pathway_id, PATHWAY_EXPECT,
+        LR_OPT_REQUIRED | LR_OPT_UNIQUE),
+    STR("url", lr_peer_conf, url, NULL, check_base_url, "http(s)://host[:port][/path]",
+        LR_OPT_REQUIRED | LR_OPT_UNIQUE),
+    { .name = NULL }
+};
+
+static const lr_conf_opt prefix_opts[] = {
+    STR("prefix", lr_prefix_conf, prefix, NULL, check_cidr,
+        "an address prefix: 10.1.0.0/16 or 2001:db8::/32", LR_OPT_REQUIRED),
+    { .name = "pathways", .type = LR_OPT_STRLIST, .offset = offsetof(lr_prefix_conf, pathways),
+      .count_offset = offsetof(lr_prefix_conf, nb_pathways), .max_elems = LR_MAX_PEERS + 1,
+      .check = check_nonempty_pathway_id, .expect = PATHWAY_EXPECT,
+      .flags = LR_OPT_ONE_OR_LIST | LR_OPT_REQUIRED },
+    { .name = NULL }
+};
+
+enum { STEERING_PATHWAY, STEERING_TTL, STEERING_CAPACITY, STEERING_PEERS, STEERING_PREFIXES };
+
+static int known_pathway(const lr_steering_conf *st, const char *id)
+{
+    if (!strcmp(st->pathway, id))
+        return 1;
+    for (int i = 0; i < st->nb_peers; i++)
+        if (!strcmp(st->peers[i].pathway, id))
+            return 1;
+    return 0;
+}
+
+static int validate_steering(const void *base, const int *lines, char *at, size_t at_size,
+                             char *why, size_t why_size)
+{
+    const lr_steering_conf *st = base;
+
+    if (!*st->pathway && (st->nb_peers || st->nb_prefixes)) {
+        snprintf(why, why_size, "peers and prefixes need this node's own pathway id");
+        return STEERING_PATHWAY;
+    }
+    for (int i = 0; i < st->nb_peers; i++)
+        if (!strcmp(st->peers[i].pathway, st->pathway)) {
+            snprintf(at, at_size, "[%d]", i);
+            snprintf(why, why_size, "a peer has this node's own pathway id '%s'", st->pathway);
+            return STEERING_PEERS;
+        }
+    for (int i = 0; i < st->nb_prefixes; i++)
+        for (int k = 0; k < st->prefixes[i].nb_pathways; k++)
+            if (!known_pathway(st, st->prefixes[i].pathways[k])) {
+                snprintf(at, at_size, "[%d].pathways[%d]", i, k);
+                snprintf(why, why_size, "'%s' is neither this node's pathway nor a peer's",
+                         st->prefixes[i].pathways[k]);
+                return STEERING_PREFIXES;
+            }
+    return -1;
+}
+
+static const lr_conf_opt steering_opts[] = {
+    [STEERING_PATHWAY] =
+    STR("pathway", lr_steering_conf, pathway, "", check_pathway_id, PATHWAY_EXPECT, 0),
+    [STEERING_TTL] = INT("ttl", lr_steering_conf, ttl, 10, 1, 3600, 0),
+    [STEERING_CAPACITY] =
+    INT("viewer_capacity", lr_steering_conf, viewer_capacity, 0, 0, 10000000, 0),
+    [STEERING_PEERS] =
+    { .name = "peers", .type = LR_OPT_LIST, .offset = offsetof(lr_steering_conf, peers),
+      .sub = peer_opts, .elem_size = sizeof(lr_peer_conf),
+      .count_offset = offsetof(lr_steering_conf, nb_peers), .max_elems = LR_MAX_PEERS },
+    [STEERING_PREFIXES] =
+    { .name = "prefixes", .type = LR_OPT_LIST, .offset = offsetof(lr_steering_conf, prefixes),
+      .sub = prefix_opts, .elem_size = sizeof(lr_prefix_conf),
+      .count_offset = offsetof(lr_steering_conf, nb_prefixes), .max_elems = LR_MAX_PREFIXES },
+    { .name = NULL }
+};
+
+enum { EGRESS_PLAYLIST_SEGMENTS = 2, EGRESS_KEEP_SEGMENTS = 3, EGRESS_URL_SIGNING = 4,
+       EGRESS_TOKEN_SECRETS = 5 }; /* in egress_opts */
 
 static const lr_conf_opt egress_opts[] = {
     STR("listen", lr_egress_conf, listen, "srt://127.0.0.1:9001", lr_conf_check_srt_url,
@@ -32,6 +154,17 @@ static const lr_conf_opt egress_opts[] = {
     INT("playlist_segments", lr_egress_conf, playlist_segments, 6, 3, 100, 0),
     [EGRESS_KEEP_SEGMENTS] =
     INT("keep_segments", lr_egress_conf, keep_segments, 30, 3, 10000, 0),
+    [EGRESS_URL_SIGNING] =
+    STR("url_signing", lr_egress_conf, url_signing, "path", check_url_signing,
+        "path, cdn_a or nginx", 0),
+    [EGRESS_TOKEN_SECRETS] =
+    { .name = "token_secrets", .type = LR_OPT_STRLIST,
+      .offset = offsetof(lr_egress_conf, token_secrets),
+      .count_offset = offsetof(lr_egress_conf, nb_token_secrets),
+      .max_elems = LR_MAX_TOKEN_SECRETS, .check = check_token_secret,
+      .expect = "secrets of at least 16 characters", .flags = LR_OPT_SECRET },
+    STR("url_signing_param", lr_egress_conf, url_signing_param, "auth_key", check_param_name,
+        "1-100 of A-Z a-z 0-9 _", 0),
     INT("feeds_per_lecture", lr_egress_conf, feeds_per_lecture, 2, 1, 4, 0),
     STR("assets_dir", lr_egress_conf, assets_dir, LR_SOURCE_DIR "/node_modules/hls.js/dist",
         lr_conf_check_nonempty, "a folder path", LR_OPT_PATH),
@@ -53,13 +186,10 @@ static const lr_conf_opt egress_opts[] = {
     STR("cors_origins", lr_egress_conf, cors_origins, "*", lr_conf_check_nonempty,
         "'*' or space-separated origins", 0),
     BOOL("require_token", lr_egress_conf, require_token, 0),
-    { .name = "token_secrets", .type = LR_OPT_STRLIST,
-      .offset = offsetof(lr_egress_conf, token_secrets),
-      .count_offset = offsetof(lr_egress_conf, nb_token_secrets),
-      .max_elems = LR_MAX_TOKEN_SECRETS, .check = check_token_secret,
-      .expect = "secrets of at least 16 characters", .flags = LR_OPT_SECRET },
     INT("max_conns_per_ip", lr_egress_conf, max_conns_per_ip, 0, 0, 1000000, 0),
     STR("recordings_dir", lr_egress_conf, recordings_dir, "", NULL, "a folder path", LR_OPT_PATH),
+    { .name = "steering", .type = LR_OPT_SECTION, .offset = offsetof(lr_egress_conf, steering),
+      .sub = steering_opts, .validate = validate_steering },
     { .name = NULL }
 };
 
@@ -67,12 +197,32 @@ static int validate_egress(const void *base, const int *lines, char *at, size_t 
                            char *why, size_t why_size)
 {
     const lr_egress_conf *e = base;
+    int kind = lr_url_sign_kind_parse(e->url_signing);
 
-    if (e->keep_segments >= e->playlist_segments)
-        return -1;
-    snprintf(why, why_size, "keep_segments (%d) must be >= playlist_segments (%d)",
-             e->keep_segments, e->playlist_segments);
-    return lines[EGRESS_KEEP_SEGMENTS] ? EGRESS_KEEP_SEGMENTS : EGRESS_PLAYLIST_SEGMENTS;
+    if (e->keep_segments < e->playlist_segments) {
+        snprintf(why, why_size, "keep_segments (%d) must be >= playlist_segments (%d)",
+                 e->keep_segments, e->playlist_segments);
+        return lines[EGRESS_KEEP_SEGMENTS] ? EGRESS_KEEP_SEGMENTS : EGRESS_PLAYLIST_SEGMENTS;
+    }
+    if (kind != LR_URL_SIGN_PATH && e->nb_token_secrets < 1) {
+        snprintf(why, why_size, "url_signing %s needs token_secrets (its keys)", e->url_signing);
+        return EGRESS_URL_SIGNING;
+    }
+    /* the keys the CDN consoles take: letters and digits, 6 to 32 (Alibaba
+     * Cloud) or 40 (Tencent Cloud) */
+    for (int i = 0; kind == LR_URL_SIGN_CDN_A && i < e->nb_token_secrets; i++) {
+        const char *k = e->token_secrets[i];
+        size_t n = strlen(k), ok = n <= 32;
+        for (size_t j = 0; ok && j < n; j++)
+            ok = (k[j] >= '0' && k[j] <= '9') || (k[j] >= 'a' && k[j] <= 'z') ||
+                 (k[j] >= 'A' && k[j] <= 'Z');
+        if (!ok) {
+            snprintf(why, why_size, "url_signing cdn_a: token secret %d must be 16 to 32 letters "
+                     "and digits (what the CDN consoles accept)", i + 1);
+            return EGRESS_TOKEN_SECRETS;
+        }
+    }
+    return -1;
 }
 
 const lr_conf_section lr_egress_conf_section = {
@@ -81,3 +231,4 @@ const lr_conf_section lr_egress_conf_section = {
 };
 
 LR_CONF_TABLE_FITS(egress_opts);
+LR_CONF_TABLE_FITS(steering_opts);

@@ -469,6 +469,7 @@ static void worker_destroy(worker *w)
 /* Frees everything; the loop threads, if any, must have exited. */
 static void destroy(lr_http *h)
 {
+    lr_steer_peers_stop(&h->peers);
     if (h->publish_cb_set)
         lr_store_set_publish_cb(h->store, NULL, NULL);
     if (h->metrics_handle > 0)
@@ -569,6 +570,10 @@ int lr_http_start(const lr_egress_conf *conf, lr_store *store, lr_http **out)
     if (!h)
         return AVERROR(ENOMEM);
     h->conf = conf;
+    /* (a section built by hand, as the unit tests do, may leave the newer keys NULL) */
+    h->url_sign_kind = conf->url_signing ? lr_url_sign_kind_parse(conf->url_signing) : -1;
+    if (h->url_sign_kind < 0)
+        h->url_sign_kind = LR_URL_SIGN_PATH;
     h->store = store;
     h->tls_port = -1;
     h->hup_pipe[0] = h->hup_pipe[1] = -1;
@@ -589,6 +594,10 @@ int lr_http_start(const lr_egress_conf *conf, lr_store *store, lr_http **out)
                 "/vod/ and /watch/ request will get 403");
 
     if ((ret = load_asset(h, conf->assets_dir)) < 0)
+        goto fail;
+    /* peers polled twice a TTL (at most every 2 s), answers within 1 s */
+    if ((ret = lr_steer_peers_start(&conf->steering, FFMIN(2000, conf->steering.ttl * 500), 1000,
+                                    &h->peers)) < 0)
         goto fail;
     h->player_config = av_buffer_create((uint8_t *)lr_player_config_js, lr_player_config_js_len,
                                         free_nothing, NULL, AV_BUFFER_FLAG_READONLY);

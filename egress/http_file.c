@@ -139,22 +139,28 @@ int lr__http_send_file(h2o_req_t *req, const char *path, const char *type, const
 
 /* ---- /vod/ -------------------------------------------------------------- */
 
-/* A recording's master playlist (written whole, atomically, small). */
-static AVBufferRef *read_small_file(const char *path)
+/* A playlist of a recording, whole (a master is small; a media playlist of
+ * a long lecture with its parts is a few hundred KiB). NULL when missing,
+ * empty or over max bytes. */
+static AVBufferRef *read_playlist_file(const char *path, size_t max)
 {
-    uint8_t tmp[65536];
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    ssize_t got = 0, n;
+    struct stat st;
     AVBufferRef *b = NULL;
+    size_t got = 0;
+    ssize_t n;
 
     if (fd < 0)
         return NULL;
-    while (got < (ssize_t)sizeof(tmp) &&
-           ((n = read(fd, tmp + got, sizeof(tmp) - got)) > 0 || (n < 0 && errno == EINTR)))
-        got += n > 0 ? n : 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (size_t)st.st_size <= max && (b = av_buffer_alloc(st.st_size))) {
+        while (got < b->size &&
+               ((n = read(fd, b->data + got, b->size - got)) > 0 || (n < 0 && errno == EINTR)))
+            got += n > 0 ? (size_t)n : 0;
+        if (got != b->size)  /* shorter than it said: being replaced; let the client retry */
+            av_buffer_unref(&b);
+    }
     close(fd);
-    if (got > 0 && got < (ssize_t)sizeof(tmp) && (b = av_buffer_alloc(got)))
-        memcpy(b->data, tmp, got);
     return b;
 }
 
@@ -192,12 +198,18 @@ void lr__http_serve_vod(lr_http *h, h2o_req_t *req, const char *rest, size_t len
     const char *cc = has_suffix(file->base, file->len, ".m3u8") ||
                      has_suffix(file->base, file->len, ".json") ? "public, max-age=2"
                                                                  : IMMUTABLE_CC;
-    if (nc == 3 && !strcmp(type, "application/vnd.apple.mpegurl")) {  /* the master */
-        AVBufferRef *b = read_small_file(path);
+    /* the master (rewritten for VLC), and any playlist whose URIs are
+     * signed one by one (url_sign.h); the rest straight from the file */
+    lr_url_signer s;
+    int is_playlist = !strcmp(type, "application/vnd.apple.mpegurl");
+    if (is_playlist && (nc == 3 || lr__http_query_signer(req, &s))) {
+        AVBufferRef *b = read_playlist_file(path, nc == 3 ? 65536 : MAX_ASSET_SIZE);
         if (!b)
             lr__http_send_404(req);
-        else
+        else if (nc == 3)
             lr__http_send_master(req, &b, cc);
+        else
+            lr__http_send_playlist(req, &b, cc);
         return;
     }
     if (lr__http_send_file(req, path, type, cc) < 0)

@@ -41,7 +41,11 @@
 #include "playlist.h"
 #include "recording_disk.h"
 #include "recordings_index.h"
+#include "steer_peers.h"
+#include "steering.h"
+#include "playlist_sign.h"
 #include "token.h"
+#include "url_sign.h"
 
 #define MAX_PATH_LEN      1024   /* longer paths: 414 */
 #define MAX_HEADER_BYTES  (16 * 1024) /* all request headers together: 431 */
@@ -203,6 +207,7 @@ typedef struct ip_count {
 
 struct lr_http {
     const lr_egress_conf      *conf;
+    int                        url_sign_kind; /* conf->url_signing (url_sign.h) */
     lr_store                  *store;
     AVBufferRef               *hls_js; /* NULL when the asset is missing */
     AVBufferRef               *player_config; /* lr_player_config_js, not copied */
@@ -220,6 +225,9 @@ struct lr_http {
 
     pthread_mutex_t            viewers_lock;
     viewer_slot               *viewers;
+    int                        viewers_counted; /* lr__http_viewers_total's, ... */
+    int64_t                    viewers_counted_at; /* ... at this second */
+    lr_steer_peers            *peers;  /* egress.steering's peers, polled; NULL none */
 
     pthread_mutex_t            ip_lock;
     ip_count                  *ips[IP_BUCKETS];
@@ -303,6 +311,8 @@ void lr__http_send_owned(h2o_req_t *req, char **body, size_t len, const char *co
 void lr__http_send_bprint(h2o_req_t *req, AVBPrint *bp, const char *content_type,
                           const char *cache_control);
 const char *lr__http_obj_cache_control(h2o_req_t *req, const lr_store_obj *obj);
+int lr__http_query_signer(h2o_req_t *req, lr_url_signer *s);
+void lr__http_send_playlist(h2o_req_t *req, AVBufferRef **text, const char *cache_control);
 void lr__http_send_store_obj(h2o_req_t *req, lr_store_obj *obj, const char *cc_override);
 
 /* http_file.c */
@@ -319,6 +329,7 @@ int lr__http_on_req(h2o_handler_t *self, h2o_req_t *req);
 void lr__http_viewer_seen(lr_http *h, const char *key, size_t key_len, const char *ip);
 void lr__http_render_viewers(lr_http *h, AVBPrint *out);
 int lr__http_ip_acquire(lr_http *h, const char *ip);
+int lr__http_viewers_total(lr_http *h);
 void lr__http_ip_release(lr_http *h, const char *ip);
 
 /* http_park.c */
@@ -336,6 +347,9 @@ void lr__http_send_master(h2o_req_t *req, AVBufferRef **whole, const char *cache
 void lr__http_serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len, const char *query,
                          size_t qlen);
 
+/* http_steer.c */
+void lr__http_serve_steering(lr_http *h, h2o_req_t *req, const char *rest, size_t len);
+void lr__http_serve_node(lr_http *h, h2o_req_t *req);
 /* http_pages.c */
 void lr__http_serve_watch(lr_http *h, h2o_req_t *req, const char *name, size_t len,
                           const char *prefix);

@@ -111,3 +111,22 @@ void lr__http_ip_release(lr_http *h, const char *ip)
     }
     pthread_mutex_unlock(&h->ip_lock);
 }
+
+/* Distinct (address, rendition) pairs seen in the last 30 s, counted at
+ * most once a second (the steering manifest asks on every reload). */
+int lr__http_viewers_total(lr_http *h)
+{
+    int64_t now = mono_s();
+    int n;
+
+    pthread_mutex_lock(&h->viewers_lock);
+    if (now != h->viewers_counted_at) {
+        h->viewers_counted = 0;
+        for (size_t i = 0; i < VIEWER_SLOTS; i++)
+            h->viewers_counted += h->viewers[i].hash && now - h->viewers[i].seen <= VIEWER_WINDOW_S;
+        h->viewers_counted_at = now;
+    }
+    n = h->viewers_counted;
+    pthread_mutex_unlock(&h->viewers_lock);
+    return n;
+}

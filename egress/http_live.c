@@ -120,6 +120,55 @@ static int is_libvlc(h2o_req_t *req)
                                 req->headers.entries[i].value.len, H2O_STRLIT("LibVLC")) != SIZE_MAX;
 }
 
+/* A peer's URI in a master with pathways, "https://sh.example.cn/live/...",
+ * with the request's "/t/<token>" put before its path: the token opens the
+ * lecture on every node that shares the secret. Relative URIs carry it already. */
+static int insert_token(void *opaque, const char *uri, size_t n, const char *path, size_t plen,
+                        AVBPrint *out)
+{
+    const h2o_iovec_t *prefix = opaque;
+    const char *sep = memmem(uri, n, "://", 3);
+    const char *slash = sep ? memchr(sep + 3, '/', uri + n - (sep + 3)) : NULL;
+
+    if (!slash) {
+        av_bprint_append_data(out, uri, (unsigned)n);
+        return 0;
+    }
+    av_bprint_append_data(out, uri, (unsigned)(slash - uri));
+    av_bprint_append_data(out, prefix->base, (unsigned)prefix->len);
+    av_bprint_append_data(out, slash, (unsigned)(uri + n - slash));
+    return 0;
+}
+
+/* A master asked for under /t/<token>/ whose pathways name peers: each
+ * peer URI gets the token. Returns 0 (maybe *whole replaced) or <0. */
+static int tokens_for_peers(h2o_req_t *req, AVBufferRef **whole)
+{
+    const char *p = req->path.base, *end;
+    size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    char *text = NULL;
+    size_t text_len = 0;
+    AVBufferRef *b;
+    int ret;
+
+    if (!has_prefix(p, len, TOKEN_PREFIX) || !(end = memchr(p + 3, '/', len - 3)) ||
+        !memmem((*whole)->data, (*whole)->size, "://", 3))
+        return 0;
+    h2o_iovec_t prefix = h2o_iovec_init(p, end - p);
+    const char *slash = memrchr(p, '/', len);
+    if ((ret = lr_playlist_rewrite_uris((const char *)(*whole)->data, (*whole)->size, p,
+                                        slash - p, insert_token, &prefix, &text,
+                                        &text_len)) < 0)
+        return ret;
+    if (!(b = av_buffer_create((uint8_t *)text, text_len, av_buffer_default_free, NULL, 0))) {
+        av_free(text);
+        return AVERROR(ENOMEM);
+    }
+    av_buffer_unref(whole);
+    *whole = b;
+    return 0;
+}
+
 /* A master playlist's bytes for this client: as they are, or rewritten for
  * VLC. Either way the answer varies with the User-Agent (caches must know). */
 void lr__http_send_master(h2o_req_t *req, AVBufferRef **whole, const char *cache_control)
@@ -131,14 +180,22 @@ void lr__http_send_master(h2o_req_t *req, AVBufferRef **whole, const char *cache
         int ret = lr_playlist_master_without_audio_only((const char *)(*whole)->data,
                                                         (*whole)->size, &text, &len);
         av_buffer_unref(whole);
+        if (ret >= 0 && !(*whole = av_buffer_create((uint8_t *)text, len, av_buffer_default_free,
+                                                    NULL, 0))) {
+            av_free(text);
+            ret = AVERROR(ENOMEM);
+        }
         if (ret < 0) {
             lr__http_send_500(req);
             return;
         }
-        lr__http_send_owned(req, &text, len, "application/vnd.apple.mpegurl", cache_control);
+    }
+    if (tokens_for_peers(req, whole) < 0) {
+        av_buffer_unref(whole);
+        lr__http_send_500(req);
         return;
     }
-    lr__http_send_buffer(req, whole, "application/vnd.apple.mpegurl", cache_control);
+    lr__http_send_playlist(req, whole, cache_control);
 }
 
 void lr__http_serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len, const char *query,

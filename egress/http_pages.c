@@ -5,13 +5,15 @@
 
 /* ---- pages, lists, metrics ---------------------------------------------- */
 
+
 void lr__http_serve_watch(lr_http *h, h2o_req_t *req, const char *name, size_t len,
                           const char *prefix)
 {
     char lecture[LR_LECTURE_NAME_MAX + 1];
     char *html = NULL, *recs = NULL;
     size_t html_len;
-    AVBPrint bp;
+    AVBPrint bp, live_query;
+    lr_url_signer s;
 
     if (!len || len > LR_LECTURE_NAME_MAX) {
         lr__http_send_404(req);
@@ -19,14 +21,26 @@ void lr__http_serve_watch(lr_http *h, h2o_req_t *req, const char *name, size_t l
     }
     memcpy(lecture, name, len);
     lecture[len] = '\0';
+    /* a page asked for with a signature in its query signs what it links to */
+    int sig = lr__http_query_signer(req, &s);
+    char path[LR_LECTURE_NAME_MAX + 32];
+    snprintf(path, sizeof(path), "/live/%s/master.m3u8", lecture);
+    av_bprint_init(&live_query, 0, AV_BPRINT_SIZE_AUTOMATIC);
+    if (sig) {
+        av_bprint_chars(&live_query, '?', 1);
+        lr_url_sign(&s, path, strlen(path), NULL, &live_query);
+    }
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    lr_recordings_html(h->conf->recordings_dir, lecture, prefix, &bp);
-    if (!av_bprint_is_complete(&bp) || av_bprint_finalize(&bp, &recs) < 0) {
+    lr_recordings_html(h->conf->recordings_dir, lecture, prefix, sig ? lr_url_sign_path : NULL, &s, &bp);
+    if (!av_bprint_is_complete(&bp) || av_bprint_finalize(&bp, &recs) < 0 ||
+        !av_bprint_is_complete(&live_query)) {
         av_bprint_finalize(&bp, NULL);
+        av_bprint_finalize(&live_query, NULL);
         lr__http_send_500(req);
         return;
     }
-    int ret = lr_player_page_render(lecture, prefix, recs, &html, &html_len);
+    int ret = lr_player_page_render(lecture, prefix, live_query.str, recs, &html, &html_len);
+    av_bprint_finalize(&live_query, NULL);
     av_free(recs);
     if (ret == AVERROR(EINVAL)) {
         lr__http_send_404(req);
@@ -79,7 +93,7 @@ void lr__http_serve_index(lr_http *h, h2o_req_t *req)
         av_bprintf(&bp, "<h2>%s</h2>\n<ul>\n", p);
         AVBPrint items;
         av_bprint_init(&items, 0, AV_BPRINT_SIZE_UNLIMITED);
-        lr_recordings_html(h->conf->recordings_dir, p, "", &items);
+        lr_recordings_html(h->conf->recordings_dir, p, "", NULL, NULL, &items);
         av_bprintf(&bp, "%s</ul>\n", items.str);
         av_bprint_finalize(&items, NULL);
         n++;

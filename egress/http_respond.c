@@ -164,6 +164,82 @@ const char *lr__http_obj_cache_control(h2o_req_t *req, const lr_store_obj *obj)
     return pool_strdup(req, cache, strlen(cache));
 }
 
+/* 1 when req is signed in its query the way egress.url_signing says (and
+ * valid: http_routes.c let it through): *s then signs the URIs it is
+ * answered with, with the same expiry. */
+int lr__http_query_signer(h2o_req_t *req, lr_url_signer *s)
+{
+    lr_http *h = req_worker(req)->h;
+
+    if (h->url_sign_kind == LR_URL_SIGN_PATH || req->query_at == SIZE_MAX)
+        return 0;
+    return lr_url_sign_check(h->url_sign_kind, h->conf->url_signing_param,
+                             (const char *const *)h->conf->token_secrets,
+                             h->conf->nb_token_secrets, req->path.base, req->query_at,
+                             req->path.base + req->query_at + 1,
+                             req->path.len - req->query_at - 1, (int64_t)time(NULL), s) == 0;
+}
+
+
+/* A playlist's bytes, each URI signed anew when the request was signed in
+ * its query (a cache in front checks each URI by its own signature); such
+ * an answer is the student's own: "private", never shared by a cache. */
+void lr__http_send_playlist(h2o_req_t *req, AVBufferRef **text, const char *cache_control)
+{
+    static const char type[] = "application/vnd.apple.mpegurl";
+    lr_url_signer s;
+    const char *path = req->path.base;
+    size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    const char *slash = memrchr(path, '/', len);
+    char *out = NULL;
+    size_t out_len = 0;
+
+    if (!lr__http_query_signer(req, &s)) {
+        lr__http_send_buffer(req, text, type, cache_control);
+        return;
+    }
+    int ret = lr_playlist_sign_uris((const char *)(*text)->data, (*text)->size, path,
+                                    slash ? (size_t)(slash - path) : 0, lr_url_sign_path, &s, &out,
+                                    &out_len);
+    av_buffer_unref(text);
+    if (ret < 0) {
+        lr__http_send_500(req);
+        return;
+    }
+    lr__http_send_owned(req, &out, out_len, type, "private, no-cache");
+}
+
+/* A redirect's Location for a request signed in its query: the target's
+ * own signature, the request's other parameters (blocking-reload
+ * directives) kept. NULL when it can't be made. */
+static char *signed_location(h2o_req_t *req, const lr_url_signer *s, const lr_store_obj *obj)
+{
+    const char *path = req->path.base;
+    size_t len = req->query_at, qlen = req->path.len - req->query_at - 1;
+    const char *slash = memrchr(path, '/', len);
+    char target[2048];
+    int tl = lr_playlist_resolve_path(path, slash ? (size_t)(slash - path) : 0,
+                                      (const char *)obj->data->data, obj->data->size, target,
+                                      sizeof(target));
+    AVBPrint bp;
+    char *loc;
+
+    if (tl < 0)
+        return NULL;
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+    av_bprint_append_data(&bp, (const char *)obj->data->data, obj->data->size);
+    av_bprint_chars(&bp, memchr(obj->data->data, '?', obj->data->size) ? '&' : '?', 1);
+    if (lr_url_sign_strip(s, path + len + 1, qlen, &bp) > 0)
+        av_bprint_chars(&bp, '&', 1);
+    if (lr_url_sign(s, target, (size_t)tl, NULL, &bp) < 0 || !av_bprint_is_complete(&bp)) {
+        av_bprint_finalize(&bp, NULL);
+        return NULL;
+    }
+    loc = pool_strdup(req, bp.str, bp.len);
+    av_bprint_finalize(&bp, NULL);
+    return loc;
+}
+
 /* A published redirect (a shed rendition's playlist: egress/packager.c):
  * 302 to the URI it holds, resolved against the request's path, with the
  * request's query kept (blocking-reload directives carry on there). */
@@ -173,11 +249,17 @@ static void send_redirect(h2o_req_t *req, lr_store_obj *obj)
     size_t n = obj->data->size;
     size_t q = req->query_at != SIZE_MAX ? req->path.len - req->query_at : 0;
     char *loc = h2o_mem_alloc_pool(&req->pool, n + q + 1);
+    lr_url_signer s;
 
     memcpy(loc, obj->data->data, n);
     if (q)
         memcpy(loc + n, req->path.base + req->query_at, q);
     loc[n + q] = 0;
+    if (lr__http_query_signer(req, &s) && (loc = signed_location(req, &s, obj)) == NULL) {
+        lr__http_send_500(req);
+        lr_store_obj_unref(obj);
+        return;
+    }
     req->res.status = 302;
     req->res.reason = "Found";
     req->res.content_length = 0;
@@ -201,7 +283,11 @@ void lr__http_send_store_obj(h2o_req_t *req, lr_store_obj *obj, const char *cc_o
     cc = cc_override ? pool_strdup(req, cc_override, strlen(cc_override))
                      : lr__http_obj_cache_control(req, obj);
 
-    lr__http_send_buffer(req, &obj->data,
-                         obj->content_type ? obj->content_type : "application/octet-stream", cc);
+    if (obj->content_type && !strcmp(obj->content_type, "application/vnd.apple.mpegurl"))
+        lr__http_send_playlist(req, &obj->data, cc);
+    else
+        lr__http_send_buffer(req, &obj->data,
+                             obj->content_type ? obj->content_type : "application/octet-stream",
+                             cc);
     lr_store_obj_unref(obj);
 }

@@ -90,6 +90,16 @@ static void route_api_lectures(lr_http *h, h2o_req_t *req, const target *t)
     lr__http_serve_api_lectures(h, req);
 }
 
+static void route_node(lr_http *h, h2o_req_t *req, const target *t)
+{
+    lr__http_serve_node(h, req);
+}
+
+static void route_steer(lr_http *h, h2o_req_t *req, const target *t)
+{
+    lr__http_serve_steering(h, req, t->rest, t->rest_len);
+}
+
 static void route_hls_js(lr_http *h, h2o_req_t *req, const target *t)
 {
     lr__http_serve_asset(req, h->hls_js, "public, max-age=86400");
@@ -126,6 +136,8 @@ static const route routes[] = {
     { "/healthz",                           0, route_healthz },
     { "/metrics",                           0, route_metrics },
     { "/api/v1/lectures",                   0, route_api_lectures },
+    { "/api/v1/node",                       0, route_node },
+    { "/steer/",                            0, route_steer },
     { "/assets/" HLS_JS_NAME,               0, route_hls_js },
     { "/assets/" LR_PLAYER_CONFIG_NAME,     0, route_player_config },
     { "/watch/",                            1, route_watch },
@@ -181,6 +193,24 @@ static int check_signed(lr_http *h, h2o_req_t *req, const char *p, size_t len)
 deny:
     lr__http_send_403(req);
     return -1;
+}
+
+/* A signature in the query (egress.url_signing cdn_a or nginx) for path:
+ * 1 valid, 0 none there, -1 present and no good. The route's handlers sign
+ * what they answer with again (lr__http_query_signer). */
+static int check_query_signed(lr_http *h, const char *p, size_t len, const char *query,
+                              size_t qlen)
+{
+    lr_url_signer s;
+    int ret;
+
+    if (h->url_sign_kind == LR_URL_SIGN_PATH)
+        return 0;
+    ret = lr_url_sign_check(h->url_sign_kind, h->conf->url_signing_param,
+                            (const char *const *)h->conf->token_secrets,
+                            h->conf->nb_token_secrets, p, len, query, qlen,
+                            (int64_t)time(NULL), &s);
+    return ret == 0 ? 1 : ret == AVERROR(ENOENT) ? 0 : -1;
 }
 
 static int headers_too_big(const h2o_req_t *req)
@@ -249,9 +279,12 @@ int lr__http_on_req(h2o_handler_t *self, h2o_req_t *req)
     const char *prefix = pool_strdup(req, p, signed_len);
     p += signed_len;
     len -= signed_len;
-    if (!signed_len && h->conf->require_token && (r = find_route(p, len, 1)) && r->signable) {
-        lr__http_send_403(req);
-        return 0;
+    if (!signed_len && (r = find_route(p, len, 1)) && r->signable) {
+        int q = check_query_signed(h, p, len, query, qlen);
+        if (q < 0 || (!q && h->conf->require_token)) {
+            lr__http_send_403(req);
+            return 0;
+        }
     }
 
     r = find_route(p, len, signed_len > 0);

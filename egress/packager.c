@@ -269,6 +269,34 @@ static int64_t bits_per_s(int64_t bytes, double s)
     return (int64_t)(bytes * 8 / FFMAX(s, 0.001));
 }
 
+/* The live master with Content Steering (egress.steering): this node's
+ * variants, then each peer's at "<peer url>/live/<lecture>/". */
+static int render_steered_master(const lr_packager *p, const lr_variant *v, int nb,
+                                 const lr_media_entry *media, int nb_media, char **text,
+                                 size_t *len)
+{
+    const lr_steering_conf *st = &p->ec->steering;
+    lr_pathway paths[LR_MAX_PEERS + 1];
+    char prefixes[LR_MAX_PEERS][512], steer[LR_LECTURE_NAME_MAX + 16];
+
+    paths[0] = (lr_pathway){ .id = st->pathway, .uri_prefix = "" };
+    for (int i = 0; i < st->nb_peers; i++) {
+        size_t n = strlen(st->peers[i].url);
+        while (n && st->peers[i].url[n - 1] == '/')
+            n--;
+        snprintf(prefixes[i], sizeof(prefixes[i]), "%.*s/live/%s/", (int)n, st->peers[i].url,
+                 p->lecture);
+        paths[i + 1] = (lr_pathway){ .id = st->peers[i].pathway, .uri_prefix = prefixes[i] };
+    }
+    snprintf(steer, sizeof(steer), "/steer/%s.json", p->lecture);
+    return lr_playlist_render_master(&(lr_master){ .variants = v, .nb_variants = nb,
+                                                   .media = nb_media ? media : NULL,
+                                                   .nb_media = nb_media, .steering_uri = steer,
+                                                   .pathways = paths,
+                                                   .nb_pathways = st->nb_peers + 1 },
+                                     text, len);
+}
+
 static void publish_master(lr_packager *p)
 {
     lr_variant v[MAX_RENDS + 1];
@@ -331,6 +359,11 @@ static void publish_master(lr_packager *p)
     p->master = av_strdup(text);
     if (p->rec && p->master)
         lr_recorder_put_master(p->rec, text, len);
+    if (p->ec->steering.pathway && *p->ec->steering.pathway) {  /* live: every pathway; the recording: this node's */
+        av_freep(&text);
+        if (render_steered_master(p, v, nb, media, nb_media, &text, &len) < 0)
+            return;
+    }
     if (!(b = wrap_text(text, len)))
         return;
     snprintf(path, sizeof(path), "%s/master.m3u8", p->lecture);

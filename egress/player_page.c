@@ -14,9 +14,10 @@
 #include "common/streamid.h"
 
 /* Only validated names ([A-Za-z0-9_-]) and base64url tokens are substituted
- * for %1$s (lecture) and %2$s (prefix), so they need no escaping in HTML or
- * in the JavaScript string literals; %3$s is http_pages.c's recordings list,
- * built from validated names too. */
+ * for %1$s (lecture), %2$s (prefix) and %4$s (the live master's signed
+ * query: [A-Za-z0-9_=&?-]), so they need no escaping in the JavaScript
+ * string literals they go in; %3$s is http_pages.c's recordings list, built
+ * from validated names too. */
 static const char page_template[] =
     "<!DOCTYPE html>\n"
     "<html lang=\"en\">\n"
@@ -41,6 +42,7 @@ static const char page_template[] =
     "<label>Quality <select id=\"quality\"><option value=\"-1\">Auto</option></select></label>\n"
     "<span>Rung: <b id=\"rung\">-</b></span>\n"
     "<span>Latency: <b id=\"latency\">-</b></span>\n"
+    "<span id=\"regionbox\" hidden>Region: <b id=\"region\">-</b></span>\n"
     "<a href=\"#\" id=\"golive\">Live</a>\n"
     "</div>\n"
     "<div id=\"status\"></div>\n"
@@ -50,7 +52,7 @@ static const char page_template[] =
     "<script src=\"/assets/" LR_PLAYER_CONFIG_NAME "\"></script>\n"
     "<script>\n"
     "(function () {\n"
-    "  var live = '%2$s/live/%1$s/master.m3u8';\n"
+    "  var live = '%2$s/live/%1$s/master.m3u8%4$s';\n"
     "  var video = document.getElementById('video');\n"
     "  var status = document.getElementById('status');\n"
     "  var quality = document.getElementById('quality');\n"
@@ -64,6 +66,13 @@ static const char page_template[] =
     "  }\n"
     "  function levelName(l) {\n"
     "    return l ? (l.height ? l.height + 'p' : (l.name || 'audio')) : '-';\n"
+    "  }\n"
+    "  function showRegion(l) {\n"
+    "    /* Content Steering: the pathway (egress region) serving this player */\n"
+    "    var id = l && l.pathwayId && l.pathwayId !== '.' ? l.pathwayId : null;\n"
+    "    document.getElementById('regionbox').hidden = !id;\n"
+    "    document.getElementById('region').textContent = id || '-';\n"
+    "    window.lrRegion = id;\n"
     "  }\n"
     "  function load(src) {\n"
     "    window.hlsFatalError = null;\n"
@@ -88,7 +97,12 @@ static const char page_template[] =
     "        play();\n"
     "      });\n"
     "      hls.on(Hls.Events.LEVEL_SWITCHED, function (e, d) {\n"
-    "        rung.textContent = levelName(hls.levels[d.level]);\n"
+    "        var l = hls.levels[d.level];\n"
+    "        rung.textContent = levelName(l);\n"
+    "        showRegion(l);\n"
+    "      });\n"
+    "      hls.on(Hls.Events.LEVELS_UPDATED, function () {\n"
+    "        showRegion(hls.levels[hls.currentLevel]);\n"
     "      });\n"
     "      hls.loadSource(src);\n"
     "      hls.attachMedia(video);\n"
@@ -123,7 +137,9 @@ static const char page_template[] =
     "    e.preventDefault(); load(a.getAttribute('data-src'));\n"
     "  });\n"
     "  var m = /[?&]rec=([0-9]{8}T[0-9]{6}Z)/.exec(location.search);\n"
-    "  load(m ? '%2$s/vod/%1$s/' + m[1] + '/master.m3u8' : live);\n"
+    "  var rec = m && document.querySelector('#recordings a[data-src*=\"/' + m[1] + '/\"]');\n"
+    "  load(rec ? rec.getAttribute('data-src') :\n"
+    "       m ? '%2$s/vod/%1$s/' + m[1] + '/master.m3u8' : live);\n"
     "})();\n"
     "</script>\n"
     "</body>\n"
@@ -181,17 +197,19 @@ const char lr_player_config_js[] =
     "};\n";
 const size_t lr_player_config_js_len = sizeof(lr_player_config_js) - 1;
 
-static int prefix_valid(const char *p)
+/* Nothing but what tokens and signatures are made of (extra: '/' for a
+ * prefix, "?=&" for a query). */
+static int chars_valid(const char *p, const char *extra)
 {
     for (; *p; p++)
         if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '/'))
+              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || strchr(extra, *p)))
             return 0;
     return 1;
 }
 
-int lr_player_page_render(const char *lecture, const char *prefix, const char *recordings_html,
-                          char **html, size_t *len)
+int lr_player_page_render(const char *lecture, const char *prefix, const char *live_query,
+                          const char *recordings_html, char **html, size_t *len)
 {
     AVBPrint bp;
     int ret;
@@ -200,13 +218,16 @@ int lr_player_page_render(const char *lecture, const char *prefix, const char *r
     *len = 0;
     if (!prefix)
         prefix = "";
+    if (!live_query)
+        live_query = "";
     if (!recordings_html)
         recordings_html = "";
-    if (!lecture || !lr_lecture_name_valid(lecture) || !prefix_valid(prefix))
+    if (!lecture || !lr_lecture_name_valid(lecture) || !chars_valid(prefix, "/") ||
+        !chars_valid(live_query, "?=&"))
         return AVERROR(EINVAL);
 
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprintf(&bp, page_template, lecture, prefix, recordings_html);
+    av_bprintf(&bp, page_template, lecture, prefix, recordings_html, live_query);
     if (!av_bprint_is_complete(&bp)) {
         av_bprint_finalize(&bp, NULL);
         return AVERROR(ENOMEM);

@@ -15,10 +15,12 @@ extern const size_t lr_player_config_js_len;
 
 /* Renders the page for lecture into a new av_malloc'd buffer (*html, *len;
  * also NUL-terminated). prefix ("" or "/t/<token>") goes before every URL
- * the page uses; recordings_html is a list of <li> items (may be "" or
- * NULL) from lr_recordings_html. Returns 0, AVERROR(EINVAL) if the lecture
- * name is not valid (see lr_lecture_name_valid), or AVERROR(ENOMEM). */
-int lr_player_page_render(const char *lecture, const char *prefix, const char *recordings_html,
-                          char **html, size_t *len);
+ * the page uses; live_query ("" or NULL, or "?<signature>": url_sign.h)
+ * follows the live master's URL; recordings_html is a list of <li> items
+ * (may be "" or NULL) from lr_recordings_html. Returns 0, AVERROR(EINVAL)
+ * if the lecture name is not valid (see lr_lecture_name_valid) or the
+ * prefix or query hold what a signature never does, or AVERROR(ENOMEM). */
+int lr_player_page_render(const char *lecture, const char *prefix, const char *live_query,
+                          const char *recordings_html, char **html, size_t *len);
 
 #endif

@@ -428,9 +428,18 @@ static int check_variants(const lr_master *m)
     return 0;
 }
 
-static void print_media_entry(AVBPrint *bp, const lr_media_entry *e)
+/* A group's id on pathway p: its own on this node's, "<group>-<id>" on a
+ * peer's (a rendition group of one pathway names URIs on its node only). */
+static void print_group(AVBPrint *bp, const char *group, const lr_pathway *p, int own)
 {
-    av_bprintf(bp, "#EXT-X-MEDIA:TYPE=%s,GROUP-ID=\"%s\",NAME=\"%s\"", e->type, e->group, e->name);
+    av_bprintf(bp, own || !p ? "%s" : "%s-%s", group, p ? p->id : "");
+}
+
+static void print_media_entry(AVBPrint *bp, const lr_media_entry *e, const lr_pathway *p, int own)
+{
+    av_bprintf(bp, "#EXT-X-MEDIA:TYPE=%s,GROUP-ID=\"", e->type);
+    print_group(bp, e->group, p, own || !e->uri);
+    av_bprintf(bp, "\",NAME=\"%s\"", e->name);
     if (e->language)
         av_bprintf(bp, ",LANGUAGE=\"%s\"", e->language);
     /* AUTOSELECT must be YES where DEFAULT is (RFC 8216 4.3.4.1). */
@@ -439,12 +448,14 @@ static void print_media_entry(AVBPrint *bp, const lr_media_entry *e)
         av_bprintf(bp, ",CHANNELS=\"%d\"", e->channels);
     if (e->instream_id)
         av_bprintf(bp, ",INSTREAM-ID=\"%s\"", e->instream_id);
+    if (p)  /* the same rendition on every pathway */
+        av_bprintf(bp, ",STABLE-RENDITION-ID=\"%s\"", e->name);
     if (e->uri)
-        av_bprintf(bp, ",URI=\"%s\"", e->uri);
+        av_bprintf(bp, ",URI=\"%s%s\"", p ? p->uri_prefix : "", e->uri);
     av_bprintf(bp, "\n");
 }
 
-static void print_variant(AVBPrint *bp, const lr_variant *v)
+static void print_variant(AVBPrint *bp, const lr_variant *v, const lr_pathway *p, int own)
 {
     av_bprintf(bp, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRId64, v->bandwidth);
     if (v->avg_bandwidth > 0)
@@ -455,13 +466,18 @@ static void print_variant(AVBPrint *bp, const lr_variant *v)
         if (v->frame_rate > 0)
             av_bprintf(bp, ",FRAME-RATE=%.3f", v->frame_rate);
     }
-    if (v->audio_group)
-        av_bprintf(bp, ",AUDIO=\"%s\"", v->audio_group);
+    if (v->audio_group) {
+        av_bprintf(bp, ",AUDIO=\"");
+        print_group(bp, v->audio_group, p, own);
+        av_bprintf(bp, "\"");
+    }
     /* No CLOSED-CAPTIONS=NONE on a variant without captions: NONE on one
      * variant means none on any (RFC 8216 4.3.4.2). */
     if (v->closed_captions)
         av_bprintf(bp, ",CLOSED-CAPTIONS=\"%s\"", v->closed_captions);
-    av_bprintf(bp, "\n%s/index.m3u8\n", v->name);
+    if (p)  /* players keep the rung they were on when they change pathway */
+        av_bprintf(bp, ",PATHWAY-ID=\"%s\",STABLE-VARIANT-ID=\"%s\"", p->id, v->name);
+    av_bprintf(bp, "\n%s%s/index.m3u8\n", p ? p->uri_prefix : "", v->name);
 }
 
 /* The lowest EXT-X-VERSION for a master (rfc8216bis section 8): 7 for an
@@ -474,10 +490,31 @@ static int master_version(const lr_master *m)
     return 1;
 }
 
+/* [A-Za-z0-9._-]+, and no two alike (the specification's PATHWAY-ID). */
+static int check_pathways(const lr_master *m)
+{
+    if (!m->nb_pathways)
+        return m->steering_uri ? AVERROR(EINVAL) : 0;
+    if (m->nb_pathways < 0 || !m->pathways || !m->steering_uri || !*m->steering_uri ||
+        strchr(m->steering_uri, '"') || strchr(m->steering_uri, '\n'))
+        return AVERROR(EINVAL);
+    for (int i = 0; i < m->nb_pathways; i++) {
+        const char *id = m->pathways[i].id, *pre = m->pathways[i].uri_prefix;
+        if (!id || !*id || strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                      "0123456789._-") != strlen(id) ||
+            !pre || strchr(pre, '"') || strchr(pre, '\n') || (i == 0 && *pre))
+            return AVERROR(EINVAL);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(m->pathways[j].id, id))
+                return AVERROR(EINVAL);
+    }
+    return 0;
+}
+
 int lr_playlist_render_master(const lr_master *m, char **out, size_t *len)
 {
     AVBPrint bp;
-    int ret;
+    int ret, nb_paths;
 
     if (!m || !out)
         return AVERROR(EINVAL);
@@ -485,14 +522,25 @@ int lr_playlist_render_master(const lr_master *m, char **out, size_t *len)
     ret = check_media_entries(m);
     if (ret >= 0)
         ret = check_variants(m);
+    if (ret >= 0)
+        ret = check_pathways(m);
     if (ret < 0)
         return ret;
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprintf(&bp, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-INDEPENDENT-SEGMENTS\n", master_version(m));
-    for (int i = 0; i < m->nb_media; i++)
-        print_media_entry(&bp, &m->media[i]);
-    for (int i = 0; i < m->nb_variants; i++)
-        print_variant(&bp, &m->variants[i]);
+    if (m->nb_pathways)
+        av_bprintf(&bp, "#EXT-X-CONTENT-STEERING:SERVER-URI=\"%s\",PATHWAY-ID=\"%s\"\n",
+                   m->steering_uri, m->pathways[0].id);
+    nb_paths = m->nb_pathways ? m->nb_pathways : 1;
+    for (int k = 0; k < nb_paths; k++) {
+        const lr_pathway *p = m->nb_pathways ? &m->pathways[k] : NULL;
+        for (int i = 0; i < m->nb_media; i++)  /* captions are in the video: listed once */
+            if (m->media[i].uri || k == 0)
+                print_media_entry(&bp, &m->media[i], p, k == 0);
+    }
+    for (int k = 0; k < nb_paths; k++)
+        for (int i = 0; i < m->nb_variants; i++)
+            print_variant(&bp, &m->variants[i], m->nb_pathways ? &m->pathways[k] : NULL, k == 0);
     return finish(&bp, out, len);
 }
 

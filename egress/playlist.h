@@ -96,11 +96,26 @@ typedef struct lr_media_entry {
     int         is_default;     /* DEFAULT=YES,AUTOSELECT=YES */
 } lr_media_entry;
 
+/* A Content Steering pathway (RFC 8216bis 4.4.6.6): the same variants and
+ * renditions served by another egress node. */
+typedef struct lr_pathway {
+    const char *id;          /* PATHWAY-ID: [A-Za-z0-9._-]+ */
+    const char *uri_prefix;  /* before each URI: "" for this node's own (relative
+                                URIs), "https://sh.example.cn/live/cs101/" for a peer */
+} lr_pathway;
+
 typedef struct lr_master {
     const lr_variant     *variants;
     int                   nb_variants;
     const lr_media_entry *media;
     int                   nb_media;
+    /* Content Steering: EXT-X-CONTENT-STEERING with SERVER-URI and the first
+     * pathway's id; each variant and each AUDIO rendition once per pathway,
+     * this node's (pathways[0]) first, so players without steering play it.
+     * A peer's AUDIO groups are its own ("<group>-<id>"). 0: none. */
+    const char           *steering_uri;
+    const lr_pathway     *pathways;
+    int                   nb_pathways;
 } lr_master;
 
 /* The smallest EXT-X-TARGETDURATION for these segments: every duration

@@ -89,21 +89,42 @@ void lr_recordings_json(const char *dir, const char *lecture, AVBPrint *out)
     av_free(metas);
 }
 
-int lr_recordings_html(const char *dir, const char *lecture, const char *prefix, AVBPrint *out)
+/* "?<signature>" for path, HTML-escaped ('&' between nginx's parameters),
+ * or nothing. */
+static void signed_query(lr_path_signer sign, void *opaque, const char *path, AVBPrint *out)
+{
+    AVBPrint q;
+
+    if (!sign)
+        return;
+    av_bprint_init(&q, 0, AV_BPRINT_SIZE_AUTOMATIC);
+    if (sign(opaque, path, strlen(path), &q) >= 0 && av_bprint_is_complete(&q)) {
+        av_bprint_chars(out, '?', 1);
+        for (const char *c = q.str; *c; c++)
+            av_bprintf(out, *c == '&' ? "&amp;" : "%c", *c);
+    }
+    av_bprint_finalize(&q, NULL);
+}
+
+int lr_recordings_html(const char *dir, const char *lecture, const char *prefix,
+                       lr_path_signer sign, void *opaque, AVBPrint *out)
 {
     lr_recording_id   *ids;
     lr_recording_meta *metas;
     int                nb;
-    char               started[32];
+    char               started[32], path[256];
+    AVBPrint           url;
 
     read_recordings(dir, lecture, &ids, &metas, &nb);
+    av_bprint_init(&url, 0, AV_BPRINT_SIZE_AUTOMATIC);
     for (int i = 0; i < nb; i++) {
         const lr_recording_meta *m = &metas[i];
         lr_recording_time_format(m->started_ms, started);
-        av_bprintf(out,
-                   "<li><a href=\"%s/vod/%s/%s/master.m3u8\" data-src=\"%s/vod/%s/%s/"
-                   "master.m3u8\">%s</a>",
-                   prefix, lecture, ids[i].str, prefix, lecture, ids[i].str,
+        snprintf(path, sizeof(path), "/vod/%s/%s/master.m3u8", lecture, ids[i].str);
+        av_bprint_clear(&url);
+        av_bprintf(&url, "%s%s", prefix, path);
+        signed_query(sign, opaque, path, &url);
+        av_bprintf(out, "<li><a href=\"%s\" data-src=\"%s\">%s</a>", url.str, url.str,
                    m->started_ms ? started : ids[i].str);
         if (m->duration_s >= 0)
             av_bprintf(out, " (%.0f min)", m->duration_s / 60.0);
@@ -111,6 +132,7 @@ int lr_recordings_html(const char *dir, const char *lecture, const char *prefix,
             av_bprintf(out, " (recording)");
         av_bprintf(out, "</li>\n");
     }
+    av_bprint_finalize(&url, NULL);
     av_free(ids);
     av_free(metas);
     return nb;

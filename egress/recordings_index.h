@@ -7,6 +7,8 @@
 
 #include <libavutil/bprint.h>
 
+#include "playlist_sign.h"
+
 /* The entries of dir with a lecture's name (lr_lecture_name_valid), sorted,
  * at most 1000, as a NUL-separated list ending with "" (av_free it); an
  * empty list when dir is unset or can't be read. Returns 0 or
@@ -20,7 +22,9 @@ int lr_recordings_list_lectures(const char *dir, char **names);
 void lr_recordings_json(const char *dir, const char *lecture, AVBPrint *out);
 
 /* Same as HTML <li> items linking to prefix/vod/<lecture>/<id>/master.m3u8
- * (data-src attributes for the player page); returns how many. */
-int lr_recordings_html(const char *dir, const char *lecture, const char *prefix, AVBPrint *out);
+ * (data-src attributes for the player page), each link signed in its query
+ * by sign (playlist_sign.h) when it is not NULL; returns how many. */
+int lr_recordings_html(const char *dir, const char *lecture, const char *prefix,
+                       lr_path_signer sign, void *opaque, AVBPrint *out);
 
 #endif

@@ -12,6 +12,8 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
+#include "common/stop.h"
+
 #define INITIAL_BUCKETS 256
 #define MASTER_SUFFIX   "/master.m3u8"
 
@@ -154,6 +156,7 @@ int lr_store_put(lr_store *s, const char *path, const lr_store_obj *obj)
     e->path_len = len;
     memcpy(e->path, path, len + 1);
     e->obj = *obj;
+    e->obj.published_ns = lr_now_ns();
     e->obj.data = av_buffer_ref(obj->data);
     if (!e->obj.data) {
         av_free(e);

@@ -31,6 +31,7 @@ typedef struct lr_store_obj {
     int          ll_target_duration; /* EXT-X-TARGETDURATION, seconds, >= 1 when ll
                                        (blocking timeout 3x) */
     int          ll_ended;         /* EXT-X-ENDLIST: never block on it again */
+    int64_t      published_ns;     /* lr_now_ns() at its lr_store_put (set by the store) */
 } lr_store_obj;
 
 lr_store *lr_store_alloc(void);

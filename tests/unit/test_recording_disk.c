@@ -546,7 +546,7 @@ static void test_index(void **state)
     av_bprint_finalize(&bp, NULL);
 
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    assert_int_equal(lr_recordings_html(root, "cs101", "/p", &bp), 2);
+    assert_int_equal(lr_recordings_html(root, "cs101", "/p", NULL, NULL, &bp), 2);
     assert_string_equal(bp.str, "<li><a href=\"/p/vod/cs101/20261129T090000Z/master.m3u8\" "
                                 "data-src=\"/p/vod/cs101/20261129T090000Z/master.m3u8\">"
                                 "20261129T090000Z</a> (recording)</li>\n"
@@ -558,7 +558,7 @@ static void test_index(void **state)
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
     lr_recordings_json(root, "../cs101", &bp);
     lr_recordings_json(NULL, "cs101", &bp);
-    assert_int_equal(lr_recordings_html(root, "<b>", "", &bp), 0);
+    assert_int_equal(lr_recordings_html(root, "<b>", "", NULL, NULL, &bp), 0);
     assert_string_equal(bp.str, "[][]");
     av_bprint_finalize(&bp, NULL);
     av_free(good);

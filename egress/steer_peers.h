@@ -1,0 +1,28 @@
+/* egress/steer_peers.h — what the other egress nodes of a lecture service
+ * look like from here: each peer's /api/v1/node polled by one thread, with
+ * a deadline, so that the steering manifest (steering.h) can put a peer
+ * that is down, stale or full last. Started by egress/egress.c when
+ * egress.steering names peers; read by egress/http_steer.c. */
+#ifndef LR_EGRESS_STEER_PEERS_H
+#define LR_EGRESS_STEER_PEERS_H
+
+#include <stdint.h>
+
+#include "common/config.h"
+
+typedef struct lr_steer_peers lr_steer_peers;
+
+/* Polls conf's peers every interval_ms (answers wait at most timeout_ms).
+ * Returns 0 or AVERROR(ENOMEM); no peers: *out NULL, 0. */
+int lr_steer_peers_start(const lr_steering_conf *conf, int interval_ms, int timeout_ms,
+                         lr_steer_peers **out);
+void lr_steer_peers_stop(lr_steer_peers **p);
+
+/* Peer i (conf order) for lecture: 1 when its last poll was answered (a
+ * refusal or a missed deadline counts at once), within three intervals,
+ * and showed the lecture's newest segment at most max_age_ms old; *full:
+ * it reported more viewers than its capacity. */
+int lr_steer_peers_healthy(lr_steer_peers *p, int i, const char *lecture, int64_t max_age_ms,
+                           int *full);
+
+#endif
