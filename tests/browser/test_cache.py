@@ -23,7 +23,9 @@ from lrdemo import (BINARY, free_tcp_port, http_get, metrics, scaled, tool, wait
 from hlsjs import watch
 
 
-NGINX_CONF = """daemon off;
+# Both configurations' start: one worker, files under the test's prefix, an
+# access log of each request's cache status, a 1 GiB cache.
+NGINX_HEAD = """daemon off;
 worker_processes 1;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
@@ -35,7 +37,8 @@ http {{
   access_log {prefix}/access.log cache;
   proxy_cache_path {prefix}/cache levels=1:2 keys_zone=lr:10m max_size=1g inactive=10m
                    use_temp_path=off;
-  server {{
+"""
+NGINX_CONF = NGINX_HEAD + """  server {{
     listen 127.0.0.1:{port};
     location / {{
       proxy_pass http://127.0.0.1:{upstream};
@@ -212,19 +215,7 @@ def test_live_playlist_through_cache_at_most_one_part_stale(nginx_in_front):
 # of them: the signature is left out of the cache key. Playlists carry each
 # student's own signatures (the egress answers them "private") and pass
 # through. docs/http.md shows the same configuration.
-SIGNED_NGINX_CONF = """daemon off;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;
-  fastcgi_temp_path {prefix}/fcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
-  log_format cache '$request_uri $status $upstream_cache_status';
-  access_log {prefix}/access.log cache;
-  proxy_cache_path {prefix}/cache levels=1:2 keys_zone=lr:10m max_size=1g inactive=10m
-                   use_temp_path=off;
-  map $uri $lr_student_own {{ ~\\.m3u8$ 1; ~^/watch/ 1; default 0; }}
+SIGNED_NGINX_CONF = NGINX_HEAD + """  map $uri $lr_student_own {{ ~\\.m3u8$ 1; ~^/watch/ 1; default 0; }}
   server {{
     listen 127.0.0.1:{port};
     location ~ ^/(live|vod|watch)/ {{
