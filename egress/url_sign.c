@@ -153,6 +153,21 @@ int lr_url_sign_path(void *signer, const char *path, size_t len, AVBPrint *out)
     return lr_url_sign(signer, path, len, NULL, out);
 }
 
+/* The next '&'-separated parameter of the query (*q, *qlen bytes) in *p,
+ * *n bytes (maybe 0), the query moved past it; 0 at the end. */
+static int next_param(const char **q, size_t *qlen, const char **p, size_t *n)
+{
+    if (!*qlen)
+        return 0;
+    *p = *q;
+    *n = 0;
+    while (*n < *qlen && (*q)[*n] != '&')
+        (*n)++;
+    *q += *n + (*n < *qlen);
+    *qlen -= *n + (*n < *qlen);
+    return 1;
+}
+
 /* The value of parameter name in query: 1 found once (value in *v, *vl),
  * 0 absent, -1 present more than once (which one a cache reads is its own
  * business: refuse). */
@@ -162,21 +177,15 @@ static int find_param(const char *query, size_t qlen, const char *name, const ch
     size_t nl = strlen(name);
     int found = 0;
 
-    while (qlen) {
-        size_t n = 0;
-        while (n < qlen && query[n] != '&')
-            n++;
-        if (n > nl && query[nl] == '=' && !memcmp(query, name, nl)) {
+    const char *p;
+    size_t n;
+
+    while (next_param(&query, &qlen, &p, &n)) {
+        if (n > nl && p[nl] == '=' && !memcmp(p, name, nl)) {
             if (found++)
                 return -1;
-            *v = query + nl + 1;
+            *v = p + nl + 1;
             *vl = n - nl - 1;
-        }
-        query += n;
-        qlen -= n;
-        if (qlen) {
-            query++;
-            qlen--;
         }
     }
     return found;
@@ -316,21 +325,14 @@ static int is_sign_param(const lr_url_signer *s, const char *p, size_t n)
 int lr_url_sign_strip(const lr_url_signer *s, const char *query, size_t qlen, AVBPrint *out)
 {
     int kept = 0;
+    const char *p;
+    size_t n;
 
-    while (qlen) {
-        size_t n = 0;
-        while (n < qlen && query[n] != '&')
-            n++;
-        if (n && !is_sign_param(s, query, n)) {
+    while (next_param(&query, &qlen, &p, &n)) {
+        if (n && !is_sign_param(s, p, n)) {
             if (kept++)
                 av_bprint_chars(out, '&', 1);
-            av_bprint_append_data(out, query, (unsigned)n);
-        }
-        query += n;
-        qlen -= n;
-        if (qlen) {
-            query++;
-            qlen--;
+            av_bprint_append_data(out, p, (unsigned)n);
         }
     }
     return kept;
