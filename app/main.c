@@ -113,9 +113,7 @@ static int print_query_signed(const lr_egress_conf *e, int kind, const char *lec
                         "signature in the query is checked by a cache that can't bind it)\n");
         return 2;
     }
-    if (uid && (kind != LR_URL_SIGN_CDN_A || strlen(uid) > LR_URL_SIGN_UID_MAX ||
-                strspn(uid, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
-                    strlen(uid) || !*uid)) {
+    if (uid && (kind != LR_URL_SIGN_CDN_A || !lr_url_sign_uid_valid(uid))) {
         fprintf(stderr, "lecture-relay: sign-url: --uid is cdn_a's, 1-%d letters and digits\n",
                 LR_URL_SIGN_UID_MAX);
         return 2;

@@ -208,15 +208,8 @@ static int validate_egress(const void *base, const int *lines, char *at, size_t 
         snprintf(why, why_size, "url_signing %s needs token_secrets (its keys)", e->url_signing);
         return EGRESS_URL_SIGNING;
     }
-    /* the keys the CDN consoles take: letters and digits, 6 to 32 (Alibaba
-     * Cloud) or 40 (Tencent Cloud) */
-    for (int i = 0; kind == LR_URL_SIGN_CDN_A && i < e->nb_token_secrets; i++) {
-        const char *k = e->token_secrets[i];
-        size_t n = strlen(k), ok = n <= 32;
-        for (size_t j = 0; ok && j < n; j++)
-            ok = (k[j] >= '0' && k[j] <= '9') || (k[j] >= 'a' && k[j] <= 'z') ||
-                 (k[j] >= 'A' && k[j] <= 'Z');
-        if (!ok) {
+    for (int i = 0; i < e->nb_token_secrets; i++) {
+        if (!lr_url_sign_key_valid(kind, e->token_secrets[i])) {
             snprintf(why, why_size, "url_signing cdn_a: token secret %d must be 16 to 32 letters "
                      "and digits (what the CDN consoles accept)", i + 1);
             return EGRESS_TOKEN_SECRETS;

@@ -595,6 +595,11 @@ int lr_http_start(const lr_egress_conf *conf, lr_store *store, lr_http **out)
 
     if ((ret = load_asset(h, conf->assets_dir)) < 0)
         goto fail;
+    /* the steering prefixes, parsed once (egress_conf.c checked them; one
+     * that failed anyway has length 0 and matches no address) */
+    for (int i = 0; i < conf->steering.nb_prefixes; i++, h->nb_prefixes++)
+        if (lr_cidr_parse(conf->steering.prefixes[i].prefix, &h->prefixes[i]) < 0)
+            memset(&h->prefixes[i], 0, sizeof(h->prefixes[i]));
     /* peers polled twice a TTL (at most every 2 s), answers within 1 s */
     if ((ret = lr_steer_peers_start(&conf->steering, FFMIN(2000, conf->steering.ttl * 500), 1000,
                                     &h->peers)) < 0)

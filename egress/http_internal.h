@@ -228,6 +228,8 @@ struct lr_http {
     int                        viewers_counted; /* lr__http_viewers_total's, ... */
     int64_t                    viewers_counted_at; /* ... at this second */
     lr_steer_peers            *peers;  /* egress.steering's peers, polled; NULL none */
+    lr_cidr                    prefixes[LR_MAX_PREFIXES]; /* egress.steering's, parsed */
+    int                        nb_prefixes;
 
     pthread_mutex_t            ip_lock;
     ip_count                  *ips[IP_BUCKETS];
@@ -311,6 +313,8 @@ void lr__http_send_owned(h2o_req_t *req, char **body, size_t len, const char *co
 void lr__http_send_bprint(h2o_req_t *req, AVBPrint *bp, const char *content_type,
                           const char *cache_control);
 const char *lr__http_obj_cache_control(h2o_req_t *req, const lr_store_obj *obj);
+int lr__http_check_query_signature(lr_http *h, const char *path, size_t len, const char *query,
+                                   size_t qlen, lr_url_signer *s);
 int lr__http_query_signer(h2o_req_t *req, lr_url_signer *s);
 void lr__http_send_playlist(h2o_req_t *req, AVBufferRef **text, const char *cache_control);
 void lr__http_send_store_obj(h2o_req_t *req, lr_store_obj *obj, const char *cc_override);

@@ -164,20 +164,32 @@ const char *lr__http_obj_cache_control(h2o_req_t *req, const lr_store_obj *obj)
     return pool_strdup(req, cache, strlen(cache));
 }
 
-/* 1 when req is signed in its query the way egress.url_signing says (and
- * valid: http_routes.c let it through): *s then signs the URIs it is
- * answered with, with the same expiry. */
+/* The signature egress.url_signing puts in the query, checked for path:
+ * 1 valid (*s then signs with the same expiry), 0 none there (or signing in
+ * the query is off), -1 present and no good. */
+int lr__http_check_query_signature(lr_http *h, const char *path, size_t len, const char *query,
+                                   size_t qlen, lr_url_signer *s)
+{
+    int ret;
+
+    if (h->url_sign_kind == LR_URL_SIGN_PATH)
+        return 0;
+    ret = lr_url_sign_check(h->url_sign_kind, h->conf->url_signing_param,
+                            (const char *const *)h->conf->token_secrets,
+                            h->conf->nb_token_secrets, path, len, query, qlen,
+                            (int64_t)time(NULL), s);
+    return ret == 0 ? 1 : ret == AVERROR(ENOENT) ? 0 : -1;
+}
+
+/* 1 when req is signed in its query (and valid: http_routes.c let it
+ * through): *s then signs the URIs it is answered with. */
 int lr__http_query_signer(h2o_req_t *req, lr_url_signer *s)
 {
-    lr_http *h = req_worker(req)->h;
-
-    if (h->url_sign_kind == LR_URL_SIGN_PATH || req->query_at == SIZE_MAX)
+    if (req->query_at == SIZE_MAX)
         return 0;
-    return lr_url_sign_check(h->url_sign_kind, h->conf->url_signing_param,
-                             (const char *const *)h->conf->token_secrets,
-                             h->conf->nb_token_secrets, req->path.base, req->query_at,
-                             req->path.base + req->query_at + 1,
-                             req->path.len - req->query_at - 1, (int64_t)time(NULL), s) == 0;
+    return lr__http_check_query_signature(req_worker(req)->h, req->path.base, req->query_at,
+                                          req->path.base + req->query_at + 1,
+                                          req->path.len - req->query_at - 1, s) == 1;
 }
 
 
@@ -248,17 +260,21 @@ static void send_redirect(h2o_req_t *req, lr_store_obj *obj)
     static h2o_generator_t generator = { NULL, NULL };
     size_t n = obj->data->size;
     size_t q = req->query_at != SIZE_MAX ? req->path.len - req->query_at : 0;
-    char *loc = h2o_mem_alloc_pool(&req->pool, n + q + 1);
     lr_url_signer s;
+    char *loc;
 
-    memcpy(loc, obj->data->data, n);
-    if (q)
-        memcpy(loc + n, req->path.base + req->query_at, q);
-    loc[n + q] = 0;
-    if (lr__http_query_signer(req, &s) && (loc = signed_location(req, &s, obj)) == NULL) {
-        lr__http_send_500(req);
-        lr_store_obj_unref(obj);
-        return;
+    if (lr__http_query_signer(req, &s)) {
+        if (!(loc = signed_location(req, &s, obj))) {
+            lr__http_send_500(req);
+            lr_store_obj_unref(obj);
+            return;
+        }
+    } else {
+        loc = h2o_mem_alloc_pool(&req->pool, n + q + 1);
+        memcpy(loc, obj->data->data, n);
+        if (q)
+            memcpy(loc + n, req->path.base + req->query_at, q);
+        loc[n + q] = 0;
     }
     req->res.status = 302;
     req->res.reason = "Found";

@@ -195,24 +195,6 @@ deny:
     return -1;
 }
 
-/* A signature in the query (egress.url_signing cdn_a or nginx) for path:
- * 1 valid, 0 none there, -1 present and no good. The route's handlers sign
- * what they answer with again (lr__http_query_signer). */
-static int check_query_signed(lr_http *h, const char *p, size_t len, const char *query,
-                              size_t qlen)
-{
-    lr_url_signer s;
-    int ret;
-
-    if (h->url_sign_kind == LR_URL_SIGN_PATH)
-        return 0;
-    ret = lr_url_sign_check(h->url_sign_kind, h->conf->url_signing_param,
-                            (const char *const *)h->conf->token_secrets,
-                            h->conf->nb_token_secrets, p, len, query, qlen,
-                            (int64_t)time(NULL), &s);
-    return ret == 0 ? 1 : ret == AVERROR(ENOENT) ? 0 : -1;
-}
-
 static int headers_too_big(const h2o_req_t *req)
 {
     size_t total = 0;
@@ -280,7 +262,9 @@ int lr__http_on_req(h2o_handler_t *self, h2o_req_t *req)
     p += signed_len;
     len -= signed_len;
     if (!signed_len && (r = find_route(p, len, 1)) && r->signable) {
-        int q = check_query_signed(h, p, len, query, qlen);
+        /* the handlers sign what they answer with again (lr__http_query_signer) */
+        lr_url_signer s;
+        int q = lr__http_check_query_signature(h, p, len, query, qlen, &s);
         if (q < 0 || (!q && h->conf->require_token)) {
             lr__http_send_403(req);
             return 0;

@@ -72,12 +72,13 @@ void lr__http_serve_node(lr_http *h, h2o_req_t *req)
 }
 
 /* The pathways the operator's map prefers for ip: the first prefix that
- * holds it. */
-static int preferred_for(const lr_steering_conf *st, const char *ip, const char *const **out)
+ * holds it (h->prefixes: parsed once at start). */
+static int preferred_for(const lr_http *h, const char *ip, const char *const **out)
 {
-    for (int i = 0; i < st->nb_prefixes; i++) {
-        lr_cidr c;
-        if (lr_cidr_parse(st->prefixes[i].prefix, &c) == 0 && lr_cidr_match(&c, ip)) {
+    const lr_steering_conf *st = &h->conf->steering;
+
+    for (int i = 0; i < h->nb_prefixes; i++) {
+        if (lr_cidr_match(&h->prefixes[i], ip)) {
             *out = (const char *const *)st->prefixes[i].pathways;
             return st->prefixes[i].nb_pathways;
         }
@@ -119,7 +120,7 @@ void lr__http_serve_steering(lr_http *h, h2o_req_t *req, const char *rest, size_
         s[i + 1].over_capacity = full;
     }
     peer_ip(req, ip, sizeof(ip));
-    nb_pref = preferred_for(st, ip, &pref);
+    nb_pref = preferred_for(h, ip, &pref);
     lr_steering_priority(s, nb, pref, nb_pref, order);
     snprintf(reload, sizeof(reload), "/steer/%s.json", lecture);
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);

@@ -18,6 +18,9 @@
 #define RAND_LEN    16   /* what we write; we accept 0..RAND_MAX_LEN */
 #define RAND_MAX_LEN 100
 #define MAX_EXPIRY_DIGITS 12
+/* the keys the CDN consoles take: letters and digits, up to 32 (Alibaba
+ * Cloud; Tencent Cloud takes 40) */
+#define CDN_A_KEY_MAX 32
 
 int lr_url_sign_kind_parse(const char *name)
 {
@@ -41,6 +44,18 @@ static int all_alnum(const char *p, size_t n)
         if (!is_alnum(p[i]))
             return 0;
     return 1;
+}
+
+int lr_url_sign_uid_valid(const char *uid)
+{
+    size_t n = strlen(uid);
+    return n && n <= LR_URL_SIGN_UID_MAX && all_alnum(uid, n);
+}
+
+int lr_url_sign_key_valid(int kind, const char *key)
+{
+    size_t n = strlen(key);
+    return kind != LR_URL_SIGN_CDN_A || (n <= CDN_A_KEY_MAX && all_alnum(key, n));
 }
 
 typedef struct piece {
@@ -127,7 +142,7 @@ int lr_url_sign(const lr_url_signer *s, const char *path, size_t len, const char
             rand = buf;
         }
         size_t rl = strlen(rand);
-        if (rl > RAND_MAX_LEN || !all_alnum(rand, rl) || !all_alnum(uid, strlen(uid)) ||
+        if (rl > RAND_MAX_LEN || !all_alnum(rand, rl) || !lr_url_sign_uid_valid(uid) ||
             !s->param || !*s->param)
             return AVERROR(EINVAL);
         cdn_a_md5(md, path, len, s->expires, rand, rl, uid, s->key);

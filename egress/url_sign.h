@@ -40,6 +40,13 @@ typedef struct lr_url_signer {
 /* "path", "cdn_a", "nginx": the kind, or -1. */
 int lr_url_sign_kind_parse(const char *name);
 
+/* cdn_a's uid: 1 to LR_URL_SIGN_UID_MAX letters and digits. */
+int lr_url_sign_uid_valid(const char *uid);
+
+/* 1 when kind can sign with key: for cdn_a, what the CDN consoles take
+ * (letters and digits, at most 32); any key for the others. */
+int lr_url_sign_key_valid(int kind, const char *key);
+
 /* Appends to out the query that signs path (len bytes, starting with '/',
  * no query), without a leading '?' or '&'. rand (cdn_a; NULL: a fresh
  * random string) is [A-Za-z0-9]{0,100}. Returns 0 or AVERROR(EINVAL). */
