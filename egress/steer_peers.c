@@ -21,6 +21,7 @@
 typedef struct lecture_age {
     char    name[LR_LECTURE_NAME_MAX + 1];
     int64_t newest_ms;  /* our clock: the answer's time minus the age it reported */
+    int64_t target_ms;  /* its target duration there, 0 unknown */
 } lecture_age;
 
 typedef struct peer {
@@ -77,7 +78,8 @@ static char *fetch(lr_steer_peers *p, const char *url)
     return body;
 }
 
-/* {"viewers":N,"capacity":C,"lectures":{"cs101":{"age_ms":340}}} */
+/* {"viewers":N,"capacity":C,
+ *  "lectures":{"cs101":{"age_ms":340,"target_duration_ms":2000}}} */
 static int parse_answer(const char *body, peer *out, int64_t at)
 {
     json_error_t err;
@@ -97,6 +99,9 @@ static int parse_answer(const char *body, peer *out, int64_t at)
         if (out->nb == MAX_LECTURES || strlen(name) > LR_LECTURE_NAME_MAX || !json_is_integer(age))
             continue;
         snprintf(out->lectures[out->nb].name, sizeof(out->lectures[0].name), "%s", name);
+        json_t *target = json_object_get(v, "target_duration_ms");
+        out->lectures[out->nb].target_ms = json_is_integer(target) && json_integer_value(target) > 0
+                                           ? json_integer_value(target) : 0;
         out->lectures[out->nb++].newest_ms = at - json_integer_value(age);
     }
     json_decref(o);
@@ -201,7 +206,8 @@ int lr_steer_peers_healthy(lr_steer_peers *p, int i, const char *lecture, int64_
         *full = pe->full;
         for (int k = 0; k < pe->nb; k++)
             if (!strcmp(pe->lectures[k].name, lecture))
-                healthy = now - pe->lectures[k].newest_ms <= max_age_ms;
+                healthy = now - pe->lectures[k].newest_ms <=
+                          (pe->lectures[k].target_ms ? 2 * pe->lectures[k].target_ms : max_age_ms);
     }
     pthread_mutex_unlock(&p->lock);
     return healthy;

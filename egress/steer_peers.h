@@ -20,8 +20,10 @@ void lr_steer_peers_stop(lr_steer_peers **p);
 
 /* Peer i (conf order) for lecture: 1 when its last poll was answered (a
  * refusal or a missed deadline counts at once), within three intervals,
- * and showed the lecture's newest segment at most max_age_ms old; *full:
- * it reported more viewers than its capacity. */
+ * and showed the lecture's newest segment at most two of its target
+ * durations old by now (max_age_ms if it gave none: a node that doesn't
+ * carry the lecture itself judges by the peer's duration, not a guess);
+ * *full: it reported more viewers than its capacity. */
 int lr_steer_peers_healthy(lr_steer_peers *p, int i, const char *lecture, int64_t max_age_ms,
                            int *full);
 

@@ -259,10 +259,15 @@ def test_hls_js_plays_on_after_a_5s_blackout(tmp_path):
 
 
 def test_hls_js_follows_a_shed_down_and_back_up(tmp_path):
-    """The path narrows below the ladder's rate for 30 s: the top rung is
+    """The path narrows below the ladder's rate for 20 s: the top rung is
     shed and its playlist redirects to the lower rung's, so hls.js (which
     never reloads the master) moves down without a playlist error, plays on,
-    and is on the top rung again once it comes back."""
+    and is on the top rung again once it comes back. (Once the path widens,
+    the rung comes back after 10 calm seconds and is listed again after 3
+    segments; hls.js climbs within a second of that. The watch leaves 40 s
+    for all of it, twice what a quiet host takes: a CI run whose busy host
+    kept the path from looking calm for long ran out of the 24 s there were
+    when the path was narrow for 30 s.)"""
     demo, proxies = border_demo(tmp_path, [["--delay", 100, "--jitter", 2, "--seed", 21,
                                             "--up-rate-kbps", 700, "--up-queue-ms", 300]])
     proxy = proxies[0]
@@ -272,12 +277,14 @@ def test_hls_js_follows_a_shed_down_and_back_up(tmp_path):
         demo.start()
         first_seq(demo)
         toggle = lambda: proxy.proc.send_signal(signal.SIGHUP)  # noqa: E731
-        timers = [after(10, toggle), after(40, toggle)]
+        timers = [after(10, toggle), after(30, toggle)]
+        print("watch starts", time.strftime("%H:%M:%S"))
         s = watch(demo.base, demo.live("master.m3u8"), 80)
         for t in timers:
             t.join()
         log = demo.stderr_text()
-        print("egress:", re.findall(r"rendition=360p: [^\n]*", log))
+        print("the rung's moves:", re.findall(r"\S+ \S+ +lecture=cs101 (?:the path|rendition=360p)"
+                                              r"[^\n]*", log))
         print("latency every 4 s:", [round(x / 1000, 1) for x in s["latencies"][::16]])
         assert "rung 360p no longer sent" in log and "rung 360p sent on it again" in log, \
             demo.describe()
