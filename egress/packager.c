@@ -409,10 +409,17 @@ static int64_t segment_pdt(rendition *r, int64_t start_pts, int disc)
 
 /* A keyframe this close to the segment's start (the IDR a new link forces)
  * joins the segment to the next one; below half a second, the joined
- * segment still rounds to the target duration, which must never grow. */
+ * segment still rounds to the target duration, which must never grow.
+ * Before the duration is known, a tenth of a second: the first link's
+ * forced IDR can come a frame before a scheduled one, and a first segment
+ * of one frame ended before the audio's first packet (CI, both builds):
+ * the audio then numbered its first segment as the video's first, one
+ * behind the video for the whole link. */
+#define FIRST_MIN_CUT 0.1
+
 static double min_cut(const lr_packager *p)
 {
-    return p->seg_s * 0.2;
+    return p->seg_s ? p->seg_s * 0.2 : FIRST_MIN_CUT;
 }
 
 static void set_seg_s(lr_packager *p, double seg_s)
