@@ -10,11 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -335,17 +337,23 @@ static void capture_log(void)
     dup2(fileno(log_file), 2);
 }
 
-/* Everything logged since capture_log (copied to the real stderr at the end). */
+/* Everything logged since capture_log (copied to the real stderr at the
+ * end). Read with pread: the file offset is the one every thread's stderr
+ * writes at, and moving it would put their lines over earlier ones. The
+ * whole file, however long SRT's own warnings make it. */
 static char *log_text(void)
 {
-    static char text[1 << 16];
-    size_t      n;
+    static char *text;
+    struct stat  sb;
+    ssize_t      n;
 
     fflush(stderr);
-    rewind(log_file);
-    n = fread(text, 1, sizeof(text) - 1, log_file);
-    text[n] = 0;
-    fseek(log_file, 0, SEEK_END);
+    assert_int_equal(fstat(fileno(log_file), &sb), 0);
+    free(text);
+    text = malloc((size_t)sb.st_size + 1);
+    assert_non_null(text);
+    n = pread(fileno(log_file), text, (size_t)sb.st_size, 0);
+    text[n > 0 ? n : 0] = 0;
     return text;
 }
 
@@ -360,12 +368,21 @@ static void release_log(void)
     fclose(log_file);
 }
 
+/* Whether the line is logged, waiting for it up to the deadline: the
+ * thread that logs it may still be on its way when the peer has seen what
+ * the line reports (a close, a break). */
 static int has_line(const char *fmt, const char *arg)
 {
-    char line[256];
+    char    line[256];
+    int64_t deadline = DEADLINE();
 
     snprintf(line, sizeof(line), fmt, arg);
-    return strstr(log_text(), line) != NULL;
+    while (!strstr(log_text(), line)) {
+        if (lr_now_ns() > deadline)
+            return 0;
+        usleep(10000);
+    }
+    return 1;
 }
 
 /* ---- the tests ----------------------------------------------------------- */
