@@ -6,10 +6,12 @@ steering manifest; a client in a mapped address prefix gets its region
 first; a node killed with SIGKILL goes last in the survivors' manifests
 within two TTLs, and comes back when it returns."""
 
+import http.server
 import json
 import re
 import signal
 import socket
+import threading
 import time
 import urllib.request
 
@@ -135,16 +137,12 @@ def test_three_nodes_steer_players_and_put_a_dead_one_last(tmp_path):
             p.close()
 
 
-
 class StandInPeer:
     """A stand-in for a peer's /api/v1/node (the JSON egress/http_steer.c
     serves): cs101 there is 2.5 s old with 2 s segments, fresh by that
     peer's measure (two target durations). Once closed, it refuses."""
 
     def __init__(self):
-        import http.server
-        import threading
-
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
                 body = json.dumps({"pathway": "s", "viewers": 0, "capacity": 0,
@@ -185,7 +183,10 @@ def test_a_node_without_the_lecture_judges_a_peer_by_its_own_segments(tmp_path):
         node.start()
         wait_for(lambda: priority(node, "cs101") == ["s", "a"] or None, scaled(10),
                  what="the stand-in peer first")
-        seen = [priority(node, "cs101") for _ in range(10) if not time.sleep(0.1)]
+        seen = []
+        for _ in range(10):  # and so it stays, poll after poll
+            seen.append(priority(node, "cs101"))
+            time.sleep(0.1)
         assert all(p == ["s", "a"] for p in seen), seen
         peer.close()
         wait_for(lambda: priority(node, "cs101") == ["a", "s"] or None, scaled(3),
