@@ -972,8 +972,11 @@ int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
             r->aidx = aidx;
         if ((ret = open_segmenter(p, r, st, r->aidx >= 0 ? ifmt->streams[aidx] : NULL)) < 0)
             return ret;
-        if (p->ref < 0)
-            p->ref = (int)(r - p->rends);
+        /* the audio follows the last video stream: the ladder's lowest
+         * rung, which the transcoder never sheds (transcode/shed.h). Had it
+         * followed the top rung, a shed would hold the audio's parts back
+         * until check_idle noticed, then cut one segment of several. */
+        p->ref = (int)(r - p->rends);
         nb++;
     }
     if (nb && p->format == LR_SEG_FMP4 && aidx >= 0) {

@@ -21,7 +21,10 @@
 // requests), seekable [start, end], slow (media requests over 1 s), protocols
 // (the HTTP version each media request went over: h2, http/1.1; '?' for
 // a request aborted before its answer), renditions ([seconds, the directory
-// of the media it fetched] each time that changed).
+// of the media it fetched] each time that changed), holes ([seconds into the
+// watch, the playback position, the jump in seconds or minus the hold's
+// length] for each hold of a second or more and each jump that played does
+// not count).
 // An https origin may have a self-signed certificate (made by the test).
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -32,7 +35,7 @@ const opts = JSON.parse(process.argv[2] ?? '{}');
 const executablePath = process.env.LR_CHROMIUM || '/usr/bin/chromium';
 const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lr-chromium-'));
 const out = { ok: false, played: 0, stalls: 0, errors: [], fatal: null, levels: [],
-              latencies: [], ended: false, statuses: {}, pageErrors: [], error: null };
+              latencies: [], holes: [], ended: false, statuses: {}, pageErrors: [], error: null };
 let context;
 try {
   context = await chromium.launchPersistentContext(userDataDir, {
@@ -113,7 +116,7 @@ try {
 
   const t0 = Date.now();
   const actions = [...(opts.actions ?? [])].sort((a, b) => a.at - b.at);
-  let last = null;
+  let last = null, heldSince = null;
   for (;;) {
     const s = await page.evaluate(() => {
       const v = window.lr.video, h = window.hls;
@@ -125,7 +128,16 @@ try {
                edgeLatency: h.latency, targetLatency: h.targetLatency,
                error: v.error ? `${v.error.code} ${v.error.message}` : null };
     });
+    const now = (Date.now() - t0) / 1000;
     if (last !== null && !s.seeking && s.t > last && s.t - last < 5) out.played += s.t - last;
+    if (last !== null && !s.seeking && (s.t - last >= 5 || s.t < last) && out.holes.length < 40)
+      out.holes.push([Math.round(now * 10) / 10, Math.round(last * 10) / 10, Math.round((s.t - last) * 10) / 10]);
+    if (last !== null && s.t !== last) {
+      if (heldSince !== null && now - heldSince >= 1 && out.holes.length < 40)
+        out.holes.push([Math.round(heldSince * 10) / 10, Math.round(last * 10) / 10,
+                        -Math.round((now - heldSince) * 10) / 10]);
+      heldSince = null;
+    } else if (last !== null && heldSince === null && out.played > 0) heldSince = now;
     last = s.t;
     if (s.latency !== null && s.t > 0) out.latencies.push(s.latency);
     Object.assign(out, { edgeLatency: s.edgeLatency, targetLatency: s.targetLatency });

@@ -34,7 +34,8 @@ import pytest
 
 from hlsjs import watch
 from lrdemo import (Config, Demo, decode_errors, deep_merge, download, fetch_media,
-                    free_udp_port, metric, metrics, scaled, wait_for, wait_master)
+                    free_udp_port, metric, metrics, raised_priority, scaled, wait_for,
+                    wait_master)
 from test_impair import IMPAIR, Impair
 
 pytestmark = pytest.mark.skipif(
@@ -265,16 +266,24 @@ def test_hls_js_follows_a_shed_down_and_back_up(tmp_path):
     and is on the top rung again once it comes back. (Once the path widens,
     the rung comes back after 10 calm seconds and is listed again after 3
     segments; hls.js climbs within a second of that. The watch leaves 40 s
-    for all of it, twice what a quiet host takes: a CI run whose busy host
-    kept the path from looking calm for long ran out of the 24 s there were
-    when the path was narrow for 30 s.)"""
-    demo, proxies = border_demo(tmp_path, [["--delay", 100, "--jitter", 2, "--seed", 21,
-                                            "--up-rate-kbps", 700, "--up-queue-ms", 300]])
+    for all of it, twice what a quiet host takes.)
+
+    The relay and the proxy run at nice -10 where allowed
+    (lrdemo.raised_priority), so that the other lane's encoders on the same
+    2 cores can't hold the ladder behind real time. (Chromium sets its own
+    processes' priorities; the player keeps what the host gives it.) CI
+    runs failed here for a product bug: the audio followed the top rung's
+    cuts, so the shed held its parts back for seconds and then made one
+    8 s segment, and hls.js stalled on it for up to 30 s."""
+    with raised_priority():
+        demo, proxies = border_demo(tmp_path, [["--delay", 100, "--jitter", 2, "--seed", 21,
+                                                "--up-rate-kbps", 700, "--up-queue-ms", 300]])
     proxy = proxies[0]
     try:
         proxy.proc.send_signal(signal.SIGHUP)  # the cap starts lifted
         proxy.wait_line("rate cap off")
-        demo.start()
+        with raised_priority():
+            demo.start()
         first_seq(demo)
         toggle = lambda: proxy.proc.send_signal(signal.SIGHUP)  # noqa: E731
         timers = [after(10, toggle), after(30, toggle)]
@@ -286,13 +295,15 @@ def test_hls_js_follows_a_shed_down_and_back_up(tmp_path):
         print("the rung's moves:", re.findall(r"\S+ \S+ +lecture=cs101 (?:the path|rendition=360p)"
                                               r"[^\n]*", log))
         print("latency every 4 s:", [round(x / 1000, 1) for x in s["latencies"][::16]])
+        print("holds and jumps:", s["holes"], "renditions:", s["renditions"])
         assert "rung 360p no longer sent" in log and "rung 360p sent on it again" in log, \
             demo.describe()
         assert s["ok"] and not s["fatal"], s
         assert not [e for e in s["errors"] if "levelLoadError" in e], s["errors"]
         dirs = [d for _, d in s["renditions"]]
         assert "240p" in dirs and dirs[-1] == "360p", s["renditions"]
-        assert s["played"] >= 60, s
+        assert s["played"] >= 60, {k: s.get(k) for k in ("played", "holes", "renditions", "stalls",
+                                                         "errors", "levels")}
         demo.assert_stops()
     finally:
         finish(demo, proxies)

@@ -4,7 +4,7 @@ Three processes: ingest, transcode, egress."""
 
 import signal
 
-from lrdemo import Config, Demo, free_udp_port, gst_push, lecture_urls, scaled, seq, wait_for
+from lrdemo import Config, assert_publishing, Demo, free_udp_port, gst_push, lecture_urls, scaled, seq, wait_for
 
 
 def test_transcoder_restart_decodes_again(tmp_path):
@@ -23,8 +23,11 @@ def test_transcoder_restart_decodes_again(tmp_path):
         egress.start()
         transcode.start_background()
         ingest.start_background()
+        # the publisher only once the ingest listens: srtsink tries for 3 s
+        wait_for(lambda: f"listening for links on srt://127.0.0.1:{push_port}"
+                 in ingest.stderr_text(), scaled(20), what="the ingest's listener")
         pub = gst_push(push_port, "#!::r=math2,m=publish")
-        url = next(iter(lecture_urls(egress, "math2").values()))
+        url = next(iter(lecture_urls(egress, "math2", publishers=[pub]).values()))
         wait_for(lambda: seq(url) >= 2, scaled(30), what="segments before the restart")
 
         transcode.assert_stops(signal.SIGTERM)
@@ -32,7 +35,7 @@ def test_transcoder_restart_decodes_again(tmp_path):
         second = Demo(conf, args=args("transcode"), log_dir=tmp_path)
         second.start_background()
         before = seq(url)
-        wait_for(lambda: seq(url) >= before + 3, scaled(40),
+        wait_for(lambda: assert_publishing(pub) or seq(url) >= before + 3, scaled(40),
                  what="segments from the restarted transcoder")
         assert "non-existing PPS" not in second.stderr_text()
         assert pub.poll() is None

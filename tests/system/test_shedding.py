@@ -162,6 +162,14 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
         # the lower rung: every segment, no discontinuity
         assert [s["seq"] for s in low] == list(range(since + 1, since + 1 + len(low))), low
         assert not any(s.get("discontinuity") for s in low), low
+        # The audio follows the lower rung's cuts through the shed: the same
+        # numbers, the same lengths. (It followed the top rung once: the shed
+        # held its parts back, then one segment of 8 s put it 2 numbers
+        # behind for the rest of the lecture, and hls.js stalled on it.)
+        audio = {s["seq"]: s["duration"] for s in media(demo, "audio")["segments"]
+                 if since < s["seq"] <= low[-1]["seq"]}
+        assert sorted(audio) == [s["seq"] for s in low], (sorted(audio), low)
+        assert all(abs(audio[s["seq"]] - s["duration"]) < 0.05 for s in low), (audio, low)
         # Packets given up while the path was over-full may damage segments
         # (a keyframe lost merges two into one); once through, the rung is
         # whole and on schedule on the narrow path, from the second segment
