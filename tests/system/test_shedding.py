@@ -166,10 +166,14 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
         # numbers, the same lengths. (It followed the top rung once: the shed
         # held its parts back, then one segment of 8 s put it 2 numbers
         # behind for the rest of the lecture, and hls.js stalled on it.)
+        # (At the live edge the audio's segment closes with its first packet
+        # past the cut, so it may be one behind.)
         audio = {s["seq"]: s["duration"] for s in media(demo, "audio")["segments"]
                  if since < s["seq"] <= low[-1]["seq"]}
-        assert sorted(audio) == [s["seq"] for s in low], (sorted(audio), low)
-        assert all(abs(audio[s["seq"]] - s["duration"]) < 0.05 for s in low), (audio, low)
+        both = [s for s in low if s["seq"] <= max(audio)]
+        assert max(audio) >= low[-1]["seq"] - 1, (sorted(audio), low)
+        assert sorted(audio) == [s["seq"] for s in both], (sorted(audio), low)
+        assert all(abs(audio[s["seq"]] - s["duration"]) < 0.05 for s in both), (audio, low)
         # Packets given up while the path was over-full may damage segments
         # (a keyframe lost merges two into one); once through, the rung is
         # whole and on schedule on the narrow path, from the second segment
