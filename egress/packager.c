@@ -7,7 +7,7 @@
  * the stored text to every request and wakes the blocked ones.
  *
  * fMP4: video renditions carry only video; the audio is one rendition of its
- * own ("audio"), cut where the first video rendition cuts, so segment N and
+ * own ("audio"), cut where the lowest rung (never shed) cuts, so segment N and
  * part N.k cover the same time in every rendition. TS: audio is muxed into
  * every video rendition, as old players expect. */
 #include "packager.h"

@@ -12,6 +12,7 @@
 //                                             default: the player page's own settings
 //                                             (/assets/lr-player.js), as every other option
 //    "actions": [{"at": 8, "do": "level", "level": 0},      the quality menu's choice
+//                                                           ("top": the highest rung)
 //                {"at": 5, "do": "seekBack", "seconds": 60}, currentTime -= 60
 //                {"at": 0, "do": "seekStart"}]}             currentTime = 0
 // Prints one JSON line: played (seconds of media advanced), stalls
@@ -148,7 +149,8 @@ try {
       const a = actions.shift();
       await page.evaluate((a) => {
         const v = window.lr.video, h = window.hls;
-        if (a.do === 'level') window.lrChooseLevel(h, a.level);  // as the quality menu does
+        if (a.do === 'level')  // as the quality menu does
+          window.lrChooseLevel(h, a.level === 'top' ? h.levels.length - 1 : a.level);
         if (a.do === 'seekBack') v.currentTime = Math.max(0, v.currentTime - a.seconds);
         if (a.do === 'seekStart') v.currentTime = v.seekable.length ? v.seekable.start(0) : 0;
       }, a);

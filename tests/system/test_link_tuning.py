@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(
 RTT_MS = 200          # the proxy's 100 ms each way
 LOSS_PCT = 5
 STATS_INTERVAL_S = 2
+RTT_FACTOR = 5        # link.latency_rtt_factor's default (common/link_settings.h)
 SAMPLE = re.compile(r'^(lr_link_[a-z_]+)\{([^}]*)\} (\S+)$')
 
 
@@ -116,16 +117,26 @@ def wait_link_up(demo, deadline):
     return wait_for(up, deadline, interval=0.05, what="the border link up")
 
 
+def handshake(demo):
+    """(RTT, latency) the caller's handshake across the proxy measured and
+    chose, from its log line. The RTT is the path's 200 ms plus what a busy
+    host adds (CI read 231 ms beside the other lane), within the bounds the
+    RTT metrics are held to; the latency is RTT_FACTOR times it."""
+    line = re.search(r"link srt://%s \(\S+\): RTT (\d+) ms \(handshake\), latency auto: (\d+) ms"
+                     % re.escape(PROXY_PEER), demo.stderr_text())
+    assert line, demo.describe()
+    rtt, latency = int(line.group(1)), int(line.group(2))
+    assert 180 <= rtt <= 260 and latency == RTT_FACTOR * rtt, line.group(0)
+    return rtt, latency
+
+
 def test_auto_latency_from_the_rtt(border):
     demo, _ = border
     m = wait_link_up(demo, scaled(20))
     # 5 x 200 ms, as the handshake measured it; both ends settled on it
-    assert 900 <= egress(m, "lr_link_latency_ms") <= 1100, m
-    assert 900 <= caller(m, "lr_link_latency_ms") <= 1100, m
-    line = re.search(r"link srt://%s \(\S+\): RTT (\d+) ms \(handshake\), latency auto: (\d+) ms"
-                     % re.escape(PROXY_PEER), demo.stderr_text())
-    assert line, demo.describe()
-    assert 180 <= int(line.group(1)) <= 240 and 900 <= int(line.group(2)) <= 1200, line.group(0)
+    _, latency = handshake(demo)
+    assert egress(m, "lr_link_latency_ms") == latency, m
+    assert caller(m, "lr_link_latency_ms") == latency, m
 
 
 def test_rtt_and_retransmissions_in_the_metrics(border):
@@ -151,7 +162,7 @@ def test_rtt_and_retransmissions_in_the_metrics(border):
     lines = wait_for(lambda: pat.findall(demo.stderr_text()), scaled(3 * STATS_INTERVAL_S),
                      what="a link stats line")
     rtt, latency = int(lines[-1][0]), int(lines[-1][1])
-    assert 180 <= rtt <= 260 and 900 <= latency <= 1100, lines[-1]
+    assert 180 <= rtt <= 260 and latency == handshake(demo)[1], lines[-1]
     assert f"link stats: role=caller side=send peer={PROXY_PEER} " in demo.stderr_text()
 
 
