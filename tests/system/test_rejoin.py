@@ -4,7 +4,8 @@ Three processes: ingest, transcode, egress."""
 
 import signal
 
-from lrdemo import Config, assert_publishing, Demo, free_udp_port, gst_push, lecture_urls, scaled, seq, wait_for
+from lrdemo import (Config, Demo, assert_publishing, free_udp_port, gst_push, lecture_urls, scaled,
+                    seq, wait_for)
 
 
 def test_transcoder_restart_decodes_again(tmp_path):

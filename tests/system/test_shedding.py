@@ -165,9 +165,9 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
         # The audio follows the lower rung's cuts through the shed: the same
         # numbers, the same lengths. (It followed the top rung once: the shed
         # held its parts back, then one segment of 8 s put it 2 numbers
-        # behind for the rest of the lecture, and hls.js stalled on it.)
-        # (At the live edge the audio's segment closes with its first packet
-        # past the cut, so it may be one behind.)
+        # behind for the rest of the lecture, and hls.js stalled on it.) At
+        # the live edge the audio's segment closes with its first packet past
+        # the cut, so there it may be one behind.
         audio = {s["seq"]: s["duration"] for s in media(demo, "audio")["segments"]
                  if since < s["seq"] <= low[-1]["seq"]}
         both = [s for s in low if s["seq"] <= max(audio)]
