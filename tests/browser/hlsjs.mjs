@@ -25,7 +25,8 @@
 // of the media it fetched] each time that changed), holes ([seconds into the
 // watch, the playback position, the jump in seconds or minus the hold's
 // length] for each hold of a second or more and each jump that played does
-// not count).
+// not count), redirects ({directory: count} of the playlist requests
+// answered with a redirect, by the directory asked for).
 // An https origin may have a self-signed certificate (made by the test).
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -36,7 +37,8 @@ const opts = JSON.parse(process.argv[2] ?? '{}');
 const executablePath = process.env.LR_CHROMIUM || '/usr/bin/chromium';
 const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lr-chromium-'));
 const out = { ok: false, played: 0, stalls: 0, errors: [], fatal: null, levels: [],
-              latencies: [], holes: [], ended: false, statuses: {}, pageErrors: [], error: null };
+              latencies: [], holes: [], ended: false, statuses: {}, redirects: {}, pageErrors: [],
+              error: null };
 let context;
 try {
   context = await chromium.launchPersistentContext(userDataDir, {
@@ -49,6 +51,10 @@ try {
   page.on('pageerror', (e) => out.pageErrors.push(String(e)));
   page.on('response', (r) => {
     if (/\.(m3u8|m4s|mp4|ts)(\?|$)/.test(r.url())) out.statuses[r.status()] = (out.statuses[r.status()] ?? 0) + 1;
+    if (r.status() >= 300 && r.status() < 400 && /\.m3u8(\?|$)/.test(r.url())) {
+      const dir = r.url().split('?')[0].split('/').slice(-2)[0];
+      out.redirects[dir] = (out.redirects[dir] ?? 0) + 1;
+    }
   });
   // Requests that took over a second, for the reasons of a stall: sent is
   // when the request went out (late: it waited for one of the browser's six

@@ -311,9 +311,15 @@ def test_hls_js_follows_a_shed_down_and_back_up(tmp_path):
         # down once the path narrowed (10 s in), and back up
         assert [t for t, d in s["renditions"] if d == "240p" and t >= 10], s["renditions"]
         assert s["renditions"][-1][1] == "360p", s["renditions"]
-        # by the redirect and the return alone: hls.js stayed on the top rung
+        # The redirect carried it down: the top rung's playlist was asked
+        # for while shed and answered with a redirect. And the player ends
+        # on the top rung it was told to play. (A request to the top rung
+        # that waits for a part while the path is narrowing, before the
+        # shed, can time out: hls.js then moves down a level on its own and
+        # back once the top rung's playlist answers; CI met [1, 0, 1].)
         lv = s["levels"]
-        assert 1 in lv and set(lv[lv.index(1):]) == {1}, lv
+        assert s["redirects"].get("360p", 0) > 0, (s["redirects"], s["statuses"])
+        assert lv and lv[-1] == 1, (lv, s["errors"], s["renditions"])
         assert s["played"] >= 60, {k: s.get(k) for k in ("played", "holes", "renditions", "stalls",
                                                          "errors", "levels")}
         demo.assert_stops()
