@@ -6,10 +6,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <h2o/version.h>
 #include <libavformat/avformat.h>
 #include <libavutil/bprint.h>
+#include <openssl/crypto.h>
+#include <srt/srt.h>
 
 #include "common/config.h"
+#include "common/datadir.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "conf.h"
@@ -50,13 +54,28 @@ static void usage(FILE *f)
                "'lecture-relay COMMAND --help' tells more; docs/configuration.md lists every key.\n");
 }
 
+/* The versions a bug report needs: ours, and those of the libraries as
+ * loaded (libh2o has no run-time version: the one it was built against). */
+static void print_version(void)
+{
+    unsigned f = avformat_version(), s = srt_getversion();
+
+    printf("lecture-relay %s\n", LR_VERSION);
+    printf("FFmpeg %s (libavformat %u.%u.%u)\n", av_version_info(), f >> 16, (f >> 8) & 0xff,
+           f & 0xff);
+    printf("libsrt %u.%u.%u\n", s >> 16, (s >> 8) & 0xff, s & 0xff);
+    printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+    printf("libh2o %s (built with)\n", H2O_VERSION);
+    printf("data folder %s\n", lr_datadir());
+}
+
 static void command_usage(const struct command *cmd)
 {
     printf("usage: lecture-relay %s [--config FILE]\n\n%s.\n\n", cmd->name, cmd->summary);
     if (!strcmp(cmd->name, "run"))
         printf("Without --config it relays %s/samples/lecture.mp4 as lecture 'demo':\n"
                "ingest -> srt://127.0.0.1:9000 -> transcode -> srt://127.0.0.1:9001 -> egress,\n"
-               "and prints the player's URL (http://127.0.0.1:8080/watch/demo).\n", LR_SOURCE_DIR);
+               "and prints the player's URL (http://127.0.0.1:8080/watch/demo).\n", lr_datadir());
     else if (!strcmp(cmd->name, "ingest"))
         printf("Keys: lecture, ingest.source (file or URL), ingest.loop, ingest.realtime,\n"
                "ingest.link (srt://TRANSCODER:PORT, or a list of up to 4), link.latency_ms, link.passphrase.\n"
@@ -246,7 +265,7 @@ int main(int argc, char **argv)
                 command_usage(cmd);
             return 0;
         } else if (!strcmp(argv[i], "--version")) {
-            printf("lecture-relay %s\n", LR_VERSION);
+            print_version();
             return 0;
         } else if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc) {
             config_path = argv[++i];

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/sd_notify.h"
 #include "egress/egress.h"
 #include "ingest/ingest.h"
 #include "transcode/transcode.h"
@@ -39,6 +40,7 @@ void lr_roles_block_signals(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -66,7 +68,13 @@ int lr_roles_run(const lr_config *c, int roles)
         goto end;
     if (egress)
         print_watch_url(c, lr_egress_http_port(egress));
-    sigwait(&set, &sig);
+    lr_sd_notify("READY=1\nSTATUS=running");
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+        lr_info("SIGHUP received");
+        if (egress)
+            lr_egress_reload(egress);
+    }
+    lr_sd_notify("STOPPING=1");
     lr_info("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 end:
     if (ret < 0)

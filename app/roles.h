@@ -9,11 +9,13 @@
 
 enum { LR_ROLE_INGEST = 1, LR_ROLE_TRANSCODE = 2, LR_ROLE_EGRESS = 4 };
 
-/* Blocks SIGINT and SIGTERM in the calling thread (and so in every thread
+/* Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and so in every thread
  * created after) and ignores SIGPIPE. Call before any thread exists. */
 void lr_roles_block_signals(sigset_t *set);
 
-/* Blocks until a stop signal; returns the process exit code. */
+/* Tells systemd it is ready once the roles are started (common/sd_notify.h),
+ * then blocks until a stop signal, taking SIGHUP as a reload; returns the
+ * process exit code. */
 int lr_roles_run(const lr_config *c, int roles);
 
 #endif

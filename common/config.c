@@ -23,6 +23,7 @@
 
 #include "common/conf_table.h"
 #include "common/config.h"
+#include "common/datadir.h"
 #include "common/streamid.h"
 
 /* ---- string checks ---------------------------------------------------- */
@@ -209,6 +210,17 @@ static void dup_string(char **s, int *failed)
     *s = copy;
 }
 
+/* A copy of a string default; one in the data folder (LR_IN_DATADIR) with
+ * the folder's path in front. */
+static char *default_string(const char *def)
+{
+    size_t n = strlen(LR_IN_DATADIR);
+
+    if (strncmp(def, LR_IN_DATADIR, n))
+        return av_strdup(def);
+    return av_asprintf("%s/%s", lr_datadir(), def + n);
+}
+
 int lr_conf_set_defaults(const lr_conf_opt *t, void *base)
 {
     for (; t->name; t++) {
@@ -216,7 +228,7 @@ int lr_conf_set_defaults(const lr_conf_opt *t, void *base)
 
         switch (t->type) {
         case LR_OPT_STRING:
-            if (t->def.str && !(*(char **)field(base, t) = av_strdup(t->def.str)))
+            if (t->def.str && !(*(char **)field(base, t) = default_string(t->def.str)))
                 return AVERROR(ENOMEM);
             break;
         case LR_OPT_INT:

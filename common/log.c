@@ -1,12 +1,19 @@
 /* common/log.c — level-filtered log lines on stderr with a UTC timestamp;
  * FFmpeg's av_log and libsrt's logger are routed here so every line of the
- * process has one shape. Used by every role. */
+ * process has one shape. Used by every role. Under systemd, when stderr is
+ * the journal, a line starts with its syslog priority ("<4>") instead of
+ * the time, which the journal records itself. Control bytes in a line
+ * (from names and messages that came over the network) are written as
+ * \xHH, so a line is always one line. */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <libavutil/error.h>
@@ -33,26 +40,67 @@ void lr_log_set_level(enum lr_log_level level)
     atomic_store(&log_level, level);
 }
 
+static pthread_once_t journal_once = PTHREAD_ONCE_INIT;
+static int to_journal;
+
+/* systemd sets JOURNAL_STREAM to "device:inode" of the stream it connected. */
+static void detect_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+
+    to_journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+                 (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* Copies src into dst (size > 0) with control bytes written as \xHH;
+ * trailing newlines dropped. */
+static void escape_controls(char *dst, size_t size, const char *src)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len = strlen(src), o = 0;
+
+    while (len > 0 && src[len - 1] == '\n')
+        len--;
+    for (size_t i = 0; i < len && o + 1 < size; i++) {
+        unsigned char c = (unsigned char)src[i];
+
+        if (c >= 0x20 && c != 0x7f) {
+            dst[o++] = (char)c;
+        } else if (o + 4 < size) {
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[c >> 4];
+            dst[o++] = hex[c & 15];
+        } else {
+            break;
+        }
+    }
+    dst[o] = '\0';
+}
+
 static void vlog(enum lr_log_level level, const char *fmt, va_list ap)
 {
-    char line[1024];
+    static const int syslog_priority[] = { 3, 4, 6, 7 };
+    char msg[1024], line[1200];
     struct timespec ts;
     struct tm tm;
-    int n;
 
     if ((int)level > atomic_load(&log_level))
         return;
+    pthread_once(&journal_once, detect_journal);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    escape_controls(line, sizeof(line), msg);
+    /* One fprintf per line: stdio locks the stream, so threads never interleave. */
+    if (to_journal) {
+        fprintf(stderr, "<%d>%-5s %s\n", syslog_priority[level], level_names[level], line);
+        return;
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %-5s ",
-                 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                 level_names[level]);
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    n = (int)strlen(line);
-    while (n > 0 && line[n - 1] == '\n')
-        line[--n] = 0;
-    /* One fputs per line: stdio locks the stream, so threads never interleave. */
-    fprintf(stderr, "%s\n", line);
+    fprintf(stderr, "%02d:%02d:%02d.%03ld %-5s %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+            ts.tv_nsec / 1000000, level_names[level], line);
 }
 
 void lr_log(enum lr_log_level level, const char *fmt, ...)

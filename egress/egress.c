@@ -372,6 +372,11 @@ fail:
     return ret;
 }
 
+void lr_egress_reload(lr_egress *e)
+{
+    lr_http_reload(e->http);
+}
+
 int lr_egress_http_port(const lr_egress *e)
 {
     return lr_http_port(e->http);

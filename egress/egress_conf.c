@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lr_build_config.h"
+#include "common/datadir.h"
 #include "common/conf_table.h"
 #include "egress/egress.h"
 #include "egress/steering.h"
@@ -166,7 +166,7 @@ static const lr_conf_opt egress_opts[] = {
     STR("url_signing_param", lr_egress_conf, url_signing_param, "auth_key", check_param_name,
         "1-100 of A-Z a-z 0-9 _", 0),
     INT("feeds_per_lecture", lr_egress_conf, feeds_per_lecture, 2, 1, 4, 0),
-    STR("assets_dir", lr_egress_conf, assets_dir, LR_SOURCE_DIR "/node_modules/hls.js/dist",
+    STR("assets_dir", lr_egress_conf, assets_dir, LR_IN_DATADIR "assets",
         lr_conf_check_nonempty, "a folder path", LR_OPT_PATH),
     /* packaging (egress/packager.c, docs/recordings.md) */
     STR("segment_format", lr_egress_conf, segment_format, "fmp4", check_segment_format,

@@ -174,19 +174,17 @@ fail:
     return NULL;
 }
 
-/* SIGHUP reloads the certificate: the handler only writes a byte to a pipe
- * that worker 0's loop reads. One server per process takes SIGHUP. */
-static int hup_write_fd = -1;
-
-static void on_sighup(int sig)
+/* SIGHUP reloads the certificate: app/roles.c takes the signal and calls
+ * lr_http_reload, which writes a byte to a pipe that worker 0's loop reads. */
+void lr_http_reload(lr_http *h)
 {
-    int saved = errno;
     char b = 1;
-    (void)sig;
-    if (hup_write_fd >= 0 && write(hup_write_fd, &b, 1) < 0) {
+
+    if (h->hup_pipe[1] < 0)
+        lr_info("http: SIGHUP: no TLS, so no certificate to reload");
+    else if (write(h->hup_pipe[1], &b, 1) < 0) {
         /* a full pipe already has a reload pending */
     }
-    errno = saved;
 }
 
 static void on_hup_readable(h2o_socket_t *sock, const char *err)
@@ -280,10 +278,9 @@ static void *loop_thread(void *arg)
     sigset_t set;
 
     /* evloop writes with writev(): a peer that went away must give EPIPE,
-     * not kill the process. SIGHUP goes to the other threads' handler. */
+     * not kill the process. */
     sigemptyset(&set);
     sigaddset(&set, SIGPIPE);
-    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     while (!w->stopping) {
@@ -483,13 +480,8 @@ static void destroy(lr_http *h)
     }
     for (int i = 0; h->workers && i < h->nb_workers; i++)
         worker_destroy(&h->workers[i]);
-    if (h->hup_pipe[1] >= 0) {
-        if (hup_write_fd == h->hup_pipe[1]) {
-            signal(SIGHUP, SIG_DFL);
-            hup_write_fd = -1;
-        }
+    if (h->hup_pipe[1] >= 0)
         close(h->hup_pipe[1]);
-    }
     if (h->hup_pipe[0] >= 0)
         close(h->hup_pipe[0]); /* unless worker 0's hup_sock took it */
     SSL_CTX_free(h->ssl_ctx);
@@ -666,14 +658,6 @@ int lr_http_start(const lr_egress_conf *conf, lr_store *store, lr_http **out)
             return ret;
         }
         w->thread_started = 1;
-    }
-    if (h->hup_pipe[1] >= 0) {
-        struct sigaction sa = { 0 };
-        sa.sa_handler = on_sighup;
-        sa.sa_flags = SA_RESTART;
-        sigemptyset(&sa.sa_mask);
-        hup_write_fd = h->hup_pipe[1];
-        sigaction(SIGHUP, &sa, NULL);
     }
     if (h->ssl_ctx)
         lr_info("http: listening on %s (port %d) and TLS %s (port %d), %d thread(s)", conf->http,

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lr_build_config.h"
+#include "common/datadir.h"
 #include "common/conf_table.h"
 #include "ingest/ingest.h"
 
@@ -89,7 +89,7 @@ enum { INGEST_LISTEN = 4, INGEST_LECTURES = 6, INGEST_RTMP_LISTEN = 7,
        INGEST_RTMPS_LISTEN = 8 }; /* in ingest_opts */
 
 static const lr_conf_opt ingest_opts[] = {
-    STR("source", lr_ingest_conf, source, LR_SOURCE_DIR "/samples/lecture.mp4",
+    STR("source", lr_ingest_conf, source, LR_IN_DATADIR "samples/lecture.mp4",
         lr_conf_check_nonempty, "a file path or URL", LR_OPT_PATH),
     BOOL("loop", lr_ingest_conf, loop, 1),
     BOOL("realtime", lr_ingest_conf, realtime, 1),

@@ -9,6 +9,7 @@
  * "ok SECONDS", CLOCK_MONOTONIC just before the store took the object (with
  * the file already read), so bench/serve times wake-ups from the publication
  * itself rather than from when its own pipe write happened. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,19 @@ static int put(lr_store *st, char **f, int n, double *put_at)
     return ret;
 }
 
+/* SIGHUP reloads the certificate, as app/roles.c does for the program. */
+static void *take_sighup(void *arg)
+{
+    sigset_t set;
+    int sig;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    while (sigwait(&set, &sig) == 0)
+        lr_http_reload(arg);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     lr_config conf = { 0 };
@@ -89,6 +103,10 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, NULL); /* before any thread: they inherit it */
     if (lr_config_defaults(&conf, lr_app_conf_sections) < 0 ||
         lr_config_load_file(&conf, argv[1], err, sizeof(err)) < 0) {
         fprintf(stderr, "serve_fixture: bad configuration: %s\n", err);
@@ -99,6 +117,9 @@ int main(int argc, char **argv)
         lr_log_set_level(level);
     if (!(st = lr_store_alloc()) || lr_http_start(&conf.egress, st, &h) < 0)
         goto end;
+    pthread_t hup_thread;
+    if (pthread_create(&hup_thread, NULL, take_sighup, h) == 0)
+        pthread_detach(hup_thread);
     printf("ports: %d %d\n", lr_http_port(h), lr_http_tls_port(h));
     fflush(stdout);
     while (fgets(line, sizeof(line), stdin)) {

@@ -18,9 +18,10 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "lr_build_config.h"
+#include "lr_test_paths.h"
 #include "app/conf.h"
 #include "common/config.h"
+#include "common/datadir.h"
 #include "common/link.h"
 #include "common/link_stats.h"
 #include "ingest/ingest.h"
@@ -50,13 +51,24 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A path in the program's data folder, as the defaults spell it. */
+static const char *in_datadir(const char *rel)
+{
+    static char paths[4][PATH_MAX];
+    static int next;
+    char *p = paths[next++ % 4];
+
+    assert_int_equal(lr_datadir_path(p, PATH_MAX, rel), 0);
+    return p;
+}
+
 static void check_defaults(const lr_config *c)
 {
     assert_string_equal(c->log_level, "info");
     assert_string_equal(c->lecture, "demo");
     assert_int_equal(c->link.latency_ms, LR_LINK_LATENCY_AUTO);
     assert_string_equal(c->link.passphrase, "");
-    assert_string_equal(c->ingest.source, LR_SOURCE_DIR "/samples/lecture.mp4");
+    assert_string_equal(c->ingest.source, in_datadir("samples/lecture.mp4"));
     assert_int_equal(c->ingest.loop, 1);
     assert_int_equal(c->ingest.realtime, 1);
     assert_int_equal(c->ingest.nb_links, 1);
@@ -96,7 +108,7 @@ static void check_defaults(const lr_config *c)
     assert_string_equal(c->egress.http, "127.0.0.1:8080");
     assert_int_equal(c->egress.playlist_segments, 6);
     assert_int_equal(c->egress.keep_segments, 30);
-    assert_string_equal(c->egress.assets_dir, LR_SOURCE_DIR "/node_modules/hls.js/dist");
+    assert_string_equal(c->egress.assets_dir, in_datadir("assets"));
 }
 
 static void test_defaults(void **state)
@@ -518,8 +530,7 @@ static void test_relative_paths(void **state)
     /* in a file, relative paths are relative to the file's folder; URLs stay */
     assert_int_equal(lr_config_load_file(c, SAMPLES "demo.yaml", err, sizeof(err)), 0);
     assert_string_equal(c->ingest.source, LR_SOURCE_DIR "/samples/lecture.mp4");
-    assert_string_equal(c->egress.assets_dir,
-                        LR_SOURCE_DIR "/samples/../node_modules/hls.js/dist");
+    assert_string_equal(c->egress.assets_dir, in_datadir("assets"));
     assert_int_equal(lr_config_load_file(c, SAMPLES "ingest.yaml", err, sizeof(err)), 0);
     assert_string_equal(c->ingest.lectures[0].sources[1],
                         "https://video.example.edu/live/cs101/index.m3u8");
@@ -555,12 +566,11 @@ static void test_samples(void **state)
         if (lr_config_load_file(&c, files[i], err, sizeof(err)) < 0)
             fail_msg("%s", err);
         if (i == 0) {
-            /* the demo file is the defaults written out; only its paths are
-             * spelled relative to samples/ */
-            assert_string_equal(c.egress.assets_dir,
-                                LR_SOURCE_DIR "/samples/../node_modules/hls.js/dist");
-            av_freep(&c.egress.assets_dir);
-            c.egress.assets_dir = av_strdup(LR_SOURCE_DIR "/node_modules/hls.js/dist");
+            /* the demo file is the defaults written out; only the sample's
+             * path is spelled relative to samples/ */
+            assert_string_equal(c.ingest.source, LR_SOURCE_DIR "/samples/lecture.mp4");
+            av_freep(&c.ingest.source);
+            c.ingest.source = av_strdup(in_datadir("samples/lecture.mp4"));
             check_defaults(&c);
         }
         if (i == 1) {
@@ -607,7 +617,7 @@ static void test_ingest_lectures(void **state)
     assert_string_equal(l[1].sources[3], "push");
     assert_null(l[2].name);
     /* the rest of ingest keeps its defaults */
-    assert_string_equal(c->ingest.source, LR_SOURCE_DIR "/samples/lecture.mp4");
+    assert_string_equal(c->ingest.source, in_datadir("samples/lecture.mp4"));
     assert_string_equal(c->lecture, "demo");
 
     /* a failing file changes nothing, lectures included */
