@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <h2o/version.h>
@@ -67,6 +68,20 @@ static void print_version(void)
     printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
     printf("libh2o %s (built with)\n", H2O_VERSION);
     printf("data folder %s\n", lr_datadir());
+}
+
+/* A file with passphrases, keys or token secrets that every user of the
+ * machine can read is worth a warning (docs/deploy.md: chmod 640). */
+static void warn_if_secrets_readable(const char *path, const lr_config *c)
+{
+    struct stat st;
+    int secrets = c->link.passphrase[0] || c->egress.nb_token_secrets > 0;
+
+    for (int i = 0; i < c->ingest.nb_lectures; i++)
+        secrets |= c->ingest.lectures[i].passphrase[0] || c->ingest.lectures[i].publish_key[0];
+    if (secrets && stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+        lr_warn("%s holds secrets and every user of this machine can read it: chmod o-r %s",
+                path, path);
 }
 
 static void command_usage(const struct command *cmd)
@@ -286,6 +301,8 @@ int main(int argc, char **argv)
         lr_config_free(&conf);
         return 2;
     }
+    if (config_path)
+        warn_if_secrets_readable(config_path, &conf);
     if (!strcmp(cmd->name, "transcode-file")) {
         if (nb_files != 2) {
             fprintf(stderr, "lecture-relay: transcode-file needs INPUT and OUTPUT\n");

@@ -721,6 +721,12 @@ static int walk_strlist(walker *w, const lr_conf_opt *o, void *base, const yaml_
                        ipath, o->expect);
             goto end;
         }
+        if (item->type == YAML_SCALAR_NODE && !keyword && o->check && !o->check(s) &&
+            (o->flags & LR_OPT_SECRET)) {
+            ret = fail(w, line_of(item), "key '%s': expected %s, got %zu characters", ipath,
+                       o->expect, strlen(s));
+            goto end;
+        }
         if (item->type != YAML_SCALAR_NODE || (!keyword && o->check && !o->check(s))) {
             ret = fail(w, line_of(item), "key '%s': expected %s, got %s", ipath, o->expect,
                        describe(item, got, sizeof(got)));

@@ -2,7 +2,8 @@
  * FFmpeg's av_log and libsrt's logger are routed here so every line of the
  * process has one shape. Used by every role. Under systemd, when stderr is
  * the journal, a line starts with its syslog priority ("<4>") instead of
- * the time, which the journal records itself. Control bytes in a line
+ * the time, which the journal records itself. Secrets in URLs and stream
+ * ids are replaced (common/redact.h). Control bytes in a line
  * (from names and messages that came over the network) are written as
  * \xHH, so a line is always one line. */
 #include "log.h"
@@ -19,6 +20,8 @@
 #include <libavutil/error.h>
 #include <libavutil/log.h>
 #include <srt/srt.h>
+
+#include "common/redact.h"
 
 static atomic_int log_level = LR_LOG_INFO;
 
@@ -83,7 +86,7 @@ static void escape_controls(char *dst, size_t size, const char *src)
 static void vlog(enum lr_log_level level, const char *fmt, va_list ap)
 {
     static const int syslog_priority[] = { 3, 4, 6, 7 };
-    char msg[1024], line[1200];
+    char msg[1024], shown[1100], line[1200];
     struct timespec ts;
     struct tm tm;
 
@@ -91,7 +94,8 @@ static void vlog(enum lr_log_level level, const char *fmt, va_list ap)
         return;
     pthread_once(&journal_once, detect_journal);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    escape_controls(line, sizeof(line), msg);
+    lr_redact(msg, shown, sizeof(shown));
+    escape_controls(line, sizeof(line), shown);
     /* One fprintf per line: stdio locks the stream, so threads never interleave. */
     if (to_journal) {
         fprintf(stderr, "<%d>%-5s %s\n", syslog_priority[level], level_names[level], line);

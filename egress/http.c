@@ -3,6 +3,7 @@
  * and its reload on SIGHUP, drain on stop. Requests go to http_routes.c.
  * Started and stopped by the egress role; design in docs/http.md. */
 #include "http_internal.h"
+#include "common/tls_policy.h"
 
 /* ---- connections and the loop ------------------------------------------- */
 
@@ -156,8 +157,10 @@ static SSL_CTX *make_ssl_ctx(const char *cert, const char *key)
         log_ssl_error("cannot create a TLS context");
         return NULL;
     }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (lr_tls_server_policy(ctx) < 0) {
+        log_ssl_error("cannot set the TLS policy");
+        goto fail;
+    }
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         log_ssl_error("cannot load egress.tls_cert");
         goto fail;

@@ -3,7 +3,41 @@
  * counters' collector) and CORS preflight. Called by http_routes.c. */
 #include "http_internal.h"
 
+#include <openssl/rand.h>
+
+#include <libavutil/base64.h>
+
 /* ---- pages, lists, metrics ---------------------------------------------- */
+
+/* The player page's headers. Its Content-Security-Policy lets it load
+ * scripts, styles and media from its own origin only, the inline script and
+ * style by this response's nonce; hls.js fetches from its own origin and the
+ * steering peers' (other pathways: docs/regions.md), and uses blob: URLs for
+ * the media source and its worker. No frame-ancestors: a university may
+ * embed the page in its course site. Referrer-Policy: a signed URL's token
+ * must not leave in a Referer. */
+static void add_page_headers(lr_http *h, h2o_req_t *req, const char *nonce)
+{
+    const lr_steering_conf *st = &h->conf->steering;
+    AVBPrint csp;
+
+    av_bprint_init(&csp, 0, AV_BPRINT_SIZE_AUTOMATIC);
+    av_bprintf(&csp, "default-src 'self'; script-src 'self' 'nonce-%s'; "
+               "style-src 'self' 'nonce-%s'; img-src 'self' data:; media-src 'self' blob:; "
+               "worker-src 'self' blob:; connect-src 'self'", nonce, nonce);
+    for (int i = 0; st->pathway[0] && i < st->nb_peers; i++) {
+        const char *u = st->peers[i].url, *host = strstr(u, "://");
+        size_t n = host ? strcspn(host + 3, "/?#") + (size_t)(host + 3 - u) : strlen(u);
+        av_bprintf(&csp, " %.*s", (int)n, u);
+    }
+    av_bprintf(&csp, "; object-src 'none'; base-uri 'none'; form-action 'self'");
+    if (av_bprint_is_complete(&csp))
+        lr__http_add_header_str(req, "content-security-policy",
+                                h2o_strdup(&req->pool, csp.str, csp.len).base);
+    av_bprint_finalize(&csp, NULL);
+    lr__http_add_header_str(req, "x-content-type-options", "nosniff");
+    lr__http_add_header_str(req, "referrer-policy", "no-referrer");
+}
 
 
 void lr__http_serve_watch(lr_http *h, h2o_req_t *req, const char *name, size_t len,
@@ -39,7 +73,18 @@ void lr__http_serve_watch(lr_http *h, h2o_req_t *req, const char *name, size_t l
         lr__http_send_500(req);
         return;
     }
-    int ret = lr_player_page_render(lecture, prefix, live_query.str, recs, &html, &html_len);
+    /* 16 random bytes for the CSP nonce (base64: 24 characters) */
+    uint8_t raw[16];
+    char nonce[AV_BASE64_SIZE(sizeof(raw))];
+    if (RAND_bytes(raw, sizeof(raw)) != 1 || !av_base64_encode(nonce, sizeof(nonce), raw,
+                                                                 sizeof(raw))) {
+        av_bprint_finalize(&live_query, NULL);
+        av_free(recs);
+        lr__http_send_500(req);
+        return;
+    }
+    int ret = lr_player_page_render(lecture, prefix, live_query.str, recs, nonce, &html,
+                                    &html_len);
     av_bprint_finalize(&live_query, NULL);
     av_free(recs);
     if (ret == AVERROR(EINVAL)) {
@@ -50,6 +95,7 @@ void lr__http_serve_watch(lr_http *h, h2o_req_t *req, const char *name, size_t l
         lr__http_send_500(req);
         return;
     }
+    add_page_headers(h, req, nonce);
     lr__http_send_owned(req, &html, html_len, "text/html; charset=utf-8", "no-cache");
 }
 

@@ -17,7 +17,7 @@
  * for %1$s (lecture), %2$s (prefix) and %4$s (the live master's signed
  * query: [A-Za-z0-9_=&?-]), so they need no escaping in the JavaScript
  * string literals they go in; %3$s is http_pages.c's recordings list, built
- * from validated names too. */
+ * from validated names too; %5$s is the response's CSP nonce (base64). */
 static const char page_template[] =
     "<!DOCTYPE html>\n"
     "<html lang=\"en\">\n"
@@ -25,7 +25,7 @@ static const char page_template[] =
     "<meta charset=\"utf-8\">\n"
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
     "<title>%1$s - live lecture</title>\n"
-    "<style>\n"
+    "<style nonce=\"%5$s\">\n"
     "body{margin:0;background:#111;color:#eee;font-family:sans-serif;font-size:16px}\n"
     "h1{font-size:1.1em;margin:.5em 1em}\n"
     "video{display:block;width:100%%;max-height:80vh;background:#000}\n"
@@ -33,6 +33,7 @@ static const char page_template[] =
     "select{font-size:1em;padding:.2em}\n"
     "#status{margin:.5em 1em;color:#f88}\n"
     "a{color:#9cf}li{margin:.4em 0}\n"
+    "h2{font-size:1em;margin:.5em 1em}\n"
     "</style>\n"
     "</head>\n"
     "<body>\n"
@@ -46,11 +47,11 @@ static const char page_template[] =
     "<a href=\"#\" id=\"golive\">Live</a>\n"
     "</div>\n"
     "<div id=\"status\"></div>\n"
-    "<h2 style=\"font-size:1em;margin:.5em 1em\">Recordings</h2>\n"
+    "<h2>Recordings</h2>\n"
     "<ul id=\"recordings\">\n%3$s</ul>\n"
     "<script src=\"/assets/hls.min.js\"></script>\n"
     "<script src=\"/assets/" LR_PLAYER_CONFIG_NAME "\"></script>\n"
-    "<script>\n"
+    "<script nonce=\"%5$s\">\n"
     "(function () {\n"
     "  var live = '%2$s/live/%1$s/master.m3u8%4$s';\n"
     "  var video = document.getElementById('video');\n"
@@ -209,7 +210,8 @@ static int chars_valid(const char *p, const char *extra)
 }
 
 int lr_player_page_render(const char *lecture, const char *prefix, const char *live_query,
-                          const char *recordings_html, char **html, size_t *len)
+                          const char *recordings_html, const char *nonce, char **html,
+                          size_t *len)
 {
     AVBPrint bp;
     int ret;
@@ -223,11 +225,11 @@ int lr_player_page_render(const char *lecture, const char *prefix, const char *l
     if (!recordings_html)
         recordings_html = "";
     if (!lecture || !lr_lecture_name_valid(lecture) || !chars_valid(prefix, "/") ||
-        !chars_valid(live_query, "?=&"))
+        !chars_valid(live_query, "?=&") || !nonce || !*nonce || !chars_valid(nonce, "+/="))
         return AVERROR(EINVAL);
 
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprintf(&bp, page_template, lecture, prefix, recordings_html, live_query);
+    av_bprintf(&bp, page_template, lecture, prefix, recordings_html, live_query, nonce);
     if (!av_bprint_is_complete(&bp)) {
         av_bprint_finalize(&bp, NULL);
         return AVERROR(ENOMEM);

@@ -17,10 +17,13 @@ extern const size_t lr_player_config_js_len;
  * also NUL-terminated). prefix ("" or "/t/<token>") goes before every URL
  * the page uses; live_query ("" or NULL, or "?<signature>": url_sign.h)
  * follows the live master's URL; recordings_html is a list of <li> items
- * (may be "" or NULL) from lr_recordings_html. Returns 0, AVERROR(EINVAL)
- * if the lecture name is not valid (see lr_lecture_name_valid) or the
- * prefix or query hold what a signature never does, or AVERROR(ENOMEM). */
+ * (may be "" or NULL) from lr_recordings_html; nonce (base64) marks the
+ * page's inline script and style for its Content-Security-Policy. Returns
+ * 0, AVERROR(EINVAL) if the lecture name is not valid (see
+ * lr_lecture_name_valid), the prefix or query hold what a signature never
+ * does or the nonce is missing, or AVERROR(ENOMEM). */
 int lr_player_page_render(const char *lecture, const char *prefix, const char *live_query,
-                          const char *recordings_html, char **html, size_t *len);
+                          const char *recordings_html, const char *nonce, char **html,
+                          size_t *len);
 
 #endif

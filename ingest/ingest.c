@@ -133,7 +133,7 @@ static int rtmp_lecture(lr_ingest *in, const lr_rtmp_publish *p, const char **ke
     return -1;
 }
 
-static int admit_rtmp(void *opaque, const lr_rtmp_publish *p, const char **reason)
+static int admit_rtmp(void *opaque, lr_rtmp_publish *p, const char **reason)
 {
     lr_ingest *in = opaque;
     const char *key;
@@ -143,6 +143,7 @@ static int admit_rtmp(void *opaque, const lr_rtmp_publish *p, const char **reaso
         *reason = "unknown lecture";
         return AVERROR(ENOENT);
     }
+    p->lecture = in->lconf[i]->name;
     i = decide(in, in->lconf[i]->name, key, LR_PUSH_RTMP, reason);
     return i < 0 ? i : 0;
 }

@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/tcp_listen.h"
+#include "common/tls_policy.h"
 
 #define SLICE_MS       100
 #define RECV_SIZE      (16 << 10)
@@ -356,7 +357,8 @@ static void *negotiate(void *arg)
         c = NULL;
     else
         lr_warn("rtmp: lecture=%s peer=%s dropped: not taken (%s)",
-                lr_rtmp_conn_publish(c)->name, c->peer, av_err2str(ret));
+                lr_rtmp_conn_publish(c)->lecture ? lr_rtmp_conn_publish(c)->lecture : "?", c->peer,
+                av_err2str(ret));
 end:
     lr_rtmp_conn_free(&c);
     sl->c = NULL;
@@ -465,7 +467,8 @@ static int open_tls(lr_rtmp_listener *l, const char *cert, const char *key)
 {
     if (!(l->tls = SSL_CTX_new(TLS_server_method())))
         return tls_error("context", NULL, NULL, 0);
-    SSL_CTX_set_min_proto_version(l->tls, TLS1_2_VERSION);
+    if (lr_tls_server_policy(l->tls) < 0)
+        return tls_error("policy", NULL, NULL, 0);
     SSL_CTX_set_mode(l->tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (SSL_CTX_use_certificate_chain_file(l->tls, cert) != 1) {
         lr_error("rtmp: listener: certificate %s unusable", cert);
@@ -554,7 +557,7 @@ static int conn_avio_read(void *opaque, uint8_t *buf, int size)
 {
     lr_rtmp_conn *c = opaque;
     AVFifo *flv = lr_rtmp_session_flv(c->s);
-    const char *lecture = lr_rtmp_conn_publish(c)->name;
+    const char *lecture = lr_rtmp_conn_publish(c)->lecture ? lr_rtmp_conn_publish(c)->lecture : "?";
 
     for (;;) {
         size_t n = FFMIN(av_fifo_can_read(flv), (size_t)size);

@@ -347,6 +347,13 @@ static int cmd_connect(lr_rtmp_session *s, double txid, const lr_amf_value *args
     return answer_connect(s, txid);
 }
 
+/* The lecture for log lines: the one admitted, never the stream name (it
+ * may be the publish key). */
+static const char *shown_lecture(const lr_rtmp_session *s)
+{
+    return s->pub.lecture ? s->pub.lecture : "?";
+}
+
 static int cmd_publish(lr_rtmp_session *s, const lr_rtmp_msg *m, const lr_amf_value *args, int nb)
 {
     const char *full = nb > 1 ? lr_amf_str(&args[1]) : NULL;
@@ -379,7 +386,7 @@ static int cmd_publish(lr_rtmp_session *s, const lr_rtmp_msg *m, const lr_amf_va
         int err;
         if (!reason)
             reason = default_reason(ret);
-        lr_warn("rtmp: lecture=%s peer=%s refused: %s", s->name, s->peer, reason);
+        lr_warn("rtmp: lecture=%s peer=%s refused: %s", shown_lecture(s), s->peer, reason);
         if ((err = send_status(s, m->stream_id, "error", status_code(ret), reason)) < 0)
             return err;
         return ret;
@@ -435,7 +442,7 @@ static int command(lr_rtmp_session *s, const lr_rtmp_msg *m)
     } else if (!strcmp(name, "FCUnpublish") || !strcmp(name, "deleteStream") ||
                !strcmp(name, "closeStream")) {
         if (s->publishing) {
-            lr_info("rtmp: lecture=%s peer=%s unpublished (%s)", s->name, s->peer, name);
+            lr_info("rtmp: lecture=%s peer=%s unpublished (%s)", shown_lecture(s), s->peer, name);
             s->ended = 1;
             if ((ret = send_status(s, s->stream_id, "status", "NetStream.Unpublish.Success",
                                    "Stopped publishing.")) >= 0)
@@ -482,8 +489,8 @@ static int feed_chunks(lr_rtmp_session *s, const uint8_t *buf, size_t size)
     int ret = lr_rtmp_chunk_read(s->rd, buf, size, on_message, s);
 
     if (ret == AVERROR_INVALIDDATA && *lr_rtmp_chunk_reader_error(s->rd))
-        lr_warn("rtmp: %s%s%speer=%s dropped: %s", s->name ? "lecture=" : "",
-                s->name ? s->name : "", s->name ? " " : "", s->peer,
+        lr_warn("rtmp: %s%s%speer=%s dropped: %s", s->pub.lecture ? "lecture=" : "",
+                s->pub.lecture ? s->pub.lecture : "", s->pub.lecture ? " " : "", s->peer,
                 lr_rtmp_chunk_reader_error(s->rd));
     else if (ret == AVERROR(ENOSPC))
         lr_warn("rtmp: peer=%s dropped: output buffers full (%d bytes for the peer, "

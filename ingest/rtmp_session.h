@@ -17,14 +17,19 @@ typedef struct lr_rtmp_publish {
     const char *key;     /* key= from the name's query, else from tcUrl's or app's; NULL if none */
     const char *tc_url;  /* connect's tcUrl, "" if none */
     const char *peer;    /* "IP:PORT" */
+    /* the lecture it publishes to, for log lines: set by the admit callback
+     * (a configured name), NULL until then. The stream name is not logged:
+     * with a Zoom-style setup it is the publish key itself. */
+    const char *lecture;
 } lr_rtmp_publish;
 
 /* Decides a publish. Returns 0 to admit, or AVERROR(ENOENT) (no such
  * lecture), AVERROR(EACCES) (wrong or missing key), AVERROR(EBUSY) (the
  * lecture is already live) or another negative AVERROR; *reason may then
  * point to a static or long-lived text for the log and the client
- * ("wrong key"). Called on the connection's thread. */
-typedef int lr_rtmp_admit_fn(void *opaque, const lr_rtmp_publish *p, const char **reason);
+ * ("wrong key"); it sets p->lecture when it knows the lecture. Called on
+ * the connection's thread. */
+typedef int lr_rtmp_admit_fn(void *opaque, lr_rtmp_publish *p, const char **reason);
 
 /* Bytes we keep for the peer and for the FLV reader at most. */
 #define LR_RTMP_MAX_OUT (1 << 20)

@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "system"))
 
-from lrdemo import attach_stderr, start_demo  # noqa: E402,F401
+from lrdemo import attach_stderr, no_secret_in_any_log, start_demo  # noqa: E402,F401
 
 
 @pytest.hookimpl(hookwrapper=True)

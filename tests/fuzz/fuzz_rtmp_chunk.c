@@ -25,7 +25,7 @@ static int check_msg(void *opaque, const lr_rtmp_msg *m)
     return 0;
 }
 
-static int admit(void *opaque, const lr_rtmp_publish *p, const char **reason)
+static int admit(void *opaque, lr_rtmp_publish *p, const char **reason)
 {
     if (!p->name || !p->app || !p->peer || !p->tc_url)
         abort();

@@ -9,7 +9,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lrdemo import attach_stderr, demo, lr_config, start_demo  # noqa: E402,F401
+from lrdemo import (attach_stderr, demo, lr_config, no_secret_in_any_log,  # noqa: E402,F401
+                    start_demo)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -9,7 +9,8 @@ What is here:
   Demo                                 `lecture-relay run` as a child process
   http_get(), master/media playlist parsing, segment download
   ffprobe helpers (first video packet of a segment, full decode check)
-  fixtures: lr_config, start_demo (factory), demo (module-scoped)
+  fixtures: lr_config, start_demo (factory), demo (module-scoped),
+            no_secret_in_any_log (the run: no configured secret in any log)
 """
 
 import contextlib
@@ -204,6 +205,55 @@ def deep_merge(base, extra):
     return out
 
 
+# Secrets in logs: every secret of every config a test writes, and every
+# log file of the program, for conftest's check at the end of the run (no
+# secret may appear in any log line: docs/deploy.md, common/redact.h).
+SECRET_KEYS = {"passphrase", "publish_key", "token_secrets"}
+SECRETS = set()
+LOGS = []
+
+
+def _secrets_of(value, key=None):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _secrets_of(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _secrets_of(v, key)
+    elif isinstance(value, str) and key in SECRET_KEYS and len(value) >= 4:
+        yield value
+
+
+def note_secrets(data):
+    """Registers the secrets of a config's data (a dict as written to YAML)."""
+    SECRETS.update(_secrets_of(data))
+
+
+def secret_leaks():
+    """[(log file, line number, secret)] for every configured secret found in
+    any log of the run."""
+    leaks = []
+    for path in LOGS:
+        try:
+            text = Path(path).read_text(errors="replace")
+        except OSError:
+            continue
+        for n, line in enumerate(text.splitlines(), 1):
+            leaks += [(str(path), n, s) for s in SECRETS if s in line]
+    return leaks
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log():
+    """After the whole run (conftest makes it every suite's): no passphrase,
+    publish key or token secret of any config the tests wrote appears in any
+    line the program logged."""
+    yield
+    leaks = secret_leaks()
+    assert not leaks, "secrets in the logs:\n" + "\n".join(
+        f"{path}:{n}: {secret[:2]}… ({len(secret)} characters)" for path, n, secret in leaks[:20])
+
+
 class Config:
     """A config file on fresh loopback ports. .path, .ports, .data"""
 
@@ -228,6 +278,7 @@ class Config:
         if os.environ.get("LR_SOURCE"):  # another sample than the built-in default
             data["ingest"]["source"] = os.environ["LR_SOURCE"]
         self.data = deep_merge(data, overrides)
+        note_secrets(self.data)
         self.path = Path(directory) / name
         self.path.write_text("# written by tests/system/lrdemo.py\n" + to_yaml(self.data) + "\n")
 
@@ -254,6 +305,7 @@ class Demo:
         self.stdout_lines = []
         self._lines = queue.Queue()
         CREATED.append(self)
+        LOGS.append(self.stderr_path)
 
     # -- start / stop
     def start(self, deadline=WATCH_DEADLINE):

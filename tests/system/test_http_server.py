@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lrdemo import BINARY, free_tcp_port, make_cert, to_yaml
+from lrdemo import BINARY, LOGS, free_tcp_port, make_cert, note_secrets, to_yaml
 
 FIXTURE = Path(os.environ.get("LR_SERVE_FIXTURE",
                               BINARY.parent / "tests" / "tools" / "serve_fixture"))
@@ -42,11 +42,16 @@ class Server:
         (tmp / "rec").mkdir(exist_ok=True)
         self.conf = tmp / "fixture.yaml"
         self.conf.write_text(to_yaml(conf) + "\n")
-        self.p = subprocess.Popen([str(FIXTURE), str(self.conf)], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  preexec_fn=preexec_fn)
+        note_secrets(conf)
+        # its log in a file, which the run's secrets check reads too (conftest)
+        self.log = tmp / f"fixture-{len(LOGS)}.log"
+        LOGS.append(self.log)
+        with open(self.log, "wb") as err:
+            self.p = subprocess.Popen([str(FIXTURE), str(self.conf)], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=err, text=True,
+                                      preexec_fn=preexec_fn)
         line = self.p.stdout.readline()
-        assert line.startswith("ports:"), (line, self.p.stderr.read())
+        assert line.startswith("ports:"), (line, self.log.read_text(errors="replace"))
         self.port, self.tls_port = (int(x) for x in line.split()[1:])
         self.base = f"http://127.0.0.1:{self.port}"
         self.n = 0
@@ -68,7 +73,7 @@ class Server:
             self.p.stdin.write("quit\n")
             self.p.stdin.flush()
             self.p.wait(timeout=10)
-        assert self.p.returncode == 0, self.p.stderr.read()
+        assert self.p.returncode == 0, self.log.read_text(errors="replace")
 
 
 @pytest.fixture
@@ -194,8 +199,17 @@ def test_routes_types_and_cache_headers(server):
                    headers={"Origin": "https://portal.example", "Access-Control-Request-Method": "GET"})
     assert st == 204 and "GET" in h["access-control-allow-methods"]
 
-    page = get(s.port, "/watch/cs101")[2].decode()
+    _, ph, page = get(s.port, "/watch/cs101")
+    page = page.decode()
     assert "/assets/lr-player.js" in page and "/live/cs101/master.m3u8" in page
+    # the page's CSP: own origin only, the inline script and style by a nonce
+    # of this response (a second response has another)
+    csp = ph["content-security-policy"]
+    nonce = re.search(r"'nonce-([A-Za-z0-9+/=]{24})'", csp).group(1)
+    assert page.count(f'nonce="{nonce}"') == 2 and "style=" not in page, page
+    assert "default-src 'self'" in csp and "object-src 'none'" in csp and "unsafe" not in csp
+    assert nonce not in get(s.port, "/watch/cs101")[1]["content-security-policy"]
+    assert ph["x-content-type-options"] == "nosniff" and ph["referrer-policy"] == "no-referrer"
     st, h, js = get(s.port, "/assets/lr-player.js")
     assert st == 200 and h["content-type"] == "application/javascript", h
     assert b"lowLatencyMode: true" in js and b"maxLiveSyncPlaybackRate" in js, js
@@ -562,6 +576,33 @@ def test_h2c_prior_knowledge(server):
 
 
 @pytest.mark.skipif(not shutil.which("curl"), reason="curl missing")
+def test_tls_only_1_2_and_forward_secret_aead(tmp_path):
+    """openssl s_client, willing to speak anything (security level 0): the
+    server takes TLS 1.3 and TLS 1.2 with ECDHE and AES-GCM or ChaCha20, and
+    refuses TLS 1.1, static-RSA key exchange and CBC suites."""
+    make_cert(tmp_path, "policy")
+    s = Server(tmp_path, {"tls_listen": f"127.0.0.1:{free_tcp_port()}",
+                          "tls_cert": str(tmp_path / "cert.pem"),
+                          "tls_key": str(tmp_path / "key.pem")})
+
+    def handshake(*args):
+        r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{s.tls_port}", *args],
+                           input="", capture_output=True, text=True, timeout=10)
+        m = re.search(r"Cipher is (\S+)", r.stdout)
+        return m.group(1) if m and m.group(1) != "(NONE)" else None
+    try:
+        assert handshake("-tls1_3") == "TLS_AES_256_GCM_SHA384"
+        for suite in ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305"):
+            assert handshake("-tls1_2", "-cipher", suite) == suite
+        for refused in (["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"],
+                        ["-tls1_2", "-cipher", "AES128-GCM-SHA256:@SECLEVEL=0"],
+                        ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0"],
+                        ["-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0"]):
+            assert handshake(*refused) is None, refused
+    finally:
+        s.stop()
+
+
 def test_tls_h2_alpn_and_sighup_reload(tmp_path):
     make_cert(tmp_path, "first")
     s = Server(tmp_path, {"tls_listen": f"127.0.0.1:{free_tcp_port()}",

@@ -204,3 +204,23 @@ def test_a_role_tells_systemd_it_is_ready_and_logs_to_the_journal(tmp_path):
     assert [l for l in lines if l.startswith("<6>info  SIGHUP received")], lines
     assert [l for l in lines if "http: SIGHUP: no TLS" in l], lines
     assert [l for l in lines if l.startswith("<6>info  SIGTERM received: stopping")], lines
+
+
+def test_a_config_with_secrets_readable_by_everyone_is_warned_about(tmp_path):
+    conf = tmp_path / "egress.yaml"
+    conf.write_text(to_yaml({"link": {"passphrase": "a-link-passphrase-1"},
+                             "egress": {"token_secrets": ["0123456789abcdefXYZ"]}}) + "\n")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(to_yaml({"egress": {"http": "127.0.0.1:0"}}) + "\n")
+
+    def check(path, mode):
+        os.chmod(path, mode)
+        r = subprocess.run([str(BINARY), "check-config", "--config", str(path)],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert "a-link-passphrase-1" not in r.stderr and "0123456789abcdefXYZ" not in r.stderr
+        return "every user of this machine can read it" in r.stderr
+
+    assert check(conf, 0o644)
+    assert not check(conf, 0o640)
+    assert not check(plain, 0o644)  # nothing secret in it

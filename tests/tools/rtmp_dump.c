@@ -62,7 +62,7 @@ static int listed(const char *list, const char *name)
     return 0;
 }
 
-static int admit(void *opaque, const lr_rtmp_publish *p, const char **reason)
+static int admit(void *opaque, lr_rtmp_publish *p, const char **reason)
 {
     dump *d = opaque;
     int ret = 0;
@@ -71,6 +71,7 @@ static int admit(void *opaque, const lr_rtmp_publish *p, const char **reason)
         *reason = "unknown lecture";
         return AVERROR(ENOENT);
     }
+    p->lecture = p->name;  /* one of its listed lectures */
     if (!p->key || strcmp(p->key, d->key)) {
         *reason = p->key ? "wrong key" : "no key";
         return AVERROR(EACCES);

@@ -540,6 +540,22 @@ static void test_relative_paths(void **state)
     assert_string_equal(c->ingest.source, "a.mp4");
 }
 
+/* A secret that fails its check is described by its length, never echoed. */
+static void test_secrets_not_echoed(void **state)
+{
+    lr_config *c = *state;
+    char err[512];
+
+    assert_int_equal(lr_config_load_string(c, "egress:\n  token_secrets: [0123456789abcdef, "
+                                              "tooShort9]\n", "s.yaml", err, sizeof(err)),
+                     AVERROR(EINVAL));
+    assert_string_equal(err, "s.yaml:2: key 'egress.token_secrets[1]': expected secrets of at "
+                             "least 16 characters, got 9 characters");
+    assert_int_equal(lr_config_load_string(c, "link:\n  passphrase: sh0rt\n", "s.yaml", err,
+                                           sizeof(err)), AVERROR(EINVAL));
+    assert_null(strstr(err, "sh0rt"));
+}
+
 static void test_no_memory(void **state)
 {
     lr_config *c = *state, d;
@@ -940,6 +956,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_line_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secrets_not_echoed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_memory, setup, teardown),
         cmocka_unit_test(test_samples),
         cmocka_unit_test_setup_teardown(test_ingest_lectures, setup, teardown),

@@ -533,7 +533,7 @@ typedef struct admit_log {
     int  calls;
 } admit_log;
 
-static int admit(void *opaque, const lr_rtmp_publish *p, const char **reason)
+static int admit(void *opaque, lr_rtmp_publish *p, const char **reason)
 {
     admit_log *a = opaque;
 
