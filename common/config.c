@@ -637,7 +637,7 @@ static int walk_list(walker *w, const lr_conf_opt *o, void *base, const yaml_nod
             (ret = walk_mapping(w, o->sub, e, item, ipath, lines)) < 0)
             goto fail;
         if (o->validate) {
-            char why[160], at[64] = "";
+            char why[256], at[64] = "";
             int bad = o->validate(e, lines, at, sizeof(at), why, sizeof(why));
             if (bad >= 0) {
                 ret = blame(w, o->sub, item, ipath, bad, at, why);
@@ -783,7 +783,7 @@ static int walk_mapping(walker *w, const lr_conf_opt *t, void *base, const yaml_
         switch (o->type) {
         case LR_OPT_SECTION: {
             int sub_lines[LR_CONF_MAX_OPTS] = { 0 }, bad;
-            char why[160], at[64] = "";
+            char why[256], at[64] = "";
 
             if (is_null(val))
                 break; /* "egress:" with every key commented out */

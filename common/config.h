@@ -59,6 +59,8 @@ typedef struct lr_ingest_conf {
     char *rtmps_listen; /* host:port of RTMP over TLS; "" none */
     char *rtmps_cert;   /* PEM certificate (chain) for rtmps_listen */
     char *rtmps_key;    /* its private key */
+    int   allow_unkeyed_push; /* 1: a lecture without publish_key or passphrase may
+                                 take pushes on a listener other machines reach */
 } lr_ingest_conf;
 
 typedef struct lr_transcode_conf {

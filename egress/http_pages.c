@@ -25,7 +25,7 @@ static void add_page_headers(lr_http *h, h2o_req_t *req, const char *nonce)
     av_bprintf(&csp, "default-src 'self'; script-src 'self' 'nonce-%s'; "
                "style-src 'self' 'nonce-%s'; img-src 'self' data:; media-src 'self' blob:; "
                "worker-src 'self' blob:; connect-src 'self'", nonce, nonce);
-    for (int i = 0; st->pathway[0] && i < st->nb_peers; i++) {
+    for (int i = 0; st->pathway && st->pathway[0] && i < st->nb_peers; i++) {
         const char *u = st->peers[i].url, *host = strstr(u, "://");
         size_t n = host ? strcspn(host + 3, "/?#") + (size_t)(host + 3 - u) : strlen(u);
         av_bprintf(&csp, " %.*s", (int)n, u);

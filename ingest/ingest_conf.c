@@ -117,8 +117,51 @@ static const lr_conf_opt ingest_opts[] = {
         LR_OPT_PATH),
     STR("rtmps_key", lr_ingest_conf, rtmps_key, "", NULL, "a PEM private key file",
         LR_OPT_PATH | LR_OPT_SECRET),
+    BOOL("allow_unkeyed_push", lr_ingest_conf, allow_unkeyed_push, 0),
     { .name = NULL }
 };
+
+/* Whether a listener's address ("srt://host:port" or "host:port") can be
+ * reached only from this machine. */
+static int loopback_only(const char *listen)
+{
+    const char *h = strstr(listen, "://");
+    char host[256];
+    size_t n;
+
+    h = h ? h + 3 : listen;
+    if (*h == '[')
+        n = strcspn(++h, "]");
+    else
+        n = strcspn(h, ":");
+    if (n >= sizeof(host))
+        return 0;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    return !strncmp(host, "127.", 4) || !strcmp(host, "::1") || !strcmp(host, "localhost");
+}
+
+/* A lecture anyone could take: it takes pushes over a protocol whose
+ * listener other machines reach, with nothing to check the pusher by (SRT:
+ * neither publish_key nor passphrase; RTMP: no publish_key). Returns the
+ * listener, or NULL. */
+static const char *open_to_anyone(const lr_ingest_conf *in, const lr_lecture_conf *l)
+{
+    int p = 0;
+
+    for (int k = 0; k < l->nb_sources; k++)
+        p |= source_push(l->sources[k]);
+    if ((p & LR_PUSH_SRT_BIT) && in->listen[0] && !loopback_only(in->listen) &&
+        !l->publish_key[0] && !l->passphrase[0])
+        return in->listen;
+    if ((p & LR_PUSH_RTMP_BIT) && !l->publish_key[0]) {
+        if (in->rtmp_listen[0] && !loopback_only(in->rtmp_listen))
+            return in->rtmp_listen;
+        if (in->rtmps_listen[0] && !loopback_only(in->rtmps_listen))
+            return in->rtmps_listen;
+    }
+    return NULL;
+}
 
 static int validate_ingest(const void *base, const int *lines, char *at, size_t at_size,
                            char *why, size_t why_size)
@@ -152,6 +195,20 @@ static int validate_ingest(const void *base, const int *lines, char *at, size_t 
             snprintf(why, why_size, "source '%s' needs %s", l->sources[k], need);
             return INGEST_LECTURES;
         }
+    }
+    for (int i = 0; i < in->nb_lectures && !in->allow_unkeyed_push; i++) {
+        const char *listener = open_to_anyone(in, &in->lectures[i]);
+
+        if (!listener)
+            continue;
+        snprintf(why, why_size, "lecture '%s' takes pushes on %s (open to other machines) "
+                 "with no publish_key%s, so anyone could publish it: give it one, or set "
+                 "ingest.allow_unkeyed_push", in->lectures[i].name, listener,
+                 strstr(listener, "://") ? " or passphrase" : "");
+        if (!lines[INGEST_LECTURES])
+            return strstr(listener, "://") ? INGEST_LISTEN : INGEST_RTMP_LISTEN;
+        snprintf(at, at_size, "[%d]", i);
+        return INGEST_LECTURES;
     }
     return -1;
 }

@@ -281,6 +281,7 @@ class Config:
         note_secrets(self.data)
         self.path = Path(directory) / name
         self.path.write_text("# written by tests/system/lrdemo.py\n" + to_yaml(self.data) + "\n")
+        self.path.chmod(0o640)  # it may hold secrets (the program warns about 644)
 
 
 # --------------------------------------------------------------------------

@@ -75,6 +75,7 @@ static void check_defaults(const lr_config *c)
     assert_string_equal(c->ingest.links[0], "srt://127.0.0.1:9000");
     assert_string_equal(c->ingest.listen, "");
     assert_int_equal(c->ingest.stall_ms, 1000);
+    assert_int_equal(c->ingest.allow_unkeyed_push, 0);
     assert_int_equal(c->ingest.nb_lectures, 0);
     assert_null(c->ingest.lectures[0].name);
     assert_null(c->ingest.lectures[0].sources[0]);
@@ -654,7 +655,7 @@ static void test_ingest_lectures(void **state)
         "    - name: solo\n"
         "    - name: files\n"
         "      sources: [a.mp4, ~/b.mp4]\n"
-        "  listen: srt://[::]:9710\n", "r.yaml", err, sizeof(err)), 0);
+        "  listen: srt://[::1]:9710\n", "r.yaml", err, sizeof(err)), 0);
     assert_int_equal(c->ingest.nb_lectures, 2);
     assert_string_equal(l[0].name, "solo");
     assert_string_equal(l[0].passphrase, "");
@@ -667,7 +668,7 @@ static void test_ingest_lectures(void **state)
     assert_string_equal(l[1].sources[0], "a.mp4");
     assert_string_equal(l[1].sources[1], "~/b.mp4");
     assert_null(l[1].sources[2]);
-    assert_string_equal(c->ingest.listen, "srt://[::]:9710");
+    assert_string_equal(c->ingest.listen, "srt://[::1]:9710");
     assert_int_equal(c->ingest.stall_ms, 2500);
 
     /* lectures without a push need no listener; the bounds of stall_ms */
@@ -820,6 +821,42 @@ static void test_ingest_lecture_errors(void **state)
                  "t.yaml:3: key 'ingest.lectures[0]': source 'push' needs ingest.listen, "
                  "rtmp_listen or rtmps_listen");
 
+    /* a lecture anyone could take: pushes on a listener other machines reach,
+     * with nothing to check the pusher by; refused unless said so */
+    expect_error("ingest:\n  listen: srt://0.0.0.0:9710\n  lectures:\n    - name: a\n"
+                 "      publish_key: k\n    - name: b\n",
+                 "t.yaml:6: key 'ingest.lectures[1]': lecture 'b' takes pushes on "
+                 "srt://0.0.0.0:9710 (open to other machines) with no publish_key or "
+                 "passphrase, so anyone could publish it: give it one, or set "
+                 "ingest.allow_unkeyed_push");
+    /* over RTMP a passphrase checks nothing (it is SRT's) */
+    expect_error("ingest:\n  rtmp_listen: \"[::]:1935\"\n  lectures:\n    - name: a\n"
+                 "      passphrase: ten-chars-or-more\n",
+                 "t.yaml:4: key 'ingest.lectures[0]': lecture 'a' takes pushes on [::]:1935 "
+                 "(open to other machines) with no publish_key, so anyone could publish it: "
+                 "give it one, or set ingest.allow_unkeyed_push");
+    {
+        static const char *const ok[] = {
+            /* loopback listeners; a keyed lecture; a pulled one; said so */
+            "ingest:\n  listen: srt://127.0.0.1:9710\n  rtmp_listen: \"[::1]:1935\"\n"
+            "  lectures: [{ name: a }]\n",
+            "ingest:\n  listen: srt://0.0.0.0:9710\n  lectures: [{ name: a, passphrase: "
+            "ten-chars-or-more }]\n",
+            "ingest:\n  listen: srt://0.0.0.0:9710\n  lectures: [{ name: a, sources: [x.mp4] }]\n",
+            "ingest:\n  allow_unkeyed_push: yes\n  listen: srt://0.0.0.0:9710\n"
+            "  lectures: [{ name: a }]\n",
+        };
+        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+            lr_config c;
+            char err[512];
+
+            assert_int_equal(lr_config_defaults(&c, lr_app_conf_sections), 0);
+            if (lr_config_load_string(&c, ok[i], "ok.yaml", err, sizeof(err)) < 0)
+                fail_msg("%s: %s", ok[i], err);
+            lr_config_free(&c);
+        }
+    }
+
     /* the lectures are from an earlier file, the listener goes in this one */
     {
         lr_config c;
@@ -827,13 +864,13 @@ static void test_ingest_lecture_errors(void **state)
 
         assert_int_equal(lr_config_defaults(&c, lr_app_conf_sections), 0);
         assert_int_equal(lr_config_load_string(&c, "ingest:\n  lectures: [{ name: a }]\n"
-                                                    "  listen: srt://h:1\n", "a.yaml", err,
+                                                    "  listen: srt://127.0.0.1:1\n", "a.yaml", err,
                                                sizeof(err)), 0);
         assert_int_equal(lr_config_load_string(&c, "lecture: x\n\ningest:\n  listen: ''\n",
                                                "b.yaml", err, sizeof(err)), AVERROR(EINVAL));
         assert_string_equal(err, "b.yaml:4: key 'ingest.listen': source 'push' of lecture 'a' "
                                  "needs ingest.listen, rtmp_listen or rtmps_listen");
-        assert_string_equal(c.ingest.listen, "srt://h:1");
+        assert_string_equal(c.ingest.listen, "srt://127.0.0.1:1");
         assert_string_equal(c.lecture, "demo");
         lr_config_free(&c);
     }
