@@ -12,7 +12,7 @@
 
 #include "config.h"
 
-#define LR_CONF_MAX_OPTS    24 /* entries in one table */
+#define LR_CONF_MAX_OPTS    32 /* entries in one table */
 #define LR_CONF_MAX_STRLIST 16 /* items of one string list */
 
 enum lr_conf_type {

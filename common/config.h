@@ -85,6 +85,7 @@ typedef struct lr_transcode_conf {
 
 #define LR_MAX_PEERS    7   /* other egress nodes (steering pathways) */
 #define LR_MAX_PREFIXES 32  /* client address prefixes with preferred pathways */
+#define LR_MAX_UNCAPPED 8   /* addresses free of the per-address cap (egress.uncapped) */
 
 typedef struct lr_peer_conf {
     char *pathway;  /* its PATHWAY-ID */
@@ -136,6 +137,10 @@ typedef struct lr_egress_conf {
     int    nb_token_secrets;  /* 0..LR_MAX_TOKEN_SECRETS; the first one signs */
     char  *token_secrets[LR_MAX_TOKEN_SECRETS];
     int    max_conns_per_ip;  /* 0: no cap */
+    int    nb_uncapped;       /* 1..LR_MAX_UNCAPPED */
+    char  *uncapped[LR_MAX_UNCAPPED]; /* CIDRs (or "loopback") free of max_conns_per_ip */
+    int    max_conns;         /* connections at once, every address; 0: no cap */
+    int    max_parked;        /* LL-HLS requests parked at once; 0: no cap */
     char  *recordings_dir;    /* <dir>/<lecture>/<id>/ served at /vod/; "" none */
     lr_steering_conf steering;
 } lr_egress_conf;

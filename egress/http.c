@@ -48,21 +48,29 @@ static SSL_CTX *current_ssl_ctx(lr_http *h)
  * that could destroy the answer. Best effort, never blocks. (Over TLS the
  * answer needs the handshake: such a connection is accepted as refused and
  * lr__http_on_req answers it, see MAX_REFUSED.) */
-static void refuse_busy(int fd)
+static void refuse_busy(int fd, int whole_server)
 {
-    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+    static const char here[] = "HTTP/1.1 503 Service Unavailable\r\n"
                                "Retry-After: 10\r\n"
                                "Content-Type: text/plain; charset=utf-8\r\n"
                                "Content-Length: 32\r\n"
                                "Connection: close\r\n\r\n"
                                "too many connections from here\r\n";
+    static const char full[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                               "Retry-After: 10\r\n"
+                               "Content-Type: text/plain; charset=utf-8\r\n"
+                               "Content-Length: 29\r\n"
+                               "Connection: close\r\n\r\n"
+                               "the server is at its limit\r\n";
+    const char *busy = whole_server ? full : here;
+    size_t len = whole_server ? sizeof(full) - 1 : sizeof(here) - 1;
     char sink[4096];
 
     if (fd < 0)
         return;
     while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
         ;
-    if (send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+    if (send(fd, busy, len, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
         shutdown(fd, SHUT_WR);
 }
 
@@ -78,14 +86,28 @@ static void accept_all(worker *w, h2o_socket_t *listener, int tls)
             continue;
         }
         c->w = w;
-        if (h->conf->max_conns_per_ip > 0) {
+        if (lr__http_at_max_conns(h)) {
+            lr_debug("http: at max_conns (%d): connection refused", h->conf->max_conns);
+            if (tls && w->nb_refused < MAX_REFUSED) {
+                c->refused = 2;
+                w->nb_refused++;
+            } else {
+                av_free(c);
+                if (!tls)
+                    refuse_busy(h2o_socket_get_fd(sock), 1);
+                h2o_socket_close(sock);
+                continue;
+            }
+        } else if (h->conf->max_conns_per_ip > 0) {
             struct sockaddr_storage ss;
             socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
             char host[NI_MAXHOST] = "";
             if (sl)
                 h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, host);
             snprintf(c->ip, sizeof(c->ip), "%s", host);
-            if (lr__http_ip_acquire(h, c->ip) < 0) {
+            if (lr__http_ip_uncapped(h, c->ip)) {
+                /* a cache or proxy in front, a campus NAT: not counted */
+            } else if (lr__http_ip_acquire(h, c->ip) < 0) {
                 lr_debug("http: %s is at max_conns_per_ip (%d): connection refused", c->ip,
                          h->conf->max_conns_per_ip);
                 if (tls && w->nb_refused < MAX_REFUSED) {
@@ -94,12 +116,13 @@ static void accept_all(worker *w, h2o_socket_t *listener, int tls)
                 } else {
                     av_free(c);
                     if (!tls)
-                        refuse_busy(h2o_socket_get_fd(sock));
+                        refuse_busy(h2o_socket_get_fd(sock), 0);
                     h2o_socket_close(sock);
                     continue;
                 }
+            } else {
+                c->capped = 1;
             }
-            c->capped = !c->refused;
         }
         c->sock = sock;
         h2o_linklist_insert(&w->conns, &c->link);
@@ -595,6 +618,12 @@ int lr_http_start(const lr_egress_conf *conf, lr_store *store, lr_http **out)
     for (int i = 0; i < conf->steering.nb_prefixes; i++, h->nb_prefixes++)
         if (lr_cidr_parse(conf->steering.prefixes[i].prefix, &h->prefixes[i]) < 0)
             memset(&h->prefixes[i], 0, sizeof(h->prefixes[i]));
+    for (int i = 0; i < conf->nb_uncapped; i++) {
+        if (!strcmp(conf->uncapped[i], "loopback"))
+            h->uncapped_loopback = 1;
+        else if (lr_cidr_parse(conf->uncapped[i], &h->uncapped[h->nb_uncapped]) == 0)
+            h->nb_uncapped++;
+    }
     /* peers polled twice a TTL (at most every 2 s), answers within 1 s */
     if ((ret = lr_steer_peers_start(&conf->steering, FFMIN(2000, conf->steering.ttl * 500), 1000,
                                     &h->peers)) < 0)

@@ -113,7 +113,8 @@ typedef struct conn {
     h2o_socket_t  *sock;
     worker        *w;
     int            capped; /* counted in the per-IP table */
-    int            refused; /* over the per-IP cap, over TLS: every request gets 503 */
+    int            refused; /* over TLS, over the per-IP cap (1) or max_conns (2): every
+                               request gets 503 */
     int            shut;
     char           ip[INET6_ADDRSTRLEN];
     struct timeval connected_at;
@@ -233,6 +234,9 @@ struct lr_http {
 
     pthread_mutex_t            ip_lock;
     ip_count                  *ips[IP_BUCKETS];
+    lr_cidr                    uncapped[LR_MAX_UNCAPPED]; /* egress.uncapped, parsed */
+    int                        nb_uncapped;
+    int                        uncapped_loopback;         /* "loopback" is in it */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -333,6 +337,11 @@ int lr__http_on_req(h2o_handler_t *self, h2o_req_t *req);
 void lr__http_viewer_seen(lr_http *h, const char *key, size_t key_len, const char *ip);
 void lr__http_render_viewers(lr_http *h, AVBPrint *out);
 int lr__http_ip_acquire(lr_http *h, const char *ip);
+/* Whether ip is free of the per-address cap (egress.uncapped). */
+int lr__http_ip_uncapped(const lr_http *h, const char *ip);
+/* Whether the whole server is at egress.max_conns, or at max_parked. */
+int lr__http_at_max_conns(lr_http *h);
+int lr__http_at_max_parked(lr_http *h);
 int lr__http_viewers_total(lr_http *h);
 void lr__http_ip_release(lr_http *h, const char *ip);
 

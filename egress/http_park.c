@@ -86,6 +86,15 @@ void lr__http_park(h2o_req_t *req, const char *key, size_t len, enum park_kind k
                    int part, uint64_t timeout_ms)
 {
     worker *w = req_worker(req);
+    if (lr__http_at_max_parked(w->h)) {
+        /* a second later the part is out: the player asks again then */
+        static const char body[] = "too many requests waiting\n";
+        lr__http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+        lr__http_add_header(req, H2O_TOKEN_CACHE_CONTROL, ERROR_CC);
+        lr__http_count_response(w, 503, sizeof(body) - 1);
+        h2o_send_error_generic(req, 503, "Service Unavailable", body, H2O_SEND_ERROR_KEEP_HEADERS);
+        return;
+    }
     waitlist **pw = park_slot(w, key, len);
     if (!*pw) {
         waitlist *wl = av_malloc(sizeof(*wl) + len + 1);

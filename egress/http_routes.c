@@ -214,11 +214,12 @@ int lr__http_on_req(h2o_handler_t *self, h2o_req_t *req)
     conn *c = lr__http_req_conn(req);
     const route *r;
 
-    if (c && c->refused) {  /* over the per-IP cap (TLS): as refuse_busy says it */
-        static const char body[] = "too many connections from here\n";
+    if (c && c->refused) {  /* over a cap (TLS): as refuse_busy says it */
+        const char *body = c->refused == 2 ? "the server is at its limit\n"
+                                           : "too many connections from here\n";
         lr__http_add_header(req, H2O_TOKEN_RETRY_AFTER, "10");
         lr__http_add_header(req, H2O_TOKEN_CACHE_CONTROL, ERROR_CC);
-        lr__http_count_response(req_worker(req), 503, sizeof(body) - 1);
+        lr__http_count_response(req_worker(req), 503, strlen(body));
         h2o_send_error_generic(req, 503, "Service Unavailable", body,
                                H2O_SEND_ERROR_KEEP_HEADERS | H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
         return 0;

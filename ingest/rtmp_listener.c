@@ -44,6 +44,7 @@ struct lr_rtmp_conn {
     lr_rtmp_session *s;
     conn_count      *count;
     atomic_int      *lstop;   /* the listener's flag, until the hand-over */
+    atomic_int      *evict;   /* its slot's flag, until the hand-over */
     lr_stop         *stop;    /* the reader's, after it */
     int              idle_ms;
     int64_t          last_rx;
@@ -56,6 +57,9 @@ typedef struct slot {
     int              used;
     lr_rtmp_conn    *c;
     lr_rtmp_listener *l;
+    char             host[INET6_ADDRSTRLEN + 1]; /* the peer's address, no port */
+    int64_t          started;                    /* when it was accepted (ns) */
+    atomic_int       evict;  /* the listener needs its place: no publish yet */
 } slot;
 
 struct lr_rtmp_listener {
@@ -114,9 +118,10 @@ static int tls_error(const char *what, const char *peer, SSL *ssl, int ret)
     }
 }
 
-static int stopped(const lr_rtmp_conn *c)
+static int stopped(lr_rtmp_conn *c)
 {
-    return (c->lstop && atomic_load(c->lstop)) || (c->stop && lr_stop_requested(c->stop));
+    return (c->lstop && atomic_load(c->lstop)) || (c->stop && lr_stop_requested(c->stop)) ||
+           (c->evict && atomic_load(c->evict));
 }
 
 /* Waits up to SLICE_MS for events; >0 ready, 0 not yet, <0 error. */
@@ -227,16 +232,49 @@ static int conn_step(lr_rtmp_conn *c)
     return ret < 0 ? ret : fret < 0 ? fret : 1;
 }
 
-static void peer_name(const struct sockaddr_storage *sa, socklen_t len, char *out, size_t size)
+/* "IP:PORT" into out, the IP alone into host (INET6_ADDRSTRLEN + 1). */
+static void peer_name(const struct sockaddr_storage *sa, socklen_t len, char *out, size_t size,
+                      char *host)
 {
-    char host[INET6_ADDRSTRLEN + 1], port[8];
+    char port[8];
 
-    if (getnameinfo((const struct sockaddr *)sa, len, host, sizeof(host), port, sizeof(port),
-                    NI_NUMERICHOST | NI_NUMERICSERV)) {
+    if (getnameinfo((const struct sockaddr *)sa, len, host, INET6_ADDRSTRLEN + 1, port,
+                    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV)) {
         av_strlcpy(out, "?", size);
+        av_strlcpy(host, "?", INET6_ADDRSTRLEN + 1);
         return;
     }
     snprintf(out, size, sa->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+/* Connections not yet publishing have a pool of their own, so that sockets
+ * left idle can't keep a lecturer out: at most LR_RTMP_PENDING_PER_IP from
+ * one address, and when the pool is full a new one takes the place of the
+ * oldest (a real encoder publishes within a second of connecting). Returns
+ * 0 to go on, or -1 to refuse the connection. */
+static int make_room(lr_rtmp_listener *l, const char *host, const char *peer)
+{
+    slot *oldest = NULL;
+    int pending = 0, same = 0;
+
+    for (int i = 0; i < l->max_conns; i++) {
+        slot *sl = &l->slots[i];
+
+        if (!sl->used || atomic_load(&sl->done))
+            continue;
+        pending++;
+        same += !strcmp(sl->host, host);
+        if (!atomic_load(&sl->evict) && (!oldest || sl->started < oldest->started))
+            oldest = sl;
+    }
+    if (same >= LR_RTMP_PENDING_PER_IP) {
+        lr_warn("rtmp: peer=%s refused: %d connections from that address not yet publishing",
+                peer, same);
+        return -1;
+    }
+    if (pending >= LR_RTMP_PENDING_POOL && oldest)
+        atomic_store(&oldest->evict, 1);
+    return 0;
 }
 
 /* After an unpublish, lets the publisher close first (up to LINGER_MS):
@@ -329,6 +367,10 @@ static void *negotiate(void *arg)
         int64_t now = lr_now_ns();
 
         if (stopped(c)) {
+            if (c->evict && atomic_load(c->evict))
+                lr_warn("rtmp: peer=%s dropped before its publish: the oldest of %d "
+                        "connections not yet publishing, and another came", c->peer,
+                        LR_RTMP_PENDING_POOL);
             ret = AVERROR_EXIT;
             goto end;
         }
@@ -353,6 +395,7 @@ static void *negotiate(void *arg)
     }
     /* from here the caller drives the connection; the listener may go */
     c->lstop = NULL;
+    c->evict = NULL;
     if ((ret = l->accept ? l->accept(l->opaque, c) : AVERROR(ENOSYS)) == 0)
         c = NULL;
     else
@@ -382,11 +425,13 @@ static void take(lr_rtmp_listener *l, int fd, const struct sockaddr_storage *sa,
 {
     lr_rtmp_conn *c = NULL;
     slot *sl = NULL;
-    char peer[64];
+    char peer[64], host[INET6_ADDRSTRLEN + 1];
     int ret;
 
-    peer_name(sa, len, peer, sizeof(peer));
+    peer_name(sa, len, peer, sizeof(peer), host);
     reap(l, 0);
+    if (make_room(l, host, peer) < 0)
+        goto fail;
     for (int i = 0; i < l->max_conns && !sl; i++)
         if (!l->slots[i].used)
             sl = &l->slots[i];
@@ -394,12 +439,16 @@ static void take(lr_rtmp_listener *l, int fd, const struct sockaddr_storage *sa,
         lr_warn("rtmp: peer=%s refused: %d connections already", peer, l->max_conns);
         goto fail;
     }
+    av_strlcpy(sl->host, host, sizeof(sl->host));
+    sl->started = lr_now_ns();
+    atomic_store(&sl->evict, 0);
     if (!(c = av_mallocz(sizeof(*c))))
         goto fail;
     c->fd = fd;
     fd = -1;
     av_strlcpy(c->peer, peer, sizeof(c->peer));
     c->lstop = &l->stop;
+    c->evict = &sl->evict;
     c->final = 0;
     if (lr_rtmp_session_alloc(peer, l->admit, l->opaque, &c->s) < 0)
         goto fail;

@@ -11,6 +11,12 @@
 #include "rtmp_session.h"
 
 
+/* Connections that have not published yet: at most this many from one
+ * address (more are refused), and a pool of this many, in which a new one
+ * takes the place of the oldest. */
+#define LR_RTMP_PENDING_PER_IP 4
+#define LR_RTMP_PENDING_POOL   16
+
 typedef struct lr_rtmp_listen_opts {
     const char *listen;    /* "host:port" ("[v6]:port"); port 0: any free one */
     const char *tls_cert;  /* PEM certificate (chain) and private key files: */

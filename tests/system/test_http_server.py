@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lrdemo import BINARY, LOGS, free_tcp_port, make_cert, note_secrets, to_yaml
+from lrdemo import BINARY, LOGS, free_tcp_port, make_cert, note_secrets, to_yaml, wait_for
 
 FIXTURE = Path(os.environ.get("LR_SERVE_FIXTURE",
                               BINARY.parent / "tests" / "tools" / "serve_fixture"))
@@ -490,20 +490,31 @@ def test_slowloris_cut_off_while_viewer_plays(server):
     assert closed_at is not None and closed_at - t0 < 15
 
 
+# Loopback is free of the per-address cap by default (a cache or proxy in
+# front of the egress on the same machine); these tests take that away.
+CAPPED_LOOPBACK = {"uncapped": ["192.0.2.0/24"]}
+
+
+def refused_503(port, expect):
+    """A new connection's answer: a 503 naming the cap, then the close."""
+    extra = socket.create_connection(("127.0.0.1", port))
+    extra.settimeout(5)
+    extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = b""
+    while chunk := extra.recv(4096):
+        answer += chunk
+    extra.close()
+    assert answer.startswith(b"HTTP/1.1 503 ") and b"Retry-After: 10" in answer, answer
+    assert expect in answer, answer
+
+
 def test_per_ip_connection_cap(tmp_path):
-    s = Server(tmp_path, {"max_conns_per_ip": 4})
+    s = Server(tmp_path, {"max_conns_per_ip": 4, **CAPPED_LOOPBACK})
     try:
         s.publish("x/master.m3u8", "#EXTM3U\n", M3U8)
         held = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(4)]
         # the 5th gets a 503 and is closed at once
-        extra = socket.create_connection(("127.0.0.1", s.port))
-        extra.settimeout(5)
-        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        answer = b""
-        while chunk := extra.recv(4096):
-            answer += chunk
-        assert answer.startswith(b"HTTP/1.1 503 ") and b"Retry-After: 10" in answer, answer
-        extra.close()
+        refused_503(s.port, b"too many connections from here")
         for c in held:
             c.close()
         deadline = time.monotonic() + 5
@@ -520,6 +531,66 @@ def test_per_ip_connection_cap(tmp_path):
         s.stop()
 
 
+def test_caps_on_by_default(tmp_path):
+    """With no cap configured: 256 connections from one address, the 257th
+    refused; loopback itself is free of that cap (a proxy in front)."""
+    s = Server(tmp_path, CAPPED_LOOPBACK)
+    held = []
+    try:
+        held = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(256)]
+        refused_503(s.port, b"too many connections from here")
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
+    s = Server(tmp_path)
+    try:
+        held = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(300)]
+        assert get(s.port, "/healthz")[0] == 200
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
+
+
+def test_server_wide_caps_on_connections_and_parked_requests(tmp_path):
+    """egress.max_conns counts every address, loopback too; egress.max_parked
+    answers a blocking request over it at once, 503 with Retry-After: 1."""
+    s = Server(tmp_path, {"max_conns": 10, "max_parked": 3})
+    held = []
+    try:
+        publish_lecture(s)
+        held = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(10)]
+        refused_503(s.port, b"the server is at its limit")
+        for c in held:
+            c.close()
+        held = []
+
+        def gauge(name):
+            try:
+                text = get(s.port, "/metrics")[2].decode()
+            except (ConnectionError, IndexError, ValueError):
+                return None  # refused while the closes are still being read
+            m = re.search(rf"^{name} (\d+)$", text, re.M)
+            return int(m.group(1)) if m else None
+        # the server has seen the closes (only the metrics request is open)
+        wait_for(lambda: gauge("lr_http_connections") == 1, 5, what="the closes seen")
+        # three requests parked on a part not yet made, the fourth refused
+        waiting = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(3)]
+        held = waiting
+        for c in waiting:
+            c.sendall(b"GET /live/cs101/720p/index.m3u8?_HLS_msn=11 HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_for(lambda: gauge("lr_http_parked_requests") == 3, 2, what="3 requests parked")
+        t0 = time.monotonic()
+        st, h, body = get(s.port, "/live/cs101/720p/index.m3u8?_HLS_msn=11")
+        assert st == 503 and h.get("retry-after") == "1", (st, h, body)
+        assert time.monotonic() - t0 < 1, "answered at once, not parked"
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
+
+
 @pytest.mark.skipif(not shutil.which("curl"), reason="curl missing")
 def test_per_ip_connection_cap_over_tls_answers_503(tmp_path):
     """Over TLS, a connection past the cap can't be answered before the
@@ -528,7 +599,8 @@ def test_per_ip_connection_cap_over_tls_answers_503(tmp_path):
     served."""
     import ssl
     make_cert(tmp_path)
-    s = Server(tmp_path, {"max_conns_per_ip": 2, "tls_listen": f"127.0.0.1:{free_tcp_port()}",
+    s = Server(tmp_path, {"max_conns_per_ip": 2, **CAPPED_LOOPBACK,
+                          "tls_listen": f"127.0.0.1:{free_tcp_port()}",
                           "tls_cert": str(tmp_path / "cert.pem"),
                           "tls_key": str(tmp_path / "key.pem")})
     ctx = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))

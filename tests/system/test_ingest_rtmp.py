@@ -9,7 +9,9 @@ same lecturer's RTMP push (a list may mix them)."""
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -119,6 +121,50 @@ def test_zoom_style_stream_key_finds_its_lecture(rtmp_relay):
         assert "zoomkey203" not in relay.stderr_text(), "the key was written to the log"
     finally:
         stop(pub)
+
+
+def idle_from(host, port):
+    """A TCP connection from a loopback address of our choosing that never
+    sends a byte (an idle socket before any publish)."""
+    s = socket.socket()
+    s.bind((host, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def closed_by_peer(s, deadline=5.0):
+    s.settimeout(deadline)
+    try:
+        return s.recv(1) == b""
+    except (ConnectionResetError, socket.timeout):
+        return False
+
+
+def test_idle_sockets_cant_keep_a_lecturer_out(rtmp_relay):
+    """Before any publish, one address may hold 4 connections (a 5th is
+    closed at once), and 16 idle ones from four addresses don't keep the
+    lecturer out: the oldest gives up its place and the publish plays."""
+    relay, port = rtmp_relay, rtmp_relay.rtmp_port
+    idle = []
+    pub = None
+    try:
+        idle = [idle_from("127.0.0.2", port) for _ in range(4)]
+        fifth = idle_from("127.0.0.2", port)
+        assert closed_by_peer(fifth), "a 5th idle connection from one address was kept"
+        fifth.close()
+        assert re.search(r"peer=127\.0\.0\.2:\d+ refused: 4 connections from that address",
+                         relay.stderr_text())
+        idle += [idle_from(f"127.0.0.{n}", port) for n in (3, 4, 5) for _ in range(4)]
+        # the 16 sit within their 5 s of silence; the lecturer comes now
+        pub = ffmpeg_rtmp(f"rtmp://127.0.0.1:{port}/live/cs201?key=k201")
+        url = next(iter(lecture_urls(relay, "cs201").values()))
+        wait_for(lambda: seq(url) >= 2, scaled(40), what="segments of cs201")
+        assert "dropped before its publish: the oldest of 16" in relay.stderr_text()
+        assert closed_by_peer(idle[0], 0.5), "the oldest idle connection kept its place"
+    finally:
+        stop(pub)
+        for s in idle:
+            s.close()
 
 
 def test_rtmps_publish(tmp_path):
