@@ -141,6 +141,8 @@ typedef struct lr_egress_conf {
     char  *uncapped[LR_MAX_UNCAPPED]; /* CIDRs (or "loopback") free of max_conns_per_ip */
     int    max_conns;         /* connections at once, every address; 0: no cap */
     int    max_parked;        /* LL-HLS requests parked at once; 0: no cap */
+    char  *metrics_token;     /* "" none: /metrics for loopback clients only; else also
+                                 for "Authorization: Bearer <it>" */
     char  *recordings_dir;    /* <dir>/<lecture>/<id>/ served at /vod/; "" none */
     lr_steering_conf steering;
 } lr_egress_conf;

@@ -43,6 +43,11 @@ static int check_token_secret(const char *s)
     return strlen(s) >= 16;
 }
 
+static int check_metrics_token(const char *s)
+{
+    return !*s || check_token_secret(s);
+}
+
 /* ---- egress.steering (egress/steering.h, docs/regions.md) ---- */
 
 static int check_pathway_id(const char *s)
@@ -192,6 +197,8 @@ static const lr_conf_opt egress_opts[] = {
       .def.str = "loopback", .keyword = "loopback", .check = check_cidr,
       .expect = "'loopback' or address prefixes (CIDR)", .flags = LR_OPT_ONE_OR_LIST },
     INT("max_conns", lr_egress_conf, max_conns, 20000, 0, 1000000, 0),
+    STR("metrics_token", lr_egress_conf, metrics_token, "", check_metrics_token,
+        "empty or a token of at least 16 characters", LR_OPT_SECRET),
     INT("max_parked", lr_egress_conf, max_parked, 10000, 0, 1000000, 0),
     STR("recordings_dir", lr_egress_conf, recordings_dir, "", NULL, "a folder path", LR_OPT_PATH),
     { .name = "steering", .type = LR_OPT_SECTION, .offset = offsetof(lr_egress_conf, steering),

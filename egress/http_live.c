@@ -215,12 +215,6 @@ void lr__http_serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len
         lr__http_send_400(req);
         return;
     }
-    if (nc == 3 && is_playlist) {
-        char ip[INET6_ADDRSTRLEN];
-        peer_ip(req, ip, sizeof(ip));
-        lr__http_viewer_seen(h, key, c[2].base - 1 - key, ip);
-    }
-
     /* the delta form when asked for and published; else the full playlist */
     const char *skey = key;
     size_t slen = len;
@@ -257,6 +251,11 @@ void lr__http_serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len
         return;
     }
 found:
+    if (nc == 3 && is_playlist) {  /* a viewer of a rendition that exists */
+        char ip[INET6_ADDRSTRLEN];
+        peer_ip(req, ip, sizeof(ip));
+        lr__http_viewer_seen(h, key, c[2].base - 1 - key, ip);
+    }
     if (obj.ll && !obj.ll_ended && d.msn >= 0) {
         int64_t last = obj.ll_part >= 0 ? obj.ll_part_msn : obj.ll_msn_complete;
         if (d.msn > last + 2) {

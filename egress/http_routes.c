@@ -64,8 +64,36 @@ typedef struct target {
     const char *prefix;
 } target;
 
+/* What only the operator may see (/metrics; with require_token also the
+ * lecture list and the API): a client on this machine, or one with the
+ * bearer token egress.metrics_token. Anyone else gets 404. (A proxy in front
+ * on the same machine must not pass these paths on: docs/http.md.) */
+static int operator_only(lr_http *h, h2o_req_t *req)
+{
+    char ip[INET6_ADDRSTRLEN];
+    const char *tok = h->conf->metrics_token;
+
+    peer_ip(req, ip, sizeof(ip));
+    if (!strncmp(ip, "127.", 4) || !strcmp(ip, "::1") || !strncmp(ip, "::ffff:127.", 11))
+        return 1;
+    if (tok && *tok) {
+        ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+        size_t n = strlen(tok);
+        if (i >= 0) {
+            h2o_iovec_t v = req->headers.entries[i].value;
+            if (v.len == n + 7 && !memcmp(v.base, "Bearer ", 7) &&
+                !CRYPTO_memcmp(v.base + 7, tok, n))
+                return 1;
+        }
+    }
+    lr__http_send_404(req);
+    return 0;
+}
+
 static void route_index(lr_http *h, h2o_req_t *req, const target *t)
 {
+    if (h->conf->require_token && !operator_only(h, req))
+        return;
     lr__http_serve_index(h, req);
 }
 
@@ -82,11 +110,14 @@ static void route_healthz(lr_http *h, h2o_req_t *req, const target *t)
 
 static void route_metrics(lr_http *h, h2o_req_t *req, const target *t)
 {
-    lr__http_serve_metrics(req);
+    if (operator_only(h, req))
+        lr__http_serve_metrics(req);
 }
 
 static void route_api_lectures(lr_http *h, h2o_req_t *req, const target *t)
 {
+    if (h->conf->require_token && !operator_only(h, req))
+        return;
     lr__http_serve_api_lectures(h, req);
 }
 

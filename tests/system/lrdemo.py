@@ -208,7 +208,11 @@ def deep_merge(base, extra):
 # Secrets in logs: every secret of every config a test writes, and every
 # log file of the program, for conftest's check at the end of the run (no
 # secret may appear in any log line: docs/deploy.md, common/redact.h).
-SECRET_KEYS = {"passphrase", "publish_key", "token_secrets"}
+SECRET_KEYS = {"passphrase", "publish_key", "token_secrets", "metrics_token"}
+# Every test config's egress.metrics_token: /metrics from another address
+# than loopback (test_multihost's namespaces) needs it.
+METRICS_TOKEN = "metrics-token-of-the-tests-0123"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 SECRETS = set()
 LOGS = []
 
@@ -273,6 +277,7 @@ class Config:
             "egress": {
                 "listen": f"srt://127.0.0.1:{self.egress_port}",
                 "http": f"127.0.0.1:{self.http_port}",
+                "metrics_token": METRICS_TOKEN,
             },
         }
         if os.environ.get("LR_SOURCE"):  # another sample than the built-in default
@@ -412,10 +417,11 @@ class Demo:
 # --------------------------------------------------------------------------
 # HTTP and playlists
 
-def http_get(url, timeout=5.0):
+def http_get(url, timeout=5.0, headers=None):
     """(status, headers, body); status is None if it could not connect."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                    timeout=timeout) as r:
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers or {}), e.read()
@@ -761,7 +767,7 @@ _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 def metrics(url):
     """Prometheus text at url -> {(name, ((label, value), ...)): float}; asserts
     the format: every sample's family was declared by # TYPE before it."""
-    status, headers, body = http_get(url)
+    status, headers, body = http_get(url, headers=METRICS_AUTH)
     assert status == 200, f"GET {url} -> {status}"
     typed, out = set(), {}
     for line in body.decode("utf-8").splitlines():

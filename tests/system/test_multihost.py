@@ -16,8 +16,8 @@ import time
 import pytest
 
 import hls_check
-from lrdemo import (BINARY, Config, Demo, decode_errors, fetch_media, http_get, scaled,
-                    to_yaml, wait_for, wait_master, wait_segments)
+from lrdemo import (BINARY, METRICS_AUTH, METRICS_TOKEN, Config, Demo, decode_errors, fetch_media,
+                    http_get, scaled, to_yaml, wait_for, wait_master, wait_segments)
 
 IMPAIR = os.environ.get("LR_IMPAIR")
 IP = "/usr/sbin/ip"
@@ -123,7 +123,8 @@ def test_university_feeds_two_mainland_egress_hosts_across_the_border(hosts, tmp
     for name in ("egA", "egB"):
         conf = Config(dirs[name], {"lecture": "cs101"})
         _write(conf, {"lecture": "cs101", "link": {"latency_ms": "auto"}, "egress": {
-            "listen": f"srt://{hosts.addr[name]}:9001", "http": f"{hosts.addr[name]}:8080"}})
+            "listen": f"srt://{hosts.addr[name]}:9001", "http": f"{hosts.addr[name]}:8080",
+            "metrics_token": METRICS_TOKEN}})
         egress[name] = Demo(conf, binary=IP, log_dir=dirs[name],
                             args=hosts.run(name, BINARY, "egress", "--config", conf.path)[1:])
     proxies = [Proxy(hosts, "uni", f"{hosts.addr[n]}:9001", dirs["uni"], "--delay", 100,
@@ -169,7 +170,12 @@ def test_university_feeds_two_mainland_egress_hosts_across_the_border(hosts, tmp
             text = http_get(lows[name])[2].decode()
             assert "#EXT-X-DISCONTINUITY" not in text, f"{name}:\n{text}"
             # the border is really in the path: the egress measures its RTT
-            metrics = http_get(e.base + "/metrics")[2].decode()
+            # /metrics is the operator's: 404 from another address without the
+            # bearer token, or with a wrong one
+            assert http_get(e.base + "/metrics")[0] == 404
+            assert http_get(e.base + "/metrics", headers={
+                "Authorization": "Bearer " + METRICS_TOKEN[:-1] + "x"})[0] == 404
+            metrics = http_get(e.base + "/metrics", headers=METRICS_AUTH)[2].decode()
             rtt = [float(v) for v in re.findall(
                 r'^lr_link_rtt_ms\{[^}]*role="egress"[^}]*\} (\S+)$', metrics, re.M)]
             assert rtt and max(rtt) >= 150, f"{name}: link RTT {rtt} (the proxy adds 200 ms)"
