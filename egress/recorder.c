@@ -90,15 +90,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Makes the directory durable in its parent. */
-static void fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
 
 static int mkdir_p(const char *path)
 {
@@ -168,8 +159,10 @@ static int remove_recording(const char *lecture_dir, const char *id)
         ret = AVERROR(ENOMEM);
     else if (rename(src, dst) < 0)
         ret = AVERROR(errno);
-    else
+    else {
+        lr_recording_fsync_dir(lecture_dir);
         walk(dst, 1, 0);
+    }
     av_free(src);
     av_free(dst);
     return ret;
@@ -603,7 +596,7 @@ static int ensure_dir(lr_recorder *r, rendition *re)
         return 0;
     if (mkdir(re->dir, 0755) < 0 && errno != EEXIST)
         return AVERROR(errno);
-    fsync_dir(r->dir);
+    lr_recording_fsync_dir(r->dir);
     re->dir_made = 1;
     return 0;
 }
@@ -862,7 +855,7 @@ static int new_recording(lr_recorder *r, const char *lecture_dir)
         if (!r->dir)
             return AVERROR(ENOMEM);
         if (mkdir(r->dir, 0755) == 0) {
-            fsync_dir(lecture_dir);
+            lr_recording_fsync_dir(lecture_dir);
             r->id = av_strdup(id.str);
             r->started_ms = sec * 1000;
             return r->id ? 0 : AVERROR(ENOMEM);

@@ -118,6 +118,16 @@ int64_t lr_recording_time_parse(const char *s)
 
 /* ---- files ----------------------------------------------------------- */
 
+void lr_recording_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
 int lr_recording_write_file(const char *dir, const char *name, const void *data, size_t len)
 {
     char          *tmp = av_asprintf("%s/.%s%s", dir, name, TMP_SUFFIX);
@@ -157,6 +167,8 @@ int lr_recording_write_file(const char *dir, const char *name, const void *data,
     }
     if (rename(tmp, dst) < 0)
         ret = AVERROR(errno);
+    else
+        lr_recording_fsync_dir(dir);  /* the rename itself survives a power cut */
 out:
     if (fd >= 0)
         close(fd);

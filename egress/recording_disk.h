@@ -56,10 +56,14 @@ int64_t lr_recording_time_parse(const char *s);
 
 /* ---- files ----------------------------------------------------------- */
 
-/* Writes dir/name through "dir/.name.tmp": write, fsync, rename, so a reader
- * (or a crash) sees the old file or the new one, never a part. Returns 0 or
- * the error of the disk (the temporary file is removed). */
+/* Writes dir/name through "dir/.name.tmp": write, fsync, rename, fsync of the
+ * folder, so a reader (or a crash, or a power cut) sees the old file or the
+ * new one, never a part. Returns 0 or the error of the disk (the temporary
+ * file is removed). */
 int lr_recording_write_file(const char *dir, const char *name, const void *data, size_t len);
+/* fsync()s a folder, so that the names made or renamed in it survive a power
+ * cut (best effort: a folder that can't be opened is left). */
+void lr_recording_fsync_dir(const char *dir);
 
 /* Reads the regular file path (not through a symbolic link) into a new
  * av_malloc'd, NUL-terminated *buf; *len (when not NULL) is its size.
