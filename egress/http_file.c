@@ -72,15 +72,48 @@ static int parse_range(h2o_req_t *req, size_t size, size_t *first, size_t *last)
     return 1;
 }
 
-/* Serves a regular file, mapped (the page cache's pages go straight to the
- * socket, nothing copied by us), with single-range support. Returns 0, or
- * -1 when the file can't be served (nothing sent). */
-int lr__http_send_file(h2o_req_t *req, const char *path, const char *type, const char *cc)
+/* Opens root/rel one component at a time, following no symbolic link on
+ * the way (a link planted in a recordings folder can't lead a request out
+ * of it); root itself is the operator's and may hold links. "", "." and
+ * ".." components are refused. Returns the descriptor or -1. */
+static int open_beneath(const char *root, const char *rel, int flags)
+{
+    char buf[4096];
+    int dfd, fd = -1;
+
+    if (snprintf(buf, sizeof(buf), "%s", rel) >= (int)sizeof(buf))
+        return -1;
+    if ((dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return -1;
+    for (char *comp = buf, *next; comp; comp = next) {
+        if ((next = strchr(comp, '/')))
+            *next++ = '\0';
+        if (!*comp || !strcmp(comp, ".") || !strcmp(comp, ".."))
+            break;
+        if (!next) {
+            fd = openat(dfd, comp, flags | O_NOFOLLOW | O_CLOEXEC);
+            break;
+        }
+        int sub = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(dfd);
+        if ((dfd = sub) < 0)
+            return -1;
+    }
+    close(dfd);
+    return fd;
+}
+
+/* Serves the regular file root/rel (opened by open_beneath), mapped (the
+ * page cache's pages go straight to the socket, nothing copied by us), with
+ * single-range support. Returns 0, or -1 when the file can't be served
+ * (nothing sent). */
+int lr__http_send_file(h2o_req_t *req, const char *root, const char *rel, const char *type,
+                       const char *cc)
 {
     static h2o_generator_t generator = { NULL, NULL };
     struct stat st;
     size_t first = 0, last = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    int fd = open_beneath(root, rel, O_RDONLY | O_NONBLOCK);
     if (fd < 0)
         return -1;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -142,9 +175,9 @@ int lr__http_send_file(h2o_req_t *req, const char *path, const char *type, const
 /* A playlist of a recording, whole (a master is small; a media playlist of
  * a long lecture with its parts is a few hundred KiB). NULL when missing,
  * empty or over max bytes. */
-static AVBufferRef *read_playlist_file(const char *path, size_t max)
+static AVBufferRef *read_playlist_file(const char *root, const char *rel, size_t max)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open_beneath(root, rel, O_RDONLY);
     struct stat st;
     AVBufferRef *b = NULL;
     size_t got = 0;
@@ -190,7 +223,7 @@ void lr__http_serve_vod(lr_http *h, h2o_req_t *req, const char *rest, size_t len
         lr__http_send_404(req);
         return;
     }
-    if (snprintf(path, sizeof(path), "%s/%.*s", dir, (int)len, rest) >= (int)sizeof(path)) {
+    if (snprintf(path, sizeof(path), "%.*s", (int)len, rest) >= (int)sizeof(path)) {
         lr__http_send_404(req);
         return;
     }
@@ -203,7 +236,7 @@ void lr__http_serve_vod(lr_http *h, h2o_req_t *req, const char *rest, size_t len
     lr_url_signer s;
     int is_playlist = !strcmp(type, "application/vnd.apple.mpegurl");
     if (is_playlist && (nc == 3 || lr__http_query_signer(req, &s))) {
-        AVBufferRef *b = read_playlist_file(path, nc == 3 ? 65536 : MAX_ASSET_SIZE);
+        AVBufferRef *b = read_playlist_file(dir, path, nc == 3 ? 65536 : MAX_ASSET_SIZE);
         if (!b)
             lr__http_send_404(req);
         else if (nc == 3)
@@ -212,6 +245,6 @@ void lr__http_serve_vod(lr_http *h, h2o_req_t *req, const char *rest, size_t len
             lr__http_send_playlist(req, &b, cc);
         return;
     }
-    if (lr__http_send_file(req, path, type, cc) < 0)
+    if (lr__http_send_file(req, dir, path, type, cc) < 0)
         lr__http_send_404(req);
 }

@@ -325,7 +325,8 @@ void lr__http_send_store_obj(h2o_req_t *req, lr_store_obj *obj, const char *cc_o
 
 /* http_file.c */
 const char *lr__http_file_content_type(const char *name, size_t len, int in_audio);
-int lr__http_send_file(h2o_req_t *req, const char *path, const char *type, const char *cc);
+int lr__http_send_file(h2o_req_t *req, const char *root, const char *rel, const char *type,
+                       const char *cc);
 void lr__http_serve_vod(lr_http *h, h2o_req_t *req, const char *rest, size_t len);
 
 /* http_routes.c */

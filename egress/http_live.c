@@ -98,17 +98,17 @@ static int is_next_part(const lr_store_obj *pl, int64_t seq, int part)
 /* DVR: "<rend>/<file>" of lecture from its disk dir. Returns 0 when served. */
 static int serve_dvr(lr_http *h, h2o_req_t *req, const h2o_iovec_t *c)
 {
-    char dir[2048], path[4096];
+    char dir[2048], rel[512];
     const char *type = lr__http_file_content_type(
         c[2].base, c[2].len, h2o_memis(c[1].base, c[1].len, H2O_STRLIT("audio")));
     if (!type || has_suffix(c[2].base, c[2].len, ".m3u8"))
         return -1;
     if (lr_store_disk_dir(h->store, c[0].base, c[0].len, dir, sizeof(dir)) < 0)
         return -1;
-    if (snprintf(path, sizeof(path), "%s/%.*s/%.*s", dir, (int)c[1].len, c[1].base,
-                 (int)c[2].len, c[2].base) >= (int)sizeof(path))
+    if (snprintf(rel, sizeof(rel), "%.*s/%.*s", (int)c[1].len, c[1].base, (int)c[2].len,
+                 c[2].base) >= (int)sizeof(rel))
         return -1;
-    return lr__http_send_file(req, path, type, IMMUTABLE_CC);
+    return lr__http_send_file(req, dir, rel, type, IMMUTABLE_CC);
 }
 
 /* VLC 3 ("VLC/3.0.x LibVLC/3.0.x") gets the master without the audio-only

@@ -355,6 +355,32 @@ def test_require_token(tmp_path):
         s.stop()
 
 
+def test_recordings_follow_no_symlink(server):
+    """A link planted in the recordings folder, to a folder or a file outside
+    it, leads nowhere: every component is opened without following links."""
+    s = server
+    make_recording(s.tmp / "rec")
+    outside = s.tmp / "outside"
+    (outside / "720p").mkdir(parents=True)
+    (outside / "720p" / "0.m4s").write_bytes(b"SECRET" * 100)
+    (outside / "720p" / "index.m3u8").write_text("#EXTM3U\n")
+    rec = s.tmp / "rec" / "cs101"
+    # a whole recording folder that is a link, and a rendition folder
+    (rec / "20261128T140000Z").symlink_to(outside)
+    (rec / "20261128T134700Z" / "480p").symlink_to(outside / "720p")
+    # and a file
+    (rec / "20261128T134700Z" / "720p" / "1.m4s").symlink_to(outside / "720p" / "0.m4s")
+    for path in ["/vod/cs101/20261128T140000Z/720p/0.m4s",
+                 "/vod/cs101/20261128T140000Z/720p/index.m3u8",
+                 "/vod/cs101/20261128T134700Z/480p/0.m4s",
+                 "/vod/cs101/20261128T134700Z/480p/index.m3u8",
+                 "/vod/cs101/20261128T134700Z/720p/1.m4s"]:
+        st, _, body = get(s.port, path)
+        assert st == 404 and b"SECRET" not in body, (path, st)
+    # the real files next to them are served
+    assert get(s.port, "/vod/cs101/20261128T134700Z/720p/0.m4s")[0] == 200
+
+
 def test_recordings_and_range(server):
     s = server
     data = make_recording(s.tmp / "rec")
