@@ -6,13 +6,19 @@
  * finds its listener, and stop upstream first. */
 #include "roles.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <libavutil/error.h>
 
 #include "common/log.h"
+#include "common/heartbeat.h"
 #include "common/metrics.h"
 #include "common/sd_notify.h"
 #include "egress/egress.h"
@@ -33,6 +39,56 @@ static void print_watch_url(const lr_config *c, int port)
         snprintf(host, sizeof(host), "127.0.0.1");
     printf("watch: http://%s:%d/watch/%s\n", host, port, c->lecture);
     fflush(stdout);
+}
+
+/* systemd's WatchdogSec= (WATCHDOG_USEC, for this process): how often to
+ * ping, half of it; 0 when there is no watchdog. */
+static int64_t watchdog_period_ns(void)
+{
+    const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+    long long us = usec ? atoll(usec) : 0;
+
+    if (us <= 0 || (pid && *pid && atoll(pid) != (long long)getpid()))
+        return 0;
+    return (int64_t)us * 1000 / 2;
+}
+
+/* Pings the watchdog if every thread that must run has run lately
+ * (common/heartbeat.h); says once which one has not, and stops pinging,
+ * so that systemd restarts the role. */
+static void watchdog_tick(void)
+{
+    static char logged[96];
+    char name[96];
+    int64_t age;
+
+    if (lr_heartbeat_all_fresh(name, sizeof(name), &age)) {
+        lr_sd_notify("WATCHDOG=1");
+        logged[0] = '\0';
+    } else if (strcmp(logged, name)) {
+        lr_error("watchdog: %s has not run for %lld ms: no more pings, systemd will restart "
+                 "this role", name, (long long)age);
+        snprintf(logged, sizeof(logged), "%s", name);
+    }
+}
+
+/* The next signal of set; with a watchdog, pinging it while waiting. */
+static int wait_signal(const sigset_t *set)
+{
+    int64_t period = watchdog_period_ns();
+    int sig = 0;
+
+    if (!period)
+        return sigwait(set, &sig) == 0 ? sig : -1;
+    for (;;) {
+        struct timespec t = { period / 1000000000, period % 1000000000 };
+
+        watchdog_tick();
+        if ((sig = sigtimedwait(set, NULL, &t)) > 0)
+            return sig;
+        if (errno != EAGAIN && errno != EINTR)
+            return -1;
+    }
 }
 
 void lr_roles_block_signals(sigset_t *set)
@@ -69,7 +125,7 @@ int lr_roles_run(const lr_config *c, int roles)
     if (egress)
         print_watch_url(c, lr_egress_http_port(egress));
     lr_sd_notify("READY=1\nSTATUS=running");
-    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+    while ((sig = wait_signal(&set)) == SIGHUP) {
         lr_info("SIGHUP received");
         if (egress)
             lr_egress_reload(egress);

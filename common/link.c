@@ -16,6 +16,7 @@
 #include <libavutil/mem.h>
 #include <srt/srt.h>
 
+#include "heartbeat.h"
 #include "link_stats.h"
 #include "log.h"
 
@@ -428,6 +429,7 @@ struct lr_link_listener {
     lr_stop            stop;
     pthread_t          thread;
     int                thread_started;
+    lr_heartbeat       hb;  /* the accept loop runs (systemd's watchdog) */
 };
 
 /* libsrt's handshake hook: the stream id is known here, so unknown lectures,
@@ -488,6 +490,7 @@ static void *accept_thread(void *arg)
     while (!lr_stop_requested(&l->stop)) {
         SRT_EPOLL_EVENT ev[1];
         struct sockaddr_storage ss;
+        lr_heartbeat_beat(&l->hb);
         int ss_len = sizeof(ss);
         char sid_str[513];
         int sid_len = sizeof(sid_str) - 1;
@@ -577,7 +580,11 @@ int lr_link_listen(const char *url, const lr_link_opts *o, const char *role,
                 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
                 : ntohs(((struct sockaddr_in *)&bound)->sin_port);
     }
+    char name[96];
+    snprintf(name, sizeof(name), "%s's SRT listener on port %d", role, l->port);
+    lr_heartbeat_register(&l->hb, name, 10000);
     if ((ret = pthread_create(&l->thread, NULL, accept_thread, l))) {
+        lr_heartbeat_unregister(&l->hb);
         ret = AVERROR(ret);
         goto fail;
     }
@@ -602,8 +609,10 @@ void lr_link_listener_free(lr_link_listener **pl)
     if (!l)
         return;
     lr_stop_request(&l->stop);
-    if (l->thread_started)
+    if (l->thread_started) {
         pthread_join(l->thread, NULL);
+        lr_heartbeat_unregister(&l->hb);
+    }
     if (l->sock != SRT_INVALID_SOCK)
         srt_close(l->sock);
     lr_stop_destroy(&l->stop);

@@ -458,6 +458,12 @@ static int listen_reuseport(const char *addr, int port, int *out_fd, int *out_po
 
 static void worker_destroy(worker *w)
 {
+    if (w->beat_inited) {
+        lr_heartbeat_unregister(&w->hb);
+        if (h2o_timeout_is_linked(&w->beat_e))
+            h2o_timeout_unlink(&w->beat_e);
+        h2o_timeout_dispose(w->loop, &w->beat_t);
+    }
     if (w->listener)
         h2o_socket_close(w->listener);
     else if (w->fd >= 0)
@@ -529,6 +535,14 @@ static void destroy(lr_http *h)
     av_free(h);
 }
 
+static void on_beat(h2o_timeout_entry_t *e)
+{
+    worker *w = H2O_STRUCT_FROM_MEMBER(worker, beat_e, e);
+
+    lr_heartbeat_beat(&w->hb);
+    h2o_timeout_link(w->loop, &w->beat_t, &w->beat_e);
+}
+
 static int worker_init(lr_http *h, worker *w, int idx)
 {
     const lr_egress_conf *c = h->conf;
@@ -573,6 +587,13 @@ static int worker_init(lr_http *h, worker *w, int idx)
         w->hup_sock->data = w;
         h2o_socket_read_start(w->hup_sock, on_hup_readable);
     }
+    char name[64];
+    snprintf(name, sizeof(name), "http loop %d", idx);
+    lr_heartbeat_register(&w->hb, name, LR_HTTP_BEAT_MAX_MS);
+    h2o_timeout_init(w->loop, &w->beat_t, 1000);
+    w->beat_e.cb = on_beat;
+    h2o_timeout_link(w->loop, &w->beat_t, &w->beat_e);
+    w->beat_inited = 1;
     return 0;
 }
 

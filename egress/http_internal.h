@@ -42,6 +42,7 @@
 #include "recording_disk.h"
 #include "recordings_index.h"
 #include "steer_peers.h"
+#include "common/heartbeat.h"
 #include "steering.h"
 #include "playlist_sign.h"
 #include "token.h"
@@ -57,6 +58,7 @@
 #define PARK_BUCKETS      1024   /* per worker: paths with parked requests */
 #define MAX_TIMEOUT_QUEUES 8     /* per worker: one per distinct park timeout */
 #define MAX_STATUS        600
+#define LR_HTTP_BEAT_MAX_MS 10000 /* an event loop silent this long is hung (watchdog) */
 #define MAX_REFUSED       64     /* per worker: TLS connections over the per-IP cap kept
                                     open to answer 503; beyond, closed at accept */
 #define VIEWER_SLOTS      16384
@@ -182,6 +184,10 @@ struct worker {
     int                        nb_tq;
     atomic_int                 nb_parked;
     h2o_socket_t              *hup_sock; /* worker 0 with TLS: the SIGHUP pipe */
+    h2o_timeout_t              beat_t;   /* a beat a second proves the loop runs */
+    h2o_timeout_entry_t        beat_e;
+    int                        beat_inited;
+    lr_heartbeat               hb;       /* common/heartbeat.h: systemd's watchdog */
 
     /* counters: written by this worker's thread only, read when scraped */
     atomic_uint_fast64_t       status[MAX_STATUS];

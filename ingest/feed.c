@@ -411,12 +411,16 @@ void lr_feed_stop(lr_feed **pf)
 /* Takes an SRT socket or an RTMP publisher as the next push; a push being
  * read (a takeover) is abandoned at once, decided under the lock, or the
  * thread could already be reading this very push. */
-static void offer(lr_feed *f, int sock, lr_rtmp_conn *rtmp, const char *peer)
+static int offer(lr_feed *f, int sock, lr_rtmp_conn *rtmp, const char *peer, int takeover)
 {
     lr_rtmp_conn *old_rtmp;
     int old_sock;
 
     pthread_mutex_lock(f->lock);
+    if (!takeover && lr_feed_push_live(f)) {  /* another came first: not taken */
+        pthread_mutex_unlock(f->lock);
+        return AVERROR(EBUSY);
+    }
     old_sock = f->pending_sock;
     old_rtmp = f->pending_rtmp;
     f->pending_sock = sock;
@@ -429,16 +433,20 @@ static void offer(lr_feed *f, int sock, lr_rtmp_conn *rtmp, const char *peer)
     if (old_sock >= 0)
         lr_link_close_socket(old_sock);
     lr_rtmp_conn_free(&old_rtmp);
+    return 0;
 }
 
-void lr_feed_offer_push(lr_feed *f, int sock, const char *peer)
+int lr_feed_offer_push(lr_feed *f, int sock, const char *peer, int takeover)
 {
-    offer(f, sock, NULL, peer);
+    return offer(f, sock, NULL, peer, takeover);
 }
 
-void lr_feed_offer_rtmp(lr_feed *f, lr_rtmp_conn *conn)
+int lr_feed_offer_rtmp(lr_feed *f, lr_rtmp_conn *conn, int takeover)
 {
-    offer(f, -1, conn, lr_rtmp_conn_publish(conn)->peer);
+    char peer[64];
+
+    av_strlcpy(peer, lr_rtmp_conn_publish(conn)->peer, sizeof(peer));
+    return offer(f, -1, conn, peer, takeover);
 }
 
 int lr_feed_push_live(const lr_feed *f)

@@ -53,11 +53,14 @@ int  lr_feed_start(const lr_feed_spec *spec, pthread_mutex_t *lock, pthread_cond
 /* Stops and joins the thread (call without the lock); NULLs *f. */
 void lr_feed_stop(lr_feed **f);
 
-/* Hands over an accepted SRT push (always taken; a push already being read
- * is abandoned for it). Push feeds only; call without the lock. */
-void lr_feed_offer_push(lr_feed *f, int sock, const char *peer);
-/* The same for an admitted RTMP publisher (always taken). */
-void lr_feed_offer_rtmp(lr_feed *f, lr_rtmp_conn *conn);
+/* Hands over an accepted SRT push. With takeover it is always taken (a
+ * push already being read is abandoned for it); without, it is not taken
+ * when a push is live (decided under the lock: AVERROR(EBUSY), the socket
+ * stays the caller's). Returns 0 when taken. Push feeds only; call without
+ * the lock. */
+int  lr_feed_offer_push(lr_feed *f, int sock, const char *peer, int takeover);
+/* The same for an admitted RTMP publisher. */
+int  lr_feed_offer_rtmp(lr_feed *f, lr_rtmp_conn *conn, int takeover);
 /* 1 while a push is being read or waits to be. With the lock held. */
 int  lr_feed_push_live(const lr_feed *f);
 

@@ -54,9 +54,11 @@ static int key_equal(const char *given, const char *want)
 }
 
 /* The decision both protocols share: the lecture exists and takes this
- * protocol's push, the key fits, and it is not live already (unless a new
- * publisher takes over). Returns the lecture's index or a negative AVERROR. */
-static int decide(lr_ingest *in, const char *lecture, const char *key, int proto,
+ * protocol's push, the key fits, and it is not live already nor claimed by
+ * another publisher admitted a moment ago (unless a new publisher takes
+ * over): the claim is the admission (lecture.h). Returns the lecture's index
+ * or a negative AVERROR. */
+static int decide(lr_ingest *in, const char *lecture, const char *key, int proto, int hold,
                   const char **reason)
 {
     const lr_lecture_conf *lc;
@@ -71,7 +73,8 @@ static int decide(lr_ingest *in, const char *lecture, const char *key, int proto
         *reason = key && key[0] ? "wrong publish key" : "missing publish key";
         return AVERROR(EACCES);
     }
-    if (!lc->takeover && lr_lecture_push_live(in->lectures[i], proto)) {
+    if (lr_lecture_claim_push(in->lectures[i], proto, lc->takeover,
+                              hold && lc->publish_key[0]) < 0) {
         *reason = "lecture already has a live publisher";
         return AVERROR(EBUSY);
     }
@@ -87,7 +90,7 @@ static int admit(void *opaque, const lr_streamid *sid, const char *peer, lr_link
         ad->reason = "stream id mode must be publish";
         return AVERROR(EINVAL);
     }
-    if ((i = decide(in, sid->resource, sid->session, LR_PUSH_SRT, &ad->reason)) < 0) {
+    if ((i = decide(in, sid->resource, sid->session, LR_PUSH_SRT, 1, &ad->reason)) < 0) {
         if (i == AVERROR(EACCES) && !sid->session[0])
             ad->reason = "missing publish key (s=)";
         return i;
@@ -111,7 +114,11 @@ static int accept_push(void *opaque, int sock, const lr_streamid *sid, const cha
     if (i < 0)
         return AVERROR(ENOENT);
     announce_takeover(in, i, LR_PUSH_SRT, peer);
-    lr_lecture_offer_push(in->lectures[i], sock, peer);
+    if (lr_lecture_offer_push(in->lectures[i], sock, peer, in->lconf[i]->takeover) < 0) {
+        lr_warn("lecture=%s push from %s refused: another publisher came first",
+                in->lconf[i]->name, peer);
+        return AVERROR(EBUSY);
+    }
     return 0;
 }
 
@@ -144,7 +151,7 @@ static int admit_rtmp(void *opaque, lr_rtmp_publish *p, const char **reason)
         return AVERROR(ENOENT);
     }
     p->lecture = in->lconf[i]->name;
-    i = decide(in, in->lconf[i]->name, key, LR_PUSH_RTMP, reason);
+    i = decide(in, in->lconf[i]->name, key, LR_PUSH_RTMP, 1, reason);
     return i < 0 ? i : 0;
 }
 
@@ -159,7 +166,11 @@ static int accept_rtmp(void *opaque, lr_rtmp_conn *c)
         return AVERROR(ENOENT);
     announce_takeover(in, i, LR_PUSH_RTMP, p->peer);
     lr_info("lecture=%s RTMP publish from %s (app '%s')", in->lconf[i]->name, p->peer, p->app);
-    lr_lecture_offer_rtmp(in->lectures[i], c);
+    if (lr_lecture_offer_rtmp(in->lectures[i], c, in->lconf[i]->takeover) < 0) {
+        lr_warn("lecture=%s RTMP publish from %s refused: another publisher came first",
+                in->lconf[i]->name, p->peer);
+        return AVERROR(EBUSY);
+    }
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
+#include "common/heartbeat.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "common/stop.h"
@@ -49,6 +50,9 @@ struct lr_lecture {
     pthread_cond_t   cond;
     lr_feed         *feeds[LR_MAX_SOURCES];
     int              push[LR_PUSH_NB]; /* the feed taking each protocol's push, -1 none */
+    lr_heartbeat     hb;           /* the lecture thread runs (systemd's watchdog) */
+    int64_t          claimed_until[LR_MAX_SOURCES]; /* under lock: a push admitted and not
+                                                       handed over yet holds its feed */
 
     /* Thread-private from here. */
     int              active;       /* feed on the link, -1 none */
@@ -360,7 +364,8 @@ static void wait_for_news(lr_lecture *l, int64_t now)
         lr_feed_get_stats(l->feeds[l->active], &st);
         until = FFMIN(until, st.last_pkt_ns + (int64_t)l->stall_ms * 1000000 + 1000000);
     }
-    lr_cond_wait_until(&l->cond, &l->lock, until);
+    /* a second at most, so that the thread's heartbeat shows it runs */
+    lr_cond_wait_until(&l->cond, &l->lock, FFMIN(until, now + 1000000000));
 }
 
 static void *lecture_thread(void *arg)
@@ -373,6 +378,7 @@ static void *lecture_thread(void *arg)
         int64_t now = lr_now_ns();
         int next = choose(l, now);
 
+        lr_heartbeat_beat(&l->hb);
         /* A source that ended cleanly sends all it read before anything
          * replaces it (unless a failover takes over at once). */
         if (next < 0 && l->active >= 0 && lr_feed_ended(l->feeds[l->active]) &&
@@ -446,7 +452,11 @@ int lr_lecture_start(const lr_config *c, const lr_lecture_spec *spec, lr_lecture
         if ((ret = lr_feed_start(&fs, &l->lock, &l->cond, &l->feeds[i])) < 0)
             goto fail;
     }
+    char name[96];
+    snprintf(name, sizeof(name), "lecture %s's ingest thread", l->name);
+    lr_heartbeat_register(&l->hb, name, 10000);
     if ((ret = pthread_create(&l->thread, NULL, lecture_thread, l))) {
+        lr_heartbeat_unregister(&l->hb);
         ret = AVERROR(ret);
         goto fail;
     }
@@ -468,8 +478,10 @@ void lr_lecture_stop(lr_lecture **pl)
     pthread_mutex_lock(&l->lock);
     pthread_cond_broadcast(&l->cond);
     pthread_mutex_unlock(&l->lock);
-    if (l->thread_started)
+    if (l->thread_started) {
         pthread_join(l->thread, NULL);
+        lr_heartbeat_unregister(&l->hb);
+    }
     for (int i = 0; i < l->nb_sources; i++)
         lr_feed_stop(&l->feeds[i]);
     lr_uplinks_free(&l->links);
@@ -526,20 +538,48 @@ int lr_lecture_push_live(lr_lecture *l, int proto)
     return live;
 }
 
-void lr_lecture_offer_push(lr_lecture *l, int sock, const char *peer)
+int lr_lecture_claim_push(lr_lecture *l, int proto, int takeover, int hold)
 {
-    if (l->push[LR_PUSH_SRT] < 0) {
-        lr_link_close_socket(sock);
-        return;
-    }
-    lr_feed_offer_push(l->feeds[l->push[LR_PUSH_SRT]], sock, peer);
+    int f = l->push[proto], ret = 0;
+    int64_t now = lr_now_ns();
+
+    if (f < 0)
+        return AVERROR(ENOENT);
+    pthread_mutex_lock(&l->lock);
+    if (!takeover && (lr_feed_push_live(l->feeds[f]) || l->claimed_until[f] > now))
+        ret = AVERROR(EBUSY);
+    else if (hold)
+        l->claimed_until[f] = now + LR_PUSH_CLAIM_NS;
+    pthread_mutex_unlock(&l->lock);
+    return ret;
 }
 
-void lr_lecture_offer_rtmp(lr_lecture *l, lr_rtmp_conn *conn)
+/* The hand-over ends the claim that admitted it. */
+static void unclaim(lr_lecture *l, int f)
 {
-    if (l->push[LR_PUSH_RTMP] < 0) {
-        lr_rtmp_conn_free(&conn);
-        return;
-    }
-    lr_feed_offer_rtmp(l->feeds[l->push[LR_PUSH_RTMP]], conn);
+    pthread_mutex_lock(&l->lock);
+    l->claimed_until[f] = 0;
+    pthread_mutex_unlock(&l->lock);
+}
+
+int lr_lecture_offer_push(lr_lecture *l, int sock, const char *peer, int takeover)
+{
+    int ret;
+
+    if (l->push[LR_PUSH_SRT] < 0)
+        return AVERROR(ENOENT);
+    ret = lr_feed_offer_push(l->feeds[l->push[LR_PUSH_SRT]], sock, peer, takeover);
+    unclaim(l, l->push[LR_PUSH_SRT]);
+    return ret;
+}
+
+int lr_lecture_offer_rtmp(lr_lecture *l, lr_rtmp_conn *conn, int takeover)
+{
+    int ret;
+
+    if (l->push[LR_PUSH_RTMP] < 0)
+        return AVERROR(ENOENT);
+    ret = lr_feed_offer_rtmp(l->feeds[l->push[LR_PUSH_RTMP]], conn, takeover);
+    unclaim(l, l->push[LR_PUSH_RTMP]);
+    return ret;
 }

@@ -49,11 +49,24 @@ enum { LR_PUSH_SRT, LR_PUSH_RTMP, LR_PUSH_NB };
 int  lr_lecture_takes_push(const lr_lecture *l, int proto);
 /* 1 while such a push is being read or waits to be. Any thread. */
 int  lr_lecture_push_live(lr_lecture *l, int proto);
-/* Hands over an accepted SRT push socket (always taken). A push already
- * being read is abandoned for it: takeover is decided by the caller. Any
- * thread. */
-void lr_lecture_offer_push(lr_lecture *l, int sock, const char *peer);
+/* Two lecturers who publish at the same instant: exactly one is taken.
+ * At the handshake, a push is refused (AVERROR(EBUSY)) without takeover
+ * while another is live or holds a claim; with hold, an admitted push holds
+ * a claim on the feed until its hand-over (or LR_PUSH_CLAIM_NS), so that a
+ * second admission meanwhile is refused at its handshake too. Hold only a
+ * push whose right to publish was proven (its publish key): an SRT
+ * handshake admitted here can still fail its passphrase, and a claim left by
+ * it would keep the lecturer out. Returns 0, or AVERROR(ENOENT) when the
+ * lecture takes no push of proto. Any thread. */
+#define LR_PUSH_CLAIM_NS 5000000000LL
+int  lr_lecture_claim_push(lr_lecture *l, int proto, int takeover, int hold);
+/* Hands over an accepted SRT push socket, ending its claim. Without
+ * takeover, decided under the feed's lock with the check: a push already
+ * live means it is not taken (AVERROR(EBUSY): the socket stays the
+ * caller's, to close); with takeover the live one is abandoned for it.
+ * Returns 0 when taken. Any thread. */
+int  lr_lecture_offer_push(lr_lecture *l, int sock, const char *peer, int takeover);
 /* The same for an admitted RTMP publisher. */
-void lr_lecture_offer_rtmp(lr_lecture *l, lr_rtmp_conn *conn);
+int  lr_lecture_offer_rtmp(lr_lecture *l, lr_rtmp_conn *conn, int takeover);
 
 #endif

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -172,7 +173,10 @@ def test_a_role_tells_systemd_it_is_ready_and_logs_to_the_journal(tmp_path):
     sock.bind(notify_path)
     r_fd, w_fd = os.pipe()
     st = os.fstat(w_fd)
-    env = {**os.environ, "NOTIFY_SOCKET": notify_path, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+    # WatchdogSec=1 for this test: a ping every half second while the HTTP
+    # loop and the SRT listener run (common/heartbeat.h)
+    env = {**os.environ, "NOTIFY_SOCKET": notify_path, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}",
+           "WATCHDOG_USEC": "1000000"}
     proc = subprocess.Popen([str(BINARY), "egress", "--config", str(cfg.path)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=w_fd, env=env)
     os.close(w_fd)
@@ -186,9 +190,17 @@ def test_a_role_tells_systemd_it_is_ready_and_logs_to_the_journal(tmp_path):
         status, _, _ = http_get(f"http://127.0.0.1:{cfg.http_port}/")
         assert status == 200
         assert tcp_listening(cfg.http_port)
+        pings, t0 = 0, time.monotonic()
+        while pings < 4:
+            msg = sock.recv(4096).decode()
+            assert msg == "WATCHDOG=1", msg
+            pings += 1
+        # four pings at half-second steps (the first at once)
+        assert 1.2 < time.monotonic() - t0 < scaled(4), time.monotonic() - t0
         proc.send_signal(signal.SIGHUP)
         proc.send_signal(signal.SIGTERM)
-        stopping = sock.recv(4096).decode()
+        while (stopping := sock.recv(4096).decode()) == "WATCHDOG=1":
+            pass
         assert "STOPPING=1" in stopping.split("\n"), stopping
         assert proc.wait(timeout=scaled(10)) == 0
         lines = reader.read().decode(errors="replace").splitlines()
