@@ -124,6 +124,7 @@ typedef struct lr_egress_conf {
     double recording_grace;   /* a link gone this long ends the lecture's recording */
     double retention_days;    /* finished recordings older than this go; 0 keep */
     int    recordings_quota_mb; /* recordings_dir kept under this; 0 no limit */
+    double recordings_min_free_pct; /* its file system kept this free; 0 no floor */
     /* HTTP side (egress/http*.c, docs/http.md) */
     int    http_threads;      /* 1..64 event loops sharing the port (SO_REUSEPORT) */
     char  *tls_listen;        /* host:port of HTTPS (h2 + http/1.1 by ALPN); "" none */

@@ -32,6 +32,7 @@
 
 #define LINK_IDLE_MS      5000
 #define SWEEP_INTERVAL_S  300
+#define FREE_CHECK_INTERVAL_S 10  /* the disk's free space (recordings_min_free_pct) */
 
 typedef struct lecture lecture;
 struct lecture {
@@ -299,14 +300,16 @@ static void collect(void *opaque, AVBPrint *out)
 }
 
 /* Ends the recordings of lectures whose link has been gone for the grace
- * time, and applies the recordings' retention now and then. */
+ * time, applies the recordings' retention now and then, and keeps their disk
+ * from filling up. */
 static void *janitor_thread(void *arg)
 {
     lr_egress *e = arg;
     const lr_egress_conf *ec = &e->conf->egress;
     lr_recorder_conf rc = { .root = ec->recordings_dir, .retention_days = ec->retention_days,
-                            .quota_bytes = (int64_t)ec->recordings_quota_mb << 20 };
-    int64_t next_sweep = 0;
+                            .quota_bytes = (int64_t)ec->recordings_quota_mb << 20,
+                            .min_free_pct = ec->recordings_min_free_pct };
+    int64_t next_sweep = 0, next_free_check = 0;
 
     while (!lr_stop_wait_until(&e->stop, lr_now_ns() + 500 * INT64_C(1000000))) {
         int64_t now = mono_ms();
@@ -322,6 +325,10 @@ static void *janitor_thread(void *arg)
         if (rc.root[0] && now >= next_sweep) {
             lr_recordings_sweep(&rc);
             next_sweep = now + SWEEP_INTERVAL_S * 1000;
+        }
+        if (rc.root[0] && now >= next_free_check) {  /* a statvfs: cheap */
+            lr_recordings_keep_free(&rc);
+            next_free_check = now + FREE_CHECK_INTERVAL_S * 1000;
         }
     }
     return NULL;

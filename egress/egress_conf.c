@@ -181,6 +181,7 @@ static const lr_conf_opt egress_opts[] = {
     DBL("recording_grace", lr_egress_conf, recording_grace, 60, 0, 86400),
     DBL("retention_days", lr_egress_conf, retention_days, 30, 0, 36500),
     INT("recordings_quota_mb", lr_egress_conf, recordings_quota_mb, 0, 0, 1 << 30, 0),
+    DBL("recordings_min_free_pct", lr_egress_conf, recordings_min_free_pct, 10, 0, 90),
     /* the HTTP side (egress/http*.c, docs/http.md) */
     INT("http_threads", lr_egress_conf, http_threads, 1, 1, 64, 0),
     STR("tls_listen", lr_egress_conf, tls_listen, "", lr_conf_check_hostport_or_empty,

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1320,6 +1321,45 @@ int lr_recordings_sweep(const lr_recorder_conf *c)
             lr_warn("recorder: %s holds %" PRId64 " bytes, over the quota of %" PRId64
                     ", in unfinished recordings", c->root, total, c->quota_bytes);
     }
+    ret = removed;
+out:
+    rec_list_free(&l);
+    return ret;
+}
+
+/* The free share of path's file system, in percent; -1 if unknown. */
+static double free_pct(const char *path)
+{
+    struct statvfs s;
+
+    if (statvfs(path, &s) < 0 || !s.f_blocks)
+        return -1;
+    return 100.0 * (double)s.f_bavail / (double)s.f_blocks;
+}
+
+int lr_recordings_keep_free(const lr_recorder_conf *c)
+{
+    rec_list l = { 0 };
+    double f;
+    int ret, removed = 0;
+
+    if (!c || !c->root || c->min_free_pct <= 0 || (f = free_pct(c->root)) < 0 ||
+        f >= c->min_free_pct)
+        return 0;
+    if ((ret = for_each_recording(c->root, collect_finished, &l)) < 0)
+        goto out;
+    if (l.nb)
+        qsort(l.v, l.nb, sizeof(*l.v), by_end);
+    char why[64];
+    snprintf(why, sizeof(why), "its disk had less than %.0f %% free", c->min_free_pct);
+    for (int i = 0; i < l.nb && f < c->min_free_pct; i++) {
+        if (remove_entry(&l.v[i], why) >= 0)
+            removed++;
+        f = free_pct(c->root);
+    }
+    if (f >= 0 && f < c->min_free_pct)
+        lr_warn("recorder: %s's disk has %.1f %% free, under %.0f %%, and no finished "
+                "recording is left to remove", c->root, f, c->min_free_pct);
     ret = removed;
 out:
     rec_list_free(&l);

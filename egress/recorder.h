@@ -39,6 +39,8 @@ typedef struct lr_recorder_conf {
     double      retention_days; /* finished recordings older than this are
                                    removed by lr_recordings_sweep(); 0: no limit */
     int64_t     quota_bytes;    /* the root's total size limit; 0: no limit */
+    double      min_free_pct;   /* the root's file system kept this free (percent
+                                   of its size) by lr_recordings_keep_free(); 0: no floor */
 } lr_recorder_conf;
 
 typedef struct lr_recorder lr_recorder;
@@ -105,6 +107,11 @@ void lr_recorder_close(lr_recorder **r);
  * logged. Returns how many were removed, or a negative AVERROR when the
  * root can't be read. */
 int  lr_recordings_sweep(const lr_recorder_conf *c);
+/* When the root's file system has less than min_free_pct free, removes
+ * finished recordings, the oldest first, until it has (a disk that fills
+ * up stops every recording, the live ones too). Cheap when there is room
+ * (one statvfs). Returns how many were removed, or a negative AVERROR. */
+int  lr_recordings_keep_free(const lr_recorder_conf *c);
 
 /* Finishes (as lr_recorder_finish) every unfinished recording whose newest
  * write is older than grace_s seconds: a lecture that ended while the egress
