@@ -499,6 +499,7 @@ static void worker_destroy(worker *w)
 static void destroy(lr_http *h)
 {
     lr_steer_peers_stop(&h->peers);
+    lr_recordings_index_stop(&h->recs);
     if (h->publish_cb_set)
         lr_store_set_publish_cb(h->store, NULL, NULL);
     if (h->metrics_handle > 0)
@@ -633,6 +634,8 @@ int lr_http_start(const lr_egress_conf *conf, lr_store *store, lr_http **out)
                 "/vod/ and /watch/ request will get 403");
 
     if ((ret = load_asset(h, conf->assets_dir)) < 0)
+        goto fail;
+    if ((ret = lr_recordings_index_start(conf->recordings_dir, &h->recs)) < 0)
         goto fail;
     /* the steering prefixes, parsed once (egress_conf.c checked them; one
      * that failed anyway has length 0 and matches no address) */

@@ -235,6 +235,7 @@ struct lr_http {
     int                        viewers_counted; /* lr__http_viewers_total's, ... */
     int64_t                    viewers_counted_at; /* ... at this second */
     lr_steer_peers            *peers;  /* egress.steering's peers, polled; NULL none */
+    lr_recordings_index       *recs;   /* the recordings on disk, kept off the loops */
     lr_cidr                    prefixes[LR_MAX_PREFIXES]; /* egress.steering's, parsed */
     int                        nb_prefixes;
 

@@ -65,7 +65,7 @@ void lr__http_serve_watch(lr_http *h, h2o_req_t *req, const char *name, size_t l
         lr_url_sign(&s, path, strlen(path), NULL, &live_query);
     }
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    lr_recordings_html(h->conf->recordings_dir, lecture, prefix, sig ? lr_url_sign_path : NULL, &s, &bp);
+    lr_recordings_html(h->recs, lecture, prefix, sig ? lr_url_sign_path : NULL, &s, &bp);
     if (!av_bprint_is_complete(&bp) || av_bprint_finalize(&bp, &recs) < 0 ||
         !av_bprint_is_complete(&live_query)) {
         av_bprint_finalize(&bp, NULL);
@@ -105,7 +105,7 @@ static int list_lectures(lr_http *h, h2o_req_t *req, char **names, char **record
 {
     *names = *recorded = NULL;
     if (lr_store_list_lectures(h->store, names) < 0 ||
-        lr_recordings_list_lectures(h->conf->recordings_dir, recorded) < 0) {
+        lr_recordings_list_lectures(h->recs, recorded) < 0) {
         av_freep(names);
         lr__http_send_500(req);
         return -1;
@@ -139,7 +139,7 @@ void lr__http_serve_index(lr_http *h, h2o_req_t *req)
         av_bprintf(&bp, "<h2>%s</h2>\n<ul>\n", p);
         AVBPrint items;
         av_bprint_init(&items, 0, AV_BPRINT_SIZE_UNLIMITED);
-        lr_recordings_html(h->conf->recordings_dir, p, "", NULL, NULL, &items);
+        lr_recordings_html(h->recs, p, "", NULL, NULL, &items);
         av_bprintf(&bp, "%s</ul>\n", items.str);
         av_bprint_finalize(&items, NULL);
         n++;
@@ -192,7 +192,7 @@ void lr__http_serve_api_lectures(lr_http *h, h2o_req_t *req)
     first = 1;
     for (const char *p = recorded; *p; p += strlen(p) + 1) {
         av_bprintf(&bp, "%s{\"lecture\":\"%s\",\"recordings\":", first ? "" : ",", p);
-        lr_recordings_json(h->conf->recordings_dir, p, &bp);
+        lr_recordings_json(h->recs, p, &bp);
         av_bprintf(&bp, "}");
         first = 0;
     }

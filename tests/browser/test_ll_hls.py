@@ -120,8 +120,9 @@ def test_restart_time_shift_and_recording(tmp_path):
                                       if json.loads(p.read_text())["finished"]), None),
                         scaled(30), what="the finished recording")
         meta = json.loads(info.read_text())
-        listing = json.loads(http_get(f"{egress.base}/api/v1/lectures")[2])
-        assert meta["id"] in json.dumps(listing), listing
+        # the lecture list shows it within a refresh of the index (1 s)
+        wait_for(lambda: meta["id"] in http_get(f"{egress.base}/api/v1/lectures")[2].decode(),
+                 scaled(5), what="the recording in /api/v1/lectures")
         vod = f"{egress.base}/vod/cs101/{meta['id']}/master.m3u8"
         s = watch(egress.base, vod, 60, rate=4, low_latency=False)
         assert s["ok"] and s["ended"], f"the recording did not play to its end: {s}"

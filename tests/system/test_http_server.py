@@ -349,8 +349,9 @@ def test_require_token(tmp_path):
         assert get(s.port, f"/t/{tok}/live/cs101/master.m3u8")[0] == 200
         st, h, body = get(s.port, f"/t/{tok}/vod/cs101/20261128T134700Z/master.m3u8")
         assert st == 200 and h["content-type"] == M3U8
-        page = get(s.port, f"/t/{tok}/watch/cs101")[2].decode()
-        assert f"/t/{tok}/vod/cs101/20261128T134700Z/master.m3u8" in page
+        # (the page's list of recordings follows the disk within a second)
+        wait_for(lambda: f"/t/{tok}/vod/cs101/20261128T134700Z/master.m3u8" in
+                 get(s.port, f"/t/{tok}/watch/cs101")[2].decode(), 5, what="the signed link")
     finally:
         s.stop()
 
@@ -402,6 +403,9 @@ def test_recordings_and_range(server):
     assert st == 416
     assert get(s.port, f"{base}/720p/1.m4s")[0] == 404
     assert get(s.port, "/vod/cs101/2026112T134700Z/master.m3u8")[0] == 404
+    # the index behind the lists follows the disk within a refresh (1 s)
+    wait_for(lambda: json.loads(get(s.port, "/api/v1/lectures")[2])["recorded"], 5,
+             what="the recording in the index")
     api = json.loads(get(s.port, "/api/v1/lectures")[2])
     rec = api["recorded"][0]
     assert rec["lecture"] == "cs101"

@@ -20,11 +20,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
 
 #include <libavutil/avstring.h>
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
+#include "common/stop.h"
 #include "egress/recording_disk.h"
 #include "egress/recordings_index.h"
 
@@ -515,9 +517,13 @@ static void test_lists(void **state)
     p = av_asprintf("%s/missing", root);
     assert_int_equal(lr_recording_lectures(p, 0, &names), AVERROR(ENOENT));
     assert_null(names);
-    assert_int_equal(lr_recordings_list_lectures(p, &names), 0);
+    lr_recordings_index *ix;
+    assert_int_equal(lr_recordings_index_start(p, &ix), 0);
+    assert_int_equal(lr_recordings_list_lectures(ix, &names), 0);
     assert_string_equal(names, "");
     av_free(names);
+    lr_recordings_index_stop(&ix);
+    assert_null(ix);
     av_free(p);
     av_free(cs);
 }
@@ -536,8 +542,11 @@ static void test_index(void **state)
     assert_int_equal(lr_recording_meta_write(good, &m), 0);
     put_text(bad, "recording.json", "{\"finished\": true, \"bytes\": <script>}");
 
+    lr_recordings_index *ix, *none;
+    assert_int_equal(lr_recordings_index_start(root, &ix), 0);
+    assert_int_equal(lr_recordings_index_start(NULL, &none), 0);
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    lr_recordings_json(root, "cs101", &bp);
+    lr_recordings_json(ix, "cs101", &bp);
     assert_string_equal(bp.str, "[{\"id\":\"20261129T090000Z\",\"started\":null,\"ended\":null,"
                                 "\"duration_s\":null,\"finished\":null,\"bytes\":null},"
                                 "{\"id\":\"" ID0 "\",\"started\":\"2026-11-28T13:47:00Z\","
@@ -546,7 +555,7 @@ static void test_index(void **state)
     av_bprint_finalize(&bp, NULL);
 
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    assert_int_equal(lr_recordings_html(root, "cs101", "/p", NULL, NULL, &bp), 2);
+    assert_int_equal(lr_recordings_html(ix, "cs101", "/p", NULL, NULL, &bp), 2);
     assert_string_equal(bp.str, "<li><a href=\"/p/vod/cs101/20261129T090000Z/master.m3u8\" "
                                 "data-src=\"/p/vod/cs101/20261129T090000Z/master.m3u8\">"
                                 "20261129T090000Z</a> (recording)</li>\n"
@@ -556,11 +565,41 @@ static void test_index(void **state)
     av_bprint_finalize(&bp, NULL);
 
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    lr_recordings_json(root, "../cs101", &bp);
-    lr_recordings_json(NULL, "cs101", &bp);
-    assert_int_equal(lr_recordings_html(root, "<b>", "", NULL, NULL, &bp), 0);
+    lr_recordings_json(ix, "../cs101", &bp);
+    lr_recordings_json(none, "cs101", &bp);
+    assert_int_equal(lr_recordings_html(ix, "<b>", "", NULL, NULL, &bp), 0);
     assert_string_equal(bp.str, "[][]");
     av_bprint_finalize(&bp, NULL);
+
+    /* the index follows the disk within a refresh: the bad one mended, a
+     * new lecture with a recording */
+    m.finished = 0;
+    assert_int_equal(lr_recording_meta_write(bad, &m), 0);
+    char *phy = make_dir(root, "phy2"), *rec = make_dir(phy, ID0);
+    assert_int_equal(lr_recording_meta_write(rec, &m), 0);
+    int64_t deadline = lr_now_ns() + 5 * LR_RECORDINGS_INDEX_REFRESH_MS * INT64_C(1000000);
+    char *names = NULL;
+    int seen = 0;
+    while (!seen && lr_now_ns() < deadline) {
+        av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+        lr_recordings_json(ix, "cs101", &bp);
+        av_freep(&names);
+        assert_int_equal(lr_recordings_list_lectures(ix, &names), 0);
+        seen = !strncmp(bp.str, "[{\"id\":\"20261129T090000Z\",\"started\":\"2026-11-28T13:47:00Z\"",
+                        strlen("[{\"id\":\"20261129T090000Z\",\"started\":\"2026-11-28T13:47:00Z\"")) &&
+               !memcmp(names, "cs101\0phy2\0", sizeof("cs101\0phy2\0"));
+        av_bprint_finalize(&bp, NULL);
+        if (!seen) {
+            struct timespec t = { 0, 50000000 };
+            nanosleep(&t, NULL);
+        }
+    }
+    assert_true(seen);
+    av_free(names);
+    lr_recordings_index_stop(&ix);
+    lr_recordings_index_stop(&none);
+    av_free(rec);
+    av_free(phy);
     av_free(good);
     av_free(bad);
     av_free(cs);
