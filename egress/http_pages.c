@@ -19,18 +19,22 @@
 static void add_page_headers(lr_http *h, h2o_req_t *req, const char *nonce)
 {
     const lr_steering_conf *st = &h->conf->steering;
-    AVBPrint csp;
+    AVBPrint peers, csp;
 
-    av_bprint_init(&csp, 0, AV_BPRINT_SIZE_AUTOMATIC);
-    av_bprintf(&csp, "default-src 'self'; script-src 'self' 'nonce-%s'; "
-               "style-src 'self' 'nonce-%s'; img-src 'self' data:; media-src 'self' blob:; "
-               "worker-src 'self' blob:; connect-src 'self'", nonce, nonce);
+    /* the other pathways' origins: hls.js fetches from them (connect-src),
+     * Safari's own player plays from them (media-src) */
+    av_bprint_init(&peers, 0, AV_BPRINT_SIZE_AUTOMATIC);
     for (int i = 0; st->pathway && st->pathway[0] && i < st->nb_peers; i++) {
         const char *u = st->peers[i].url, *host = strstr(u, "://");
         size_t n = host ? strcspn(host + 3, "/?#") + (size_t)(host + 3 - u) : strlen(u);
-        av_bprintf(&csp, " %.*s", (int)n, u);
+        av_bprintf(&peers, " %.*s", (int)n, u);
     }
-    av_bprintf(&csp, "; object-src 'none'; base-uri 'none'; form-action 'self'");
+    av_bprint_init(&csp, 0, AV_BPRINT_SIZE_AUTOMATIC);
+    av_bprintf(&csp, "default-src 'self'; script-src 'self' 'nonce-%s'; "
+               "style-src 'self' 'nonce-%s'; img-src 'self' data:; media-src 'self' blob:%s; "
+               "worker-src 'self' blob:; connect-src 'self'%s; object-src 'none'; "
+               "base-uri 'none'; form-action 'self'", nonce, nonce, peers.str, peers.str);
+    av_bprint_finalize(&peers, NULL);
     if (av_bprint_is_complete(&csp))
         lr__http_add_header_str(req, "content-security-policy",
                                 h2o_strdup(&req->pool, csp.str, csp.len).base);

@@ -73,6 +73,12 @@ def test_three_nodes_steer_players_and_put_a_dead_one_last(tmp_path):
             status, _, body = http_get(nodes["a"].live("master.m3u8"))
             return body.decode() if status == 200 and "PATHWAY-ID" in body.decode() else None
         text = wait_for(steered_master, scaled(40), what="node a's master with pathways")
+        # the player page lets hls.js (and Safari) reach the other pathways
+        csp = {k.lower(): v for k, v in http_get(nodes["a"].url)[1].items()}[
+            "content-security-policy"]
+        for d in ("connect-src", "media-src"):
+            allowed = re.search(rf"{d} ([^;]*)", csp).group(1).split()
+            assert base["b"] in allowed and base["c"] in allowed, (d, csp)
         assert '#EXT-X-CONTENT-STEERING:SERVER-URI="/steer/cs101.json",PATHWAY-ID="a"' in text
         variants = re.findall(r'#EXT-X-STREAM-INF:[^\n]*PATHWAY-ID="(\w+)"[^\n]*\n(\S+)', text)
         per = {p: [u for q, u in variants if q == p] for p in ids}
