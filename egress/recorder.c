@@ -611,7 +611,7 @@ static void write_segment(lr_recorder *r, job *j)
 
     snprintf(name, sizeof(name), "%" PRId64 ".%s", info.seq, r->ext);
     if ((ret = ensure_dir(r, re)) < 0 ||
-        (ret = lr_recording_write_file(re->dir, name, j->data->data, j->data->size)) < 0) {
+        (ret = lr_recording_write_media(re->dir, name, j->data->data, j->data->size)) < 0) {
         disk_error(r, name, ret);
         atomic_fetch_add(&r->dropped, 1);
         return;

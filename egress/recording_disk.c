@@ -128,7 +128,8 @@ void lr_recording_fsync_dir(const char *dir)
     }
 }
 
-int lr_recording_write_file(const char *dir, const char *name, const void *data, size_t len)
+static int write_file(const char *dir, const char *name, const void *data, size_t len,
+                      int sync_dir)
 {
     char          *tmp = av_asprintf("%s/.%s%s", dir, name, TMP_SUFFIX);
     char          *dst = av_asprintf("%s/%s", dir, name);
@@ -167,7 +168,7 @@ int lr_recording_write_file(const char *dir, const char *name, const void *data,
     }
     if (rename(tmp, dst) < 0)
         ret = AVERROR(errno);
-    else
+    else if (sync_dir)
         lr_recording_fsync_dir(dir);  /* the rename itself survives a power cut */
 out:
     if (fd >= 0)
@@ -177,6 +178,16 @@ out:
     av_free(tmp);
     av_free(dst);
     return ret;
+}
+
+int lr_recording_write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+    return write_file(dir, name, data, len, 1);
+}
+
+int lr_recording_write_media(const char *dir, const char *name, const void *data, size_t len)
+{
+    return write_file(dir, name, data, len, 0);
 }
 
 int lr_recording_read_file(const char *path, size_t max, char **buf, size_t *len)

@@ -61,6 +61,11 @@ int64_t lr_recording_time_parse(const char *s);
  * new one, never a part. Returns 0 or the error of the disk (the temporary
  * file is removed). */
 int lr_recording_write_file(const char *dir, const char *name, const void *data, size_t len);
+/* The same without the folder's fsync, for a segment: the playlist that
+ * names it is written next into the same folder, and that one's fsync
+ * makes both renames durable (the journal keeps them in order). Half the
+ * folder fsyncs of a recording, which a busy disk makes slow. */
+int lr_recording_write_media(const char *dir, const char *name, const void *data, size_t len);
 /* fsync()s a folder, so that the names made or renamed in it survive a power
  * cut (best effort: a folder that can't be opened is left). */
 void lr_recording_fsync_dir(const char *dir);
