@@ -129,6 +129,8 @@ int lr_roles_run(const lr_config *c, int roles)
         lr_info("SIGHUP received");
         if (egress)
             lr_egress_reload(egress);
+        if (ingest)
+            lr_ingest_reload(ingest);
     }
     lr_sd_notify("STOPPING=1");
     lr_info("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

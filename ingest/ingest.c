@@ -241,6 +241,11 @@ fail:
     return ret;
 }
 
+void lr_ingest_reload(lr_ingest *in)
+{
+    lr_rtmp_listener_reload_tls(in->rtmp[1]);
+}
+
 void lr_ingest_stop(lr_ingest **pin)
 {
     lr_ingest *in = *pin;

@@ -16,5 +16,7 @@ extern const lr_conf_section lr_ingest_conf_section;
 int  lr_ingest_start(const lr_config *c, lr_ingest **out);
 /* Stops and joins every thread; NULLs *in. */
 void lr_ingest_stop(lr_ingest **in);
+/* SIGHUP: reloads what can change without a restart (the RTMPS certificate). */
+void lr_ingest_reload(lr_ingest *in);
 
 #endif

@@ -65,7 +65,9 @@ typedef struct slot {
 struct lr_rtmp_listener {
     int                fd;
     int                port;
-    SSL_CTX           *tls;
+    SSL_CTX           *tls;       /* under tls_lock once the thread runs (SIGHUP swaps it) */
+    pthread_mutex_t    tls_lock;
+    char              *cert, *key; /* the files, read again on SIGHUP */
     int                max_conns, setup_ms, idle_ms;
     lr_rtmp_admit_fn  *admit;
     lr_rtmp_accept_fn *accept;
@@ -453,7 +455,10 @@ static void take(lr_rtmp_listener *l, int fd, const struct sockaddr_storage *sa,
     if (lr_rtmp_session_alloc(peer, l->admit, l->opaque, &c->s) < 0)
         goto fail;
     if (l->tls) {
-        if (!(c->ssl = SSL_new(l->tls)) || !SSL_set_fd(c->ssl, c->fd)) {
+        pthread_mutex_lock(&l->tls_lock);
+        c->ssl = SSL_new(l->tls);
+        pthread_mutex_unlock(&l->tls_lock);
+        if (!c->ssl || !SSL_set_fd(c->ssl, c->fd)) {
             tls_error("setup", peer, NULL, 0);
             goto fail;
         }
@@ -512,23 +517,54 @@ static void *accept_loop(void *arg)
     return NULL;
 }
 
-static int open_tls(lr_rtmp_listener *l, const char *cert, const char *key)
+/* A TLS context with the certificate and key files; NULL (the reason
+ * logged) when they don't load. */
+static SSL_CTX *make_tls(const char *cert, const char *key)
 {
-    if (!(l->tls = SSL_CTX_new(TLS_server_method())))
-        return tls_error("context", NULL, NULL, 0);
-    if (lr_tls_server_policy(l->tls) < 0)
-        return tls_error("policy", NULL, NULL, 0);
-    SSL_CTX_set_mode(l->tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    if (SSL_CTX_use_certificate_chain_file(l->tls, cert) != 1) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (!ctx) {
+        tls_error("context", NULL, NULL, 0);
+        return NULL;
+    }
+    if (lr_tls_server_policy(ctx) < 0) {
+        tls_error("policy", NULL, NULL, 0);
+        goto fail;
+    }
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         lr_error("rtmp: listener: certificate %s unusable", cert);
-        return tls_error("certificate", NULL, NULL, 0);
+        tls_error("certificate", NULL, NULL, 0);
+        goto fail;
     }
-    if (SSL_CTX_use_PrivateKey_file(l->tls, key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(l->tls) != 1) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
         lr_error("rtmp: listener: private key %s unusable or not the certificate's", key);
-        return tls_error("private key", NULL, NULL, 0);
+        tls_error("private key", NULL, NULL, 0);
+        goto fail;
     }
-    return 0;
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+void lr_rtmp_listener_reload_tls(lr_rtmp_listener *l)
+{
+    SSL_CTX *ctx, *old;
+
+    if (!l || !l->tls)
+        return;
+    if (!(ctx = make_tls(l->cert, l->key))) {
+        lr_error("rtmp: SIGHUP: keeping the previous certificate");
+        return;
+    }
+    pthread_mutex_lock(&l->tls_lock);
+    old = l->tls;
+    l->tls = ctx;
+    pthread_mutex_unlock(&l->tls_lock);
+    SSL_CTX_free(old);  /* connections in their handshake hold their own reference */
+    lr_info("rtmp: SIGHUP: reloaded the certificate %s", l->cert);
 }
 
 int lr_rtmp_listen(const lr_rtmp_listen_opts *o, lr_rtmp_admit_fn *admit,
@@ -540,6 +576,7 @@ int lr_rtmp_listen(const lr_rtmp_listen_opts *o, lr_rtmp_admit_fn *admit,
     if (!l)
         return AVERROR(ENOMEM);
     l->fd = -1;
+    pthread_mutex_init(&l->tls_lock, NULL);
     l->max_conns = o->max_conns > 0 ? o->max_conns : 64;
     l->setup_ms  = o->setup_ms > 0 ? o->setup_ms : 10000;
     l->idle_ms   = o->idle_ms > 0 ? o->idle_ms : 5000;
@@ -559,8 +596,16 @@ int lr_rtmp_listen(const lr_rtmp_listen_opts *o, lr_rtmp_admit_fn *admit,
     }
     atomic_init(&l->count->refs, 1);
     atomic_init(&l->count->live, 0);
-    if (o->tls_cert && (ret = open_tls(l, o->tls_cert, o->tls_key)) < 0)
-        goto fail;
+    if (o->tls_cert) {
+        if (!(l->cert = av_strdup(o->tls_cert)) || !(l->key = av_strdup(o->tls_key))) {
+            ret = AVERROR(ENOMEM);
+            goto fail;
+        }
+        if (!(l->tls = make_tls(o->tls_cert, o->tls_key))) {
+            ret = AVERROR(EINVAL);
+            goto fail;
+        }
+    }
     if ((ret = lr_tcp_listen(o->listen, o->tls_cert ? "rtmps" : "rtmp", &l->fd, &l->port)) < 0)
         goto fail;
     if ((ret = pthread_create(&l->thread, NULL, accept_loop, l))) {
@@ -595,6 +640,9 @@ void lr_rtmp_listener_free(lr_rtmp_listener **pl)
     if (l->fd >= 0)
         close(l->fd);
     SSL_CTX_free(l->tls);
+    pthread_mutex_destroy(&l->tls_lock);
+    av_freep(&l->cert);
+    av_freep(&l->key);
     av_freep(&l->slots);
     count_unref(&l->count);
     av_freep(pl);

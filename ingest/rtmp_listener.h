@@ -49,6 +49,10 @@ int  lr_rtmp_listener_port(const lr_rtmp_listener *l);
  * their publish, joins every thread; NULLs *l. Connections already handed
  * over stay valid. */
 void lr_rtmp_listener_free(lr_rtmp_listener **l);
+/* RTMPS: reads the certificate and key files again; new connections get
+ * them, those in progress keep theirs. The old ones stay if the new ones
+ * fail to load (logged). Nothing for plain RTMP. Any thread. */
+void lr_rtmp_listener_reload_tls(lr_rtmp_listener *l);
 
 /* The admitted publish (app, lecture name, key, peer). */
 const lr_rtmp_publish *lr_rtmp_conn_publish(const lr_rtmp_conn *c);

@@ -184,6 +184,21 @@ def test_rtmps_publish(tmp_path):
         url = next(iter(lecture_urls(relay, "cs204").values()))
         wait_for(lambda: seq(url) >= 2, scaled(40), what="segments over RTMPS")
         newest_segment_decodes(url, tmp_path / "cs204.ts")
+
+        # a renewed certificate: SIGHUP, and new connections get it while the
+        # lecture goes on over the old one
+        def subject():
+            out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}"],
+                                 input="", capture_output=True, text=True, timeout=10).stdout
+            m = re.search(r"subject=.*CN ?= ?([\w.]+)", out)
+            return m.group(1) if m else None
+        assert subject() == "127.0.0.1"
+        make_cert(tmp_path, "renewed")
+        relay.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: subject() == "renewed", scaled(5), what="the renewed certificate")
+        assert "rtmp: SIGHUP: reloaded the certificate" in relay.stderr_text()
+        before = seq(url)
+        wait_for(lambda: seq(url) >= before + 2, scaled(20), what="the lecture going on")
         relay.assert_stops(signal.SIGINT)
     finally:
         stop(pub)
