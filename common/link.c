@@ -490,13 +490,14 @@ static void *accept_thread(void *arg)
     while (!lr_stop_requested(&l->stop)) {
         SRT_EPOLL_EVENT ev[1];
         struct sockaddr_storage ss;
-        lr_heartbeat_beat(&l->hb);
         int ss_len = sizeof(ss);
         char sid_str[513];
         int sid_len = sizeof(sid_str) - 1;
         char peer[64];
         lr_streamid sid;
         SRTSOCKET ns;
+
+        lr_heartbeat_beat(&l->hb);
 
         if (srt_epoll_uwait(eid, ev, 1, SLICE_MS) <= 0)
             continue;

@@ -74,6 +74,24 @@ static void refuse_busy(int fd, int whole_server)
         shutdown(fd, SHUT_WR);
 }
 
+/* A connection over a cap (kind: 1 per address, 2 the whole server). Over
+ * TLS it is kept, as refused, while the worker has room for it (the 503
+ * needs the handshake: lr__http_on_req answers it); returns 0 then. Else it
+ * gets refuse_busy's answer and is closed, c freed; returns 1. */
+static int refuse_at_accept(worker *w, conn *c, h2o_socket_t *sock, int tls, int kind)
+{
+    if (tls && w->nb_refused < MAX_REFUSED) {
+        c->refused = kind;
+        w->nb_refused++;
+        return 0;
+    }
+    av_free(c);
+    if (!tls)
+        refuse_busy(h2o_socket_get_fd(sock), kind == 2);
+    h2o_socket_close(sock);
+    return 1;
+}
+
 static void accept_all(worker *w, h2o_socket_t *listener, int tls)
 {
     lr_http *h = w->h;
@@ -88,16 +106,8 @@ static void accept_all(worker *w, h2o_socket_t *listener, int tls)
         c->w = w;
         if (lr__http_at_max_conns(h)) {
             lr_debug("http: at max_conns (%d): connection refused", h->conf->max_conns);
-            if (tls && w->nb_refused < MAX_REFUSED) {
-                c->refused = 2;
-                w->nb_refused++;
-            } else {
-                av_free(c);
-                if (!tls)
-                    refuse_busy(h2o_socket_get_fd(sock), 1);
-                h2o_socket_close(sock);
+            if (refuse_at_accept(w, c, sock, tls, 2))
                 continue;
-            }
         } else if (h->conf->max_conns_per_ip > 0) {
             struct sockaddr_storage ss;
             socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
@@ -110,16 +120,8 @@ static void accept_all(worker *w, h2o_socket_t *listener, int tls)
             } else if (lr__http_ip_acquire(h, c->ip) < 0) {
                 lr_debug("http: %s is at max_conns_per_ip (%d): connection refused", c->ip,
                          h->conf->max_conns_per_ip);
-                if (tls && w->nb_refused < MAX_REFUSED) {
-                    c->refused = 1;
-                    w->nb_refused++;
-                } else {
-                    av_free(c);
-                    if (!tls)
-                        refuse_busy(h2o_socket_get_fd(sock), 0);
-                    h2o_socket_close(sock);
+                if (refuse_at_accept(w, c, sock, tls, 1))
                     continue;
-                }
             } else {
                 c->capped = 1;
             }

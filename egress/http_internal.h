@@ -345,8 +345,14 @@ int lr__http_on_req(h2o_handler_t *self, h2o_req_t *req);
 void lr__http_viewer_seen(lr_http *h, const char *key, size_t key_len, const char *ip);
 void lr__http_render_viewers(lr_http *h, AVBPrint *out);
 int lr__http_ip_acquire(lr_http *h, const char *ip);
+/* Whether ip (a numeric address) is this machine's: 127.0.0.0/8, ::1 or
+ * IPv4-mapped 127.x. */
+int lr__http_ip_is_loopback(const char *ip);
 /* Whether ip is free of the per-address cap (egress.uncapped). */
 int lr__http_ip_uncapped(const lr_http *h, const char *ip);
+/* Open connections and parked requests, summed over the loops. */
+int lr__http_open_conns(lr_http *h);
+int lr__http_parked_requests(lr_http *h);
 /* Whether the whole server is at egress.max_conns, or at max_parked. */
 int lr__http_at_max_conns(lr_http *h);
 int lr__http_at_max_parked(lr_http *h);

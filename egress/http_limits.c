@@ -95,10 +95,14 @@ int lr__http_ip_acquire(lr_http *h, const char *ip)
     return ret;
 }
 
+int lr__http_ip_is_loopback(const char *ip)
+{
+    return !strncmp(ip, "127.", 4) || !strcmp(ip, "::1") || !strncmp(ip, "::ffff:127.", 11);
+}
+
 int lr__http_ip_uncapped(const lr_http *h, const char *ip)
 {
-    if (h->uncapped_loopback &&
-        (!strncmp(ip, "127.", 4) || !strcmp(ip, "::1") || !strncmp(ip, "::ffff:127.", 11)))
+    if (h->uncapped_loopback && lr__http_ip_is_loopback(ip))
         return 1;
     for (int i = 0; i < h->nb_uncapped; i++)
         if (lr_cidr_match(&h->uncapped[i], ip))
@@ -108,26 +112,32 @@ int lr__http_ip_uncapped(const lr_http *h, const char *ip)
 
 /* The sums over the loops: each loop counts its own; a cap a few over
  * when two loops accept at once is fine. */
-int lr__http_at_max_conns(lr_http *h)
+int lr__http_open_conns(lr_http *h)
 {
     int n = 0;
 
-    if (h->conf->max_conns <= 0)
-        return 0;
     for (int i = 0; i < h->nb_workers; i++)
         n += atomic_load_explicit(&h->workers[i].nb_conns, memory_order_relaxed);
-    return n >= h->conf->max_conns;
+    return n;
+}
+
+int lr__http_parked_requests(lr_http *h)
+{
+    int n = 0;
+
+    for (int i = 0; i < h->nb_workers; i++)
+        n += atomic_load_explicit(&h->workers[i].nb_parked, memory_order_relaxed);
+    return n;
+}
+
+int lr__http_at_max_conns(lr_http *h)
+{
+    return h->conf->max_conns > 0 && lr__http_open_conns(h) >= h->conf->max_conns;
 }
 
 int lr__http_at_max_parked(lr_http *h)
 {
-    int n = 0;
-
-    if (h->conf->max_parked <= 0)
-        return 0;
-    for (int i = 0; i < h->nb_workers; i++)
-        n += atomic_load_explicit(&h->workers[i].nb_parked, memory_order_relaxed);
-    return n >= h->conf->max_parked;
+    return h->conf->max_parked > 0 && lr__http_parked_requests(h) >= h->conf->max_parked;
 }
 
 void lr__http_ip_release(lr_http *h, const char *ip)

@@ -219,7 +219,7 @@ void lr__http_collect_http(void *opaque, AVBPrint *out)
 {
     lr_http *h = opaque;
     uint64_t bytes = 0, timeouts = 0;
-    int parked = 0, conns = 0;
+    int parked, conns;
 
     lr_metrics_family(out, "lr_http_responses_total", "counter",
                       "HTTP responses by status code (the server's own; libh2o's protocol "
@@ -235,9 +235,9 @@ void lr__http_collect_http(void *opaque, AVBPrint *out)
     for (int i = 0; i < h->nb_workers; i++) {
         bytes += atomic_load_explicit(&h->workers[i].bytes, memory_order_relaxed);
         timeouts += atomic_load_explicit(&h->workers[i].park_timeouts, memory_order_relaxed);
-        parked += atomic_load(&h->workers[i].nb_parked);
-        conns += atomic_load(&h->workers[i].nb_conns);
     }
+    parked = lr__http_parked_requests(h);
+    conns = lr__http_open_conns(h);
     lr_metrics_family(out, "lr_http_response_body_bytes_total", "counter",
                       "response body bytes handed to the connections");
     av_bprintf(out, "lr_http_response_body_bytes_total %llu\n", (unsigned long long)bytes);

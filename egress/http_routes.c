@@ -74,7 +74,7 @@ static int operator_only(lr_http *h, h2o_req_t *req)
     const char *tok = h->conf->metrics_token;
 
     peer_ip(req, ip, sizeof(ip));
-    if (!strncmp(ip, "127.", 4) || !strcmp(ip, "::1") || !strncmp(ip, "::ffff:127.", 11))
+    if (lr__http_ip_is_loopback(ip))
         return 1;
     if (tok && *tok) {
         ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
