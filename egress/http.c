@@ -7,19 +7,28 @@
 
 /* ---- connections and the loop ------------------------------------------- */
 
-static void on_conn_close(void *data)
+void lr__http_conn_free(conn *c)
 {
-    conn *c = data;
     if (c->capped)
         lr__http_ip_release(c->w->h, c->ip);
     if (c->refused)
         c->w->nb_refused--;
+    atomic_fetch_sub(&c->w->nb_conns, 1);
+    av_free(c);
+}
+
+/* libh2o has closed the socket: the connection ends, or lingers while its
+ * last answer goes out (http_linger.c). */
+static void on_conn_close(void *data)
+{
+    conn *c = data;
+
+    h2o_linklist_unlink(&c->link);
     if (h2o_timeout_is_linked(&c->accept_timeout))
         h2o_timeout_unlink(&c->accept_timeout);
     av_freep(&c->h2.block);
-    atomic_fetch_sub(&c->w->nb_conns, 1);
-    h2o_linklist_unlink(&c->link);
-    av_free(c);
+    if (!lr__http_linger_start(c))
+        lr__http_conn_free(c);
 }
 
 /* The connection a request came on, if it is one of ours. */
@@ -127,6 +136,7 @@ static void accept_all(worker *w, h2o_socket_t *listener, int tls)
             }
         }
         c->sock = sock;
+        lr__http_linger_keep(c);
         h2o_linklist_insert(&w->conns, &c->link);
         atomic_fetch_add(&w->nb_conns, 1);
         sock->on_close.cb = on_conn_close;
@@ -271,7 +281,7 @@ static void drain(worker *w)
         w->hup_sock = NULL;
     }
     uint64_t deadline = h2o_now(w->loop) + DRAIN_TIMEOUT_MS;
-    while (!h2o_linklist_is_empty(&w->conns)) {
+    while (!h2o_linklist_is_empty(&w->conns) || !h2o_linklist_is_empty(&w->lingering)) {
         for (h2o_linklist_t *n = w->conns.next; n != &w->conns; n = n->next) {
             conn *c = H2O_STRUCT_FROM_MEMBER(conn, link, n);
             int fd = h2o_socket_get_fd(c->sock);
@@ -288,6 +298,7 @@ static void drain(worker *w)
             break;
     }
     w->drained = h2o_linklist_is_empty(&w->conns);
+    lr__http_linger_dispose(w); /* what still lingers is closed */
 }
 
 /* libh2o keeps per-thread free lists of socket buffers that nothing releases
@@ -460,6 +471,7 @@ static int listen_reuseport(const char *addr, int port, int *out_fd, int *out_po
 
 static void worker_destroy(worker *w)
 {
+    lr__http_linger_dispose(w);
     if (w->beat_inited) {
         lr_heartbeat_unregister(&w->hb);
         if (h2o_timeout_is_linked(&w->beat_e))
@@ -555,6 +567,7 @@ static int worker_init(lr_http *h, worker *w, int idx)
     w->idx = idx;
     w->fd = w->tls_fd = -1;
     h2o_linklist_init_anchor(&w->conns);
+    h2o_linklist_init_anchor(&w->lingering);
     if ((ret = listen_reuseport(c->http, idx ? h->port : 0, &w->fd, &port)) < 0)
         return ret;
     if (!idx)
@@ -566,6 +579,7 @@ static int worker_init(lr_http *h, worker *w, int idx)
             h->tls_port = port;
     }
     w->loop = h2o_evloop_create();
+    lr__http_linger_init(w);
     h2o_context_init(&w->ctx, w->loop, &h->config);
     w->ctx_inited = 1;
     w->accept_ctx.ctx = &w->ctx;

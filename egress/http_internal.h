@@ -122,6 +122,9 @@ typedef struct conn {
     struct timeval connected_at;
     h2o_timeout_entry_t accept_timeout; /* until HTTP/1.1 or HTTP/2 is chosen */
     lr_h2_guard    h2;
+    int            linger_fd;       /* http_linger.c: the socket after libh2o's close */
+    int            linger_unsent;   /* ... bytes not yet acknowledged */
+    uint64_t       linger_moved_ms; /* ... when the client last made progress */
 } conn;
 
 typedef struct route_handler {
@@ -170,6 +173,11 @@ struct worker {
     int                        fd, tls_fd;
     h2o_socket_t              *listener, *tls_listener;
     h2o_linklist_t             conns;
+    h2o_linklist_t             lingering; /* conns closed by libh2o, their answer still
+                                             going out (http_linger.c) */
+    h2o_timeout_t              linger_t;
+    h2o_timeout_entry_t        linger_e;
+    int                        linger_inited;
 
     h2o_multithread_queue_t   *queue;
     h2o_multithread_receiver_t stop_receiver, publish_receiver;
@@ -389,6 +397,15 @@ void lr__http_serve_preflight(lr_http *h, h2o_req_t *req);
 
 /* http.c */
 conn *lr__http_req_conn(h2o_req_t *req);
+void lr__http_conn_free(conn *c); /* releases its caps' counts */
+
+/* http_linger.c: lingering close. keep takes the second descriptor at
+ * accept; start, called when libh2o has closed the connection, returns 1 if
+ * the connection lingers (it is freed later), 0 if it can be freed now. */
+void lr__http_linger_init(worker *w);
+void lr__http_linger_keep(conn *c);
+int lr__http_linger_start(conn *c);
+void lr__http_linger_dispose(worker *w);
 
 /* http_h2guard.c: HTTP/1.1 or HTTP/2 for a new connection, and the
  * HTTP/2 guard. */

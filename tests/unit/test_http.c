@@ -461,6 +461,46 @@ static void test_replace_while_serving(void **state)
     response_free(&r);
 }
 
+/* libh2o closes a Connection: close answer's socket once its last write is
+ * handed to the kernel; a request it never read still queued there turns that
+ * close into a reset, which throws away what the client has not read
+ * (egress/http_linger.c). The small receive window keeps most of the answer
+ * in the server's send queue when that happens. */
+static void test_close_lingers_until_the_client_has_read(void **state)
+{
+    fixture *f = *state;
+    int port = lr_http_port(f->http);
+    static uint8_t big[2 << 20];
+    response r;
+
+    memset(big, 'C', sizeof(big));
+    put(f->store, "demo/big.ts", big, sizeof(big), "video/mp2t", 60, 1);
+    for (int round = 0; round < 5; round++) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct timeval tv = { 5, 0 };
+        int small = 16 << 10;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        static const char req[] = "GET /live/demo/big.ts HTTP/1.1\r\nHost: x\r\n"
+                                  "Connection: close\r\n\r\n";
+        send_all(fd, req, sizeof(req) - 1);
+        char first[16];
+        assert_true(recv(fd, first, sizeof(first), MSG_PEEK) > 0);
+        /* read by nobody: the server answers this connection's one request */
+        static const char more[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+        send_all(fd, more, sizeof(more) - 1);
+        read_response(fd, 0, &r);
+        close(fd);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.body_len, sizeof(big));
+        response_free(&r);
+    }
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -757,6 +797,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_healthz_and_assets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replace_while_serving, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_lingers_until_the_client_has_read, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_stop_is_prompt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delta_and_non_ll, setup, teardown),
