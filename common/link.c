@@ -477,6 +477,27 @@ static int on_handshake(void *opaque, SRTSOCKET ns, int hsversion,
     return 0;
 }
 
+/* Takes one connection off the listener's queue, if any: the listener is
+ * non-blocking, so this never waits. The accepted socket reads blocking,
+ * as every link socket does. */
+static SRTSOCKET accept_one(lr_link_listener *l, struct sockaddr_storage *ss)
+{
+    int ss_len = sizeof(*ss), yes = 1;
+    SRTSOCKET ns = srt_accept(l->sock, (struct sockaddr *)ss, &ss_len);
+
+    if (ns == SRT_INVALID_SOCK) {
+        if (srt_getlasterror(NULL) != SRT_EASYNCRCV)
+            lr_srt_error("accept");
+        return ns;
+    }
+    if (srt_setsockflag(ns, SRTO_RCVSYN, &yes, sizeof(yes)) < 0) {
+        lr_srt_error("accepted socket");
+        srt_close(ns);
+        return SRT_INVALID_SOCK;
+    }
+    return ns;
+}
+
 static void *accept_thread(void *arg)
 {
     lr_link_listener *l = arg;
@@ -490,7 +511,6 @@ static void *accept_thread(void *arg)
     while (!lr_stop_requested(&l->stop)) {
         SRT_EPOLL_EVENT ev[1];
         struct sockaddr_storage ss;
-        int ss_len = sizeof(ss);
         char sid_str[513];
         int sid_len = sizeof(sid_str) - 1;
         char peer[64];
@@ -499,17 +519,21 @@ static void *accept_thread(void *arg)
 
         lr_heartbeat_beat(&l->hb);
 
-        if (srt_epoll_uwait(eid, ev, 1, SLICE_MS) <= 0)
+        /* A connection is looked for after each slice too, not only when
+         * libsrt's epoll reports one: once in CI a caller's link was up for
+         * 30 s, sending, and never accepted here (docs/border.md). */
+        int woke = srt_epoll_uwait(eid, ev, 1, SLICE_MS) > 0;
+        if ((ns = accept_one(l, &ss)) == SRT_INVALID_SOCK)
             continue;
-        ns = srt_accept(l->sock, (struct sockaddr *)&ss, &ss_len);
-        if (ns == SRT_INVALID_SOCK) {
-            lr_srt_error("accept");
-            continue;
-        }
         format_peer((struct sockaddr *)&ss, peer, sizeof(peer));
+        if (!woke)
+            lr_warn("%s link from %s was waiting to be accepted though libsrt's epoll did not "
+                    "report it", l->role, peer);
         memset(sid_str, 0, sizeof(sid_str));
         if (srt_getsockflag(ns, SRTO_STREAMID, sid_str, &sid_len) < 0 ||
             lr_streamid_parse(sid_str, &sid) < 0) {
+            lr_warn("%s link from %s closed: its stream id '%.80s' was admitted at the "
+                    "handshake but cannot be read back", l->role, peer, sid_str);
             srt_close(ns);
             continue;
         }
@@ -564,6 +588,13 @@ int lr_link_listen(const char *url, const lr_link_opts *o, const char *role,
                                            ? lr__link_settings().latency_floor_ms
                                            : o->latency_ms)) < 0)
         goto fail;
+    {
+        int no = 0;  /* srt_accept never waits (accept_one) */
+        if (srt_setsockflag(l->sock, SRTO_RCVSYN, &no, sizeof(no)) < 0) {
+            ret = lr_srt_error("listener");
+            goto fail;
+        }
+    }
     if (srt_bind(l->sock, (struct sockaddr *)&ss, ss_len) < 0) {
         ret = lr_srt_error("bind");
         lr_error("%s: cannot listen on %s: %s", role, url, srt_getlasterror_str());
