@@ -522,7 +522,8 @@ static void *accept_thread(void *arg)
         /* A connection is looked for after each slice too, not only when
          * libsrt's epoll reports one: once in CI a caller's link was up for
          * 30 s, sending, and never accepted here (docs/border.md). */
-        int woke = srt_epoll_uwait(eid, ev, 1, SLICE_MS) > 0;
+        int woke = srt_epoll_uwait(eid, ev, 1, SLICE_MS) > 0 ||
+                   srt_epoll_uwait(eid, ev, 1, 0) > 0;  /* one that came just now */
         if ((ns = accept_one(l, &ss)) == SRT_INVALID_SOCK)
             continue;
         format_peer((struct sockaddr *)&ss, peer, sizeof(peer));
