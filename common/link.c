@@ -486,7 +486,7 @@ static SRTSOCKET accept_one(lr_link_listener *l, struct sockaddr_storage *ss)
     SRTSOCKET ns = srt_accept(l->sock, (struct sockaddr *)ss, &ss_len);
 
     if (ns == SRT_INVALID_SOCK) {
-        if (srt_getlasterror(NULL) != SRT_EASYNCRCV)
+        if (srt_getlasterror(NULL) / 1000 != MJ_AGAIN)  /* not "none pending" */
             lr_srt_error("accept");
         return ns;
     }

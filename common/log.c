@@ -164,6 +164,10 @@ static void srt_log_to_lr(void *opaque, int srt_level, const char *file, int lin
 {
     /* libsrt levels are syslog's: 3 error, 4 warning, 5 notice, 7 debug. */
     enum lr_log_level level = srt_level <= 3 ? LR_LOG_WARN : LR_LOG_DEBUG;
+    /* A non-blocking srt_accept with nothing queued is no error: the link
+     * listener asks after every slice (common/link.c) */
+    if (message && strstr(message, "srt_accept: no pending connection"))
+        level = LR_LOG_DEBUG;
     lr_log(level, "srt %s: %s", area ? area : "-", message);
 }
 
