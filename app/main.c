@@ -335,7 +335,7 @@ int main(int argc, char **argv)
         lr_config_free(&conf);
         return 1;
     }
-    ret = lr_roles_run(&conf, cmd->roles);
+    ret = lr_roles_run(&conf, config_path, cmd->roles);
     lr_link_global_uninit();
     lr_config_free(&conf);
     return ret;

@@ -101,8 +101,81 @@ void lr_roles_block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
-int lr_roles_run(const lr_config *c, int roles)
+/* Every configuration a reload loaded: the roles keep pointers into each
+ * (a lecture running since the start, a passphrase handed to libsrt), so
+ * none is freed before the roles stop. A reload costs a few kilobytes. */
+typedef struct loaded {
+    struct loaded *next;
+    lr_config      conf;
+} loaded;
+
+typedef struct reload_keys {
+    int roles, applied, later;
+    char later_keys[512];
+} reload_keys;
+
+/* One changed key: applied by a running role, or not until the next start. */
+static void note_key(void *opaque, const char *key)
 {
+    reload_keys *k = opaque;
+    int live = !strcmp(key, "log_level") ||
+               ((k->roles & LR_ROLE_INGEST) && lr_ingest_applies(key)) ||
+               ((k->roles & LR_ROLE_TRANSCODE) && lr_transcode_applies(key)) ||
+               ((k->roles & LR_ROLE_EGRESS) && lr_egress_applies(key));
+    /* a key of a role this process doesn't run changes nothing here */
+    int here = !strncmp(key, "ingest.", 7) ? (k->roles & LR_ROLE_INGEST)
+             : !strncmp(key, "transcode.", 10) ? (k->roles & LR_ROLE_TRANSCODE)
+             : !strncmp(key, "egress.", 7) ? (k->roles & LR_ROLE_EGRESS) : 1;
+
+    if (live) {
+        k->applied++;
+    } else if (here) {
+        size_t n = strlen(k->later_keys);
+        snprintf(k->later_keys + n, sizeof(k->later_keys) - n, "%s%s", n ? ", " : "", key);
+        k->later++;
+    }
+}
+
+/* SIGHUP with a file: the file read again into a new configuration (kept
+ * in *list); NULL when it fails to load (the message says FILE:LINE: why)
+ * or changes nothing. */
+static const lr_config *reload_file(const char *path, const lr_config *cur, int roles,
+                                    loaded **list)
+{
+    loaded *l = calloc(1, sizeof(*l));
+    char err[512];
+    reload_keys k = { .roles = roles };
+
+    if (!l || lr_config_defaults(&l->conf, cur->sections) < 0) {
+        lr_error("reload: out of memory; the running configuration stays");
+        free(l);
+        return NULL;
+    }
+    if (lr_config_load_file(&l->conf, path, err, sizeof(err)) < 0) {
+        lr_error("reload: bad configuration, the running one stays: %s", err);
+        lr_config_free(&l->conf);
+        free(l);
+        return NULL;
+    }
+    if (!lr_config_diff(cur, &l->conf, note_key, &k)) {
+        lr_info("reload: %s: nothing changed", path);
+        lr_config_free(&l->conf);
+        free(l);
+        return NULL;
+    }
+    if (k.later)
+        lr_warn("reload: %s: changed, applied when the role starts again: %s", path,
+                k.later_keys);
+    lr_info("reload: %s: %d changed key(s) applied now", path, k.applied);
+    l->next = *list;
+    *list = l;
+    return &l->conf;
+}
+
+int lr_roles_run(const lr_config *c, const char *path, int roles)
+{
+    loaded *reloaded = NULL;
+    const lr_config *cur = c;
     lr_egress *egress = NULL;
     lr_transcode *transcode = NULL;
     lr_ingest *ingest = NULL;
@@ -126,11 +199,22 @@ int lr_roles_run(const lr_config *c, int roles)
         print_watch_url(c, lr_egress_http_port(egress));
     lr_sd_notify("READY=1\nSTATUS=running");
     while ((sig = wait_signal(&set)) == SIGHUP) {
+        const lr_config *next = NULL;
         lr_info("SIGHUP received");
+        lr_sd_notify("RELOADING=1");
+        if (path && (next = reload_file(path, cur, roles, &reloaded))) {
+            enum lr_log_level level;
+            cur = next;
+            if (lr_log_parse_level(cur->log_level, &level) == 0)
+                lr_log_set_level(level);
+        }
         if (egress)
-            lr_egress_reload(egress);
+            lr_egress_reload(egress, next);
+        if (transcode)
+            lr_transcode_reload(transcode, next);
         if (ingest)
-            lr_ingest_reload(ingest);
+            lr_ingest_reload(ingest, next);
+        lr_sd_notify("READY=1");
     }
     lr_sd_notify("STOPPING=1");
     lr_info("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -141,5 +225,11 @@ end:
     lr_transcode_stop(&transcode);
     lr_egress_stop(&egress);
     lr_metrics_server_free(&metrics);
+    while (reloaded) {
+        loaded *l = reloaded;
+        reloaded = l->next;
+        lr_config_free(&l->conf);
+        free(l);
+    }
     return ret < 0 ? 1 : 0;
 }

@@ -14,8 +14,10 @@ enum { LR_ROLE_INGEST = 1, LR_ROLE_TRANSCODE = 2, LR_ROLE_EGRESS = 4 };
 void lr_roles_block_signals(sigset_t *set);
 
 /* Tells systemd it is ready once the roles are started (common/sd_notify.h),
- * then blocks until a stop signal, taking SIGHUP as a reload; returns the
- * process exit code. */
-int lr_roles_run(const lr_config *c, int roles);
+ * then blocks until a stop signal, taking SIGHUP as a reload: the file at
+ * path (NULL: none, the defaults) read again and what changed applied where
+ * it can be without dropping anyone (docs/deploy.md, "Reload"), then the
+ * certificates. Returns the process exit code. */
+int lr_roles_run(const lr_config *c, const char *path, int roles);
 
 #endif

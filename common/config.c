@@ -285,6 +285,86 @@ int lr_config_defaults(lr_config *c, const lr_conf_section *const *sections)
     return ret;
 }
 
+/* ---- what a reload changes ------------------------------------------- */
+
+static int string_differs(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "");
+}
+
+/* 1 when the values under t differ (lists element by element). */
+static int opts_differ(const lr_conf_opt *t, const void *a, const void *b);
+
+static int opt_differs(const lr_conf_opt *o, const void *a, const void *b)
+{
+    const void *fa = (const char *)a + o->offset, *fb = (const char *)b + o->offset;
+
+    switch (o->type) {
+    case LR_OPT_STRING:
+        return string_differs(*(char *const *)fa, *(char *const *)fb);
+    case LR_OPT_INT:
+    case LR_OPT_BOOL:
+        return *(const int *)fa != *(const int *)fb;
+    case LR_OPT_DOUBLE:
+        return *(const double *)fa != *(const double *)fb;
+    case LR_OPT_SECTION:
+        return opts_differ(o->sub, fa, fb);
+    case LR_OPT_STRLIST:
+    case LR_OPT_LIST: {
+        int na = *(const int *)((const char *)a + o->count_offset);
+        int nb = *(const int *)((const char *)b + o->count_offset);
+        if (na != nb)
+            return 1;
+        for (int i = 0; i < na; i++) {
+            if (o->type == LR_OPT_STRLIST ? string_differs(((char *const *)fa)[i],
+                                                           ((char *const *)fb)[i])
+                                          : opts_differ(o->sub,
+                                                        (const char *)fa + (size_t)i * o->elem_size,
+                                                        (const char *)fb + (size_t)i * o->elem_size))
+                return 1;
+        }
+        return 0;
+    }
+    }
+    return 0;
+}
+
+static int opts_differ(const lr_conf_opt *t, const void *a, const void *b)
+{
+    for (; t->name; t++)
+        if (opt_differs(t, a, b))
+            return 1;
+    return 0;
+}
+
+int lr_config_diff(const lr_config *a, const lr_config *b, lr_config_changed_fn *changed,
+                   void *opaque)
+{
+    lr_conf_opt top[LR_CONF_MAX_OPTS + 1];
+    char key[128];
+    int n = 0;
+
+    top_table(a, top);
+    for (const lr_conf_opt *t = top; t->name; t++) {
+        if (t->type != LR_OPT_SECTION) {
+            if (opt_differs(t, a, b)) {
+                changed(opaque, t->name);
+                n++;
+            }
+            continue;
+        }
+        const void *sa = (const char *)a + t->offset, *sb = (const char *)b + t->offset;
+        for (const lr_conf_opt *o = t->sub; o->name; o++) {
+            if (opt_differs(o, sa, sb)) {
+                snprintf(key, sizeof(key), "%s.%s", t->name, o->name);
+                changed(opaque, key);
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
 /* Deep copy, so a file is applied to a copy and c changes only on success. */
 static int copy_config(lr_config *dst, const lr_config *src)
 {

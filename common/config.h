@@ -178,6 +178,14 @@ int  lr_config_load_file(lr_config *c, const char *path, char *err, size_t err_s
 int  lr_config_load_string(lr_config *c, const char *yaml, const char *name,
                            char *err, size_t err_size);
 
+/* What a reload changes: calls changed with each key whose value differs
+ * between a and b (both made by lr_config_defaults with the same sections),
+ * a top-level key or a role's ("egress.token_secrets"; a list or a
+ * subsection as one key: "ingest.lectures"). Returns how many. */
+typedef void lr_config_changed_fn(void *opaque, const char *key);
+int  lr_config_diff(const lr_config *a, const lr_config *b, lr_config_changed_fn *changed,
+                    void *opaque);
+
 /* Frees every string; leaves c zeroed. Accepts a half-filled config. */
 void lr_config_free(lr_config *c);
 

@@ -18,6 +18,7 @@
 #include <libavutil/mem.h>
 
 #include "common/annexb.h"
+#include "common/heartbeat.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "common/stop.h"
@@ -68,6 +69,7 @@ struct receiver {
     int              feed;         /* its id in lec->feeds; -1 not joined */
     AVIOContext     *pb;
     AVFormatContext *ifmt;
+    lr_heartbeat     hb;           /* the receiving loop runs (systemd's watchdog) */
 };
 
 static int64_t mono_ms(void)
@@ -157,7 +159,13 @@ static int receive(receiver *rc)
             lr_feeds_live(lec->feeds) > 1 ? " (a redundant feed)" : "");
     if (!(pkt = av_packet_alloc()))
         ret = AVERROR(ENOMEM);
+    /* a read waits LINK_IDLE_MS at most; a packet handed on can wait for
+     * the packager's lock, never for a viewer */
+    char name[192];
+    snprintf(name, sizeof(name), "egress's link receiver of %s from %s", lec->name, rc->peer);
+    lr_heartbeat_register(&rc->hb, name, 10000);
     while (pkt && (ret = lr_link_read_packet(rc->ifmt, pkt)) >= 0) {
+        lr_heartbeat_beat(&rc->hb);
         /* Past a broken link's end the demuxer hands over the PES it was in
          * the middle of. A video PES has no length, so one the break cut
          * short would pass as whole, and Chrome takes a cut frame as a
@@ -169,6 +177,7 @@ static int receive(receiver *rc)
         deliver_pes(rc, pkt);
         av_packet_unref(pkt);
     }
+    lr_heartbeat_unregister(&rc->hb);
     av_packet_free(&pkt);
     lr_feeds_leave(lec->feeds, rc->feed);
     return ret;
@@ -379,9 +388,20 @@ fail:
     return ret;
 }
 
-void lr_egress_reload(lr_egress *e)
+void lr_egress_reload(lr_egress *e, const lr_config *c)
 {
-    lr_http_reload(e->http);
+    lr_http_reload(e->http, c ? &c->egress : NULL);
+}
+
+int lr_egress_applies(const char *key)
+{
+    static const char *const live[] = { "egress.token_secrets", "egress.require_token",
+                                        "egress.metrics_token", "egress.tls_cert",
+                                        "egress.tls_key", NULL };
+    for (int i = 0; live[i]; i++)
+        if (!strcmp(key, live[i]))
+            return 1;
+    return 0;
 }
 
 int lr_egress_http_port(const lr_egress *e)

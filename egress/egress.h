@@ -16,8 +16,12 @@ extern const lr_conf_section lr_egress_conf_section;
 int  lr_egress_start(const lr_config *c, lr_egress **out);
 /* The HTTP port actually bound (the configured one, or the one picked for 0). */
 int  lr_egress_http_port(const lr_egress *e);
-/* SIGHUP: reloads what can change without a restart (the TLS certificate). */
-void lr_egress_reload(lr_egress *e);
+/* SIGHUP: reloads what can change without a restart: with c (a reloaded
+ * configuration, which must outlive the role) the keys lr_egress_applies
+ * names; then the TLS certificate from its files. */
+void lr_egress_reload(lr_egress *e, const lr_config *c);
+/* 1 for a key (lr_config_diff's) that lr_egress_reload applies. */
+int  lr_egress_applies(const char *key);
 void lr_egress_stop(lr_egress **e);
 
 #endif

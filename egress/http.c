@@ -214,10 +214,24 @@ fail:
 
 /* SIGHUP reloads the certificate: app/roles.c takes the signal and calls
  * lr_http_reload, which writes a byte to a pipe that worker 0's loop reads. */
-void lr_http_reload(lr_http *h)
+static void warn_unsigned(const lr_egress_conf *conf)
+{
+    if (conf->require_token && conf->nb_token_secrets == 0)
+        lr_warn("http: egress.require_token without egress.token_secrets: every /live/, "
+                "/vod/ and /watch/ request will get 403");
+}
+
+void lr_http_reload(lr_http *h, const lr_egress_conf *conf)
 {
     char b = 1;
 
+    if (conf && conf != lr__http_access(h)) {
+        atomic_store_explicit(&h->access, conf, memory_order_release);
+        warn_unsigned(conf);
+        lr_info("http: reloaded: %d token secret(s), require_token %s, metrics_token %s",
+                conf->nb_token_secrets, conf->require_token ? "on" : "off",
+                conf->metrics_token[0] ? "set" : "none");
+    }
     if (h->hup_pipe[1] < 0)
         lr_info("http: SIGHUP: no TLS, so no certificate to reload");
     else if (write(h->hup_pipe[1], &b, 1) < 0) {
@@ -232,7 +246,8 @@ static void on_hup_readable(h2o_socket_t *sock, const char *err)
     if (err)
         return;
     h2o_buffer_consume(&sock->input, sock->input->size);
-    SSL_CTX *ctx = make_ssl_ctx(h->conf->tls_cert, h->conf->tls_key);
+    const lr_egress_conf *ac = lr__http_access(h);
+    SSL_CTX *ctx = make_ssl_ctx(ac->tls_cert, ac->tls_key);
     if (!ctx) {
         lr_error("http: SIGHUP: keeping the previous certificate");
         return;
@@ -242,7 +257,7 @@ static void on_hup_readable(h2o_socket_t *sock, const char *err)
     h->ssl_ctx = ctx;
     pthread_mutex_unlock(&h->ssl_lock);
     SSL_CTX_free(old);
-    lr_info("http: SIGHUP: reloaded the certificate %s", h->conf->tls_cert);
+    lr_info("http: SIGHUP: reloaded the certificate %s", ac->tls_cert);
 }
 
 /* ---- drain and thread ---------------------------------------------------- */
@@ -645,9 +660,8 @@ int lr_http_start(const lr_egress_conf *conf, lr_store *store, lr_http **out)
         ret = AVERROR(ENOMEM);
         goto fail;
     }
-    if (conf->require_token && conf->nb_token_secrets == 0)
-        lr_warn("http: egress.require_token without egress.token_secrets: every /live/, "
-                "/vod/ and /watch/ request will get 403");
+    atomic_init(&h->access, conf);
+    warn_unsigned(conf);
 
     if ((ret = load_asset(h, conf->assets_dir)) < 0)
         goto fail;

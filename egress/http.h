@@ -22,10 +22,13 @@ int  lr_http_start(const lr_egress_conf *conf, lr_store *store, lr_http **out);
 /* The ports actually bound (TLS: -1 when there is none). */
 int  lr_http_port(const lr_http *h);
 int  lr_http_tls_port(const lr_http *h);
-/* Reloads the TLS certificate and key from their files in the server's own
- * thread (the old ones are kept if the new ones fail to load); nothing
- * without TLS. Safe to call from any thread. */
-void lr_http_reload(lr_http *h);
+/* SIGHUP. With conf (a reloaded configuration's egress section, which must
+ * outlive the server), its token secrets, require_token, metrics_token and
+ * the certificate's file names apply from the next request on; the rest of
+ * it is not read. Then the TLS certificate and key are loaded again from
+ * their files in the server's own thread (the old ones are kept if the new
+ * ones fail to load); nothing without TLS. Safe to call from any thread. */
+void lr_http_reload(lr_http *h, const lr_egress_conf *conf);
 /* Stops taking connections, answers parked requests (503), lets responses
  * in flight finish (at most 5 s), joins the threads, frees; NULLs *h. */
 void lr_http_stop(lr_http **h);

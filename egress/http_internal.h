@@ -222,6 +222,10 @@ typedef struct ip_count {
 
 struct lr_http {
     const lr_egress_conf      *conf;
+    /* What a reload changes (lr_http_reload): the token secrets, require_token,
+     * metrics_token and the certificate's files are read from this one; the
+     * configurations it pointed to before stay alive (app/roles.c keeps them). */
+    _Atomic(const lr_egress_conf *) access;
     int                        url_sign_kind; /* conf->url_signing (url_sign.h) */
     lr_store                  *store;
     AVBufferRef               *hls_js; /* NULL when the asset is missing */
@@ -255,6 +259,11 @@ struct lr_http {
 };
 
 /* ---- small helpers ------------------------------------------------------ */
+
+static inline const lr_egress_conf *lr__http_access(lr_http *h)
+{
+    return atomic_load_explicit(&h->access, memory_order_acquire);
+}
 
 static inline uint64_t hash_bytes(const char *p, size_t len)
 {

@@ -174,9 +174,10 @@ int lr__http_check_query_signature(lr_http *h, const char *path, size_t len, con
 
     if (h->url_sign_kind == LR_URL_SIGN_PATH)
         return 0;
+    const lr_egress_conf *ac = lr__http_access(h);
     ret = lr_url_sign_check(h->url_sign_kind, h->conf->url_signing_param,
-                            (const char *const *)h->conf->token_secrets,
-                            h->conf->nb_token_secrets, path, len, query, qlen,
+                            (const char *const *)ac->token_secrets,
+                            ac->nb_token_secrets, path, len, query, qlen,
                             (int64_t)time(NULL), s);
     return ret == 0 ? 1 : ret == AVERROR(ENOENT) ? 0 : -1;
 }

@@ -71,7 +71,7 @@ typedef struct target {
 static int operator_only(lr_http *h, h2o_req_t *req)
 {
     char ip[INET6_ADDRSTRLEN];
-    const char *tok = h->conf->metrics_token;
+    const char *tok = lr__http_access(h)->metrics_token;
 
     peer_ip(req, ip, sizeof(ip));
     if (lr__http_ip_is_loopback(ip))
@@ -92,7 +92,7 @@ static int operator_only(lr_http *h, h2o_req_t *req)
 
 static void route_index(lr_http *h, h2o_req_t *req, const target *t)
 {
-    if (h->conf->require_token && !operator_only(h, req))
+    if (lr__http_access(h)->require_token && !operator_only(h, req))
         return;
     lr__http_serve_index(h, req);
 }
@@ -116,7 +116,7 @@ static void route_metrics(lr_http *h, h2o_req_t *req, const target *t)
 
 static void route_api_lectures(lr_http *h, h2o_req_t *req, const target *t)
 {
-    if (h->conf->require_token && !operator_only(h, req))
+    if (lr__http_access(h)->require_token && !operator_only(h, req))
         return;
     lr__http_serve_api_lectures(h, req);
 }
@@ -217,7 +217,8 @@ static int check_signed(lr_http *h, h2o_req_t *req, const char *p, size_t len)
     size_t lec_len = lec_end ? (size_t)(lec_end - lec) : (size_t)(p + len - lec);
     char ip[INET6_ADDRSTRLEN];
     peer_ip(req, ip, sizeof(ip));
-    if (lr_token_verify((const char *const *)h->conf->token_secrets, h->conf->nb_token_secrets,
+    const lr_egress_conf *ac = lr__http_access(h);
+    if (lr_token_verify((const char *const *)ac->token_secrets, ac->nb_token_secrets,
                         tok, end - tok, lec, lec_len, (int64_t)time(NULL), ip) < 0)
         goto deny;
     return (int)(end - p);
@@ -297,7 +298,7 @@ int lr__http_on_req(h2o_handler_t *self, h2o_req_t *req)
         /* the handlers sign what they answer with again (lr__http_query_signer) */
         lr_url_signer s;
         int q = lr__http_check_query_signature(h, p, len, query, qlen, &s);
-        if (q < 0 || (!q && h->conf->require_token)) {
+        if (q < 0 || (!q && lr__http_access(h)->require_token)) {
             lr__http_send_403(req);
             return 0;
         }

@@ -4,6 +4,7 @@
  * that admits lecturers at the handshake. Called by app/roles.c. */
 #include "ingest.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <libavutil/mem.h>
@@ -16,7 +17,10 @@
 #include "rtmp_listener.h"
 
 struct lr_ingest {
-    const lr_config  *conf;
+    const lr_config  *conf;     /* the one the lecture table follows (reloads) */
+    /* The lecture table: read by the listeners' admission and hand-over and
+     * by the metrics, rewritten by a reload (lr_ingest_reload). */
+    pthread_rwlock_t  lock;
     lr_lecture       *lectures[LR_MAX_LECTURES];
     const lr_lecture_conf *lconf[LR_MAX_LECTURES];  /* NULL for the demo's lecture */
     int               nb_lectures;
@@ -30,7 +34,9 @@ static void collect(void *opaque, AVBPrint *out)
 {
     lr_ingest *in = opaque;
 
+    pthread_rwlock_rdlock(&in->lock);
     lr_ingest_metrics_render(in->lectures, in->nb_lectures, out);
+    pthread_rwlock_unlock(&in->lock);
 }
 
 static int find(lr_ingest *in, const char *name)
@@ -90,13 +96,17 @@ static int admit(void *opaque, const lr_streamid *sid, const char *peer, lr_link
         ad->reason = "stream id mode must be publish";
         return AVERROR(EINVAL);
     }
+    pthread_rwlock_rdlock(&in->lock);
     if ((i = decide(in, sid->resource, sid->session, LR_PUSH_SRT, 1, &ad->reason)) < 0) {
         if (i == AVERROR(EACCES) && !sid->session[0])
             ad->reason = "missing publish key (s=)";
-        return i;
+    } else {
+        /* every configuration the process loaded stays alive: the pointer
+         * outlives a reload */
+        ad->passphrase = in->lconf[i]->passphrase;
     }
-    ad->passphrase = in->lconf[i]->passphrase;
-    return 0;
+    pthread_rwlock_unlock(&in->lock);
+    return i < 0 ? i : 0;
 }
 
 static void announce_takeover(lr_ingest *in, int i, int proto, const char *peer)
@@ -109,17 +119,22 @@ static void announce_takeover(lr_ingest *in, int i, int proto, const char *peer)
 static int accept_push(void *opaque, int sock, const lr_streamid *sid, const char *peer)
 {
     lr_ingest *in = opaque;
-    int i = find(in, sid->resource);
+    int ret = 0;
 
-    if (i < 0)
-        return AVERROR(ENOENT);
-    announce_takeover(in, i, LR_PUSH_SRT, peer);
-    if (lr_lecture_offer_push(in->lectures[i], sock, peer, in->lconf[i]->takeover) < 0) {
-        lr_warn("lecture=%s push from %s refused: another publisher came first",
-                in->lconf[i]->name, peer);
-        return AVERROR(EBUSY);
+    pthread_rwlock_rdlock(&in->lock);
+    int i = find(in, sid->resource);
+    if (i < 0) {
+        ret = AVERROR(ENOENT);  /* removed by a reload since its admission */
+    } else {
+        announce_takeover(in, i, LR_PUSH_SRT, peer);
+        if (lr_lecture_offer_push(in->lectures[i], sock, peer, in->lconf[i]->takeover) < 0) {
+            lr_warn("lecture=%s push from %s refused: another publisher came first",
+                    in->lconf[i]->name, peer);
+            ret = AVERROR(EBUSY);
+        }
     }
-    return 0;
+    pthread_rwlock_unlock(&in->lock);
+    return ret;
 }
 
 /* RTMP names the lecture by the stream name (rtmp://HOST/live/<lecture>, the
@@ -144,14 +159,17 @@ static int admit_rtmp(void *opaque, lr_rtmp_publish *p, const char **reason)
 {
     lr_ingest *in = opaque;
     const char *key;
-    int i = rtmp_lecture(in, p, &key);
 
+    pthread_rwlock_rdlock(&in->lock);
+    int i = rtmp_lecture(in, p, &key);
     if (i < 0) {
         *reason = "unknown lecture";
-        return AVERROR(ENOENT);
+        i = AVERROR(ENOENT);
+    } else {
+        p->lecture = in->lconf[i]->name;  /* outlives a reload, as every configuration */
+        i = decide(in, in->lconf[i]->name, key, LR_PUSH_RTMP, 1, reason);
     }
-    p->lecture = in->lconf[i]->name;
-    i = decide(in, in->lconf[i]->name, key, LR_PUSH_RTMP, 1, reason);
+    pthread_rwlock_unlock(&in->lock);
     return i < 0 ? i : 0;
 }
 
@@ -160,18 +178,24 @@ static int accept_rtmp(void *opaque, lr_rtmp_conn *c)
     lr_ingest *in = opaque;
     const lr_rtmp_publish *p = lr_rtmp_conn_publish(c);
     const char *key;
-    int i = rtmp_lecture(in, p, &key);
+    int ret = 0;
 
-    if (i < 0)
-        return AVERROR(ENOENT);
-    announce_takeover(in, i, LR_PUSH_RTMP, p->peer);
-    lr_info("lecture=%s RTMP publish from %s (app '%s')", in->lconf[i]->name, p->peer, p->app);
-    if (lr_lecture_offer_rtmp(in->lectures[i], c, in->lconf[i]->takeover) < 0) {
-        lr_warn("lecture=%s RTMP publish from %s refused: another publisher came first",
-                in->lconf[i]->name, p->peer);
-        return AVERROR(EBUSY);
+    pthread_rwlock_rdlock(&in->lock);
+    int i = rtmp_lecture(in, p, &key);
+    if (i < 0) {
+        ret = AVERROR(ENOENT);
+    } else {
+        announce_takeover(in, i, LR_PUSH_RTMP, p->peer);
+        lr_info("lecture=%s RTMP publish from %s (app '%s')", in->lconf[i]->name, p->peer,
+                p->app);
+        if (lr_lecture_offer_rtmp(in->lectures[i], c, in->lconf[i]->takeover) < 0) {
+            lr_warn("lecture=%s RTMP publish from %s refused: another publisher came first",
+                    in->lconf[i]->name, p->peer);
+            ret = AVERROR(EBUSY);
+        }
     }
-    return 0;
+    pthread_rwlock_unlock(&in->lock);
+    return ret;
 }
 
 static int rtmp_listen(lr_ingest *in, const char *hostport, const lr_ingest_conf *ic, int tls)
@@ -192,6 +216,13 @@ static int rtmp_listen(lr_ingest *in, const char *hostport, const lr_ingest_conf
     return 0;
 }
 
+static lr_lecture_spec spec_of(const lr_config *c, const lr_lecture_conf *lc)
+{
+    const lr_ingest_conf *ic = &c->ingest;
+    return (lr_lecture_spec){ lc->name, (const char *const *)lc->sources, lc->nb_sources,
+                              ic->loop, ic->realtime, ic->stall_ms, lc->switch_back };
+}
+
 int lr_ingest_start(const lr_config *c, lr_ingest **out)
 {
     const lr_ingest_conf *ic = &c->ingest;
@@ -202,6 +233,7 @@ int lr_ingest_start(const lr_config *c, lr_ingest **out)
     if (!(in = av_mallocz(sizeof(*in))))
         return AVERROR(ENOMEM);
     in->conf = c;
+    pthread_rwlock_init(&in->lock, NULL);
     if (ic->nb_lectures == 0) {
         lr_lecture_spec spec = { c->lecture, in->demo_sources, 1, ic->loop, ic->realtime,
                                  ic->stall_ms, 1 };
@@ -213,8 +245,7 @@ int lr_ingest_start(const lr_config *c, lr_ingest **out)
     }
     for (int i = 0; i < ic->nb_lectures; i++) {
         const lr_lecture_conf *lc = &ic->lectures[i];
-        lr_lecture_spec spec = { lc->name, (const char *const *)lc->sources, lc->nb_sources,
-                                 ic->loop, ic->realtime, ic->stall_ms, lc->switch_back };
+        lr_lecture_spec spec = spec_of(c, lc);
         if ((ret = lr_lecture_start(c, &spec, &in->lectures[i])) < 0)
             goto fail;
         in->lconf[i] = lc;
@@ -241,9 +272,103 @@ fail:
     return ret;
 }
 
-void lr_ingest_reload(lr_ingest *in)
+/* 1 when the running lecture can't take lc as it is (its sources or their
+ * order of preference): it starts again. A key, a passphrase or takeover
+ * changes in place. */
+static int needs_restart(const lr_lecture_conf *was, const lr_lecture_conf *lc)
 {
+    int differ = was->nb_sources != lc->nb_sources || was->switch_back != lc->switch_back;
+    for (int k = 0; !differ && k < lc->nb_sources; k++)
+        differ = strcmp(was->sources[k], lc->sources[k]) != 0;
+    return differ;
+}
+
+/* The lecture list of c in place of the running one: lectures gone are
+ * stopped, new ones started, changed ones re-keyed in place or restarted;
+ * the others see nothing. Admission waits on the table lock only while the
+ * table itself changes (stops and starts happen outside it). */
+static void reload_lectures(lr_ingest *in, const lr_config *c)
+{
+    const lr_ingest_conf *nic = &c->ingest;
+    lr_lecture *gone[LR_MAX_LECTURES];
+    const lr_lecture_conf *start[LR_MAX_LECTURES];
+    int nb_gone = 0, nb_start = 0, nb_kept = 0;
+
+    pthread_rwlock_wrlock(&in->lock);
+    for (int i = 0; i < in->nb_lectures;) {
+        const lr_lecture_conf *was = in->lconf[i], *lc = NULL;
+        for (int j = 0; j < nic->nb_lectures && !lc; j++)
+            if (!strcmp(nic->lectures[j].name, was->name))
+                lc = &nic->lectures[j];
+        if (lc && !needs_restart(was, lc)) {
+            if (strcmp(lc->publish_key, was->publish_key) ||
+                strcmp(lc->passphrase, was->passphrase) || lc->takeover != was->takeover)
+                lr_info("lecture=%s reload: its keys or takeover changed, from the next "
+                        "publisher on", lc->name);
+            in->lconf[i++] = lc;
+            nb_kept++;
+            continue;
+        }
+        lr_info("lecture=%s reload: %s", was->name,
+                lc ? "its sources changed: it starts again" : "removed: stopped");
+        if (lc)
+            start[nb_start++] = lc;
+        gone[nb_gone++] = in->lectures[i];
+        in->nb_lectures--;
+        in->lectures[i] = in->lectures[in->nb_lectures];
+        in->lconf[i] = in->lconf[in->nb_lectures];
+    }
+    in->conf = c;
+    pthread_rwlock_unlock(&in->lock);
+
+    for (int i = 0; i < nb_gone; i++)
+        lr_lecture_stop(&gone[i]);
+    for (int j = 0; j < nic->nb_lectures; j++) {
+        int known = 0;
+        pthread_rwlock_rdlock(&in->lock);
+        known = find(in, nic->lectures[j].name) >= 0;
+        pthread_rwlock_unlock(&in->lock);
+        for (int k = 0; k < nb_start && !known; k++)
+            known = start[k] == &nic->lectures[j];
+        if (!known) {
+            lr_info("lecture=%s reload: added", nic->lectures[j].name);
+            start[nb_start++] = &nic->lectures[j];
+        }
+    }
+    for (int k = 0; k < nb_start; k++) {
+        lr_lecture_spec spec = spec_of(c, start[k]);
+        lr_lecture *l = NULL;
+        int ret = lr_lecture_start(c, &spec, &l);
+        if (ret < 0) {
+            lr_error("lecture=%s reload: cannot start: %s", start[k]->name, av_err2str(ret));
+            continue;
+        }
+        pthread_rwlock_wrlock(&in->lock);
+        in->lectures[in->nb_lectures] = l;  /* the file holds at most LR_MAX_LECTURES */
+        in->lconf[in->nb_lectures++] = start[k];
+        pthread_rwlock_unlock(&in->lock);
+    }
+    lr_info("ingest reload: %d lecture(s) kept, %d stopped, %d started", nb_kept,
+            nb_gone, nb_start);
+}
+
+void lr_ingest_reload(lr_ingest *in, const lr_config *c)
+{
+    if (c && c != in->conf) {
+        if (!in->conf->ingest.nb_lectures != !c->ingest.nb_lectures)
+            lr_warn("ingest reload: the lecture list comes or goes (the demo's single "
+                    "lecture): applied at the next start");
+        else if (c->ingest.nb_lectures)
+            reload_lectures(in, c);
+    }
     lr_rtmp_listener_reload_tls(in->rtmp[1]);
+}
+
+int lr_ingest_applies(const char *key)
+{
+    /* the lecture list; the RTMPS certificate's files are read again as they
+     * were named at the start */
+    return !strcmp(key, "ingest.lectures");
 }
 
 void lr_ingest_stop(lr_ingest **pin)
@@ -258,5 +383,6 @@ void lr_ingest_stop(lr_ingest **pin)
     lr_rtmp_listener_free(&in->rtmp[1]);
     for (int i = 0; i < in->nb_lectures; i++)
         lr_lecture_stop(&in->lectures[i]);
+    pthread_rwlock_destroy(&in->lock);
     av_freep(pin);
 }

@@ -16,7 +16,13 @@ extern const lr_conf_section lr_ingest_conf_section;
 int  lr_ingest_start(const lr_config *c, lr_ingest **out);
 /* Stops and joins every thread; NULLs *in. */
 void lr_ingest_stop(lr_ingest **in);
-/* SIGHUP: reloads what can change without a restart (the RTMPS certificate). */
-void lr_ingest_reload(lr_ingest *in);
+/* SIGHUP: reloads what can change without a restart. With c (a reloaded
+ * configuration, which must outlive the role), the lecture list: lectures
+ * added start, lectures removed stop, a lecture whose sources changed
+ * starts again, new keys and passphrases take the next publisher; the
+ * others see nothing. Then the RTMPS certificate from its files. */
+void lr_ingest_reload(lr_ingest *in, const lr_config *c);
+/* 1 for a key (lr_config_diff's) that lr_ingest_reload applies. */
+int  lr_ingest_applies(const char *key);
 
 #endif

@@ -12,6 +12,7 @@
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
+#include "common/heartbeat.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "common/stop.h"
@@ -23,7 +24,9 @@
 #define LINK_IDLE_MS   5000
 
 struct lr_transcode {
-    const lr_config  *conf;
+    /* the configuration lectures take as they start: a reload replaces it
+     * (lr_transcode_reload); lectures running keep theirs */
+    _Atomic(const lr_config *) conf;
     lr_stop           stop;
     lr_link_listener *listener;
     lr_workers        pipelines;
@@ -32,12 +35,14 @@ struct lr_transcode {
 typedef struct lecture {
     lr_worker        worker;            /* first: the list of lectures */
     lr_transcode    *t;
+    const lr_config *conf;              /* the role's when the lecture came */
     char             name[LR_LECTURE_NAME_MAX + 1];
     AVIOContext     *in_pb;
     AVFormatContext *ifmt;
     lr_pipeline     *pipe;
 
     lr_fanout       *fan;               /* the ladder to every egress */
+    lr_heartbeat     hb;                /* its reading loop runs (systemd's watchdog) */
 } lecture;
 
 /* lr_sink_fn: from the rungs' threads and the lecture's own. The fan-out
@@ -81,16 +86,24 @@ static void *lecture_thread(void *arg)
     int ret = in ? open_input(l) : AVERROR(ENOMEM);
 
     if (ret >= 0)
-        ret = lr_pipeline_open(&l->t->conf->transcode, l->name, l->ifmt, 1, write_packet, l,
+        ret = lr_pipeline_open(&l->conf->transcode, l->name, l->ifmt, 1, write_packet, l,
                                &l->pipe);
     if (ret >= 0)
-        ret = lr_fanout_start(l->t->conf, l->name, l->pipe, &l->t->stop, &l->fan);
+        ret = lr_fanout_start(l->conf, l->name, l->pipe, &l->t->stop, &l->fan);
+    /* A read waits LINK_IDLE_MS at most; handing a frame to a rung waits
+     * while that rung's queue is full, so an encoder that hangs stops
+     * this beat within a queue's length. */
+    char name[96];
+    snprintf(name, sizeof(name), "transcoder's lecture %s", l->name);
+    lr_heartbeat_register(&l->hb, name, 10000);
     while (ret >= 0 && !lr_stop_requested(&l->t->stop)) {
+        lr_heartbeat_beat(&l->hb);
         if ((ret = lr_link_read_packet(l->ifmt, in)) < 0)
             break;
         ret = lr_pipeline_send_packet(l->pipe, in);
         av_packet_unref(in);
     }
+    lr_heartbeat_unregister(&l->hb);  /* the end's flush is not watched */
     if (l->pipe && ret != AVERROR_EXIT && !lr_stop_requested(&l->t->stop))
         lr_pipeline_finish(l->pipe);  /* the link ended: the last frames go out */
     if (ret < 0 && ret != AVERROR_EXIT)
@@ -135,6 +148,7 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
     if (!(l = av_mallocz(sizeof(*l))))
         return AVERROR(ENOMEM);  /* the listener closes the socket */
     l->t = t;
+    l->conf = atomic_load(&t->conf);
     av_strlcpy(l->name, sid->resource, sizeof(l->name));
     if ((ret = lr_link_avio_open(sock, 0, &t->stop, LINK_IDLE_MS, &l->in_pb)) < 0) {
         av_free(l);
@@ -156,7 +170,7 @@ int lr_transcode_start(const lr_config *c, lr_transcode **out)
     lr_link_configure(&c->link);
     if (!(t = av_mallocz(sizeof(*t))))
         return AVERROR(ENOMEM);
-    t->conf = c;
+    atomic_init(&t->conf, c);
     if ((ret = lr_stop_init(&t->stop)) < 0) {
         av_free(t);
         return ret;
@@ -182,4 +196,17 @@ void lr_transcode_stop(lr_transcode **pt)
     lr_workers_destroy(&t->pipelines);
     lr_stop_destroy(&t->stop);
     av_freep(pt);
+}
+
+void lr_transcode_reload(lr_transcode *t, const lr_config *c)
+{
+    if (!c || c == atomic_load(&t->conf))
+        return;
+    atomic_store(&t->conf, c);
+    lr_info("transcode: lectures that arrive from now on take the reloaded ladder and links");
+}
+
+int lr_transcode_applies(const char *key)
+{
+    return !strncmp(key, "transcode.", 10) && strcmp(key, "transcode.listen");
 }

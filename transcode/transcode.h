@@ -16,6 +16,12 @@ extern const lr_conf_section lr_transcode_conf_section;
  * starts; c must outlive the role. */
 int  lr_transcode_start(const lr_config *c, lr_transcode **out);
 void lr_transcode_stop(lr_transcode **t);
+/* SIGHUP with a reloaded configuration c (which must outlive the role):
+ * lectures that arrive from then on take its transcode section (the ladder,
+ * the egress links); lectures running keep theirs. */
+void lr_transcode_reload(lr_transcode *t, const lr_config *c);
+/* 1 for a key (lr_config_diff's) that lr_transcode_reload applies. */
+int  lr_transcode_applies(const char *key);
 
 /* The ladder of a file (any input libavformat reads) written as one MPEG-TS
  * file with a program per rung, as fast as it goes (offline.c). Logs where the

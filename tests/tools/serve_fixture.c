@@ -86,7 +86,7 @@ static void *take_sighup(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
     while (sigwait(&set, &sig) == 0)
-        lr_http_reload(arg);
+        lr_http_reload(arg, NULL);
     return NULL;
 }
 

@@ -973,10 +973,53 @@ static void test_sections(void **state)
     lr_config_free(&c);
 }
 
+/* What a reload changed: each key once, lists as one key, nothing when the
+ * same file is read twice. */
+static void collect_key(void *opaque, const char *key)
+{
+    char *keys = opaque;
+    size_t n = strlen(keys);
+    snprintf(keys + n, 512 - n, "%s ", key);
+}
+
+static void test_diff(void **state)
+{
+    static const char a[] =
+        "lecture: demo\n"
+        "ingest:\n  listen: srt://127.0.0.1:9000\n"
+        "  lectures:\n    - {name: cs101, publish_key: k1}\n    - {name: ma201}\n"
+        "egress:\n  token_secrets: [0123456789abcdef0123]\n  listen: srt://127.0.0.1:9001\n";
+    static const char b[] =
+        "lecture: demo\n"
+        "ingest:\n  listen: srt://127.0.0.1:9000\n"
+        "  lectures:\n    - {name: cs101, publish_key: k2}\n    - {name: ma201}\n"
+        "egress:\n  token_secrets: [abcdefabcdefabcdefab, 0123456789abcdef0123]\n"
+        "  listen: srt://127.0.0.1:9002\n"
+        "link:\n  latency_ms: 400\n";
+    lr_config ca, cb, cc;
+    char err[256], keys[512] = "";
+
+    (void)state;
+    assert_int_equal(lr_config_defaults(&ca, lr_app_conf_sections), 0);
+    assert_int_equal(lr_config_defaults(&cb, lr_app_conf_sections), 0);
+    assert_int_equal(lr_config_defaults(&cc, lr_app_conf_sections), 0);
+    assert_int_equal(lr_config_load_string(&ca, a, "a", err, sizeof(err)), 0);
+    assert_int_equal(lr_config_load_string(&cb, b, "b", err, sizeof(err)), 0);
+    assert_int_equal(lr_config_load_string(&cc, a, "a", err, sizeof(err)), 0);
+    assert_int_equal(lr_config_diff(&ca, &cc, collect_key, keys), 0);
+    assert_string_equal(keys, "");
+    assert_int_equal(lr_config_diff(&ca, &cb, collect_key, keys), 4);
+    assert_string_equal(keys, "link.latency_ms ingest.lectures egress.listen egress.token_secrets ");
+    lr_config_free(&ca);
+    lr_config_free(&cb);
+    lr_config_free(&cc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test(test_diff),
         cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overrides, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rungs_replace, setup, teardown),
