@@ -4,7 +4,8 @@
  * restarts the role). A thread registers once, then beats from a loop whose
  * every wait is bounded (well under its max_ms): the HTTP event loops (a
  * 1 s timer), the SRT link listeners (100 ms slices), the ingest's lecture
- * threads (waits of 1 s at most). */
+ * threads (waits of 1 s at most), the transcoder's lecture threads and the
+ * egress's link receivers (reads of 5 s at most). */
 #ifndef LR_COMMON_HEARTBEAT_H
 #define LR_COMMON_HEARTBEAT_H
 

@@ -165,8 +165,8 @@ def test_the_units_verify_and_make_their_user_and_folder(installed):
 def test_a_role_tells_systemd_it_is_ready_and_logs_to_the_journal(tmp_path):
     """Started as Type=notify starts it: NOTIFY_SOCKET set, stderr the journal
     (JOURNAL_STREAM names it). READY=1 comes once the HTTP port answers;
-    every line has its syslog priority; SIGHUP is taken, not fatal; SIGTERM
-    brings STOPPING=1 and exit 0."""
+    every line has its syslog priority; SIGHUP is taken as a reload
+    (RELOADING=1, then READY=1), not fatal; SIGTERM brings STOPPING=1 and exit 0."""
     cfg = Config(tmp_path)
     notify_path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -201,9 +201,11 @@ def test_a_role_tells_systemd_it_is_ready_and_logs_to_the_journal(tmp_path):
         assert 1.2 < time.monotonic() - t_ready < scaled(4), time.monotonic() - t_ready
         proc.send_signal(signal.SIGHUP)
         proc.send_signal(signal.SIGTERM)
-        while (stopping := sock.recv(4096).decode()) == "WATCHDOG=1":
-            pass
-        assert "STOPPING=1" in stopping.split("\n"), stopping
+        # the reload said as systemd wants it: RELOADING=1, then READY=1
+        said = []
+        while "STOPPING=1" not in said:
+            said += [m for m in sock.recv(4096).decode().split("\n") if m and m != "WATCHDOG=1"]
+        assert said == ["RELOADING=1", "READY=1", "STOPPING=1"], said
         assert proc.wait(timeout=scaled(10)) == 0
         lines = reader.read().decode(errors="replace").splitlines()
     finally:
@@ -217,6 +219,7 @@ def test_a_role_tells_systemd_it_is_ready_and_logs_to_the_journal(tmp_path):
     assert not bad, bad
     assert [l for l in lines if l.startswith("<6>info  SIGHUP received")], lines
     assert [l for l in lines if "http: SIGHUP: no TLS" in l], lines
+    assert [l for l in lines if "reload: " in l and "nothing changed" in l], lines
     assert [l for l in lines if l.startswith("<6>info  SIGTERM received: stopping")], lines
 
 
@@ -238,3 +241,47 @@ def test_a_config_with_secrets_readable_by_everyone_is_warned_about(tmp_path):
     assert check(conf, 0o644)
     assert not check(conf, 0o640)
     assert not check(plain, 0o644)  # nothing secret in it
+
+
+def test_the_watchdog_stays_fed_by_every_role_through_a_lecture(tmp_path):
+    """All three roles in one process under WATCHDOG_USEC: the heartbeats of
+    the HTTP loops, the SRT listeners, the ingest's lecture, the
+    transcoder's lecture thread and the egress's link receiver all beat
+    while a lecture flows, so the pings go on (a heartbeat registered and
+    never beaten would stop them, and say which in the log)."""
+    cfg = Config(tmp_path, {"transcode": {"preset": "ultrafast"}})
+    notify_path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(notify_path)
+    demo = Demo(cfg)
+    old = {k: os.environ.get(k) for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+    os.environ.update(NOTIFY_SOCKET=notify_path, WATCHDOG_USEC="2000000")
+    try:
+        demo.start()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    try:
+        variants = wait_master(demo, scaled(40))
+        wait_segments(next(iter(rung_urls(demo, variants).values())), 2)
+        log = demo.stderr_text()
+        assert "egress receiving" in log, demo.describe()
+        # 12 s of pings, one a second, from here on
+        sock.settimeout(scaled(5))
+        t0, pings = time.monotonic(), 0
+        while time.monotonic() - t0 < 12:
+            if sock.recv(4096).decode() == "WATCHDOG=1":
+                pings += 1
+        assert pings >= 10, pings
+        log = demo.stderr_text()
+        assert "watchdog:" not in log, demo.describe()
+        # the SRT listeners took each link as libsrt reported it, quietly
+        assert "srt accept" not in log and "was waiting to be accepted" not in log, \
+            demo.describe()
+        demo.assert_stops()
+    finally:
+        demo.close()
+        sock.close()
