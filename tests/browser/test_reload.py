@@ -14,8 +14,8 @@ import threading
 import time
 import urllib.request
 
-from lrdemo import (REPO, Config, Demo, fetch_media, http_get, parse_master, scaled, to_yaml,
-                    wait_for)
+from lrdemo import (REPO, Config, Demo, fetch_media, http_get, note_secrets, parse_master,
+                    scaled, to_yaml, wait_for)
 from hlsjs import watch
 from test_signed import sign
 
@@ -44,6 +44,7 @@ def rewrite(conf, overrides):
     for section in ("ingest", "transcode", "egress"):
         data[section] = {**conf.data[section], **overrides.get(section, {})}
     conf.data = data
+    note_secrets(data)  # no log line may show them either
     conf.path.write_text("# rewritten by tests/browser/test_reload.py\n" + to_yaml(data) + "\n")
 
 
