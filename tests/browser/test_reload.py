@@ -23,7 +23,7 @@ OLD_SECRET = "reload-test-secret-old-0123456789"
 NEW_SECRET = "reload-test-secret-new-0123456789"
 SAMPLE = str(REPO / "samples" / "lecture.mp4")
 WATCH_S = 24
-RELOAD_AT_S = 8
+RELOAD_AT_S = 12
 
 
 def rung(name, width, height, kbps):
@@ -140,15 +140,16 @@ def test_reload_under_a_live_lecture_and_hls_js_drops_no_one(tmp_path):
         assert s.get("ok"), s
         assert s["played"] >= WATCH_S - 8, s
         assert not s["fatal"], s
-        # This runs beside the sanitizer build's suites (browser-2): a stall
-        # from the machine's load is not the reload's. What the reload could
-        # cause: an error from a request (a 403 from the secrets, a 404 from the
-        # lecture table, a cut link), a hold or a jump while it was applied.
+        # A stall at the start (hls.js joining the live edge) is not the
+        # reload's. What the reload could cause: an error from a request (a
+        # 403 from the secrets, a 404 from the lecture table, a cut link), a
+        # hold or a jump from when it was applied on.
         assert not [e for e in s["errors"] if "bufferStalledError" not in e and
                     "bufferNudgeOnStall" not in e], s["errors"]
-        # (the watch starts once Chromium is up: the reload comes a few seconds
-        # before RELOAD_AT_S on its clock)
-        assert not [h for h in s["holes"] if RELOAD_AT_S - 5 <= h[0] <= RELOAD_AT_S + 10], s
+        # (the watch's clock starts once Chromium is up, 1 to 3 s after the
+        # thread: the reload comes that much before RELOAD_AT_S on it; CI run I
+        # saw a 3.7 s hold begin 3 s into the watch, at hls.js's start)
+        assert not [h for h in s["holes"] if RELOAD_AT_S - 3 <= h[0] <= RELOAD_AT_S + 10], s
         assert "403" not in s["statuses"] and "404" not in s["statuses"], s["statuses"]
         # nothing dropped: one link for cs101 all along, no discontinuity, every
         # parked request answered
