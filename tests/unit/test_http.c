@@ -79,18 +79,27 @@ static int start_http(const char *listen, lr_store *st, const char *assets, lr_h
 
 static const char hls_js[] = "/* fake hls.js */ var Hls = function () {};\n";
 
-static int connect_to(int port)
+/* A client socket connected to the server; rcvbuf > 0 sets its receive
+ * buffer first (a small window). */
+static int connect_with_rcvbuf(int port, int rcvbuf)
 {
     struct sockaddr_in sa = { 0 };
     struct timeval tv = { 5, 0 };
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     return fd;
+}
+
+static int connect_to(int port)
+{
+    return connect_with_rcvbuf(port, 0);
 }
 
 static void send_all(int fd, const char *p, size_t len)
@@ -476,15 +485,7 @@ static void test_close_lingers_until_the_client_has_read(void **state)
     memset(big, 'C', sizeof(big));
     put(f->store, "demo/big.ts", big, sizeof(big), "video/mp2t", 60, 1);
     for (int round = 0; round < 5; round++) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        struct timeval tv = { 5, 0 };
-        int small = 16 << 10;
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        assert_true(fd >= 0);
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        int fd = connect_with_rcvbuf(port, 16 << 10);
         static const char req[] = "GET /live/demo/big.ts HTTP/1.1\r\nHost: x\r\n"
                                   "Connection: close\r\n\r\n";
         send_all(fd, req, sizeof(req) - 1);
