@@ -390,6 +390,8 @@ int lr__http_parse_number(const char *p, size_t len, int64_t max, int64_t *out);
 void lr__http_send_master(h2o_req_t *req, AVBufferRef **whole, const char *cache_control);
 void lr__http_serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len, const char *query,
                          size_t qlen);
+void lr__http_send_shed_playlist(lr_http *h, h2o_req_t *req, const char *key, size_t len,
+                                 lr_store_obj *obj, int64_t msn, int part);
 
 /* http_steer.c */
 void lr__http_serve_steering(lr_http *h, h2o_req_t *req, const char *rest, size_t len);

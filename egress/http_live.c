@@ -89,7 +89,7 @@ static int parse_part_name(const char *name, size_t len, int64_t *seq, int *part
 /* The next part after what pl lists: the one a preload hint names. */
 static int is_next_part(const lr_store_obj *pl, int64_t seq, int part)
 {
-    if (!pl->ll || pl->ll_ended)
+    if (!pl->ll || pl->ll_ended || pl->redirect)
         return 0;
     return (seq == pl->ll_part_msn && part == pl->ll_part + 1) ||
            (seq == pl->ll_part_msn + 1 && part == 0);
@@ -198,6 +198,30 @@ void lr__http_send_master(h2o_req_t *req, AVBufferRef **whole, const char *cache
     lr__http_send_playlist(req, whole, cache_control);
 }
 
+/* A shed rendition's playlist (egress/packager.c keep_last_playlist): a
+ * blocking reload its last playlist satisfies gets that playlist, so the
+ * player takes the rendition's last segment whole; any other request is
+ * redirected to the stand-in, where the next segment begins with a
+ * keyframe. key may be the delta form's; the last playlist is whole. Takes
+ * obj. */
+void lr__http_send_shed_playlist(lr_http *h, h2o_req_t *req, const char *key, size_t len,
+                                 lr_store_obj *obj, int64_t msn, int part)
+{
+    const char *q = memchr(key, '?', len);
+    char last_key[600];
+    int n = snprintf(last_key, sizeof(last_key), "%.*s?_HLS_final",
+                     (int)(q ? (size_t)(q - key) : len), key);
+    lr_store_obj last;
+
+    if (obj->ll && msn >= 0 && lr__http_playlist_satisfies(obj, msn, part) &&
+        n < (int)sizeof(last_key) && lr_store_get(h->store, last_key, (size_t)n, &last) == 0) {
+        lr_store_obj_unref(obj);
+        lr__http_send_store_obj(req, &last, lr__http_blocking_cc(req, &last));
+        return;
+    }
+    lr__http_send_store_obj(req, obj, NULL);
+}
+
 void lr__http_serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len, const char *query,
                          size_t qlen)
 {
@@ -255,6 +279,10 @@ found:
         char ip[INET6_ADDRSTRLEN];
         peer_ip(req, ip, sizeof(ip));
         lr__http_viewer_seen(h, key, c[2].base - 1 - key, ip);
+    }
+    if (obj.redirect) {
+        lr__http_send_shed_playlist(h, req, skey, slen, &obj, d.msn, d.part);
+        return;
     }
     if (obj.ll && !obj.ll_ended && d.msn >= 0) {
         int64_t last = obj.ll_part >= 0 ? obj.ll_part_msn : obj.ll_msn_complete;

@@ -161,7 +161,8 @@ static void wake_path(worker *w, const char *path, size_t len)
     while (!emptied && n != &wl->parked) {
         parked *p = H2O_STRUCT_FROM_MEMBER(parked, link, n);
         n = n->next;
-        if (p->kind == PARK_PLAYLIST && !lr__http_playlist_satisfies(&obj, p->msn, p->part))
+        if (p->kind == PARK_PLAYLIST && !obj.redirect &&
+            !lr__http_playlist_satisfies(&obj, p->msn, p->part))
             continue;
         emptied = n == &wl->parked && wl->parked.next == &p->link;
         lr__http_unpark(p); /* frees wl when p was its last */
@@ -172,10 +173,14 @@ static void wake_path(worker *w, const char *path, size_t len)
         parked *p = H2O_STRUCT_FROM_MEMBER(parked, link, ready.next);
         h2o_req_t *req = p->req;
         enum park_kind kind = p->kind;
+        int64_t msn = p->msn;
+        int part = p->part;
         lr__http_unpark(p);
         lr_store_obj ref = obj;
         if (!(ref.data = av_buffer_ref(obj.data)))
             lr__http_send_500(req);
+        else if (kind == PARK_PLAYLIST && obj.redirect)  /* the rendition was shed */
+            lr__http_send_shed_playlist(w->h, req, path, len, &ref, msn, part);
         else
             lr__http_send_store_obj(req, &ref, kind == PARK_PLAYLIST
                                                    ? lr__http_blocking_cc(req, &obj) : IMMUTABLE_CC);

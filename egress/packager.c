@@ -81,6 +81,8 @@ struct rendition {
     int           resumed;         /* back after idle: number its next output anew */
     int           rejoining;       /* back after idle, its playlist still redirected
                                       until REJOIN_SEGMENTS segments are listed */
+    lr_store_obj  reach;           /* how far its last playlist before the redirect
+                                      reached (the ll fields; data unused), ll 0 none */
     int64_t       peak_bps, total_bytes;
     double        total_duration;
 };
@@ -97,6 +99,7 @@ struct lr_packager {
     int            audio;          /* the audio rendition, -1 none */
     int64_t        last_end_pts;   /* end of the newest segment, 1/90000 */
     int            first_output;   /* nothing of this link published yet */
+    int            flushing;       /* check_idle is ending a rendition's segment */
     /* The segment duration is the sender's keyframe interval (the
      * transcoder's transcode.segment_duration, or the source's GOP in
      * passthrough), learned from the reference rendition's segments: the
@@ -735,7 +738,7 @@ static void on_output(void *opaque, const lr_seg_output *o)
         }
         if (!r->idle)
             publish_playlist(r, 0);
-        if (!r->is_audio && !r->idle)
+        if (!r->is_audio && !r->idle && !p->flushing)
             check_idle(p, r, o);
         publish_master(p);
         return;
@@ -743,6 +746,31 @@ static void on_output(void *opaque, const lr_seg_output *o)
 }
 
 /* ---- renditions the link stops carrying ------------------------------------ */
+
+/* A shed rendition's last playlist, kept under "index.m3u8?_HLS_final" (no
+ * request path has a '?') with how far it reached in r->reach: its redirect
+ * (redirect_idle) answers a blocking reload that playlist satisfies with it
+ * (egress/http_live.c), and sends on only the requests beyond it. Else a
+ * player waiting for the rendition's last part would be sent to that part
+ * of the stand-in: from the middle of a GOP of another encoding, which
+ * doesn't decode after this one's. */
+static void keep_last_playlist(rendition *r)
+{
+    char path[256];
+    lr_store_obj last;
+
+    r->reach.ll = 0;
+    rend_path(r, path, sizeof(path), "index.m3u8");
+    if (lr_store_get(r->p->store, path, strlen(path), &last) < 0)
+        return;
+    if (last.ll && !last.ll_ended && !last.redirect) {
+        rend_path(r, path, sizeof(path), "index.m3u8?_HLS_final");
+        put(r->p, path, last.data, &last);
+        r->reach = last;
+        r->reach.data = NULL;
+    }
+    lr_store_obj_unref(&last);
+}
 
 /* A video rendition whose packets stopped while `from` made a whole segment
  * more (the transcoder shed it from this link: transcode/shed.h) leaves the
@@ -763,8 +791,18 @@ static void check_idle(lr_packager *p, rendition *from, const lr_seg_output *o)
             continue;
         if (i == p->ref)  /* the audio follows the cuts of a rendition still coming */
             p->ref = (int)(from - p->rends);
-        r->idle = 1;  /* first: what the flush publishes is recorded, not listed */
+        /* Its last segment is ended and listed: the sender stops a shed rung
+         * at a keyframe (transcode/fanout.c), so that segment is whole but
+         * for its last frame (which the demuxer hands over only with the
+         * rung's next one: stale), and a player on the rendition takes all
+         * of it before the redirect hands it over at the next segment, which
+         * begins with a keyframe in the stand-in too (keep_last_playlist). A
+         * hole of a frame, which players step over, is what remains. */
+        p->flushing = 1;
         lr_segmenter_flush(r->seg);
+        p->flushing = 0;
+        r->idle = 1;
+        keep_last_playlist(r);
         lr_info("lecture=%s rendition=%s: the link stopped carrying it; out of the master",
                 p->lecture, r->name);
         shed = 1;
@@ -807,7 +845,7 @@ static const rendition *stand_in(const lr_packager *p, const rendition *r)
  * keeps the query: blocking reloads carry on there), rather than 404: a
  * player already on it (hls.js never reloads the master) moves down without
  * an error. Renditions' numbers match, so a player follows the stand-in from
- * the segment it was at. A rendition that comes back starts a new window:
+ * the segment after the rendition's last (keep_last_playlist). A rendition that comes back starts a new window:
  * its own playlist replaces the redirect (and it is back in the master) once
  * that lists REJOIN_SEGMENTS segments, as a player joining it needs (hls.js
  * takes a playlist of open parts alone for an empty one, an error that puts
@@ -829,11 +867,14 @@ static void redirect_idle(lr_packager *p)
                      r->name);
             continue;
         }
+        lr_store_obj tmpl = r->reach;  /* the ll fields: how far its last playlist reached */
+        tmpl.content_type = "text/plain";
+        tmpl.max_age_s = MEDIA_PLAYLIST_MAX_AGE;
+        tmpl.immutable = 0;
+        tmpl.redirect = 1;
         for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
             rend_path(r, path, sizeof(path), files[f]);
-            put(p, path, b, &(lr_store_obj){ .content_type = "text/plain",
-                                             .max_age_s = MEDIA_PLAYLIST_MAX_AGE,
-                                             .redirect = 1 });
+            put(p, path, b, &tmpl);
         }
         av_buffer_unref(&b);
         lr_info("lecture=%s rendition=%s: its playlist redirects to %s's", p->lecture, r->name,

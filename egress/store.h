@@ -19,7 +19,10 @@ typedef struct lr_store_obj {
     int          max_age_s;    /* Cache-Control max-age to send */
     int          immutable;    /* 1: segment, never changes under this path */
     int          redirect;     /* 1: data is a URI relative to the path, answered
-                                  302 with the request's query appended */
+                                  302 with the request's query appended; with ll,
+                                  the ll fields tell how far the playlist it
+                                  replaced reached ("<path>?_HLS_final", whose
+                                  blocking reloads it still answers) */
 
     /* Live low-latency media playlists only (ll = 1): how far this playlist
      * reaches, so the HTTP server can hold a blocking reload

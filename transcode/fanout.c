@@ -32,7 +32,8 @@ typedef struct wire_rate {
 
 typedef struct output {
     /* under the links' lock */
-    int        shed;     /* top rungs not sent (shed.h) */
+    int        shed;     /* top rungs shed (shed.h), each from its next keyframe */
+    uint32_t   stopped;  /* of those, the ones past that keyframe: not sent */
     int64_t    lead_key; /* passthrough: the pts rung 0 resumed at */
     AVRational lead_tb;
     /* the link's thread's */
@@ -73,8 +74,16 @@ static lr_outlink_take admit(void *opaque, lr_outlink *l, const AVPacket *pkt)
     output    *o = &f->outputs[l->index];
     int        s = pkt->stream_index;
 
-    if (s < o->shed) /* rungs are largest first */
-        return LR_OUTLINK_SKIP;
+    /* Rungs are largest first. A shed rung stops at its next keyframe, so
+     * the egress ends its segment whole and hands its players over to the
+     * lower rung at a segment boundary (egress/packager.c redirect_idle):
+     * parts from mid-way through one rung's GOP don't decode after another's. */
+    if (s < o->shed) {
+        if (pkt->flags & AV_PKT_FLAG_KEY)
+            o->stopped |= UINT32_C(1) << s;
+        if (o->stopped & (UINT32_C(1) << s))
+            return LR_OUTLINK_SKIP;
+    }
     if (s < f->nb_video && lr_pktq_wants_key(l->queue, s) && (pkt->flags & AV_PKT_FLAG_KEY)) {
         if (before_lead(f, o, l, pkt))
             return LR_OUTLINK_REFUSE;
@@ -105,6 +114,7 @@ static void link_up(void *opaque, lr_outlink *l, int others_up)
     output    *o = &f->outputs[l->index];
 
     o->shed = 0;
+    o->stopped = 0;
     lr_shed_init(&o->sh, f->nb_video);
     o->rate.n = 0;
     /* The egress can only start at a keyframe. An extra one would cut a
@@ -158,6 +168,7 @@ static int adapt(lr_fanout *f, lr_outlink *l, AVIOContext *pb)
              (long long)h.acks);
     lr_outlinks_lock(f->ol);
     o->shed = sh->shed;
+    o->stopped &= (UINT32_C(1) << sh->shed) - 1;
     if (change < 0) /* back from its next keyframe */
         lr_pktq_want_key(l->queue, UINT64_C(1) << sh->shed);
     lr_outlinks_unlock(f->ol);
@@ -170,7 +181,8 @@ static int adapt(lr_fanout *f, lr_outlink *l, AVIOContext *pb)
         return 0;
     if (change > 0)
         lr_warn("lecture=%s the path to %s can't carry the ladder (RTT %.0f ms, %.0f ms on its "
-                "own; %d ms waiting for acknowledgement): rung %s no longer sent on it",
+                "own; %d ms waiting for acknowledgement): rung %s no longer sent on it from "
+                "its next keyframe",
                 f->lecture, l->url, h.rtt_ms, sh->min_rtt, h.send_buffer_ms,
                 lr_pipeline_rung(f->pipe, sh->shed - 1)->name);
     else

@@ -14,7 +14,8 @@ import urllib.request
 import pytest
 
 from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_udp_port,
-                    http_get, metric, metrics, parse_master, scaled, wait_for, wait_master)
+                    http_get, metric, metrics, parse_master, parse_media, scaled, wait_for,
+                    wait_master)
 from test_impair import IMPAIR, Impair
 
 pytestmark = pytest.mark.skipif(
@@ -104,8 +105,34 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
                  what="the top rung out of the master")
         shed_after = time.monotonic() - narrowed
         assert "240p" in variants(demo), variants(demo)
+        # A player on the shed rung takes its last segment whole: a blocking
+        # reload for its last part gets the rung's own last playlist, and
+        # only a request beyond it the redirect, to the lower rung's next
+        # segment, which begins with a keyframe. (The redirect answered
+        # every request once: hls.js then took the lower rung's part from
+        # the middle of a GOP of another encoding, and Chromium's decoder
+        # failed on it.)
+        status, _, body = http_get(demo.live("360p/index.m3u8?_HLS_msn=0"))
+        assert status == 200, status
+        text = body.decode()
+        last = parse_media(text)["segments"][-1]
+        lines = text.splitlines()
+        at = max(i for i, x in enumerate(lines) if x.startswith("#EXTINF:"))
+        assert not [x for x in lines[at:] if x.startswith("#EXT-X-PART:")], \
+            f"the shed rung's last segment is not whole:\n{text}"
+        prev = max([i for i, x in enumerate(lines[:at]) if x and not x.startswith("#")] or [0])
+        nb_parts = sum(x.startswith("#EXT-X-PART:") for x in lines[prev:at])
+        # (a segment whose parts are not listed, frames lost inside it, is
+        # asked for whole)
+        q = f"?_HLS_msn={last['seq']}" + (f"&_HLS_part={nb_parts - 1}" if nb_parts else "")
+        status, _, body = http_get(demo.live("360p/index.m3u8" + q))
+        assert status == 200 and body.decode() == text, (q, status, body[:200])
+        low_last = [x for x in media(demo, "240p")["segments"] if x["seq"] == last["seq"]]
+        print(f"the shed rung's last segment {last['seq']}: {last['duration']} s, the lower "
+              f"rung's {low_last[0]['duration'] if low_last else None} s; packets given up so "
+              f"far {given_up(demo):.0f}")
         # a player still on the shed rung moves down without an error
-        q = "?_HLS_msn=1&_HLS_part=0"
+        q = f"?_HLS_msn={last['seq'] + 1}&_HLS_part=0"
         assert unfollowed(demo.live("360p/index.m3u8" + q)) == (302, "../240p/index.m3u8" + q)
         assert unfollowed(demo.live("360p/index.m3u8?_HLS_skip=YES")) == \
             (302, "../240p/index.m3u8?_HLS_skip=YES")
