@@ -115,6 +115,7 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
         status, _, body = http_get(demo.live("360p/index.m3u8?_HLS_msn=0"))
         assert status == 200, status
         text = body.decode()
+        assert 'URI="../360p/init.mp4"' in text, f"not the shed rung's own playlist:\n{text}"
         last = parse_media(text)["segments"][-1]
         lines = text.splitlines()
         at = max(i for i, x in enumerate(lines) if x.startswith("#EXTINF:"))
