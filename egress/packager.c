@@ -845,11 +845,12 @@ static const rendition *stand_in(const lr_packager *p, const rendition *r)
  * keeps the query: blocking reloads carry on there), rather than 404: a
  * player already on it (hls.js never reloads the master) moves down without
  * an error. Renditions' numbers match, so a player follows the stand-in from
- * the segment after the rendition's last (keep_last_playlist). A rendition that comes back starts a new window:
- * its own playlist replaces the redirect (and it is back in the master) once
- * that lists REJOIN_SEGMENTS segments, as a player joining it needs (hls.js
- * takes a playlist of open parts alone for an empty one, an error that puts
- * the rendition out of its choice). */
+ * the segment after the rendition's last (keep_last_playlist). A rendition
+ * that comes back starts a new window: its own playlist replaces the
+ * redirect (and it is back in the master) once that lists REJOIN_SEGMENTS
+ * segments, as a player joining it needs (hls.js takes a playlist of open
+ * parts alone for an empty one, an error that puts the rendition out of its
+ * choice). */
 static void redirect_idle(lr_packager *p)
 {
     static const char *const files[] = { "index.m3u8", "index.m3u8?_HLS_skip=YES" };
