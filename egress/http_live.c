@@ -209,7 +209,7 @@ void lr__http_send_shed_playlist(lr_http *h, h2o_req_t *req, const char *key, si
 {
     const char *q = memchr(key, '?', len);
     char last_key[600];
-    int n = snprintf(last_key, sizeof(last_key), "%.*s?_HLS_final",
+    int n = snprintf(last_key, sizeof(last_key), "%.*s" LR_STORE_LAST_SUFFIX,
                      (int)(q ? (size_t)(q - key) : len), key);
     lr_store_obj last;
 
@@ -243,12 +243,12 @@ void lr__http_serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len
     const char *skey = key;
     size_t slen = len;
     if (d.skip) {
-        char *k = h2o_mem_alloc_pool(&req->pool, len + sizeof("?_HLS_skip=YES"));
+        char *k = h2o_mem_alloc_pool(&req->pool, len + sizeof(LR_STORE_DELTA_SUFFIX));
         memcpy(k, key, len);
-        memcpy(k + len, "?_HLS_skip=YES", sizeof("?_HLS_skip=YES"));
-        if (lr_store_get(h->store, k, len + sizeof("?_HLS_skip=YES") - 1, &obj) == 0) {
+        memcpy(k + len, LR_STORE_DELTA_SUFFIX, sizeof(LR_STORE_DELTA_SUFFIX));
+        if (lr_store_get(h->store, k, len + sizeof(LR_STORE_DELTA_SUFFIX) - 1, &obj) == 0) {
             skey = k;
-            slen = len + sizeof("?_HLS_skip=YES") - 1;
+            slen = len + sizeof(LR_STORE_DELTA_SUFFIX) - 1;
             goto found;
         }
     }

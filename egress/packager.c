@@ -261,7 +261,7 @@ static void publish_playlist(rendition *r, int ended)
         }
         if (!(b = wrap_text(text, len)))
             return;
-        rend_path(r, path, sizeof(path), skip ? "index.m3u8?_HLS_skip=YES" : "index.m3u8");
+        rend_path(r, path, sizeof(path), skip ? "index.m3u8" LR_STORE_DELTA_SUFFIX : "index.m3u8");
         put(p, path, b, &tmpl);
         av_buffer_unref(&b);
     }
@@ -747,10 +747,10 @@ static void on_output(void *opaque, const lr_seg_output *o)
 
 /* ---- renditions the link stops carrying ------------------------------------ */
 
-/* A shed rendition's last playlist, kept under "index.m3u8?_HLS_final" (no
- * request path has a '?') with how far it reached in r->reach: its redirect
- * (redirect_idle) answers a blocking reload that playlist satisfies with it
- * (egress/http_live.c), and sends on only the requests beyond it. Else a
+/* A shed rendition's last playlist, kept under "index.m3u8"
+ * LR_STORE_LAST_SUFFIX (store.h) with how far it reached in r->reach: its
+ * redirect (redirect_idle) answers a blocking reload that playlist satisfies
+ * with it (egress/http_live.c), and sends on only the requests beyond it. Else a
  * player waiting for the rendition's last part would be sent to that part
  * of the stand-in: from the middle of a GOP of another encoding, which
  * doesn't decode after this one's. */
@@ -764,7 +764,7 @@ static void keep_last_playlist(rendition *r)
     if (lr_store_get(r->p->store, path, strlen(path), &last) < 0)
         return;
     if (last.ll && !last.ll_ended && !last.redirect) {
-        rend_path(r, path, sizeof(path), "index.m3u8?_HLS_final");
+        rend_path(r, path, sizeof(path), "index.m3u8" LR_STORE_LAST_SUFFIX);
         put(r->p, path, last.data, &last);
         r->reach = last;
         r->reach.data = NULL;
@@ -818,7 +818,7 @@ static void drop_delta_redirect(rendition *r)
 {
     char path[256];
 
-    rend_path(r, path, sizeof(path), "index.m3u8?_HLS_skip=YES");
+    rend_path(r, path, sizeof(path), "index.m3u8" LR_STORE_DELTA_SUFFIX);
     lr_store_remove(r->p->store, path);
 }
 
@@ -853,7 +853,7 @@ static const rendition *stand_in(const lr_packager *p, const rendition *r)
  * choice). */
 static void redirect_idle(lr_packager *p)
 {
-    static const char *const files[] = { "index.m3u8", "index.m3u8?_HLS_skip=YES" };
+    static const char *const files[] = { "index.m3u8", "index.m3u8" LR_STORE_DELTA_SUFFIX };
 
     for (int i = 0; i < p->nb_rends; i++) {
         const rendition *r = &p->rends[i], *to;

@@ -21,7 +21,7 @@ typedef struct lr_store_obj {
     int          redirect;     /* 1: data is a URI relative to the path, answered
                                   302 with the request's query appended; with ll,
                                   the ll fields tell how far the playlist it
-                                  replaced reached ("<path>?_HLS_final", whose
+                                  replaced reached ("<path>" LR_STORE_LAST_SUFFIX, whose
                                   blocking reloads it still answers) */
 
     /* Live low-latency media playlists only (ll = 1): how far this playlist
@@ -44,8 +44,11 @@ void      lr_store_free(lr_store **s);
  * to obj->data (the caller keeps its own). Returns 0 or AVERROR(ENOMEM). */
 int  lr_store_put(lr_store *s, const char *path, const lr_store_obj *obj);
 /* Live playlists in LL mode are published twice: "<path>" and, for delta
- * updates, "<path>?_HLS_skip=YES" (a key no request path can collide with,
- * since request paths are cut at '?'). */
+ * updates, "<path>" LR_STORE_DELTA_SUFFIX; a shed rendition's last playlist
+ * is kept as "<path>" LR_STORE_LAST_SUFFIX beside its redirect. No request
+ * path can collide with these keys, since request paths are cut at '?'. */
+#define LR_STORE_DELTA_SUFFIX "?_HLS_skip=YES"
+#define LR_STORE_LAST_SUFFIX  "?_HLS_final"
 /* Removes path (no error if absent). */
 void lr_store_remove(lr_store *s, const char *path);
 /* Removes every path starting with prefix. */
