@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/streamid.h"
+#include "common/ts_wall.h"
 #include "playlist.h"
 #include "recorder.h"
 #include "segmenter.h"
@@ -39,6 +40,9 @@
 #define MEDIA_PLAYLIST_MAX_AGE 0  /* no-cache: an HTTP cache holds a second at least,
                                      which is several parts; players that block get
                                      cacheable answers by URL instead */
+#define START_RING       8      /* the reference's newest segment starts, for the audio */
+#define AUDIO_START_SLACK 9000  /* an audio segment starts within an AAC frame of the
+                                   video's cut: 0.1 s, in 1/90000 */
 #define AUDIO_NAME       "audio"
 #define AUDIO_GROUP      "aud"
 #define CC_GROUP         "cc"
@@ -59,11 +63,15 @@ struct rendition {
     lr_part_info  parts[PART_SEGS][MAX_PARTS]; /* by seq % PART_SEGS */
     int           nb_parts[PART_SEGS]; /* listed */
     int           nb_stored[PART_SEGS]; /* in the store */
+    int64_t       parts_seq[PART_SEGS]; /* the segment whose parts are stored there */
     lr_part_info  open[MAX_PARTS]; /* the segment being built */
     int           nb_open;
     int           open_unlisted;   /* a part of it outlasts PART-TARGET (frames were
                                       lost inside it): its parts are not listed */
     int64_t       next_seq;
+    int           numbered;        /* with a period: the open segment has its number */
+    int           dropping;        /* ...and it was published already (a link back within
+                                      the slot it broke in): not published again */
     int64_t       disc_sequence;
     int           pending_disc;    /* the next segment follows a media break */
     int           gap_unlisted;    /* it does, but starts the live window: only the
@@ -100,6 +108,12 @@ struct lr_packager {
     int64_t        last_end_pts;   /* end of the newest segment, 1/90000 */
     int            first_output;   /* nothing of this link published yet */
     int            flushing;       /* check_idle is ending a rendition's segment */
+    /* The sender's keyframe period (1/90000) when it names one: a segment's
+     * number is then its slot (common/ts_wall.h), the same on every egress
+     * node fed the same ladder. 0: numbers count on from the last. */
+    int64_t        period;
+    struct { int64_t pts, seq; } starts[START_RING];  /* the reference's, newest last */
+    int            nb_starts;
     /* The segment duration is the sender's keyframe interval (the
      * transcoder's transcode.segment_duration, or the source's GOP in
      * passthrough), learned from the reference rendition's segments: the
@@ -166,7 +180,7 @@ static void newest_part(const rendition *r, int64_t *msn, int *part)
         *part = listed_open(r) - 1;
     } else if (r->nb_segs) {
         *msn = r->segs[r->nb_segs - 1].seq;
-        *part = r->nb_parts[*msn % PART_SEGS] - 1;
+        *part = r->segs[r->nb_segs - 1].gap ? -1 : r->nb_parts[*msn % PART_SEGS] - 1;
     } else {
         *msn = r->next_seq - 1;
         *part = -1;
@@ -200,7 +214,8 @@ static void publish_playlist(rendition *r, int ended)
     /* Parts are listed for the newest complete segments only. */
     for (int i = FFMAX(0, r->nb_segs - PART_SEGS); i < r->nb_segs; i++) {
         lr_seg_info *s = &r->segs[i];
-        s->parts = ll && i >= r->nb_segs - (PART_SEGS - 1) ? r->parts[s->seq % PART_SEGS] : NULL;
+        s->parts = ll && !s->gap && i >= r->nb_segs - (PART_SEGS - 1) ? r->parts[s->seq % PART_SEGS]
+                                                                        : NULL;
         s->nb_parts = s->parts ? r->nb_parts[s->seq % PART_SEGS] : 0;
     }
     for (int i = 0; ll && i < p->nb_rends; i++) {
@@ -403,7 +418,8 @@ static int64_t segment_pdt(rendition *r, int64_t start_pts, int disc)
     int64_t mapped = wall_ms_of(start_pts);
     int64_t next = r->last_pdt_ms + (int64_t)llround(r->last_duration * 1000);
 
-    if (!r->last_pdt_ms || disc)
+    /* With a period, every node dates a segment alike: by its timestamp. */
+    if (!r->last_pdt_ms || disc || r->p->period)
         return mapped;
     return next;  /* without a discontinuity, dates follow durations (RFC 8216bis 4.4.4.6) */
 }
@@ -536,6 +552,31 @@ static int parts_add_up(const rendition *r, double duration)
     return 0;
 }
 
+/* Lists one more entry (a segment or a gap) at the live edge; the window
+ * drops its oldest as it fills. */
+static lr_seg_info *list_entry(rendition *r, const lr_seg_info *e)
+{
+    lr_packager *p = r->p;
+    lr_seg_info *info;
+
+    if (r->nb_segs == r->cap_segs && p->ec->dvr_window > 0 && p->rec)
+        grow_list(r, 2 * r->cap_segs);  /* on failure the window is shorter, logged */
+    if (r->nb_segs == r->cap_segs || window_full(r))
+        forget_segment(r);
+    info = &r->segs[r->nb_segs++];
+    *info = *e;
+    while (window_full(r))
+        forget_segment(r);
+    r->listed_duration += e->duration;
+    /* parts are listed for the newest segments only (publish_playlist):
+     * the one this pushes out of them lists none from now on */
+    if (r->nb_segs >= PART_SEGS) {
+        r->segs[r->nb_segs - PART_SEGS].parts = NULL;
+        r->segs[r->nb_segs - PART_SEGS].nb_parts = 0;
+    }
+    return r->segs + r->nb_segs - 1;
+}
+
 static void add_segment(rendition *r, const lr_seg_output *o)
 {
     lr_packager *p = r->p;
@@ -554,17 +595,9 @@ static void add_segment(rendition *r, const lr_seg_output *o)
             forget_segment(r);
         r->pending_disc = 1;
     }
-    if (r->nb_segs == r->cap_segs && p->ec->dvr_window > 0 && p->rec)
-        grow_list(r, 2 * r->cap_segs);  /* on failure the window is shorter, logged */
-    if (r->nb_segs == r->cap_segs || window_full(r))
-        forget_segment(r);
-    info = &r->segs[r->nb_segs++];
-    *info = (lr_seg_info){ .seq = r->next_seq, .duration = o->duration,
-                           .discontinuity = r->pending_disc, .bytes = o->data->size,
-                           .pdt_ms = segment_pdt(r, o->start_pts, r->pending_disc) };
-    while (window_full(r))
-        forget_segment(r);
-    r->listed_duration += o->duration;
+    info = list_entry(r, &(lr_seg_info){
+        .seq = r->next_seq, .duration = o->duration, .discontinuity = r->pending_disc,
+        .bytes = o->data->size, .pdt_ms = segment_pdt(r, o->start_pts, r->pending_disc) });
     r->last_pdt_ms = info->pdt_ms;
     r->last_duration = o->duration;
     if (p->rec) {
@@ -577,13 +610,14 @@ static void add_segment(rendition *r, const lr_seg_output *o)
     /* The open parts become the segment's, in the slot of the segment
      * PART_SEGS back, whose parts players no longer see listed. */
     slot = (int)(r->next_seq % PART_SEGS);
-    for (int k = 0; r->next_seq >= PART_SEGS && k < r->nb_stored[slot]; k++) {
-        media_path(r, path, sizeof(path), r->next_seq - PART_SEGS, k);
+    for (int k = 0; k < r->nb_stored[slot]; k++) {
+        media_path(r, path, sizeof(path), r->parts_seq[slot], k);
         lr_store_remove(p->store, path);
     }
     memcpy(r->parts[slot], r->open, sizeof(*r->open) * (size_t)r->nb_open);
     r->nb_parts[slot] = parts_add_up(r, o->duration) ? listed_open(r) : 0;
     r->nb_stored[slot] = r->nb_open;
+    r->parts_seq[slot] = r->next_seq;
     r->nb_open = 0;
     r->open_unlisted = 0;
     /* Memory keeps keep_segments; older listed ones come from the recording. */
@@ -593,6 +627,7 @@ static void add_segment(rendition *r, const lr_seg_output *o)
     }
     r->next_seq++;
     r->pending_disc = 0;
+    r->numbered = 0;
 
     int64_t bps = bits_per_s(o->data->size, FFMAX(o->duration, 0.1));
     r->total_bytes += o->data->size;
@@ -650,6 +685,90 @@ static int64_t discontinuities_at(const rendition *r, int64_t seq)
     return n + (seq >= r->next_seq && r->pending_disc);
 }
 
+/* ---- numbers by slot ------------------------------------------------------ */
+
+/* How many slots a hole may list as gaps: a longer one starts the window
+ * again (the recording keeps what it held). */
+static int64_t max_gaps(const rendition *r)
+{
+    const lr_egress_conf *ec = r->p->ec;
+    double period_s = r->p->period / 90000.0;
+
+    if (ec->dvr_window > 0 && r->p->rec)
+        return FFMIN(MAX_LISTED, (int64_t)(ec->dvr_window / period_s) + 1);
+    return FFMAX(ec->keep_segments, ec->playlist_segments);
+}
+
+/* Slots no segment came for here (a break in the lecture, this node down or
+ * its link broken) are listed as EXT-X-GAP, so that the numbers after them
+ * are those the other nodes give the same moments. */
+static void skip_to(rendition *r, int64_t seq)
+{
+    lr_packager *p = r->p;
+    int64_t from = r->next_seq, keep = p->ec->keep_segments;
+    char path[256];
+
+    /* memory keeps keep_segments by number (add_segment): free what the jump
+     * passes over */
+    for (int64_t k = FFMAX(0, from - keep); p->rec && k < FFMIN(from, seq - keep); k++) {
+        media_path(r, path, sizeof(path), k, -1);
+        lr_store_remove(p->store, path);
+    }
+    if (r->nb_segs && seq - from <= max_gaps(r)) {
+        for (int64_t k = from; k < seq; k++) {
+            list_entry(r, &(lr_seg_info){ .seq = k, .duration = p->period / 90000.0, .gap = 1 });
+            r->nb_parts[k % PART_SEGS] = 0;
+        }
+    } else {
+        while (r->nb_segs)
+            forget_segment(r);
+    }
+    if (r->nb_segs || from) {  /* not a node's first segment */
+        lr_info("lecture=%s rendition=%s: segments %" PRId64 "-%" PRId64 " never came here; "
+                "%s", p->lecture, r->name, from, seq - 1,
+                r->nb_segs ? "listed as gaps" : "the window starts again");
+        r->pending_disc = 1;
+    }
+    r->next_seq = seq;
+    r->last_pdt_ms = 0;
+}
+
+/* The audio's segment N covers the video's segment N: the number of the
+ * reference's segment its start falls in (a link's first audio may start
+ * before the video's first keyframe: the reference's first segment then). */
+static int64_t audio_number(const lr_packager *p, int64_t start_pts)
+{
+    for (int i = p->nb_starts - 1; i >= 0; i--)
+        if (p->starts[i].pts <= start_pts + AUDIO_START_SLACK)
+            return p->starts[i].seq;
+    return p->nb_starts ? p->starts[0].seq : lr_ts_slot(start_pts, p->period);
+}
+
+/* The first output of a segment, with a period: its number is its slot. */
+static void number_segment(rendition *r, const lr_seg_output *o)
+{
+    lr_packager *p = r->p;
+    int64_t seq = r->is_audio ? audio_number(p, o->start_pts) : lr_ts_slot(o->start_pts, p->period);
+
+    r->numbered = 1;
+    if (r == &p->rends[p->ref]) {
+        if (p->nb_starts == START_RING)
+            memmove(p->starts, p->starts + 1, sizeof(p->starts) - sizeof(p->starts[0]));
+        else
+            p->nb_starts++;
+        p->starts[p->nb_starts - 1].pts = o->start_pts;
+        p->starts[p->nb_starts - 1].seq = seq;
+    }
+    if (seq < r->next_seq) {
+        r->dropping = 1;
+        if (r == &p->rends[p->ref])
+            lr_info("lecture=%s segment %" PRId64 " was published before the link broke: "
+                    "the rest of it is not", p->lecture, seq);
+    } else if (seq > r->next_seq) {
+        skip_to(r, seq);
+    }
+}
+
 /* A rendition back after being idle: its first output takes the number of
  * the segment the reference rendition has at the same moment. */
 static void renumber(rendition *r, const lr_seg_output *o)
@@ -659,10 +778,15 @@ static void renumber(rendition *r, const lr_seg_output *o)
     int64_t behind;
 
     r->resumed = 0;
-    if (!ref || ref == r || p->last_end_pts == AV_NOPTS_VALUE || !p->seg_s)
-        return;
-    behind = llround((p->last_end_pts - o->start_pts) / 90000.0 / p->seg_s);
-    r->next_seq = FFMAX(r->next_seq, ref->next_seq - FFMAX(behind, 0));
+    if (p->period) {
+        r->next_seq = FFMAX(r->next_seq, r->is_audio ? audio_number(p, o->start_pts)
+                                                     : lr_ts_slot(o->start_pts, p->period));
+    } else {
+        if (!ref || ref == r || p->last_end_pts == AV_NOPTS_VALUE || !p->seg_s)
+            return;
+        behind = llround((p->last_end_pts - o->start_pts) / 90000.0 / p->seg_s);
+        r->next_seq = FFMAX(r->next_seq, ref->next_seq - FFMAX(behind, 0));
+    }
     if (r->nb_segs && r->segs[r->nb_segs - 1].seq + 1 == r->next_seq)
         return;
     /* A playlist lists consecutive numbers: its window starts again. The
@@ -693,6 +817,8 @@ static void on_output(void *opaque, const lr_seg_output *o)
         check_link_jump(p, o);
     if (o->kind != LR_OUT_INIT && r->resumed)
         renumber(r, o);
+    if (o->kind != LR_OUT_INIT && p->period && !r->numbered)
+        number_segment(r, o);
 
     switch (o->kind) {
     case LR_OUT_INIT:
@@ -704,13 +830,15 @@ static void on_output(void *opaque, const lr_seg_output *o)
             lr_recorder_put_init(p->rec, r->name, o->data);
         return;
     case LR_OUT_PART:
-        add_part(r, o);
+        if (!r->dropping)
+            add_part(r, o);
         if (r->idle)
             return;
         if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg && !p->link_ending)
             lr_segmenter_cut(p->rends[p->audio].seg,
                              o->start_pts + (int64_t)llround(o->duration * 90000), 0);
-        publish_playlist(r, 0);
+        if (!r->dropping)
+            publish_playlist(r, 0);
         return;
     case LR_OUT_SEGMENT:
         if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg && !p->link_ending)
@@ -720,7 +848,12 @@ static void on_output(void *opaque, const lr_seg_output *o)
             av_strlcpy(r->codec, lr_segmenter_codec(r->seg), sizeof(r->codec));
         if (r->seg && lr_segmenter_has_captions(r->seg))
             r->captions = 1;
-        add_segment(r, o);
+        if (r->dropping) {
+            r->dropping = r->numbered = 0;
+            r->pending_disc = 1;
+        } else {
+            add_segment(r, o);
+        }
         if (o->gap_after) {
             r->pending_disc = 1;
             if (r == &p->rends[p->ref])
@@ -934,6 +1067,19 @@ static rendition *attach_rendition(lr_packager *p, const char *name)
     return r;
 }
 
+/* The keyframe period the sender names (common/ts_wall.h); 0 none. */
+static int64_t link_period(const AVFormatContext *ifmt)
+{
+    for (unsigned i = 0; i < ifmt->nb_programs; i++) {
+        const AVDictionaryEntry *sp = av_dict_get(ifmt->programs[i]->metadata,
+                                                  "service_provider", NULL, 0);
+        int64_t period = sp ? lr_ts_provider_period(sp->value) : 0;
+        if (period)
+            return period;
+    }
+    return 0;
+}
+
 const char *lr_program_name(const AVFormatContext *ifmt, unsigned v)
 {
     for (unsigned i = 0; i < ifmt->nb_programs; i++) {
@@ -953,11 +1099,13 @@ static int open_segmenter(lr_packager *p, rendition *r, const AVStream *video,
 {
     lr_segmenter_opts o = { .format = p->format,
                             .min_duration = min_cut(p),
-                            .part_duration = p->ec->part_duration };
+                            .part_duration = p->ec->part_duration,
+                            .slot_period = p->period };
 
     lr_segmenter_free(&r->seg);
     r->nb_open = 0;  /* parts of an unfinished segment died with the link */
     r->open_unlisted = 0;
+    r->numbered = r->dropping = 0;
     return lr_segmenter_alloc(video, audio, &o, on_output, r, &r->seg);
 }
 
@@ -989,6 +1137,8 @@ int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
     }
     p->ref = -1;
     p->audio = -1;
+    p->period = link_period(ifmt);
+    p->nb_starts = 0;
     for (unsigned v = 0; v < ifmt->nb_streams; v++) {
         const AVStream *st = ifmt->streams[v];
         const char *sn = lr_program_name(ifmt, v);

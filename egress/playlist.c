@@ -306,7 +306,9 @@ static void print_segment(AVBPrint *bp, pdt_writer *pdt, const lr_media_playlist
         av_bprintf(bp, "#EXT-X-DISCONTINUITY\n");
     if (s->pdt_ms > 0)
         print_pdt(bp, pdt, s->pdt_ms);
-    if (is_ll(pl))
+    if (s->gap)  /* no media: players must not load it (rfc8216bis 4.4.4.7) */
+        av_bprintf(bp, "#EXT-X-GAP\n");
+    else if (is_ll(pl))
         for (int i = 0; i < s->nb_parts; i++)
             print_part(bp, s->seq, i, &s->parts[i], pl->ext);
     /* One call per line: a DVR window of thousands of segments stays cheap. */

@@ -23,6 +23,8 @@ typedef struct lr_seg_info {
     int64_t seq;            /* media sequence number */
     double  duration;       /* seconds */
     int     discontinuity;  /* a real break in the media precedes it */
+    int     gap;            /* no media for it: EXT-X-GAP (a slot the lecture or
+                               this node missed); its URI is never served */
     int64_t bytes;
     int64_t pdt_ms;         /* wall clock of its first frame, ms since the
                                epoch: EXT-X-PROGRAM-DATE-TIME; 0 unknown */
@@ -45,8 +47,8 @@ typedef struct lr_rendition_report {
 typedef struct lr_media_playlist {
     int                target_duration;  /* seconds, >= every rounded duration */
     int64_t            disc_sequence;    /* EXT-X-DISCONTINUITY-SEQUENCE */
-    const lr_seg_info *segs;             /* complete segments, consecutive seq
-                                            numbers, oldest first; may be 0 in
+    const lr_seg_info *segs;             /* complete segments (or gaps), consecutive
+                                            seq numbers, oldest first; may be 0 in
                                             LL mode while open_parts exist */
     int                nb_segs;
     const char        *ext;              /* segment and part extension: "m4s", "ts" */

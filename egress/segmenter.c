@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/ts_mux.h"
+#include "common/ts_wall.h"
 
 #define TB90K        ((AVRational){ 1, 90000 })
 #define GAP_TICKS    90000   /* media missing for longer than this: a break */
@@ -57,6 +58,7 @@ struct lr_segmenter {
 
     int               seg_open;
     int64_t           seg_start_pts, seg_start_dts;
+    int64_t           seg_slot;     /* with opts.slot_period: the open segment's slot */
     int64_t           pts_delay;    /* pts - dts of the segment's keyframe */
     int               part_index;
     int               part_frames;
@@ -262,6 +264,8 @@ static int open_segment(lr_segmenter *s, int64_t pts, int64_t dts)
     }
     s->seg_open = 1;
     s->seg_start_pts = pts;
+    if (s->opts.slot_period > 0)
+        s->seg_slot = lr_ts_slot(pts, s->opts.slot_period);
     s->seg_start_dts = dts;
     s->pts_delay = pts - dts;
     s->part_index = 0;
@@ -418,7 +422,10 @@ static int place(lr_segmenter *s, int is_video, AVPacket *pkt, int is_cut, int c
         return 0;
     }
     back = seen && dts <= s->held_dts;
-    if (s->has_video)
+    if (s->has_video && s->opts.slot_period > 0)  /* an extra keyframe (a link's first) is no cut */
+        seg_cut = key && (!s->seg_open || gap || pts < s->seg_start_pts ||
+                          lr_ts_slot(pts, s->opts.slot_period) != s->seg_slot);
+    else if (s->has_video)
         seg_cut = key && (!s->seg_open || gap || pts < s->seg_start_pts ||
                           pts - s->seg_start_pts >= s->opts.min_duration * 90000);
     else

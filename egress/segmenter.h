@@ -30,6 +30,10 @@ typedef struct lr_segmenter_opts {
     double        min_duration;   /* a keyframe closer than this to the
                                      segment's start does not cut, seconds */
     double        part_duration;  /* 0: no parts; a video part never lasts longer */
+    int64_t       slot_period;    /* > 0: the sender keeps a keyframe schedule of this
+                                     period (1/90000, common/ts_wall.h): a keyframe cuts
+                                     only in a slot the open segment doesn't start in,
+                                     and min_duration is not used */
 } lr_segmenter_opts;
 
 typedef enum lr_seg_kind { LR_OUT_INIT, LR_OUT_PART, LR_OUT_SEGMENT } lr_seg_kind;

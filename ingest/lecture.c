@@ -24,6 +24,7 @@
 #include "common/heartbeat.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/ts_wall.h"
 #include "common/stop.h"
 #include "feed.h"
 #include "timeline.h"
@@ -266,13 +267,11 @@ static void place(lr_lecture *l, const AVPacket *pkt)
 
 /* The link's clock starts at the wall clock (modulo MPEG-TS's 33 bits), so
  * the egress can date every frame by when it arrived here
- * (EXT-X-PROGRAM-DATE-TIME) without any extra data on the link. */
+ * (EXT-X-PROGRAM-DATE-TIME) without any extra data on the link, and every
+ * node agrees on segment numbers (common/ts_wall.h). */
 static int64_t wall_clock_90k(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ((int64_t)ts.tv_sec * 90000 + ts.tv_nsec / 11111) & ((INT64_C(1) << 33) - 1);
+    return lr_ts_wall_now() & (LR_TS_WRAP - 1);
 }
 
 /* How long before the newest packet of the active source this one arrived:

@@ -1,8 +1,10 @@
 /* transcode/keyframes.h — the keyframe schedule shared by every rung: a frame
  * is a keyframe when it is the first at or after a multiple of the segment
- * duration on the lecture's own timeline. The schedule depends only on
- * timestamps, so every rung (and every transcoder fed the same lecture) puts
- * its IDR frames on the same frames. Pure; called by transcode.c. */
+ * duration on the timeline it is given (live: the wall-clock axis of
+ * common/ts_wall.h, where each egress node numbers a segment by its slot).
+ * The schedule depends only on timestamps, so every rung (and every
+ * transcoder fed the same lecture) puts its IDR frames on the same frames.
+ * Pure; called by pipeline.c. */
 #ifndef LR_TRANSCODE_KEYFRAMES_H
 #define LR_TRANSCODE_KEYFRAMES_H
 

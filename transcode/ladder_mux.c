@@ -2,6 +2,7 @@
 #include "ladder_mux.h"
 
 #include "common/ts_mux.h"
+#include "common/ts_wall.h"
 
 static int add_stream(AVFormatContext *oc, const AVCodecParameters *par,
                       const AVCodecContext *enc)
@@ -18,14 +19,17 @@ static int add_stream(AVFormatContext *oc, const AVCodecParameters *par,
     return st->index;
 }
 
-static int add_program(AVFormatContext *oc, int id, const char *name, int video, int audio)
+static int add_program(AVFormatContext *oc, int id, const char *name, int64_t period,
+                       int video, int audio)
 {
     AVProgram *prog = av_new_program(oc, id);
+    char provider[64];
 
     if (!prog)
         return AVERROR(ENOMEM);
     av_dict_set(&prog->metadata, "service_name", name, 0);
-    av_dict_set(&prog->metadata, "service_provider", "lecture-relay", 0);
+    lr_ts_provider_name(provider, sizeof(provider), period);
+    av_dict_set(&prog->metadata, "service_provider", provider, 0);
     if (video >= 0)
         av_program_add_stream_index(oc, id, video);
     if (audio >= 0)
@@ -38,6 +42,7 @@ int lr_ladder_mux_open(AVIOContext *pb, const lr_pipeline *p, int audio_only,
 {
     const AVCodecContext *aenc = lr_pipeline_audio_encoder(p);
     int nb = lr_pipeline_nb_rungs(p), audio = -1, ret;
+    int64_t period = lr_pipeline_keyframe_period(p);
     AVFormatContext *oc = NULL;
 
     if ((ret = lr_ts_mux_alloc(pb, &oc)) < 0)
@@ -48,9 +53,9 @@ int lr_ladder_mux_open(AVIOContext *pb, const lr_pipeline *p, int audio_only,
     if (aenc && (ret = audio = add_stream(oc, NULL, aenc)) < 0)
         goto fail;
     for (int i = 0; i < nb; i++)
-        if ((ret = add_program(oc, i + 1, lr_pipeline_rung(p, i)->name, i, audio)) < 0)
+        if ((ret = add_program(oc, i + 1, lr_pipeline_rung(p, i)->name, period, i, audio)) < 0)
             goto fail;
-    if (audio_only && aenc && (ret = add_program(oc, nb + 1, LR_AUDIO_ONLY_NAME, -1, audio)) < 0)
+    if (audio_only && aenc && (ret = add_program(oc, nb + 1, LR_AUDIO_ONLY_NAME, period, -1, audio)) < 0)
         goto fail;
     if ((ret = lr_ts_mux_begin(oc)) < 0)
         goto fail;

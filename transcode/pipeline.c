@@ -15,6 +15,7 @@
 #include "common/annexb.h"
 #include "common/log.h"
 #include "common/stop.h"
+#include "common/ts_wall.h"
 #include "audio.h"
 #include "cpu.h"
 #include "encoder.h"
@@ -36,6 +37,7 @@ struct lr_pipeline {
     int              nb_rungs;
     lr_audio        *audio;
     lr_kf_sched      kf;
+    AVRational       kf_tb;             /* the schedule's time base */
     atomic_int       force_kf;          /* next frame is an IDR in every rung */
     /* passthrough (tc->passthrough): rung 0 is the source's own video, and
      * every other rung's IDRs go where the source has its IDRs. If the
@@ -295,8 +297,11 @@ int lr_pipeline_open(const lr_transcode_conf *tc, const char *lecture, AVFormatC
         lr_error("lecture=%s cannot open the AAC encoder: %s", p->lecture, av_err2str(ret));
         goto fail;
     }
+    /* Live, the schedule counts in 1/90000 on the wall-clock axis
+     * (common/ts_wall.h), where every egress node numbers segments by it. */
+    p->kf_tb = live ? (AVRational){ 1, 90000 } : vst->time_base;
     lr_kf_sched_init(&p->kf, av_rescale_q((int64_t)(tc->segment_duration * 1000000),
-                                          AV_TIME_BASE_Q, vst->time_base));
+                                          AV_TIME_BASE_Q, p->kf_tb));
     atomic_store(&p->force_kf, 0);
     *out = p;
     return 0;
@@ -319,6 +324,14 @@ static int source_idr(lr_pipeline *p, int64_t pts)
     return 0;
 }
 
+/* A frame's timestamp on the keyframe schedule's axis. */
+static int64_t schedule_ts(const lr_pipeline *p, int64_t pts)
+{
+    const AVRational tb = p->ifmt->streams[p->vin]->time_base;
+
+    return p->live ? lr_ts_wall(av_rescale_q(pts, tb, p->kf_tb)) : pts;
+}
+
 static int send_video(lr_pipeline *p, AVFrame *src)
 {
     int64_t pts = src->best_effort_timestamp != AV_NOPTS_VALUE ? src->best_effort_timestamp
@@ -335,7 +348,8 @@ static int send_video(lr_pipeline *p, AVFrame *src)
     }
     p->video_end = pts + (src->pkt_duration > 0 ? src->pkt_duration : frame_ticks(p));
     key = p->follow_idrs ? source_idr(p, pts)
-                         : lr_kf_sched_due(&p->kf, pts) | atomic_exchange(&p->force_kf, 0);
+                         : lr_kf_sched_due(&p->kf, schedule_ts(p, pts)) |
+                               atomic_exchange(&p->force_kf, 0);
     if (p->first_enc && p->switch_pts != AV_NOPTS_VALUE && pts >= p->switch_pts) {
         /* the first picture passthrough left: rung 0's encoder starts on it,
          * an IDR in every rung (the source's, unless that one was lost) */
@@ -589,4 +603,9 @@ const AVCodecParameters *lr_pipeline_video_codecpar(const lr_pipeline *p, int i)
 const AVCodecContext *lr_pipeline_audio_encoder(const lr_pipeline *p)
 {
     return p->audio ? lr_audio_encoder(p->audio) : NULL;
+}
+
+int64_t lr_pipeline_keyframe_period(const lr_pipeline *p)
+{
+    return p->live && !p->follow_idrs ? p->kf.period : 0;
 }

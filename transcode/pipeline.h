@@ -49,6 +49,10 @@ void lr_pipeline_free(lr_pipeline **p);
  * in, ahead of the encoded rungs' frames of the same moment); 0 once a
  * change of the source's size made it an encoded rung. Any thread. */
 int                   lr_pipeline_passthrough(const lr_pipeline *p);
+/* The keyframe schedule's period in 1/90000 on the wall-clock axis
+ * (common/ts_wall.h), when a live lecture's keyframes keep it; 0 with
+ * passthrough (the source's IDRs) or from a file. */
+int64_t               lr_pipeline_keyframe_period(const lr_pipeline *p);
 /* The ladder, for the muxer: rungs 0..nb-1, then the audio (NULL if none). */
 int                   lr_pipeline_nb_rungs(const lr_pipeline *p);
 const lr_rung        *lr_pipeline_rung(const lr_pipeline *p, int i);

@@ -109,6 +109,7 @@ class Segment:
     def __init__(self, seq):
         self.seq, self.uri, self.duration = seq, None, None
         self.discontinuity, self.pdt, self.parts, self.dseq = False, None, [], 0
+        self.gap = False
 
 
 class MediaPlaylist:
@@ -236,6 +237,10 @@ def parse_media(text, errors):
             pending.discontinuity = True
             if pending_parts:
                 errors.append(f"line {n}: EXT-X-DISCONTINUITY after the first part of its segment (4.4.4.9)")
+        elif name == "EXT-X-GAP":
+            pending.gap = True
+            if pending_parts:
+                errors.append(f"line {n}: EXT-X-GAP after parts of its segment (4.4.4.7: no media)")
         elif name == "EXT-X-PROGRAM-DATE-TIME":
             pending.pdt = parse_pdt(value or "")
             if pending.pdt is None:
@@ -800,6 +805,8 @@ class Watcher:
         if pl.map_uri:
             wanted.append(pl.map_uri)
         for seg in pl.segments:
+            if seg.gap:  # 4.4.4.7: a client must not load it
+                continue
             seg_url = urllib.parse.urljoin(url, seg.uri)
             if seg.parts:
                 self.parts_of[seg_url] = [urllib.parse.urljoin(url, p.uri) for p in seg.parts]

@@ -230,6 +230,49 @@ static void low_latency_exact(void **state)
         "#EXT-X-RENDITION-REPORT:URI=\"../audio/index.m3u8\",LAST-MSN=102\n");
 }
 
+/* Slots no segment came for (a break in the lecture, the node restarting)
+ * keep their numbers as EXT-X-GAP, without parts or dates; the segment after
+ * them follows a discontinuity. */
+static void gaps_keep_their_numbers(void **state)
+{
+    lr_seg_info segs[] = {
+        { .seq = 101, .duration = 2.0, .pdt_ms = 1795873620000 },
+        { .seq = 102, .duration = 2.0, .gap = 1 },
+        { .seq = 103, .duration = 2.0, .gap = 1 },
+        { .seq = 104, .duration = 2.0, .pdt_ms = 1795873628000, .discontinuity = 1,
+          .parts = four_parts, .nb_parts = 4 },
+    };
+    lr_media_playlist pl = ll_playlist(segs, 4);
+
+    pl.nb_reports = 0;
+    pl.open_seq = 105;
+    expect_media(&pl,
+        "#EXTM3U\n"
+        "#EXT-X-VERSION:6\n"
+        "#EXT-X-TARGETDURATION:2\n"
+        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500,HOLD-BACK=6.000\n"
+        "#EXT-X-PART-INF:PART-TARGET=0.500\n"
+        "#EXT-X-MEDIA-SEQUENCE:101\n"
+        "#EXT-X-INDEPENDENT-SEGMENTS\n"
+        "#EXT-X-MAP:URI=\"init.mp4\"\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-28T13:47:00.000Z\n"
+        "#EXTINF:2.000,\n101.m4s\n"
+        "#EXT-X-GAP\n"
+        "#EXTINF:2.000,\n102.m4s\n"
+        "#EXT-X-GAP\n"
+        "#EXTINF:2.000,\n103.m4s\n"
+        "#EXT-X-DISCONTINUITY\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-28T13:47:08.000Z\n"
+        "#EXT-X-PART:DURATION=0.500,URI=\"104.0.m4s\",INDEPENDENT=YES\n"
+        "#EXT-X-PART:DURATION=0.500,URI=\"104.1.m4s\"\n"
+        "#EXT-X-PART:DURATION=0.500,URI=\"104.2.m4s\"\n"
+        "#EXT-X-PART:DURATION=0.500,URI=\"104.3.m4s\"\n"
+        "#EXTINF:2.000,\n104.m4s\n"
+        "#EXT-X-PART:DURATION=0.500,URI=\"105.0.m4s\",INDEPENDENT=YES\n"
+        "#EXT-X-PART:DURATION=0.500,URI=\"105.1.m4s\"\n"
+        "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"105.2.m4s\"\n");
+}
+
 /* The first parts of a lecture (no complete segment yet), after a break. */
 static void low_latency_open_segment_only(void **state)
 {
@@ -700,6 +743,7 @@ int main(void)
         cmocka_unit_test(recording_event_and_vod),
         cmocka_unit_test(target_duration_rounds),
         cmocka_unit_test(low_latency_exact),
+        cmocka_unit_test(gaps_keep_their_numbers),
         cmocka_unit_test(low_latency_open_segment_only),
         cmocka_unit_test(low_latency_endlist_has_no_hint),
         cmocka_unit_test(parts_need_low_latency_mode),
