@@ -114,6 +114,8 @@ struct lr_packager {
     int64_t        period;
     struct { int64_t pts, seq; } starts[START_RING];  /* the reference's, newest last */
     int            nb_starts;
+    int64_t        audio_from;     /* the fMP4 audio starts at the reference's first
+                                      keyframe in the link; AV_NOPTS_VALUE until seen */
     /* The segment duration is the sender's keyframe interval (the
      * transcoder's transcode.segment_duration, or the source's GOP in
      * passthrough), learned from the reference rendition's segments: the
@@ -701,7 +703,13 @@ static int64_t max_gaps(const rendition *r)
 
 /* Slots no segment came for here (a break in the lecture, this node down or
  * its link broken) are listed as EXT-X-GAP, so that the numbers after them
- * are those the other nodes give the same moments. */
+ * are those the other nodes give the same moments. A gap lasts a
+ * millisecond, not its slot: the segment after it follows a discontinuity,
+ * which players place where the playlist's durations end, and so right
+ * after what they have buffered, as before numbers were slots. A gap of its
+ * slot's length left hls.js a hole in its buffer at the live edge, which it
+ * jumped only after seconds (and then, once in two runs, stalled again). */
+#define GAP_DURATION 0.001
 static void skip_to(rendition *r, int64_t seq)
 {
     lr_packager *p = r->p;
@@ -716,7 +724,7 @@ static void skip_to(rendition *r, int64_t seq)
     }
     if (r->nb_segs && seq - from <= max_gaps(r)) {
         for (int64_t k = from; k < seq; k++) {
-            list_entry(r, &(lr_seg_info){ .seq = k, .duration = p->period / 90000.0, .gap = 1 });
+            list_entry(r, &(lr_seg_info){ .seq = k, .duration = GAP_DURATION, .gap = 1 });
             r->nb_parts[k % PART_SEGS] = 0;
         }
     } else {
@@ -1139,6 +1147,7 @@ int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
     p->audio = -1;
     p->period = link_period(ifmt);
     p->nb_starts = 0;
+    p->audio_from = AV_NOPTS_VALUE;
     for (unsigned v = 0; v < ifmt->nb_streams; v++) {
         const AVStream *st = ifmt->streams[v];
         const char *sn = lr_program_name(ifmt, v);
@@ -1204,9 +1213,19 @@ static int stale(const lr_packager *p, const AVPacket *pkt)
 
 void lr_packager_packet(lr_packager *p, const AVPacket *pkt)
 {
+    /* The audio rendition starts with the video, at the reference's first
+     * keyframe: audio before it would make the audio's first segment longer
+     * than the video's, and start it earlier than the same number does on
+     * every other egress node. */
+    if (p->ref >= 0 && pkt->stream_index == p->rends[p->ref].sidx &&
+        p->audio_from == AV_NOPTS_VALUE && (pkt->flags & AV_PKT_FLAG_KEY))
+        p->audio_from = pkt->pts;
     for (int i = 0; i < p->nb_rends; i++) {
         rendition *r = &p->rends[i];
         if (!r->seg)
+            continue;
+        if (r->is_audio && p->ref >= 0 && pkt->stream_index == r->sidx &&
+            (p->audio_from == AV_NOPTS_VALUE || pkt->pts < p->audio_from))
             continue;
         if (pkt->stream_index == r->sidx) {
             if (!r->is_audio) {

@@ -49,6 +49,9 @@ try {
   });
   const page = context.pages()[0] ?? await context.newPage();
   page.on('pageerror', (e) => out.pageErrors.push(String(e)));
+  // LR_HLSJS_DEBUG=1: hls.js's own debug log on stderr (by hand, not in tests)
+  opts.debug = !!process.env.LR_HLSJS_DEBUG;
+  if (opts.debug) page.on('console', (m) => process.stderr.write(`${Date.now() % 100000} ${m.text()}\n`));
   page.on('response', (r) => {
     if (/\.(m3u8|m4s|mp4|ts)(\?|$)/.test(r.url())) out.statuses[r.status()] = (out.statuses[r.status()] ?? 0) + 1;
     if (r.status() >= 300 && r.status() < 400 && /\.m3u8(\?|$)/.test(r.url())) {
@@ -91,6 +94,7 @@ try {
     // the player page's settings (window.lrHlsConfig), with the test's overrides
     const config = Object.assign({}, window.lrHlsConfig, { lowLatencyMode: o.lowLatency ?? true });
     if (o.catchUp !== undefined) config.maxLiveSyncPlaybackRate = o.catchUp;
+    if (o.debug) config.debug = true;
     lr.config = { lowLatencyMode: config.lowLatencyMode, catchUp: config.maxLiveSyncPlaybackRate };
     const hls = window.hls = new Hls(config);
     if (o.watchdog ?? true) window.lrWatchdog(hls, v);  // the player page's, as students get it

@@ -237,8 +237,8 @@ static void gaps_keep_their_numbers(void **state)
 {
     lr_seg_info segs[] = {
         { .seq = 101, .duration = 2.0, .pdt_ms = 1795873620000 },
-        { .seq = 102, .duration = 2.0, .gap = 1 },
-        { .seq = 103, .duration = 2.0, .gap = 1 },
+        { .seq = 102, .duration = 0.001, .gap = 1 },
+        { .seq = 103, .duration = 0.001, .gap = 1 },
         { .seq = 104, .duration = 2.0, .pdt_ms = 1795873628000, .discontinuity = 1,
           .parts = four_parts, .nb_parts = 4 },
     };
@@ -258,9 +258,9 @@ static void gaps_keep_their_numbers(void **state)
         "#EXT-X-PROGRAM-DATE-TIME:2026-11-28T13:47:00.000Z\n"
         "#EXTINF:2.000,\n101.m4s\n"
         "#EXT-X-GAP\n"
-        "#EXTINF:2.000,\n102.m4s\n"
+        "#EXTINF:0.001,\n102.m4s\n"
         "#EXT-X-GAP\n"
-        "#EXTINF:2.000,\n103.m4s\n"
+        "#EXTINF:0.001,\n103.m4s\n"
         "#EXT-X-DISCONTINUITY\n"
         "#EXT-X-PROGRAM-DATE-TIME:2026-11-28T13:47:08.000Z\n"
         "#EXT-X-PART:DURATION=0.500,URI=\"104.0.m4s\",INDEPENDENT=YES\n"
