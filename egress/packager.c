@@ -701,14 +701,16 @@ static int64_t max_gaps(const rendition *r)
     return FFMAX(ec->keep_segments, ec->playlist_segments);
 }
 
-/* Slots no segment came for here (a break in the lecture, this node down or
- * its link broken) are listed as EXT-X-GAP, so that the numbers after them
- * are those the other nodes give the same moments. A gap lasts a
- * millisecond, not its slot: the segment after it follows a discontinuity,
- * which players place where the playlist's durations end, and so right
- * after what they have buffered, as before numbers were slots. A gap of its
- * slot's length left hls.js a hole in its buffer at the live edge, which it
- * jumped only after seconds (and then, once in two runs, stalled again). */
+/* Slots no segment starts in here (a break in the lecture, this node down
+ * or its link broken, a keyframe lost on the way) are listed as EXT-X-GAP,
+ * so that the numbers after them are those the other nodes give the same
+ * moments. A gap lasts a millisecond, not its slot: after a break the next
+ * segment follows a discontinuity, which players place where the
+ * playlist's durations end, and so right after what they have buffered, as
+ * before numbers were slots; after a lost keyframe the segment before it
+ * holds the slot's media. A gap of its slot's length left hls.js a hole in
+ * its buffer at the live edge, which it jumped only after seconds (and
+ * then, once in two runs, stalled again). */
 #define GAP_DURATION 0.001
 static void skip_to(rendition *r, int64_t seq)
 {
@@ -731,12 +733,13 @@ static void skip_to(rendition *r, int64_t seq)
         while (r->nb_segs)
             forget_segment(r);
     }
-    if (r->nb_segs || from) {  /* not a node's first segment */
-        lr_info("lecture=%s rendition=%s: segments %" PRId64 "-%" PRId64 " never came here; "
-                "%s", p->lecture, r->name, from, seq - 1,
+    /* No discontinuity of its own: where the media broke (a link back after
+     * a jump, a break in the lecture, a restart) it is marked already; a
+     * keyframe lost on the way only made the segment before longer. */
+    if (r->nb_segs || from)  /* not a node's first segment */
+        lr_info("lecture=%s rendition=%s: no segment starts in slots %" PRId64 "-%" PRId64
+                " here; %s", p->lecture, r->name, from, seq - 1,
                 r->nb_segs ? "listed as gaps" : "the window starts again");
-        r->pending_disc = 1;
-    }
     r->next_seq = seq;
     r->last_pdt_ms = 0;
 }

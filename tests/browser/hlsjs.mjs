@@ -26,7 +26,13 @@
 // watch, the playback position, the jump in seconds or minus the hold's
 // length] for each hold of a second or more and each jump that played does
 // not count), redirects ({directory: count} of the playlist requests
-// answered with a redirect, by the directory asked for).
+// answered with a redirect, by the directory asked for), hosts ([epoch ms,
+// host:port of the main media it fetched] each time that changed: a Content
+// Steering pathway switch), ccs (the discontinuity sequence numbers of the
+// main fragments it loaded), holds ([epoch ms, ms] each time the position
+// stood still 0.5 s or more after playback began), t0 (epoch ms at the
+// watch's start). Once playback begins it prints "playing <epoch ms>" on a
+// line of its own, for a test that acts on the player from outside.
 // An https origin may have a self-signed certificate (made by the test).
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -84,7 +90,7 @@ try {
     v.playbackRate = o.rate ?? 1;
     document.body.appendChild(v);
     const lr = window.lr = { stalls: 0, errors: [], fatal: null, levels: [], video: v, protocols: {},
-                            renditions: [] };
+                            renditions: [], hosts: [], ccs: [] };
     performance.setResourceTimingBufferSize(100000);
     new PerformanceObserver((list) => {
       for (const e of list.getEntries())
@@ -113,6 +119,9 @@ try {
       const dir = (d.part || d.frag).url.split('?')[0].split('/').slice(-2)[0];
       if (lr.renditions.at(-1)?.[1] !== dir && lr.renditions.length < 50)
         lr.renditions.push([Math.round((performance.now() - t0) / 100) / 10, dir]);
+      const host = new URL((d.part || d.frag).url).host;
+      if (lr.hosts.at(-1)?.[1] !== host && lr.hosts.length < 50) lr.hosts.push([Date.now(), host]);
+      if (!lr.ccs.includes(d.frag.cc)) lr.ccs.push(d.frag.cc);
     });
     // the browser's own reason (hls.js then reports only that appends fail)
     v.addEventListener('error', () => {
@@ -125,9 +134,10 @@ try {
     hls.on(Hls.Events.MANIFEST_PARSED, () => { v.playbackRate = o.rate ?? 1; v.play().catch(() => {}); });
   }, opts);
 
-  const t0 = Date.now();
+  const t0 = out.t0 = Date.now();
   const actions = [...(opts.actions ?? [])].sort((a, b) => a.at - b.at);
-  let last = null, heldSince = null;
+  let last = null, heldSince = null, stillSince = null;
+  out.holds = [];
   for (;;) {
     const s = await page.evaluate(() => {
       const v = window.lr.video, h = window.hls;
@@ -143,6 +153,17 @@ try {
     if (last !== null && !s.seeking && s.t > last && s.t - last < 5) out.played += s.t - last;
     if (last !== null && !s.seeking && (s.t - last >= 5 || s.t < last) && out.holes.length < 40)
       out.holes.push([Math.round(now * 10) / 10, Math.round(last * 10) / 10, Math.round((s.t - last) * 10) / 10]);
+    if (out.played > 0 && !out.playingSaid) {
+      out.playingSaid = true;
+      console.log(`playing ${Date.now()}`);
+    }
+    if (last !== null && s.t !== last) {
+      if (stillSince !== null && Date.now() - stillSince >= 500 && out.holds.length < 40)
+        out.holds.push([stillSince, Date.now() - stillSince]);
+      stillSince = null;
+    } else if (last !== null && stillSince === null && out.played > 0 && !s.seeking) {
+      stillSince = Date.now();
+    }
     if (last !== null && s.t !== last) {
       if (heldSince !== null && now - heldSince >= 1 && out.holes.length < 40)
         out.holes.push([Math.round(heldSince * 10) / 10, Math.round(last * 10) / 10,
@@ -170,11 +191,14 @@ try {
                                             fatal: window.lr.fatal, levels: window.lr.levels, config: window.lr.config,
                                             watchdogRestarts: window.lrWatchdogRestarts ?? 0,
                                             protocols: window.lr.protocols,
-                                            renditions: window.lr.renditions }));
+                                            renditions: window.lr.renditions,
+                                            hosts: window.lr.hosts, ccs: window.lr.ccs }));
     Object.assign(out, lr);
     if (out.fatal || s.ended || elapsed >= (opts.seconds ?? 20)) break;
     await page.waitForTimeout(250);
   }
+  if (stillSince !== null && Date.now() - stillSince >= 500) out.holds.push([stillSince, Date.now() - stillSince]);
+  delete out.playingSaid;
   out.ok = !out.fatal && !out.mediaError && out.frames > 0;
 } catch (e) {
   out.error = String(e && e.stack || e);

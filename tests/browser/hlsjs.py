@@ -3,7 +3,9 @@ on one URL and returns its JSON summary."""
 
 import json
 import os
+import select
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,51 @@ def watch(origin, src, seconds, actions=(), rate=1, low_latency=True):
     summary = json.loads(lines[-1])
     print({k: v for k, v in summary.items() if k != "latencies"})
     return summary
+
+
+class Player:
+    """hlsjs.mjs in the background, for a test that acts while it plays:
+    start(), wait_playing() (the epoch ms playback began), then result()."""
+
+    def __init__(self, origin, src, seconds, actions=(), low_latency=True):
+        self.seconds = seconds
+        self.opts = {"origin": origin, "src": src, "seconds": seconds,
+                     "actions": list(actions), "lowLatency": low_latency}
+        self.proc = None
+
+    def start(self):
+        chromium = os.environ.get("LR_CHROMIUM", "/usr/bin/chromium")
+        if not os.access(chromium, os.X_OK):
+            pytest.fail(f"{chromium} missing (scripts/setup installs it)")
+        self.proc = subprocess.Popen([tool("node"), str(HLSJS), json.dumps(self.opts)],
+                                     cwd=str(REPO), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        return self
+
+    def wait_playing(self, deadline):
+        """Epoch ms at which playback began; fails after deadline seconds."""
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(0, end - time.monotonic()))
+            if not ready:
+                break
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith("playing "):
+                return int(line.split()[1])
+        self.close()
+        pytest.fail(f"hls.js did not start playing within {deadline:.0f} s")
+
+    def result(self):
+        out, err = self.proc.communicate(timeout=self.seconds + 60)
+        lines = [l for l in out.splitlines() if l.startswith("{")]
+        assert lines, f"no summary from hlsjs.mjs:\n{out}\n{err}"
+        summary = json.loads(lines[-1])
+        print({k: v for k, v in summary.items() if k != "latencies"})
+        return summary
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

@@ -449,6 +449,27 @@ def raised_priority(niceness=-10):
             pass  # only a raise can be refused, and that one was
 
 
+def steering_manifest(node, lecture, source="127.0.0.1"):
+    """The steering manifest as node answers it to a client at source."""
+    host, port = node.base.rsplit("//", 1)[1].rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=5, source_address=(source, 0))
+    try:
+        s.sendall(f"GET /steer/{lecture}.json?_HLS_pathway=a&_HLS_throughput=5000000 "
+                  f"HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return json.loads(body)
+
+
+def steering_priority(node, lecture, source="127.0.0.1"):
+    return steering_manifest(node, lecture, source)["PATHWAY-PRIORITY"]
+
+
 def wait_for(predicate, deadline, interval=0.25, what="condition"):
     """Poll predicate() until it returns something truthy; return that."""
     end = time.monotonic() + deadline
@@ -482,11 +503,12 @@ def parse_master(text):
 
 
 def parse_media(text):
-    """{'sequence': int, 'target': float|None, 'segments': [{'seq','uri','duration','discontinuity'}]}"""
+    """{'sequence': int, 'target': float|None,
+    'segments': [{'seq','uri','duration','discontinuity','gap'}]} (gap: EXT-X-GAP, no media)"""
     lines = [l.strip() for l in text.splitlines() if l.strip()]
     assert lines and lines[0] == "#EXTM3U", f"not a playlist: {text[:200]!r}"
     out = {"sequence": 0, "target": None, "segments": [], "endlist": False}
-    duration, disc = None, False
+    duration, disc, gap = None, False, False
     for line in lines:
         if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
             out["sequence"] = int(line.split(":", 1)[1])
@@ -496,14 +518,17 @@ def parse_media(text):
             duration = float(line.split(":", 1)[1].split(",")[0])
         elif line == "#EXT-X-DISCONTINUITY":
             disc = True
+        elif line == "#EXT-X-GAP":
+            gap = True
         elif line == "#EXT-X-ENDLIST":
             out["endlist"] = True
         elif line.startswith("#EXT-X-MAP:"):
             out["map"] = parse_attrs(line.split(":", 1)[1]).get("URI")
         elif not line.startswith("#"):
             out["segments"].append({"seq": out["sequence"] + len(out["segments"]),
-                                    "uri": line, "duration": duration, "discontinuity": disc})
-            duration, disc = None, False
+                                    "uri": line, "duration": duration, "discontinuity": disc,
+                                    "gap": gap})
+            duration, disc, gap = None, False, False
     return out
 
 

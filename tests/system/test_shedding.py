@@ -63,10 +63,29 @@ def damaged(demo, tmp_path, rung, segs):
     out = []
     url = demo.live(f"{rung}/index.m3u8")
     for s in segs:
+        if s["gap"]:  # no media: the slot of a keyframe lost on the way (below)
+            continue
         path = download(urllib.request.urljoin(url, s["uri"]), tmp_path / f"{rung}-{s['seq']}.mp4")
         rc, err = decode_errors(path)
         if rc or err:
             out.append((s["seq"], err[:160]))
+    return out
+
+
+def breaks_without_a_hole(text):
+    """The numbers of a recording's segments listed after a discontinuity
+    that don't follow a hole in its numbers. (A keyframe lost on the way
+    leaves a slot without a segment: the recording then goes on after the
+    hole, marked as a break; the live playlist lists it as a gap.)"""
+    out, disc, prev = [], False, None
+    for line in text.splitlines():
+        if line == "#EXT-X-DISCONTINUITY":
+            disc = True
+        elif line and not line.startswith("#"):
+            seq = int(line.split(".")[0])
+            if disc and prev is not None and seq == prev + 1:
+                out.append(seq)
+            disc, prev = False, seq
     return out
 
 
@@ -203,7 +222,8 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
         assert sorted(audio) == [s["seq"] for s in both], (sorted(audio), low)
         assert all(abs(audio[s["seq"]] - s["duration"]) < 0.05 for s in both), (audio, low)
         # Packets given up while the path was over-full may damage segments
-        # (a keyframe lost merges two into one); once through, the rung is
+        # (a keyframe lost merges two into one, and the slot it began is
+        # listed as a gap: numbers are slots, docs/regions.md); once through, the rung is
         # whole and on schedule on the narrow path, from the second segment
         # after the quiet began (the one open then may hold the last damage).
         # A segment may be off only where the link gave a packet up after the
@@ -230,7 +250,7 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
         [rec] = (tmp_path / "rec" / "cs101").glob("*/360p/index.m3u8")
         assert rec.read_text().count("#EXT-X-DISCONTINUITY\n") == 1, rec.read_text()
         low_rec = rec.parent.parent / "240p" / "index.m3u8"
-        assert "#EXT-X-DISCONTINUITY\n" not in low_rec.read_text(), low_rec.read_text()
+        assert not breaks_without_a_hole(low_rec.read_text()), low_rec.read_text()
         log = demo.stderr_text()
         assert "rung 360p no longer sent" in log and "rung 360p sent on it again" in log, \
             demo.describe()

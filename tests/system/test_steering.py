@@ -10,35 +10,14 @@ import http.server
 import json
 import re
 import signal
-import socket
 import threading
 import time
 import urllib.request
 
-from lrdemo import Config, Demo, fetch_media, http_get, scaled, to_yaml, wait_for
+from lrdemo import (Config, Demo, fetch_media, http_get, scaled, steering_manifest as manifest,
+                    steering_priority as priority, to_yaml, wait_for)
 
 TTL = 2
-
-
-def manifest(node, lecture, source="127.0.0.1"):
-    """The steering manifest as node answers it to a client at source."""
-    host, port = node.base.rsplit("//", 1)[1].rsplit(":", 1)
-    s = socket.create_connection((host, int(port)), timeout=5, source_address=(source, 0))
-    try:
-        s.sendall(f"GET /steer/{lecture}.json?_HLS_pathway=a&_HLS_throughput=5000000 "
-                  f"HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    finally:
-        s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200"), head
-    return json.loads(body)
-
-
-def priority(node, lecture, source="127.0.0.1"):
-    return manifest(node, lecture, source)["PATHWAY-PRIORITY"]
 
 
 def test_three_nodes_steer_players_and_put_a_dead_one_last(tmp_path):
