@@ -72,7 +72,8 @@ try {
   const timed = (r, failure) => {
     if (failure === 'net::ERR_ABORTED') return;  // hls.js let go of it (a switch)
     const t = r.timing();
-    const total = t.responseEnd >= 0 ? t.responseEnd : Date.now() - t.startTime;
+    // a request refused before it began has no start time (-1)
+    const total = t.responseEnd >= 0 ? t.responseEnd : t.startTime > 0 ? Date.now() - t.startTime : 0;
     if (total > 1000 && out.slow.length < 40 && /\.(m3u8|m4s|mp4|ts)(\?|$)/.test(r.url()))
       out.slow.push({ url: r.url().replace(/^.*\/live\//, ''), ms: Math.round(total),
                       sent: Math.round(t.requestStart), ttfb: Math.round(t.responseStart),
