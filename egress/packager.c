@@ -40,9 +40,6 @@
 #define MEDIA_PLAYLIST_MAX_AGE 0  /* no-cache: an HTTP cache holds a second at least,
                                      which is several parts; players that block get
                                      cacheable answers by URL instead */
-#define START_RING       8      /* the reference's newest segment starts, for the audio */
-#define AUDIO_START_SLACK 9000  /* an audio segment starts within an AAC frame of the
-                                   video's cut: 0.1 s, in 1/90000 */
 #define AUDIO_NAME       "audio"
 #define AUDIO_GROUP      "aud"
 #define CC_GROUP         "cc"
@@ -112,8 +109,7 @@ struct lr_packager {
      * number is then its slot (common/ts_wall.h), the same on every egress
      * node fed the same ladder. 0: numbers count on from the last. */
     int64_t        period;
-    struct { int64_t pts, seq; } starts[START_RING];  /* the reference's, newest last */
-    int            nb_starts;
+    int64_t        audio_slot;     /* the slot the fMP4 audio's open segment was cut for */
     int64_t        audio_from;     /* the fMP4 audio starts at the reference's first
                                       keyframe in the link; AV_NOPTS_VALUE until seen */
     /* The segment duration is the sender's keyframe interval (the
@@ -744,32 +740,18 @@ static void skip_to(rendition *r, int64_t seq)
     r->last_pdt_ms = 0;
 }
 
-/* The audio's segment N covers the video's segment N: the number of the
- * reference's segment its start falls in (a link's first audio may start
- * before the video's first keyframe: the reference's first segment then). */
-static int64_t audio_number(const lr_packager *p, int64_t start_pts)
-{
-    for (int i = p->nb_starts - 1; i >= 0; i--)
-        if (p->starts[i].pts <= start_pts + AUDIO_START_SLACK)
-            return p->starts[i].seq;
-    return p->nb_starts ? p->starts[0].seq : lr_ts_slot(start_pts, p->period);
-}
-
 /* The first output of a segment, with a period: its number is its slot. */
 static void number_segment(rendition *r, const lr_seg_output *o)
 {
     lr_packager *p = r->p;
-    int64_t seq = r->is_audio ? audio_number(p, o->start_pts) : lr_ts_slot(o->start_pts, p->period);
+    /* The audio, too: it starts at the reference's first keyframe
+     * (lr_packager_packet) and is cut at or after the reference's cuts,
+     * which are at or after the slot's start. */
+    int64_t seq = lr_ts_slot(o->start_pts, p->period);
 
     r->numbered = 1;
-    if (r == &p->rends[p->ref]) {
-        if (p->nb_starts == START_RING)
-            memmove(p->starts, p->starts + 1, sizeof(p->starts) - sizeof(p->starts[0]));
-        else
-            p->nb_starts++;
-        p->starts[p->nb_starts - 1].pts = o->start_pts;
-        p->starts[p->nb_starts - 1].seq = seq;
-    }
+    if (r == &p->rends[p->ref])
+        p->audio_slot = FFMAX(p->audio_slot, seq);
     if (seq < r->next_seq) {
         r->dropping = 1;
         if (r == &p->rends[p->ref])
@@ -790,8 +772,7 @@ static void renumber(rendition *r, const lr_seg_output *o)
 
     r->resumed = 0;
     if (p->period) {
-        r->next_seq = FFMAX(r->next_seq, r->is_audio ? audio_number(p, o->start_pts)
-                                                     : lr_ts_slot(o->start_pts, p->period));
+        r->next_seq = FFMAX(r->next_seq, lr_ts_slot(o->start_pts, p->period));
     } else {
         if (!ref || ref == r || p->last_end_pts == AV_NOPTS_VALUE || !p->seg_s)
             return;
@@ -817,6 +798,20 @@ static void renumber(rendition *r, const lr_seg_output *o)
 
 static void check_idle(lr_packager *p, rendition *from, const lr_seg_output *o);
 static void redirect_idle(lr_packager *p);
+
+/* The audio is cut where the reference's parts and segments end. With a
+ * period, a part of the reference that ends in a new slot also ends the
+ * audio's segment: the reference's segment runs on only because its
+ * keyframe was lost on the way, and the audio, whole, keeps one segment a
+ * slot (a gap in the audio has no other rendition to be mended from). */
+static void cut_audio(lr_packager *p, int64_t end, int segment)
+{
+    if (p->period && !segment && lr_ts_slot(end, p->period) > p->audio_slot)
+        segment = 1;
+    if (segment && p->period)
+        p->audio_slot = FFMAX(p->audio_slot, lr_ts_slot(end, p->period));
+    lr_segmenter_cut(p->rends[p->audio].seg, end, segment);
+}
 
 static void on_output(void *opaque, const lr_seg_output *o)
 {
@@ -846,15 +841,13 @@ static void on_output(void *opaque, const lr_seg_output *o)
         if (r->idle)
             return;
         if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg && !p->link_ending)
-            lr_segmenter_cut(p->rends[p->audio].seg,
-                             o->start_pts + (int64_t)llround(o->duration * 90000), 0);
+            cut_audio(p, o->start_pts + (int64_t)llround(o->duration * 90000), 0);
         if (!r->dropping)
             publish_playlist(r, 0);
         return;
     case LR_OUT_SEGMENT:
         if (r == &p->rends[p->ref] && p->audio >= 0 && p->rends[p->audio].seg && !p->link_ending)
-            lr_segmenter_cut(p->rends[p->audio].seg,
-                             o->start_pts + (int64_t)llround(o->duration * 90000), 1);
+            cut_audio(p, o->start_pts + (int64_t)llround(o->duration * 90000), 1);
         if (r->seg && lr_segmenter_codec(r->seg)[0])
             av_strlcpy(r->codec, lr_segmenter_codec(r->seg), sizeof(r->codec));
         if (r->seg && lr_segmenter_has_captions(r->seg))
@@ -1149,7 +1142,7 @@ int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
     p->ref = -1;
     p->audio = -1;
     p->period = link_period(ifmt);
-    p->nb_starts = 0;
+    p->audio_slot = INT64_MIN;
     p->audio_from = AV_NOPTS_VALUE;
     for (unsigned v = 0; v < ifmt->nb_streams; v++) {
         const AVStream *st = ifmt->streams[v];

@@ -157,6 +157,12 @@ static const char page_template[] =
  *   An ingest outage of a few seconds, during which no part can be
  *   published, must not end playback, so timeouts are retried 15 times
  *   and errors (503 after a blocking reload's 3 target durations) 8 times.
+ * - A student's choice of quality stays through errors: a segment one
+ *   rendition lacks (an EXT-X-GAP: its keyframe was lost on the way, and
+ *   numbers are slots, docs/regions.md) is a fragGap error to hls.js, which
+ *   by default then drops a manual choice for its ABR, and at the low
+ *   bandwidth estimate of a live edge stayed on the lowest rung for the
+ *   rest of a CI run (test_border's shed test, 4 runs of 5 with a gap).
  * - A watchdog: hls.js can stay stuck after an ingest restart (once in about
  *   ten CI runs it neither loaded the new run nor jumped the hole), so a live
  *   player whose picture stands still for 4 s is restarted at the edge. */
@@ -165,6 +171,7 @@ const char lr_player_config_js[] =
     "window.lrHlsConfig = {\n"
     "  lowLatencyMode: true,\n"
     "  maxLiveSyncPlaybackRate: 1.2,\n"
+    "  preserveManualLevelOnError: true,\n"
     "  playlistLoadPolicy: { default: {\n"
     "    maxTimeToFirstByteMs: 10000, maxLoadTimeMs: 20000,\n"
     "    timeoutRetry: { maxNumRetry: 15, retryDelayMs: 0, maxRetryDelayMs: 0 },\n"

@@ -532,6 +532,12 @@ def parse_media(text):
     return out
 
 
+def with_media(segments):
+    """The segments of parse_media's list that have media (not EXT-X-GAP:
+    a slot that node has no segment for, docs/regions.md)."""
+    return [s for s in segments if not s["gap"]]
+
+
 def fetch_text(url):
     status, _, body = http_get(url)
     assert status == 200, f"GET {url} -> {status}"

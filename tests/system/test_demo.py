@@ -9,7 +9,7 @@ import pytest
 
 from lrdemo import (decode_errors, download, fetch_master, fetch_media, first_video_frame,
                     first_video_packet, http_get, rung_urls, scaled, streams, wait_for,
-                    wait_master, wait_segments)
+                    wait_master, wait_segments, with_media)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_newest_segment_advances(demo, rungs):
 
 def _last(playlists, n):
     """[(rung, segment)] for the last n segments of each rung."""
-    return [(name, s) for name, m in playlists.items() for s in m["segments"][-n:]]
+    return [(name, s) for name, m in playlists.items() for s in with_media(m["segments"])[-n:]]
 
 
 def test_last_segments_decode_cleanly(demo, rungs, with_segments, tmp_path):

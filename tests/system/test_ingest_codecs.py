@@ -8,8 +8,9 @@ import signal
 
 import pytest
 
-from lrdemo import (TS_SEGMENTS, Config, Demo, decode_errors, download, fetch_media, free_udp_port,
-                    lecture_urls, live_encoder, metric, metrics, scaled, seq, streams, wait_for)
+from lrdemo import (Config, Demo, TS_SEGMENTS, decode_errors, download, fetch_media,
+                    free_udp_port, lecture_urls, live_encoder, metric, metrics, scaled, seq,
+                    streams, wait_for, with_media)
 
 ENCODINGS = {
     "hevc-mp3": ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=30:log-level=error",
@@ -60,7 +61,7 @@ def test_any_codec_is_passed_on(tmp_path, kind):
         else:
             url = next(iter(lecture_urls(relay, lecture).values()))
             wait_for(lambda: seq(url) >= 2, scaled(40), what=f"segments from a {kind} push")
-            newest = fetch_media(url)["segments"][-1]["uri"]
+            newest = with_media(fetch_media(url)["segments"])[-1]["uri"]
             segment = download(url.rsplit("/", 1)[0] + "/" + newest, tmp_path / "seg.ts")
             code, errors = decode_errors(segment)
             assert code == 0 and not errors, f"{kind}: {errors}"

@@ -9,9 +9,9 @@ import urllib.request
 
 import pytest
 
-from lrdemo import (Demo, Config, decode_errors, download, fetch_media, ffmpeg_push,
-                    free_udp_port, gst_push, lecture_urls, scaled, seq, wait_for,
-                    wait_segments)
+from lrdemo import (Config, Demo, decode_errors, download, fetch_media, ffmpeg_push,
+                    free_udp_port, gst_push, lecture_urls, scaled, seq, wait_for, wait_segments,
+                    with_media)
 
 PASS = "lecture-pass-0123"
 KEY = "k3y-for-math2"
@@ -72,7 +72,7 @@ def test_two_lecturers_push_and_intruders_are_refused(push_relay, tmp_path):
     for lec, rungs in urls.items():
         for name, url in rungs.items():
             m = wait_segments(url, 2, scaled(40))
-            seg = m["segments"][-1]
+            seg = with_media(m["segments"])[-1]
             path = download(urllib.request.urljoin(url, seg["uri"]),
                             tmp_path / f"{lec}-{name}-{seg['seq']}.ts")
             rc, err = decode_errors(path)

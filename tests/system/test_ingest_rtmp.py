@@ -15,10 +15,9 @@ import time
 
 import pytest
 
-from lrdemo import (TS_SEGMENTS, Config, Demo, decode_errors, download, fetch_media, free_tcp_port,
-                    make_cert,
-                    free_udp_port, ffmpeg_push, lecture_urls, now_of_day, scaled, seq,
-                    live_encoder, source_reads, streams, tool, wait_for)
+from lrdemo import (Config, Demo, TS_SEGMENTS, decode_errors, download, fetch_media, ffmpeg_push,
+                    free_tcp_port, free_udp_port, lecture_urls, live_encoder, make_cert,
+                    now_of_day, scaled, seq, source_reads, streams, tool, wait_for, with_media)
 
 
 def ffmpeg_rtmp(url, seconds=120):
@@ -45,7 +44,7 @@ def stop(*procs):
 
 
 def newest_segment_decodes(url, dest):
-    newest = fetch_media(url)["segments"][-1]["uri"]
+    newest = with_media(fetch_media(url)["segments"])[-1]["uri"]
     segment = download(url.rsplit("/", 1)[0] + "/" + newest, dest)
     code, errors = decode_errors(segment)
     assert code == 0 and not errors, errors

@@ -16,8 +16,9 @@ import time
 import pytest
 
 import hls_check
-from lrdemo import (BINARY, METRICS_AUTH, METRICS_TOKEN, Config, Demo, decode_errors, fetch_media,
-                    http_get, scaled, to_yaml, wait_for, wait_master, wait_segments)
+from lrdemo import (BINARY, Config, Demo, METRICS_AUTH, METRICS_TOKEN, decode_errors,
+                    fetch_media, http_get, scaled, to_yaml, wait_for, wait_master, wait_segments,
+                    with_media)
 
 IMPAIR = os.environ.get("LR_IMPAIR")
 IP = "/usr/sbin/ip"
@@ -182,7 +183,7 @@ def test_university_feeds_two_mainland_egress_hosts_across_the_border(hosts, tmp
             print(f"{name}: segments {seqs[0]}..{seqs[-1]} whole, link RTT {max(rtt):.0f} ms")
             # the newest segments decode
             body = b"".join(http_get(re.sub(r"index\.m3u8$", uri, lows[name]))[2] for uri in (
-                "init.mp4", *[s["uri"] for s in m["segments"][-3:]]))
+                "init.mp4", *[s["uri"] for s in with_media(m["segments"])[-3:]]))
             whole = tmp_path / f"{name}.mp4"
             whole.write_bytes(body)
             rc, err = decode_errors(whole)

@@ -12,8 +12,8 @@ import urllib.request
 import pytest
 
 import hls_check
-from lrdemo import (decode_errors, fetch_media, fetch_text, http_get,
-                    parse_attrs, parse_master, scaled, vlc_play, wait_master, wait_segments)
+from lrdemo import (decode_errors, fetch_media, fetch_text, http_get, parse_attrs, parse_master,
+                    scaled, vlc_play, wait_master, wait_segments, with_media)
 
 
 def _master_lines(demo):
@@ -91,7 +91,7 @@ def test_parts_concatenate_to_their_segment_and_everything_decodes(demo, ladder,
         media = fetch_media(url)
         whole = tmp_path / f"{name}-all.mp4"
         whole.write_bytes(init + b"".join(http_get(urllib.request.urljoin(url, s["uri"]))[2]
-                                          for s in media["segments"]))
+                                          for s in with_media(media["segments"])))
         rc, err = decode_errors(whole)
         assert rc == 0 and not err, f"{name}: {err}"
     assert checked >= len(ladder)

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from lrdemo import (Config, Demo, decode_errors, download, fetch_media, free_tcp_port,
-                    free_udp_port,
-                    lecture_urls, live_encoder, now_of_day, scaled, seq, source_reads,
-                    tcp_listening, wait_for)
+                    free_udp_port, lecture_urls, live_encoder, now_of_day, scaled, seq,
+                    source_reads, tcp_listening, wait_for, with_media)
 
 HERE = Path(__file__).resolve().parent
 
@@ -173,7 +172,7 @@ def test_pull_resumes_after_the_server_returns(tmp_path, kind):
         before = seq(url)
         wait_for(lambda: seq(url) >= before + 2, scaled(30),
                  what="segments after the source returned")
-        newest = fetch_media(url)["segments"][-1]["uri"]
+        newest = with_media(fetch_media(url)["segments"])[-1]["uri"]
         segment = download(url.rsplit("/", 1)[0] + "/" + newest, tmp_path / "newest.ts")
         code, errors = decode_errors(segment)
         assert code == 0 and not errors, f"{kind}: the segment after the return: {errors}"

@@ -3,8 +3,8 @@ only over real SRT links, as they would on three machines."""
 
 import signal
 
-from lrdemo import (Config, Demo, fetch_media, first_video_frame, download,
-                    rung_urls, scaled, wait_for, wait_master, wait_segments)
+from lrdemo import (Config, Demo, download, fetch_media, first_video_frame, rung_urls, scaled,
+                    wait_for, wait_master, wait_segments, with_media)
 
 
 def test_three_processes_relay_a_lecture(tmp_path):
@@ -28,7 +28,7 @@ def test_three_processes_relay_a_lecture(tmp_path):
         wait_for(lambda: (fetch_media(urls["720p"]) or first)["segments"][-1]["seq"]
                  > first["segments"][-1]["seq"], scaled(20), what="a newer segment")
 
-        seg = fetch_media(urls["360p"])["segments"][-1]
+        seg = with_media(fetch_media(urls["360p"])["segments"])[-1]
         path = download(urls["360p"].rsplit("/", 1)[0] + "/" + seg["uri"], tmp_path / "s.ts")
         assert int(first_video_frame(path)["key_frame"]) == 1
 
