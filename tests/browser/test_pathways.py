@@ -64,7 +64,8 @@ def test_hlsjs_moves_to_another_pathway_when_its_node_dies(tmp_path):
 
         a_host = nodes["a"].base.split("//", 1)[1]
         player = Player(nodes["a"].base, nodes["a"].live("master.m3u8"), seconds=30).start()
-        began = player.wait_playing(scaled(30))
+        # (hls.js in Chromium starting beside the other lane: up to a minute)
+        began = player.wait_playing(scaled(60))
         wait_for(lambda: time.time() * 1000 - began >= 8000 or None, 12, interval=0.1,
                  what="8 s of playback from node a")  # playing from a is the premise
         killed = time.time() * 1000
