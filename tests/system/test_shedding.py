@@ -228,10 +228,13 @@ def test_a_narrow_path_sheds_the_top_rung_and_gets_it_back(tmp_path):
             {s["seq"] for s in both if s["gap"]}
         assert all(abs(audio[s["seq"]]["duration"] - s["duration"]) < 0.05
                    for s in both if s["seq"] not in ran_on), (audio, low)
-        # (cut at the lower rung's first part that ends in the new slot: up
-        # to a part late)
-        assert all(abs(audio[q]["duration"] - SEGMENT_S) < PART_S + 0.05 for q in ran_on
-                   if q < max(audio)), (audio, low)
+        # Where it ran on, the audio covers the same time in its segments
+        # (cut at the lower rung's first part that ends in each new slot: up
+        # to a part late, longer where frames were lost in that part).
+        by_seq = {x["seq"]: x for x in both}
+        if ran_on and max(ran_on) < max(audio):
+            assert abs(sum(audio[q]["duration"] for q in ran_on) -
+                       sum(by_seq[q]["duration"] for q in ran_on)) < 0.1, (audio, low)
         # Packets given up while the path was over-full may damage segments
         # (a keyframe lost merges two into one, and the slot it began is
         # listed as a gap: numbers are slots, docs/regions.md); once through, the rung is
