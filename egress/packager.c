@@ -555,14 +555,12 @@ static int parts_add_up(const rendition *r, double duration)
 static lr_seg_info *list_entry(rendition *r, const lr_seg_info *e)
 {
     lr_packager *p = r->p;
-    lr_seg_info *info;
 
     if (r->nb_segs == r->cap_segs && p->ec->dvr_window > 0 && p->rec)
         grow_list(r, 2 * r->cap_segs);  /* on failure the window is shorter, logged */
     if (r->nb_segs == r->cap_segs || window_full(r))
         forget_segment(r);
-    info = &r->segs[r->nb_segs++];
-    *info = *e;
+    r->segs[r->nb_segs++] = *e;
     while (window_full(r))
         forget_segment(r);
     r->listed_duration += e->duration;
@@ -572,6 +570,7 @@ static lr_seg_info *list_entry(rendition *r, const lr_seg_info *e)
         r->segs[r->nb_segs - PART_SEGS].parts = NULL;
         r->segs[r->nb_segs - PART_SEGS].nb_parts = 0;
     }
+    /* forget_segment moves the list: the new entry is the last */
     return r->segs + r->nb_segs - 1;
 }
 
