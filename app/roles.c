@@ -21,6 +21,7 @@
 #include "common/heartbeat.h"
 #include "common/metrics.h"
 #include "common/sd_notify.h"
+#include "common/status.h"
 #include "egress/egress.h"
 #include "ingest/ingest.h"
 #include "transcode/transcode.h"
@@ -172,6 +173,24 @@ static const lr_config *reload_file(const char *path, const lr_config *cur, int 
     return &l->conf;
 }
 
+/* "ingest, transcode, egress", or those of them that run (the status page's). */
+static const char *roles_names(int roles)
+{
+    static const struct { int role; const char *name; } all[] = {
+        { LR_ROLE_INGEST, "ingest" }, { LR_ROLE_TRANSCODE, "transcode" },
+        { LR_ROLE_EGRESS, "egress" },
+    };
+    static char names[64];
+    size_t n = 0;
+
+    names[0] = '\0';
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (roles & all[i].role)
+            n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "",
+                                  all[i].name);
+    return names;
+}
+
 int lr_roles_run(const lr_config *c, const char *path, int roles)
 {
     loaded *reloaded = NULL;
@@ -187,7 +206,10 @@ int lr_roles_run(const lr_config *c, const char *path, int roles)
 
     /* Roles without an egress (an ingest or transcoder on its own machine)
      * show their metrics here; the egress also serves them at /metrics. */
-    if (c->metrics[0] && (ret = lr_metrics_serve(c->metrics, &metrics)) < 0)
+    if ((ret = lr_status_start(roles_names(roles))) < 0)
+        goto end;
+    if (c->metrics[0] &&
+        (ret = lr_metrics_serve(c->metrics, c->egress.metrics_token, &metrics)) < 0)
         goto end;
     if ((roles & LR_ROLE_EGRESS) && (ret = lr_egress_start(c, &egress)) < 0)
         goto end;
@@ -225,6 +247,7 @@ end:
     lr_transcode_stop(&transcode);
     lr_egress_stop(&egress);
     lr_metrics_server_free(&metrics);
+    lr_status_stop();
     while (reloaded) {
         loaded *l = reloaded;
         reloaded = l->next;

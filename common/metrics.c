@@ -10,6 +10,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,12 +20,13 @@
 #include <libavutil/mem.h>
 
 #include "log.h"
+#include "status.h"
 #include "stop.h"
 #include "tcp_listen.h"
 
 #define MAX_COLLECTORS 32
 #define MAX_CLIENTS    16
-#define REQUEST_MAX    2048
+#define REQUEST_MAX    4096
 #define CLIENT_MS      2000
 
 static struct {
@@ -88,12 +92,14 @@ void lr_metrics_label(AVBPrint *out, const char *value)
 
 typedef struct client {
     int     fd;
+    int     loopback;     /* the peer is on this machine */
     int64_t deadline_ns;
     size_t  len;
     char    req[REQUEST_MAX];
 } client;
 
 struct lr_metrics_server {
+    char      token[256]; /* the operator's token: the status from elsewhere needs it */
     int       fd;
     int       wake[2];   /* a byte here stops the thread */
     pthread_t thread;
@@ -122,7 +128,56 @@ static void send_all(int fd, const char *p, size_t n)
     }
 }
 
-static void respond(client *c)
+/* The value of the request's header name (lower case, with its colon), up
+ * to the line's end, into out; 0, or -1 when absent. */
+static int header_value(const char *req, const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = strchr(req, '\n'); p; p = strchr(p + 1, '\n')) {
+        if (strncasecmp(p + 1, name, n))
+            continue;
+        p += 1 + n;
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, "\r\n");
+        if (len >= size)
+            return -1;
+        memcpy(out, p, len);
+        out[len] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+/* As the egress's /metrics: a client on this machine, or one that shows the
+ * token (Authorization: Bearer, or ?admin_token= for a browser's first
+ * request of the page). Compared in constant time. */
+static int operator_ok(const lr_metrics_server *s, const client *c, const char *query)
+{
+    char given[256] = "";
+    const char *q;
+    size_t n = strlen(s->token);
+    unsigned diff = 0;
+
+    if (c->loopback)
+        return 1;
+    if (!n)
+        return 0;
+    if (header_value(c->req, "authorization:", given, sizeof(given)) == 0 &&
+        !strncasecmp(given, "Bearer ", 7))
+        memmove(given, given + 7, strlen(given + 7) + 1);
+    else if (query && (q = strstr(query, "admin_token=")))
+        snprintf(given, sizeof(given), "%.*s", (int)strcspn(q + 12, "& "), q + 12);
+    else
+        return 0;
+    if (strlen(given) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned)(given[i] ^ s->token[i]);
+    return !diff;
+}
+
+static void respond(lr_metrics_server *s, client *c)
 {
     static const char not_found[] =
         "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
@@ -131,28 +186,47 @@ static void respond(client *c)
         "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
         "Connection: close\r\n\r\nbad request\n";
     AVBPrint body;
-    char head[256];
-    int head_only = !strncmp(c->req, "HEAD ", 5);
+    char head[256], path[256], *query;
+    const char *type = "text/plain; version=0.0.4; charset=utf-8";
+    int head_only = !strncmp(c->req, "HEAD ", 5), status = 200;
 
     if (strncmp(c->req, "GET ", 4) && !head_only) {
         send_all(c->fd, bad, sizeof(bad) - 1);
         return;
     }
-    const char *path = c->req + (head_only ? 5 : 4);
-    if (strncmp(path, "/metrics", 8) || (path[8] != ' ' && path[8] != '?')) {
+    const char *target = c->req + (head_only ? 5 : 4);
+    snprintf(path, sizeof(path), "%.*s", (int)strcspn(target, " \r\n"), target);
+    if ((query = strchr(path, '?')))
+        *query++ = '\0';
+    av_bprint_init(&body, 0, AV_BPRINT_SIZE_UNLIMITED);
+    if (!strcmp(path, "/metrics"))
+        lr_metrics_render(&body);
+    else if (!operator_ok(s, c, query) ||
+             !lr_status_route(path, query, &body, &type, &status)) {
+        av_bprint_finalize(&body, NULL);
         send_all(c->fd, not_found, sizeof(not_found) - 1);
         return;
     }
-    av_bprint_init(&body, 0, AV_BPRINT_SIZE_UNLIMITED);
-    lr_metrics_render(&body);
     snprintf(head, sizeof(head),
-             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
              "Content-Length: %u\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-             body.len);
+             status, status == 200 ? "OK" : "Not Found", type, body.len);
     send_all(c->fd, head, strlen(head));
     if (!head_only && av_bprint_is_complete(&body))
         send_all(c->fd, body.str, body.len);
     av_bprint_finalize(&body, NULL);
+}
+
+static int is_loopback(const struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+    if (a->ss_family == AF_INET6) {
+        const struct in6_addr *v6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(v6) ||
+               (IN6_IS_ADDR_V4MAPPED(v6) && v6->s6_addr[12] == 127);
+    }
+    return 0;
 }
 
 static void drop(client *c)
@@ -188,7 +262,11 @@ static void *server_thread(void *arg)
             break;
         if (pfd[1].revents & POLLIN) {
             int fd;
-            while ((fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+            struct sockaddr_storage peer;
+            socklen_t peer_len;
+            while ((peer_len = sizeof(peer),
+                    fd = accept4(s->fd, (struct sockaddr *)&peer, &peer_len,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
                 client *free_slot = NULL;
                 for (int i = 0; i < MAX_CLIENTS && !free_slot; i++)
                     if (s->clients[i].fd < 0)
@@ -197,7 +275,7 @@ static void *server_thread(void *arg)
                     close(fd);  /* too many at once: they may retry */
                     continue;
                 }
-                *free_slot = (client){ .fd = fd,
+                *free_slot = (client){ .fd = fd, .loopback = is_loopback(&peer),
                                        .deadline_ns = lr_now_ns() + (int64_t)CLIENT_MS * 1000000 };
             }
         }
@@ -220,7 +298,7 @@ static void *server_thread(void *arg)
             c->req[c->len] = '\0';
             if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n") ||
                 c->len == sizeof(c->req) - 1) {
-                respond(c);
+                respond(s, c);
                 drop(c);
             }
         }
@@ -228,13 +306,14 @@ static void *server_thread(void *arg)
     return NULL;
 }
 
-int lr_metrics_serve(const char *hostport, lr_metrics_server **out)
+int lr_metrics_serve(const char *hostport, const char *token, lr_metrics_server **out)
 {
     lr_metrics_server *s = av_mallocz(sizeof(*s));
     int port, ret;
 
     if (!s)
         return AVERROR(ENOMEM);
+    snprintf(s->token, sizeof(s->token), "%s", token ? token : "");
     s->fd = s->wake[0] = s->wake[1] = -1;
     for (int i = 0; i < MAX_CLIENTS; i++)
         s->clients[i].fd = -1;
@@ -249,7 +328,8 @@ int lr_metrics_serve(const char *hostport, lr_metrics_server **out)
         goto fail;
     }
     s->thread_started = 1;
-    lr_info("metrics: serving http://%s/metrics (port %d)", hostport, port);
+    lr_info("metrics: serving http://%s/metrics and the status page /status (port %d)",
+            hostport, port);
     *out = s;
     return 0;
 fail:

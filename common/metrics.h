@@ -27,8 +27,11 @@ void lr_metrics_label(AVBPrint *out, const char *value);
 typedef struct lr_metrics_server lr_metrics_server;
 
 /* Serves GET /metrics on host:port ("127.0.0.1:9100") from its own thread:
- * one small request per connection, 2 s to send it, at most 16 at a time. */
-int  lr_metrics_serve(const char *hostport, lr_metrics_server **out);
+ * one small request per connection, 2 s to send it, at most 16 at a time.
+ * Also the status page (common/status.h: /status, /api/v1/status and its
+ * files), to a client on this machine or one showing token (empty: to
+ * none other). */
+int  lr_metrics_serve(const char *hostport, const char *token, lr_metrics_server **out);
 void lr_metrics_server_free(lr_metrics_server **s);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "backoff.h"
 #include "log.h"
+#include "status.h"
 #include "streamid.h"
 #include "ts_mux.h"
 
@@ -177,6 +178,7 @@ static void *link_thread(void *arg)
                 ol->ops->up(ol->opaque, &k->pub, others_up(k));
             lr_info("lecture=%s %s up to %s%s", ol->lecture, ol->o.name, k->pub.url,
                     ol->o.up_note ? ol->o.up_note : "");
+            lr_status_event(ol->lecture, "link", "%s up to %s", ol->o.name, k->pub.url);
             continue;
         }
         if (!lr_pktq_count(q)) {
@@ -213,8 +215,12 @@ static void *link_thread(void *arg)
         lr_pktq_want_key(q, ol->key_streams);
         pthread_mutex_unlock(&ol->lock);
         if (ret != AVERROR_EXIT)
+        {
             lr_warn("lecture=%s %s to %s broke: %s; reconnecting", ol->lecture, ol->o.name,
                     k->pub.url, av_err2str(ret));
+            lr_status_event(ol->lecture, "link", "%s to %s broke: %s", ol->o.name, k->pub.url,
+                            av_err2str(ret));
+        }
         close_session(&pb, &oc, 0);
         pthread_mutex_lock(&ol->lock);
         lr_backoff_failed(&backoff, lr_now_ns());

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/statvfs.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -24,6 +25,7 @@
 #include "common/stop.h"
 #include "common/workers.h"
 #include "common/metrics.h"
+#include "common/status.h"
 #include "feeds.h"
 #include "pes_frames.h"
 #include "http.h"
@@ -157,6 +159,8 @@ static int receive(receiver *rc)
     rc->feed = ret;
     lr_info("lecture=%s egress receiving %d rendition(s) from %s%s", lec->name, nb, rc->peer,
             lr_feeds_live(lec->feeds) > 1 ? " (a redundant feed)" : "");
+    lr_status_event(lec->name, "link", "receiving %d rendition(s) from %s%s", nb, rc->peer,
+                    lr_feeds_live(lec->feeds) > 1 ? " (a redundant feed)" : "");
     if (!(pkt = av_packet_alloc()))
         ret = AVERROR(ENOMEM);
     /* a read waits LINK_IDLE_MS at most; a packet handed on can wait for
@@ -188,9 +192,12 @@ static void *receiver_thread(void *arg)
     receiver *rc = arg;
     int ret = receive(rc);
 
-    if (ret != AVERROR_EXIT)
+    if (ret != AVERROR_EXIT) {
         lr_info("lecture=%s egress link from %s ended: %s", rc->lec->name, rc->peer,
                 av_err2str(ret));
+        lr_status_event(rc->lec->name, "link", "link from %s ended: %s", rc->peer,
+                        av_err2str(ret));
+    }
     avformat_close_input(&rc->ifmt);
     lr_link_avio_close(&rc->pb);
     link_gone(rc->e, rc->lec);
@@ -274,6 +281,81 @@ static const char *const damage_fate[LR_DAMAGE_KINDS] = {
     [LR_DAMAGE_CONCEALED] = "concealed", [LR_DAMAGE_KEPT] = "kept",
 };
 
+/* How fresh each rendition is, and the recordings (egress lock held). */
+static void collect_packaging(lr_egress *e, AVBPrint *out)
+{
+    static const struct { const char *name, *help; } fam[] = {
+        { "lr_egress_segment_age_seconds",
+          "time since the rendition's newest segment was published (renditions neither "
+          "shed nor ended)" },
+        { "lr_egress_part_age_seconds",
+          "time since the rendition's newest part (or segment) was published" },
+        { "lr_egress_target_duration_seconds", "the lecture's EXT-X-TARGETDURATION" },
+        { "lr_recording_active", "1 while the lecture is being recorded" },
+        { "lr_recording_bytes", "media bytes written to the lecture's current (or last) "
+          "recording" },
+    };
+    int64_t now = lr_now_ns();
+    int nb = 0;
+
+    for (lecture *l = e->lectures; l; l = l->next)
+        nb++;
+    lr_packager_stats *st = nb ? av_malloc_array((size_t)nb, sizeof(*st)) : NULL;
+    if (!st)
+        return;
+    nb = 0;
+    for (lecture *l = e->lectures; l; l = l->next)
+        lr_packager_get_stats(l->pk, &st[nb++]);
+    for (int f = 0; f < (int)FF_ARRAY_ELEMS(fam); f++) {
+        lr_metrics_family(out, fam[f].name, "gauge", fam[f].help);
+        int k = 0;
+        for (lecture *l = e->lectures; l; l = l->next, k++) {
+            const lr_packager_stats *s = &st[k];
+            if (f < 2) {
+                for (int r = 0; r < s->nb_rends; r++) {
+                    const lr_packager_rend_stats *rs = &s->rends[r];
+                    int64_t at = f == 0 ? rs->segment_ns : rs->part_ns;
+                    if (!rs->live || !at)
+                        continue;
+                    av_bprintf(out, "%s{lecture=\"", fam[f].name);
+                    lr_metrics_label(out, l->name);
+                    av_bprintf(out, "\",rendition=\"");
+                    lr_metrics_label(out, rs->name);
+                    av_bprintf(out, "\"} %.3f\n", (double)(now - at) / 1e9);
+                }
+                continue;
+            }
+            if (f == 2 && !s->target_duration)
+                continue;
+            av_bprintf(out, "%s{lecture=\"", fam[f].name);
+            lr_metrics_label(out, l->name);
+            av_bprintf(out, "\"} %" PRId64 "\n",
+                       f == 2 ? (int64_t)s->target_duration
+                              : f == 3 ? (int64_t)s->recording : s->recording_bytes);
+        }
+    }
+    av_free(st);
+}
+
+/* The recordings' filesystem, as the janitor judges it (recorder.c). */
+static void collect_disk(lr_egress *e, AVBPrint *out)
+{
+    const char *root = e->conf->egress.recordings_dir;
+    struct statvfs sv;
+
+    if (!root[0] || statvfs(root, &sv) < 0 || !sv.f_blocks)
+        return;
+    lr_metrics_family(out, "lr_recordings_disk_used_ratio", "gauge",
+                      "share of the recordings filesystem in use (as df: blocks not available "
+                      "to the service)");
+    av_bprintf(out, "lr_recordings_disk_used_ratio %.4f\n",
+               1.0 - (double)sv.f_bavail / (double)sv.f_blocks);
+    lr_metrics_family(out, "lr_recordings_disk_free_bytes", "gauge",
+                      "bytes of the recordings filesystem available to the service");
+    av_bprintf(out, "lr_recordings_disk_free_bytes %.0f\n",
+               (double)sv.f_bavail * (double)sv.f_frsize);
+}
+
 /* /metrics: the links feeding each lecture, the switches between them, and
  * the frames that arrived damaged. */
 static void collect(void *opaque, AVBPrint *out)
@@ -305,7 +387,9 @@ static void collect(void *opaque, AVBPrint *out)
             av_bprintf(out, "\",fate=\"%s\"} %" PRId64 "\n", damage_fate[k],
                        lr_feeds_damaged(l->feeds, k));
         }
+    collect_packaging(e, out);
     pthread_mutex_unlock(&e->lock);
+    collect_disk(e, out);
 }
 
 /* Ends the recordings of lectures whose link has been gone for the grace

@@ -51,6 +51,22 @@ static SSL_CTX *current_ssl_ctx(lr_http *h)
     return ctx;
 }
 
+int64_t lr__http_cert_not_after(lr_http *h)
+{
+    SSL_CTX *ctx = current_ssl_ctx(h);
+    const ASN1_TIME *end;
+    struct tm tm;
+    int64_t t = 0;
+
+    if (!ctx)
+        return 0;
+    X509 *cert = SSL_CTX_get0_certificate(ctx);
+    if (cert && (end = X509_get0_notAfter(cert)) && ASN1_TIME_to_tm(end, &tm) == 1)
+        t = (int64_t)timegm(&tm);
+    SSL_CTX_free(ctx);
+    return t;
+}
+
 /* A plain HTTP connection over the per-IP cap gets a canned 503 (RFC 9110
  * 15.6.4) rather than a bare close, so a client can tell why; what it has
  * sent is read and discarded first, so that the close is a FIN, not a reset

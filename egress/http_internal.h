@@ -403,6 +403,8 @@ void lr__http_serve_index(lr_http *h, h2o_req_t *req);
 void lr__http_serve_api_lectures(lr_http *h, h2o_req_t *req);
 void lr__http_serve_metrics(h2o_req_t *req);
 void lr__http_collect_http(void *opaque, AVBPrint *out);
+/* The current TLS certificate's notAfter (Unix seconds), 0 without TLS. */
+int64_t lr__http_cert_not_after(lr_http *h);
 void lr__http_serve_asset(h2o_req_t *req, AVBufferRef *asset, const char *cache_control);
 void lr__http_serve_preflight(lr_http *h, h2o_req_t *req);
 

@@ -265,6 +265,12 @@ void lr__http_collect_http(void *opaque, AVBPrint *out)
                       "HTTP/2 requests not rendered: the client's RST_STREAM came with them");
     av_bprintf(out, "lr_http2_cancelled_requests_total %llu\n", (unsigned long long)cancelled);
     lr__http_render_viewers(h, out);
+    int64_t not_after = lr__http_cert_not_after(h);
+    if (not_after) {
+        lr_metrics_family(out, "lr_tls_certificate_expiry_timestamp_seconds", "gauge",
+                          "when egress.tls_cert expires (notAfter, Unix time)");
+        av_bprintf(out, "lr_tls_certificate_expiry_timestamp_seconds %" PRId64 "\n", not_after);
+    }
 }
 
 /* asset: hls.js (a day's caching: it changes only with an upgrade) or the

@@ -2,6 +2,7 @@
  * passes (method, sizes, safe path, signed /t/<token>/ prefix), then a table
  * of routes, each served by its own handler. Called by http.c's loops. */
 #include "http_internal.h"
+#include "common/status.h"
 
 /* ---- paths -------------------------------------------------------------- */
 
@@ -64,11 +65,13 @@ typedef struct target {
     const char *prefix;
 } target;
 
-/* What only the operator may see (/metrics; with require_token also the
- * lecture list and the API): a client on this machine, or one with the
- * bearer token egress.metrics_token. Anyone else gets 404. (A proxy in front
- * on the same machine must not pass these paths on: docs/http.md.) */
-static int operator_only(lr_http *h, h2o_req_t *req)
+/* What only the operator may see (/metrics, the status page; with
+ * require_token also the lecture list and the API): a client on this
+ * machine, or one with the token egress.metrics_token, as a bearer token or,
+ * for a browser opening the status page, ?admin_token=. Anyone else gets
+ * 404. (A proxy in front on the same machine must not pass these paths on:
+ * docs/http.md.) */
+static int operator_only(lr_http *h, h2o_req_t *req, const target *t)
 {
     char ip[INET6_ADDRSTRLEN];
     const char *tok = lr__http_access(h)->metrics_token;
@@ -85,6 +88,13 @@ static int operator_only(lr_http *h, h2o_req_t *req)
                 !CRYPTO_memcmp(v.base + 7, tok, n))
                 return 1;
         }
+        for (size_t k = 0; t && k + 12 + n <= t->query_len; k++) {
+            const char *q = t->query + k;
+            if ((k == 0 || q[-1] == '&') && !memcmp(q, "admin_token=", 12) &&
+                (k + 12 + n == t->query_len || q[12 + n] == '&') &&
+                !CRYPTO_memcmp(q + 12, tok, n))
+                return 1;
+        }
     }
     lr__http_send_404(req);
     return 0;
@@ -92,7 +102,7 @@ static int operator_only(lr_http *h, h2o_req_t *req)
 
 static void route_index(lr_http *h, h2o_req_t *req, const target *t)
 {
-    if (lr__http_access(h)->require_token && !operator_only(h, req))
+    if (lr__http_access(h)->require_token && !operator_only(h, req, t))
         return;
     lr__http_serve_index(h, req);
 }
@@ -110,13 +120,44 @@ static void route_healthz(lr_http *h, h2o_req_t *req, const target *t)
 
 static void route_metrics(lr_http *h, h2o_req_t *req, const target *t)
 {
-    if (operator_only(h, req))
+    if (operator_only(h, req, t))
         lr__http_serve_metrics(req);
+}
+
+/* The status page (common/status.h): the page and its data are the
+ * operator's; its scripts and styles hold nothing of the node's. */
+static void route_status(lr_http *h, h2o_req_t *req, const target *t)
+{
+    char path[128], query[64];
+    const char *type = NULL;
+    int status = 404;
+    AVBPrint body;
+    char *text;
+
+    snprintf(path, sizeof(path), "%.*s", (int)req->path_normalized.len, req->path_normalized.base);
+    snprintf(query, sizeof(query), "%.*s", (int)FFMIN(t->query_len, sizeof(query) - 1),
+             t->query ? t->query : "");
+    if (strncmp(path, "/assets/", 8) && !operator_only(h, req, t))
+        return;
+    av_bprint_init(&body, 0, AV_BPRINT_SIZE_UNLIMITED);
+    if (!lr_status_route(path, query, &body, &type, &status) || status != 200 ||
+        !av_bprint_is_complete(&body)) {
+        av_bprint_finalize(&body, NULL);
+        lr__http_send_404(req);
+        return;
+    }
+    size_t len = body.len;
+    if (av_bprint_finalize(&body, &text) < 0) {
+        lr__http_send_500(req);
+        return;
+    }
+    lr__http_send_owned(req, &text, len, type,
+                        strncmp(path, "/assets/", 8) ? "no-store" : "public, max-age=300");
 }
 
 static void route_api_lectures(lr_http *h, h2o_req_t *req, const target *t)
 {
-    if (lr__http_access(h)->require_token && !operator_only(h, req))
+    if (lr__http_access(h)->require_token && !operator_only(h, req, t))
         return;
     lr__http_serve_api_lectures(h, req);
 }
@@ -168,6 +209,12 @@ static const route routes[] = {
     { "/metrics",                           0, route_metrics },
     { "/api/v1/lectures",                   0, route_api_lectures },
     { "/api/v1/node",                       0, route_node },
+    { "/api/v1/status",                     0, route_status },
+    { "/status",                            0, route_status },
+    { "/assets/status.js",                  0, route_status },
+    { "/assets/status.css",                 0, route_status },
+    { "/assets/uPlot.iife.min.js",          0, route_status },
+    { "/assets/uPlot.min.css",              0, route_status },
     { "/steer/",                            0, route_steer },
     { "/assets/" HLS_JS_NAME,               0, route_hls_js },
     { "/assets/" LR_PLAYER_CONFIG_NAME,     0, route_player_config },

@@ -13,19 +13,22 @@
 #include "packager.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <sys/time.h>
 
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
 #include "common/log.h"
+#include "common/status.h"
+#include "common/stop.h"
 #include "common/streamid.h"
 #include "common/ts_wall.h"
 #include "playlist.h"
 #include "recorder.h"
 #include "segmenter.h"
 
-#define MAX_RENDS        16
+#define MAX_RENDS        LR_PACKAGER_MAX_RENDS
 #define MAX_PARTS        64     /* per segment */
 #define PART_SEGS        4      /* newest complete segments listed with parts */
 #define REJOIN_SEGMENTS  3      /* a rendition back after a shed: listed again with
@@ -129,7 +132,56 @@ struct lr_packager {
     char          *master;         /* the last master text published */
     lr_recorder   *rec;
     lr_recorder_conf rec_conf;
+    /* for lr_packager_get_stats, from other threads */
+    pthread_mutex_t  stats_lock;
+    lr_packager_stats stats;
 };
+
+/* ---- what other threads see (lr_packager_get_stats) ---------------------- */
+
+static void note_output(rendition *r, int segment)
+{
+    lr_packager *p = r->p;
+    int i = (int)(r - p->rends);
+    int64_t now = lr_now_ns();
+
+    pthread_mutex_lock(&p->stats_lock);
+    lr_packager_rend_stats *st = &p->stats.rends[i];
+    av_strlcpy(st->name, r->name, sizeof(st->name));
+    p->stats.nb_rends = FFMAX(p->stats.nb_rends, i + 1);
+    st->live = !r->idle;
+    st->part_ns = now;
+    if (segment)
+        st->segment_ns = now;
+    pthread_mutex_unlock(&p->stats_lock);
+}
+
+/* A rendition stopped advancing (shed) or every one did (ended). */
+static void note_stopped(lr_packager *p, const rendition *r)
+{
+    pthread_mutex_lock(&p->stats_lock);
+    for (int i = 0; i < p->stats.nb_rends; i++)
+        if (!r || i == r - p->rends)
+            p->stats.rends[i].live = 0;
+    pthread_mutex_unlock(&p->stats_lock);
+}
+
+static void note_recording(lr_packager *p, int64_t add_bytes)
+{
+    pthread_mutex_lock(&p->stats_lock);
+    if (p->rec && !p->stats.recording)
+        p->stats.recording_bytes = 0;  /* a new recording */
+    p->stats.recording = !!p->rec;
+    p->stats.recording_bytes += add_bytes;
+    pthread_mutex_unlock(&p->stats_lock);
+}
+
+void lr_packager_get_stats(lr_packager *p, lr_packager_stats *out)
+{
+    pthread_mutex_lock(&p->stats_lock);
+    *out = p->stats;
+    pthread_mutex_unlock(&p->stats_lock);
+}
 
 /* ---- publishing ----------------------------------------------------------- */
 
@@ -229,6 +281,9 @@ static void publish_playlist(rendition *r, int ended)
     }
 
     int target = lr_playlist_target_duration(r->segs, r->nb_segs, FFMAX(p->target_floor, 1));
+    pthread_mutex_lock(&p->stats_lock);
+    p->stats.target_duration = target;
+    pthread_mutex_unlock(&p->stats_lock);
     /* The init section named with its rendition: a player sent here by a
      * shed rendition's redirect (redirect_idle) takes an init URI equal to
      * the one it has for the same one (hls.js compares the text), and so
@@ -601,8 +656,10 @@ static void add_segment(rendition *r, const lr_seg_output *o)
         lr_seg_info rec = *info;
         rec.discontinuity |= r->gap_unlisted;
         lr_recorder_put_segment(p->rec, r->name, &rec, o->data);
+        note_recording(p, o->data->size);
     }
     r->gap_unlisted = 0;
+    note_output(r, 1);
 
     /* The open parts become the segment's, in the slot of the segment
      * PART_SEGS back, whose parts players no longer see listed. */
@@ -644,6 +701,7 @@ static void add_part(rendition *r, const lr_seg_output *o)
                       : r->is_audio ? "audio/mp4" : "video/iso.segment",
         .max_age_s = SEGMENT_MAX_AGE, .immutable = 1 });
     r->open[r->nb_open++] = (lr_part_info){ o->duration, o->independent };
+    note_output(r, 0);
     /* Frames lost inside a part stretch it past PART-TARGET, which no playlist
      * may list: this segment is then listed whole, without its parts. */
     if (o->duration > part_target(r->p) + 0.0005 && !r->open_unlisted) {
@@ -938,9 +996,12 @@ static void check_idle(lr_packager *p, rendition *from, const lr_seg_output *o)
         lr_segmenter_flush(r->seg);
         p->flushing = 0;
         r->idle = 1;
+        note_stopped(p, r);
         keep_last_playlist(r);
         lr_info("lecture=%s rendition=%s: the link stopped carrying it; out of the master",
                 p->lecture, r->name);
+        lr_status_event(p->lecture, "shed", "rendition %s stopped coming (shed): out of the "
+                        "master", r->name);
         shed = 1;
     }
     if (shed)
@@ -1119,6 +1180,8 @@ static void open_recording(lr_packager *p)
     if (lr_recorder_open(&p->rec_conf, p->lecture, p->ext, 1, &p->rec) < 0)
         return;  /* logged; the lecture goes on without a recording */
     lr_store_set_disk_dir(p->store, p->lecture, lr_recorder_dir(p->rec));
+    note_recording(p, 0);
+    lr_status_event(p->lecture, "recording", "recording %s started", lr_recorder_id(p->rec));
 }
 
 int lr_packager_link_start(lr_packager *p, const AVFormatContext *ifmt)
@@ -1237,6 +1300,7 @@ void lr_packager_packet(lr_packager *p, const AVPacket *pkt)
                     r->pending_disc = 1;
                     lr_info("lecture=%s rendition=%s: the link carries it again", p->lecture,
                             r->name);
+                    lr_status_event(p->lecture, "shed", "rendition %s back", r->name);
                 }
             }
             lr_segmenter_push(r->seg, !r->is_audio, pkt);
@@ -1275,9 +1339,13 @@ void lr_packager_end(lr_packager *p)
     if (p->rec) {
         lr_info("lecture=%s ended: recording %s is now on demand", p->lecture,
                 lr_recorder_id(p->rec));
+        lr_status_event(p->lecture, "recording", "recording %s finished, on demand now",
+                        lr_recorder_id(p->rec));
         lr_store_set_disk_dir(p->store, p->lecture, NULL);
         lr_recorder_finish(&p->rec);
+        note_recording(p, 0);
     }
+    note_stopped(p, NULL);
 }
 
 int lr_packager_alloc(const lr_egress_conf *ec, lr_store *store, const char *lecture,
@@ -1294,6 +1362,7 @@ int lr_packager_alloc(const lr_egress_conf *ec, lr_store *store, const char *lec
     p->ext = p->format == LR_SEG_TS ? "ts" : "m4s";
     p->last_end_pts = AV_NOPTS_VALUE;
     p->ref = p->audio = -1;
+    pthread_mutex_init(&p->stats_lock, NULL);
     p->rec_conf = (lr_recorder_conf){ .root = ec->recordings_dir,
                                       .retention_days = ec->retention_days,
                                       .quota_bytes = (int64_t)ec->recordings_quota_mb << 20 };
@@ -1313,5 +1382,6 @@ void lr_packager_free(lr_packager **pp)
     }
     lr_recorder_close(&p->rec);
     av_free(p->master);
+    pthread_mutex_destroy(&p->stats_lock);
     av_freep(pp);
 }

@@ -10,6 +10,7 @@
 #include <libavformat/avformat.h>
 
 #include "common/config.h"
+#include "common/streamid.h"
 #include "store.h"
 
 typedef struct lr_packager lr_packager;
@@ -34,5 +35,25 @@ void lr_packager_link_end(lr_packager *p);
 /* The lecture is over (no link for the grace time): playlists end
  * (EXT-X-ENDLIST) and the recording becomes a VOD. */
 void lr_packager_end(lr_packager *p);
+
+/* What /metrics and the status page show of a lecture's packaging. */
+#define LR_PACKAGER_MAX_RENDS 16
+typedef struct lr_packager_rend_stats {
+    char    name[LR_LECTURE_NAME_MAX + 1];
+    int     live;          /* listed and advancing: neither shed nor ended */
+    int64_t segment_ns;    /* lr_now_ns() when its newest segment was published; 0 none */
+    int64_t part_ns;       /* ...its newest part (or segment without parts) */
+} lr_packager_rend_stats;
+
+typedef struct lr_packager_stats {
+    int     nb_rends;
+    lr_packager_rend_stats rends[LR_PACKAGER_MAX_RENDS];
+    int     target_duration;  /* EXT-X-TARGETDURATION, s; 0 before it is known */
+    int     recording;        /* a recording is being written */
+    int64_t recording_bytes;  /* media written to it (or to the last one) */
+} lr_packager_stats;
+
+/* A consistent copy; any thread. */
+void lr_packager_get_stats(lr_packager *p, lr_packager_stats *out);
 
 #endif

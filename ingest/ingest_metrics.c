@@ -58,6 +58,8 @@ static const family families[] = {
     { "lr_ingest_link_reconnects_total", "counter", "failed attempts to (re)open the link", PER_LECTURE },
     { "lr_ingest_link_dropped_packets_total", "counter", "packets a link to a transcoder lost (down, or its queue full) or a splice overlapped", PER_LECTURE },
     { "lr_ingest_lecture_runs_total", "counter", "times the lecture started: once, and again after each end when a source is live again", PER_LECTURE },
+    { "lr_ingest_lecture_live", "gauge", "1 while a source feeds the lecture", PER_LECTURE },
+    { "lr_ingest_lecture_ended", "gauge", "1 once the lecture ended cleanly (its source ended and no other is live), until it starts again", PER_LECTURE },
 };
 
 static double source_value(int f, const lr_lecture_metrics *m, int i, int64_t now)
@@ -84,7 +86,9 @@ static double lecture_value(int f, const lr_lecture_metrics *m)
     case 11: return m->links_up;
     case 12: return (double)m->link_reconnects;
     case 13: return (double)m->dropped;
-    default: return (double)m->runs;
+    case 14: return (double)m->runs;
+    case 15: return m->active >= 0;
+    default: return m->runs > 0 && !m->run_open;
     }
 }
 

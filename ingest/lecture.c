@@ -24,6 +24,7 @@
 #include "common/heartbeat.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/status.h"
 #include "common/ts_wall.h"
 #include "common/stop.h"
 #include "feed.h"
@@ -180,7 +181,10 @@ static void switch_to(lr_lecture *l, int next)
     l->active = next;
     if (next < 0) {
         if (!lr_feed_ended(l->feeds[prev]))  /* else the run ends: end_run says so */
+        {
             lr_warn("lecture=%s has no usable source: waiting for one", l->name);
+            lr_status_event(l->name, "source", "no usable source: waiting for one");
+        }
         return;
     }
     if (!l->run_open) {
@@ -201,6 +205,8 @@ static void switch_to(lr_lecture *l, int next)
         l->nb_switches++;
     lr_info("lecture=%s now reading source %d: %s", l->name, next + 1,
             lr_feed_name(l->feeds[next]));
+    lr_status_event(l->name, "source", "now reading source %d: %s", next + 1,
+                    lr_feed_name(l->feeds[next]));
 }
 
 /* ---- the end of a run (lock held) -------------------------------------- */
@@ -227,6 +233,8 @@ static void end_run(lr_lecture *l)
 
     lr_info("lecture=%s ended: source %d ended: %s; no other source is live, closing the "
             "link to the transcoder", l->name, i + 1, lr_feed_end_reason(l->feeds[i]));
+    lr_status_event(l->name, "lecture", "ended: source %d ended: %s", i + 1,
+                    lr_feed_end_reason(l->feeds[i]));
     l->run_open = 0;
     lr_uplinks_end(l->links);
     for (int k = 0; k < LINK_NB; k++)
@@ -513,6 +521,7 @@ void lr_lecture_get_metrics(lr_lecture *l, lr_lecture_metrics *m)
     };
     pthread_mutex_lock(&l->lock);
     m->active = l->active;
+    m->run_open = l->run_open;
     for (int i = 0; i < l->nb_sources; i++) {
         m->sources[i] = l->sources[i];
         lr_feed_get_stats(l->feeds[i], &m->stats[i]);

@@ -36,6 +36,7 @@ typedef struct lr_lecture_metrics {
     int64_t       runs;                     /* runs begun: 1, and one more per start
                                                after the lecture ended */
     int           links_up;                 /* links to transcoders connected */
+    int           run_open;                 /* a run began and has not ended */
 } lr_lecture_metrics;
 
 /* A consistent copy of the lecture's counters. Any thread. */

@@ -6,6 +6,7 @@
 #include "fanout.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <libavformat/avformat.h>
@@ -13,6 +14,7 @@
 #include <libavutil/mem.h>
 
 #include "common/log.h"
+#include "common/status.h"
 #include "common/outlinks.h"
 #include "ladder_mux.h"
 #include "shed.h"
@@ -50,6 +52,7 @@ struct lr_fanout {
     char             up_note[32];
     lr_outlinks     *ol;
     output           outputs[LR_MAX_LINKS];
+    _Atomic int64_t  sheds;             /* rungs shed so far, over the links */
 };
 
 /* Passthrough sends rung 0 (the source) as the packets come in, ahead of
@@ -180,6 +183,11 @@ static int adapt(lr_fanout *f, lr_outlink *l, AVIOContext *pb)
     if (!change)
         return 0;
     if (change > 0)
+        atomic_fetch_add(&f->sheds, 1);
+    lr_status_event(f->lecture, "shed", change > 0 ? "rung %s shed on the path to %s"
+                                                   : "rung %s back on the path to %s",
+                    lr_pipeline_rung(f->pipe, sh->shed - (change > 0))->name, l->url);
+    if (change > 0)
         lr_warn("lecture=%s the path to %s can't carry the ladder (RTT %.0f ms, %.0f ms on its "
                 "own; %d ms waiting for acknowledgement): rung %s no longer sent on it from "
                 "its next keyframe",
@@ -190,6 +198,18 @@ static int adapt(lr_fanout *f, lr_outlink *l, AVIOContext *pb)
                 f->lecture, l->url, (double)sh->hold_ns / 1e9,
                 lr_pipeline_rung(f->pipe, sh->shed)->name);
     return change;
+}
+
+int lr_fanout_shed(lr_fanout *f, int64_t *sheds_total)
+{
+    int most = 0;
+
+    lr_outlinks_lock(f->ol);
+    for (int i = 0; i < LR_MAX_LINKS; i++)
+        most = FFMAX(most, f->outputs[i].shed);
+    lr_outlinks_unlock(f->ol);
+    *sheds_total = atomic_load(&f->sheds);
+    return most;
 }
 
 static int write_ladder(void *opaque, lr_outlink *l, AVFormatContext *oc, AVIOContext *pb,

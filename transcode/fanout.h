@@ -27,5 +27,8 @@ int  lr_fanout_write(void *opaque, AVPacket *pkt, int stream, AVRational tb);
 /* Ends the lecture: every output sends what it holds, closes its link
  * (lingering until the egress has it all) and stops; frees *f. */
 void lr_fanout_finish(lr_fanout **f);
+/* Rungs shed now on the link that sheds most, and sheds so far over all
+ * links (shed.h). Any thread. */
+int  lr_fanout_shed(lr_fanout *f, int64_t *sheds_total);
 
 #endif

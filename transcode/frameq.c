@@ -97,3 +97,11 @@ void lr_frameq_close(lr_frameq *q)
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
 }
+
+int lr_frameq_count(lr_frameq *q)
+{
+    pthread_mutex_lock(&q->lock);
+    int n = q->count;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}

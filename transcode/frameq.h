@@ -26,5 +26,7 @@ int  lr_frameq_receive(lr_frameq *q, AVFrame *frame);
 /* Ends the queue: senders get AVERROR_EOF at once, the receiver after the
  * frames already queued. Either side may close; closing twice is fine. */
 void lr_frameq_close(lr_frameq *q);
+/* Frames waiting now. Any thread. */
+int  lr_frameq_count(lr_frameq *q);
 
 #endif

@@ -67,6 +67,7 @@ struct lr_pipeline {
     /* where the CPU goes (cpu.h); threads are named lrd<id>: and lre<id>: */
     char             dec_name[16], enc_name[16];
     int64_t          start_ns, frames_in, audio_ns, audio_sink_ns;
+    _Atomic int64_t  video_in, last_in_ns;   /* lr_pipeline_get_stats */
 };
 
 static atomic_int pipeline_ids;
@@ -486,6 +487,10 @@ int lr_pipeline_send_packet(lr_pipeline *p, AVPacket *pkt)
 {
     int ret;
 
+    if (pkt->stream_index == p->vin) {
+        atomic_fetch_add(&p->video_in, 1);
+        atomic_store(&p->last_in_ns, lr_now_ns());
+    }
     if (pkt->stream_index == p->vin && p->follow_idrs && (ret = pass_through(p, pkt)) < 0)
         return ret;
     if (pkt->stream_index == p->vin)
@@ -581,6 +586,28 @@ void lr_pipeline_free(lr_pipeline **pp)
 int lr_pipeline_passthrough(const lr_pipeline *p)
 {
     return atomic_load(&p->first_enc);
+}
+
+void lr_pipeline_get_stats(lr_pipeline *p, lr_pipeline_stats *out)
+{
+    int first = atomic_load(&p->first_enc);
+
+    *out = (lr_pipeline_stats){ .nb_rungs = p->nb_rungs, .pts_us = AV_NOPTS_VALUE,
+                                .last_in_ns = atomic_load(&p->last_in_ns) };
+    for (int i = 0; i < p->nb_rungs; i++) {
+        lr_rung_progress g;
+        out->names[i] = p->rungs[i].name;
+        if (i < first) {  /* passed through: the source's frames */
+            out->frames[i] = atomic_load(&p->video_in);
+            continue;
+        }
+        lr_rung_progress_get(p->workers[i], &g);
+        out->frames[i] = g.frames;
+        out->queued = FFMAX(out->queued, g.queued);
+        if (g.pts_us != AV_NOPTS_VALUE &&
+            (out->pts_us == AV_NOPTS_VALUE || g.pts_us < out->pts_us))
+            out->pts_us = g.pts_us;
+    }
 }
 
 int lr_pipeline_nb_rungs(const lr_pipeline *p)

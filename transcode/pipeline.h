@@ -53,6 +53,20 @@ int                   lr_pipeline_passthrough(const lr_pipeline *p);
  * (common/ts_wall.h), when a live lecture's keyframes keep it; 0 with
  * passthrough (the source's IDRs) or from a file. */
 int64_t               lr_pipeline_keyframe_period(const lr_pipeline *p);
+/* What /metrics shows of the pipeline: each rung's frames out (a rung
+ * passed through counts the source's), how far the slowest encoded rung
+ * got (pts in microseconds, AV_NOPTS_VALUE none yet), the fullest rung
+ * queue, and when the last video packet came in (lr_now_ns(); 0 none).
+ * Any thread. */
+typedef struct lr_pipeline_stats {
+    int         nb_rungs;
+    const char *names[LR_MAX_RUNGS];
+    int64_t     frames[LR_MAX_RUNGS];
+    int64_t     pts_us;
+    int         queued;
+    int64_t     last_in_ns;
+} lr_pipeline_stats;
+void lr_pipeline_get_stats(lr_pipeline *p, lr_pipeline_stats *out);
 /* The ladder, for the muxer: rungs 0..nb-1, then the audio (NULL if none). */
 int                   lr_pipeline_nb_rungs(const lr_pipeline *p);
 const lr_rung        *lr_pipeline_rung(const lr_pipeline *p, int i);

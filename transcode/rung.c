@@ -34,6 +34,7 @@ struct lr_rung_worker {
     int                have_due;
     int                src_w, src_h, src_fmt;
     lr_rung_cpu        cpu;
+    _Atomic int64_t    out_frames, out_pts_us;  /* lr_rung_progress_get */
 };
 
 static int drain(lr_rung_worker *w)
@@ -42,6 +43,10 @@ static int drain(lr_rung_worker *w)
 
     while ((ret = avcodec_receive_packet(w->enc, w->pkt)) >= 0) {
         int64_t t0 = lr_cpu_thread_ns();
+        atomic_fetch_add(&w->out_frames, 1);
+        if (w->pkt->pts != AV_NOPTS_VALUE)
+            atomic_store(&w->out_pts_us,
+                         av_rescale_q(w->pkt->pts, w->enc->time_base, AV_TIME_BASE_Q));
         ret = w->sink(w->opaque, w->pkt, w->stream, w->enc->time_base);
         w->cpu.sink_ns += lr_cpu_thread_ns() - t0;
         if (ret < 0)
@@ -191,6 +196,7 @@ int lr_rung_start(const lr_venc_params *vp, int stream, int queue_frames,
         return AVERROR(ENOMEM);
     w->vp = *vp;
     w->last_pts = AV_NOPTS_VALUE;
+    atomic_init(&w->out_pts_us, AV_NOPTS_VALUE);
     if ((ret = lr_venc_open(vp, &w->enc)) < 0)
         goto fail;
     enc = w->enc;
@@ -273,6 +279,13 @@ void lr_rung_free(lr_rung_worker **pw)
 const AVCodecParameters *lr_rung_codecpar(const lr_rung_worker *w)
 {
     return w->par;
+}
+
+void lr_rung_progress_get(lr_rung_worker *w, lr_rung_progress *out)
+{
+    out->frames = atomic_load(&w->out_frames);
+    out->pts_us = atomic_load(&w->out_pts_us);
+    out->queued = lr_frameq_count(w->q);
 }
 
 void lr_rung_cpu_get(const lr_rung_worker *w, lr_rung_cpu *out)

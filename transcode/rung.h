@@ -47,6 +47,14 @@ void lr_rung_free(lr_rung_worker **w);
 /* The encoder's stream parameters as first opened (a reopened encoder has
  * the same), for the muxer; safe from any thread. */
 const AVCodecParameters *lr_rung_codecpar(const lr_rung_worker *w);
+/* How far the rung got, for /metrics: packets out of its encoder, the
+ * newest one's pts in microseconds (AV_NOPTS_VALUE none yet), frames
+ * waiting in its queue. Any thread. */
+typedef struct lr_rung_progress {
+    int64_t frames, pts_us;
+    int     queued;
+} lr_rung_progress;
+void lr_rung_progress_get(lr_rung_worker *w, lr_rung_progress *out);
 /* Counters; exact once finished. */
 void lr_rung_cpu_get(const lr_rung_worker *w, lr_rung_cpu *out);
 

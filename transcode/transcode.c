@@ -15,6 +15,7 @@
 #include "common/heartbeat.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/stop.h"
 #include "common/streamid.h"
 #include "common/workers.h"
@@ -22,6 +23,11 @@
 #include "pipeline.h"
 
 #define LINK_IDLE_MS   5000
+/* The speed against real time is measured over about this window, from
+ * snapshots taken as the lecture's packets come in. */
+#define SPEED_SNAPS    16
+#define SPEED_STEP_NS  (INT64_C(500) * 1000000)
+#define SPEED_WINDOW_NS (INT64_C(5) * 1000000000)
 
 struct lr_transcode {
     /* the configuration lectures take as they start: a reload replaces it
@@ -30,6 +36,7 @@ struct lr_transcode {
     lr_stop           stop;
     lr_link_listener *listener;
     lr_workers        pipelines;
+    int               metrics;          /* collector handle; 0 none */
 };
 
 typedef struct lecture {
@@ -43,6 +50,12 @@ typedef struct lecture {
 
     lr_fanout       *fan;               /* the ladder to every egress */
     lr_heartbeat     hb;                /* its reading loop runs (systemd's watchdog) */
+    /* for /metrics (collect), under stats_lock: the pipeline and fan-out
+     * while they exist, and snapshots of the slowest rung's progress */
+    pthread_mutex_t  stats_lock;
+    int              stats_ready;
+    int64_t          snap_ns[SPEED_SNAPS], snap_pts_us[SPEED_SNAPS];
+    int              nb_snaps;
 } lecture;
 
 /* lr_sink_fn: from the rungs' threads and the lecture's own. The fan-out
@@ -79,6 +92,99 @@ static int open_input(lecture *l)
     return 0;
 }
 
+/* ---- what /metrics shows ----------------------------------------------- */
+
+/* Twice a second at most: how far the slowest rung got, and when. */
+static void snapshot(lecture *l)
+{
+    int64_t now = lr_now_ns();
+    lr_pipeline_stats ps;
+
+    if (l->nb_snaps && now - l->snap_ns[(l->nb_snaps - 1) % SPEED_SNAPS] < SPEED_STEP_NS)
+        return;
+    lr_pipeline_get_stats(l->pipe, &ps);
+    if (ps.pts_us == AV_NOPTS_VALUE)
+        return;
+    pthread_mutex_lock(&l->stats_lock);
+    l->snap_ns[l->nb_snaps % SPEED_SNAPS] = now;
+    l->snap_pts_us[l->nb_snaps % SPEED_SNAPS] = ps.pts_us;
+    l->nb_snaps++;
+    pthread_mutex_unlock(&l->stats_lock);
+}
+
+/* Media time encoded per second of real time over the last few seconds
+ * (stats_lock held); -1 when it can't be told: too soon, or no input for a
+ * while (a lecture without a source is not a slow transcoder). */
+static double speed(const lecture *l, const lr_pipeline_stats *ps, int64_t now)
+{
+    int first = FFMAX(0, l->nb_snaps - SPEED_SNAPS), k = -1;
+
+    if (ps->pts_us == AV_NOPTS_VALUE || !ps->last_in_ns || now - ps->last_in_ns > 2000000000)
+        return -1;
+    for (int i = first; i < l->nb_snaps; i++)
+        if (now - l->snap_ns[i % SPEED_SNAPS] <= SPEED_WINDOW_NS) {
+            k = i % SPEED_SNAPS;
+            break;
+        }
+    if (k < 0 || now - l->snap_ns[k] < 1000000000)
+        return -1;
+    double v = (double)(ps->pts_us - l->snap_pts_us[k]) * 1000.0 / (double)(now - l->snap_ns[k]);
+    return v >= 0 && v < 100 ? v : -1;  /* a timestamp break: no figure */
+}
+
+static void collect(void *opaque, AVBPrint *out)
+{
+    static const struct { const char *name, *type, *help; } fam[] = {
+        { "lr_transcode_frames_total", "counter", "frames out of the rung's encoder (a rung "
+          "passed through: the source's frames)" },
+        { "lr_transcode_speed_ratio", "gauge", "media encoded per second of real time by the "
+          "slowest rung, over the last 5 s (1 keeps up; absent without input)" },
+        { "lr_transcode_queue_frames", "gauge", "decoded frames waiting for the busiest rung's "
+          "encoder" },
+        { "lr_transcode_rungs", "gauge", "rungs of the lecture's ladder" },
+        { "lr_transcode_rungs_shed", "gauge", "top rungs not sent on the link that sheds most "
+          "(its path can't carry them)" },
+        { "lr_transcode_sheds_total", "counter", "rungs shed so far, over the links" },
+    };
+    lr_transcode *t = opaque;
+    int64_t now = lr_now_ns();
+
+    pthread_mutex_lock(&t->pipelines.lock);
+    for (int f = 0; f < (int)FF_ARRAY_ELEMS(fam); f++) {
+        lr_metrics_family(out, fam[f].name, fam[f].type, fam[f].help);
+        for (lr_worker *w = t->pipelines.head; w; w = w->next) {
+            lecture *l = (lecture *)w;
+            lr_pipeline_stats ps;
+            int64_t sheds = 0;
+            double v;
+
+            pthread_mutex_lock(&l->stats_lock);
+            if (!l->stats_ready) {
+                pthread_mutex_unlock(&l->stats_lock);
+                continue;
+            }
+            lr_pipeline_get_stats(l->pipe, &ps);
+            int shed = lr_fanout_shed(l->fan, &sheds);
+            v = speed(l, &ps, now);
+            pthread_mutex_unlock(&l->stats_lock);
+            for (int r = 0; f == 0 && r < ps.nb_rungs; r++) {
+                av_bprintf(out, "%s{lecture=\"", fam[f].name);
+                lr_metrics_label(out, l->name);
+                av_bprintf(out, "\",rung=\"");
+                lr_metrics_label(out, ps.names[r]);
+                av_bprintf(out, "\"} %" PRId64 "\n", ps.frames[r]);
+            }
+            if (f == 0 || (f == 1 && v < 0))
+                continue;
+            av_bprintf(out, "%s{lecture=\"", fam[f].name);
+            lr_metrics_label(out, l->name);
+            av_bprintf(out, "\"} %.4g\n", f == 1 ? v : f == 2 ? ps.queued : f == 3 ? ps.nb_rungs
+                                           : f == 4 ? shed : (double)sheds);
+        }
+    }
+    pthread_mutex_unlock(&t->pipelines.lock);
+}
+
 static void *lecture_thread(void *arg)
 {
     lecture *l = arg;
@@ -93,6 +199,11 @@ static void *lecture_thread(void *arg)
     /* A read waits LINK_IDLE_MS at most; handing a frame to a rung waits
      * while that rung's queue is full, so an encoder that hangs stops
      * this beat within a queue's length. */
+    if (ret >= 0) {
+        pthread_mutex_lock(&l->stats_lock);
+        l->stats_ready = 1;
+        pthread_mutex_unlock(&l->stats_lock);
+    }
     char name[96];
     snprintf(name, sizeof(name), "transcoder's lecture %s", l->name);
     lr_heartbeat_register(&l->hb, name, 10000);
@@ -102,6 +213,7 @@ static void *lecture_thread(void *arg)
             break;
         ret = lr_pipeline_send_packet(l->pipe, in);
         av_packet_unref(in);
+        snapshot(l);
     }
     lr_heartbeat_unregister(&l->hb);  /* the end's flush is not watched */
     if (l->pipe && ret != AVERROR_EXIT && !lr_stop_requested(&l->t->stop))
@@ -109,6 +221,9 @@ static void *lecture_thread(void *arg)
     if (ret < 0 && ret != AVERROR_EXIT)
         lr_info("lecture=%s transcode pipeline ended: %s", l->name, av_err2str(ret));
     av_packet_free(&in);
+    pthread_mutex_lock(&l->stats_lock);
+    l->stats_ready = 0;
+    pthread_mutex_unlock(&l->stats_lock);
     lr_pipeline_join(l->pipe);        /* no more writes */
     lr_fanout_finish(&l->fan);        /* every egress gets what is queued */
     lr_pipeline_free(&l->pipe);
@@ -149,6 +264,7 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
         return AVERROR(ENOMEM);  /* the listener closes the socket */
     l->t = t;
     l->conf = atomic_load(&t->conf);
+    pthread_mutex_init(&l->stats_lock, NULL);
     av_strlcpy(l->name, sid->resource, sizeof(l->name));
     if ((ret = lr_link_avio_open(sock, 0, &t->stop, LINK_IDLE_MS, &l->in_pb)) < 0) {
         av_free(l);
@@ -176,6 +292,11 @@ int lr_transcode_start(const lr_config *c, lr_transcode **out)
         return ret;
     }
     lr_workers_init(&t->pipelines);
+    if ((ret = lr_metrics_register(collect, t)) < 0) {
+        lr_transcode_stop(&t);
+        return ret;
+    }
+    t->metrics = ret;
     if ((ret = lr_link_listen(c->transcode.listen, &lo, "transcode", admit, accept_link, t,
                               &t->listener)) < 0) {
         lr_transcode_stop(&t);
@@ -192,6 +313,7 @@ void lr_transcode_stop(lr_transcode **pt)
     if (!t)
         return;
     lr_stop_request(&t->stop);
+    lr_metrics_unregister(t->metrics);
     lr_link_listener_free(&t->listener);
     lr_workers_destroy(&t->pipelines);
     lr_stop_destroy(&t->stop);
