@@ -156,6 +156,17 @@ static void session_end(lr_feed *f, lr_source **src, int ret, int was_live, int 
 }
 
 /* Publishes a newly opened session; returns its stream -> kind map. */
+/* The encoder a session names: the format's "encoder" tag (FLV's onMetaData,
+ * MP4), else an MPEG-TS program's service provider (OBS, FFmpeg). */
+static void encoder_of(const AVFormatContext *ifmt, char *out, size_t size)
+{
+    const AVDictionaryEntry *e = av_dict_get(ifmt->metadata, "encoder", NULL, 0);
+
+    for (unsigned i = 0; !e && i < ifmt->nb_programs; i++)
+        e = av_dict_get(ifmt->programs[i]->metadata, "service_provider", NULL, 0);
+    av_strlcpy(out, e ? e->value : "", size);
+}
+
 static void session_begin(lr_feed *f, lr_source *src, int map[], int nb_map)
 {
     const AVFormatContext *ifmt = lr_source_format(src);
@@ -176,6 +187,7 @@ static void session_begin(lr_feed *f, lr_source *src, int map[], int nb_map)
             avcodec_parameters_free(&f->par[k]);
     }
     av_strlcpy(f->name, lr_source_name(src), sizeof(f->name));
+    encoder_of(ifmt, f->stats.encoder, sizeof(f->stats.encoder));
     was_ended = f->ended;
     f->ended = 0;
     f->session++;

@@ -42,6 +42,9 @@ typedef struct lr_feed_stats {
     double  fps;
     int     live;           /* a session is open */
     int     ended;          /* the last session ended cleanly, none opened since */
+    char    encoder[64];    /* what the session's metadata names as its encoder
+                               (RTMP's onMetaData, a container's tag, an MPEG-TS
+                               service provider); "" unknown */
 } lr_feed_stats;
 
 /* Starts the feed's thread. The feed signals `cond` (with `lock`, both the

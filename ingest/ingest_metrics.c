@@ -92,6 +92,28 @@ static double lecture_value(int f, const lr_lecture_metrics *m)
     }
 }
 
+/* One series per live source, its labels the session's: the lecturer's
+ * address (a push) or the URL pulled, and the encoder it names. */
+static void render_info(const lr_lecture_metrics *m, int nb, AVBPrint *out)
+{
+    lr_metrics_family(out, "lr_ingest_source_info", "gauge",
+                      "1 per live source: its session (the lecturer's address for a push, the "
+                      "URL pulled) and the encoder its metadata names");
+    for (int l = 0; l < nb; l++)
+        for (int i = 0; i < m[l].nb_sources; i++) {
+            const lr_feed_stats *st = &m[l].stats[i];
+            if (!st->live)
+                continue;
+            av_bprintf(out, "lr_ingest_source_info{lecture=\"");
+            lr_metrics_label(out, m[l].name);
+            av_bprintf(out, "\",source=\"%d\",session=\"", i + 1);
+            source_label(out, m[l].names[i]);
+            av_bprintf(out, "\",encoder=\"");
+            lr_metrics_label(out, st->encoder);
+            av_bprintf(out, "\"} 1\n");
+        }
+}
+
 void lr_ingest_metrics_render(lr_lecture *const *lectures, int nb, AVBPrint *out)
 {
     lr_lecture_metrics m[LR_MAX_LECTURES];
@@ -120,4 +142,5 @@ void lr_ingest_metrics_render(lr_lecture *const *lectures, int nb, AVBPrint *out
             }
         }
     }
+    render_info(m, nb, out);
 }

@@ -525,6 +525,7 @@ void lr_lecture_get_metrics(lr_lecture *l, lr_lecture_metrics *m)
     for (int i = 0; i < l->nb_sources; i++) {
         m->sources[i] = l->sources[i];
         lr_feed_get_stats(l->feeds[i], &m->stats[i]);
+        av_strlcpy(m->names[i], lr_feed_name(l->feeds[i]), sizeof(m->names[i]));
     }
     pthread_mutex_unlock(&l->lock);
 }

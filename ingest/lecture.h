@@ -31,6 +31,7 @@ typedef struct lr_lecture_metrics {
     int           nb_sources;
     const char   *sources[LR_MAX_SOURCES];  /* as configured */
     lr_feed_stats stats[LR_MAX_SOURCES];
+    char          names[LR_MAX_SOURCES][256]; /* lr_feed_name: the session's, when live */
     int           active;                   /* on the link, -1 none */
     int64_t       switches, aligned, breaks, link_reconnects, dropped;
     int64_t       runs;                     /* runs begun: 1, and one more per start
