@@ -201,7 +201,7 @@ static void respond(lr_metrics_server *s, client *c)
     av_bprint_init(&body, 0, AV_BPRINT_SIZE_UNLIMITED);
     if (!strcmp(path, "/metrics"))
         lr_metrics_render(&body);
-    else if (!operator_ok(s, c, query) ||
+    else if ((strncmp(path, "/assets/", 8) && !operator_ok(s, c, query)) ||
              !lr_status_route(path, query, &body, &type, &status)) {
         av_bprint_finalize(&body, NULL);
         send_all(c->fd, not_found, sizeof(not_found) - 1);
