@@ -23,6 +23,7 @@
 #include "egress/url_sign.h"
 #include "lr_build_config.h"
 #include "roles.h"
+#include "top.h"
 #include "transcode/transcode.h"
 
 static const struct command {
@@ -52,6 +53,8 @@ static void usage(FILE *f)
     fprintf(f, "\nWith no command, 'run' with the built-in defaults.\n"
                "transcode-file takes INPUT OUTPUT after the options.\n"
                "sign-url --lecture L --expires 2h [--ip A] [--base URL] mints a signed URL.\n"
+               "top [--interval S] [--once] URL... watches every lecture across the roles\n"
+               "  whose metrics addresses are given (http://127.0.0.1:8080 for the demo).\n"
                "'lecture-relay COMMAND --help' tells more; docs/configuration.md lists every key.\n");
 }
 
@@ -260,6 +263,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && !strcmp(argv[1], "sign-url"))
         return sign_url_main(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "top"))
+        return lr_top_main(argc, argv);
     if (argc > 1 && argv[1][0] != '-') {
         cmd = NULL;
         for (size_t k = 0; k < FF_ARRAY_ELEMS(commands); k++)
