@@ -5,6 +5,7 @@
  * Roles start downstream first (egress, transcode, ingest) so each link
  * finds its listener, and stop upstream first. */
 #include "roles.h"
+#include "upstreams.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -199,6 +200,7 @@ int lr_roles_run(const lr_config *c, const char *path, int roles)
     lr_transcode *transcode = NULL;
     lr_ingest *ingest = NULL;
     lr_metrics_server *metrics = NULL;
+    lr_upstreams *upstreams = NULL;
     sigset_t set;
     int sig = 0, ret = 0;
 
@@ -206,7 +208,8 @@ int lr_roles_run(const lr_config *c, const char *path, int roles)
 
     /* Roles without an egress (an ingest or transcoder on its own machine)
      * show their metrics here; the egress also serves them at /metrics. */
-    if ((ret = lr_status_start(roles_names(roles))) < 0)
+    if ((ret = lr_status_start(roles_names(roles))) < 0 ||
+        (ret = lr_upstreams_start(c, &upstreams)) < 0)
         goto end;
     if (c->metrics[0] &&
         (ret = lr_metrics_serve(c->metrics, c->egress.metrics_token, &metrics)) < 0)
@@ -247,6 +250,7 @@ end:
     lr_transcode_stop(&transcode);
     lr_egress_stop(&egress);
     lr_metrics_server_free(&metrics);
+    lr_upstreams_stop(&upstreams);
     lr_status_stop();
     while (reloaded) {
         loaded *l = reloaded;

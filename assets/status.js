@@ -105,7 +105,8 @@ function linesOf(def, lecture) {
     let v = def.rate ? rateOf(s.v) : s.v.slice();
     if (def.scale)
       v = v.map((x) => (x == null ? null : x * def.scale));
-    lines.push({ label: def.label(s.labels), v });
+    // an upstream role's series (status_upstreams) say where they come from
+    lines.push({ label: def.label(s.labels) + (s.labels.origin ? ` @${s.labels.origin}` : ''), v });
   }
   if (def.sum) {  // one line per label value, summed
     const sums = new Map();

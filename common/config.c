@@ -126,6 +126,21 @@ static const lr_conf_opt link_opts[] = {
     { .name = NULL }
 };
 
+/* status_upstreams: a role's metrics address, as `lecture-relay top` takes it
+ * (app/scrape.h checks the rest when it starts). */
+static int check_metrics_url(const char *s)
+{
+    const char *hp = !strncmp(s, "http://", 7) ? s + 7 : !strncmp(s, "https://", 8) ? s + 8 : s;
+    char host[300];
+    size_t n = strcspn(hp, "/");
+
+    if (n >= sizeof(host))
+        return 0;
+    memcpy(host, hp, n);
+    host[n] = '\0';
+    return lr_conf_check_hostport(host);
+}
+
 /* The top level's own keys; top_table() appends the roles' sections. */
 static const lr_conf_opt config_opts[] = {
     STR("log_level", lr_config, log_level, "info", check_log_level,
@@ -133,6 +148,12 @@ static const lr_conf_opt config_opts[] = {
     STR("lecture", lr_config, lecture, "demo", lr_conf_check_name, LR_CONF_NAME, 0),
     STR("metrics", lr_config, metrics, "", lr_conf_check_hostport_or_empty,
         "empty (the egress serves /metrics) or host:port", 0),
+    { .name = "status_upstreams", .type = LR_OPT_STRLIST,
+      .offset = offsetof(lr_config, status_upstreams),
+      .count_offset = offsetof(lr_config, nb_status_upstreams),
+      .max_elems = LR_MAX_STATUS_UPSTREAMS, .check = check_metrics_url,
+      .expect = "a list of the upstream roles' metrics addresses: http://host:port, "
+                "https://host:port or host:port", .flags = LR_OPT_ONE_OR_LIST },
     { .name = "link", .type = LR_OPT_SECTION, .offset = offsetof(lr_config, link),
       .sub = link_opts },
     { .name = NULL }

@@ -86,6 +86,7 @@ typedef struct lr_transcode_conf {
 #define LR_MAX_PEERS    7   /* other egress nodes (steering pathways) */
 #define LR_MAX_PREFIXES 32  /* client address prefixes with preferred pathways */
 #define LR_MAX_UNCAPPED 8   /* addresses free of the per-address cap (egress.uncapped) */
+#define LR_MAX_STATUS_UPSTREAMS 8 /* status_upstreams (common/status.h's limit too) */
 
 typedef struct lr_peer_conf {
     char *pathway;  /* its PATHWAY-ID */
@@ -156,6 +157,8 @@ typedef struct lr_config {
     char *log_level;
     char *lecture;            /* the lecture the demo and single-source roles carry */
     char *metrics;            /* host:port of a /metrics server of its own; "" none */
+    int   nb_status_upstreams;  /* other processes' roles the status page shows too */
+    char *status_upstreams[LR_MAX_STATUS_UPSTREAMS]; /* their metrics addresses (URLs) */
     lr_link_settings  link;   /* every link's (common/link_settings.h) */
     lr_ingest_conf    ingest;
     lr_transcode_conf transcode;

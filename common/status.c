@@ -33,10 +33,17 @@ typedef struct series {
 
 typedef struct event {
     int64_t t_ms;
+    int     upstream;    /* reported by an upstream role: not passed on again */
     char    lecture[64];
     char    kind[16];
     char    text[240];
 } event;
+
+typedef struct upstream {
+    char    origin[128];
+    char   *text;        /* its last /metrics; NULL none or unreachable */
+    int64_t at_ms;       /* when it came */
+} upstream;
 
 static struct {
     pthread_mutex_t lock;
@@ -48,6 +55,8 @@ static struct {
     event     ev[LR_STATUS_MAX_EVENTS];
     int64_t   nb_ev;
     char      roles[64];
+    upstream  up[LR_STATUS_MAX_UPSTREAMS];
+    int       nb_up;
     /* the sampler */
     pthread_mutex_t wake_lock;
     pthread_cond_t  wake;
@@ -78,6 +87,42 @@ void lr_status_event(const char *lecture, const char *kind, const char *fmt, ...
     pthread_mutex_lock(&st.lock);
     st.ev[st.nb_ev++ % LR_STATUS_MAX_EVENTS] = e;
     pthread_mutex_unlock(&st.lock);
+}
+
+void lr_status_upstream_event(const char *origin, int64_t t_ms, const char *lecture,
+                              const char *kind, const char *text)
+{
+    event e = { .t_ms = t_ms, .upstream = 1 };
+
+    av_strlcpy(e.lecture, lecture ? lecture : "", sizeof(e.lecture));
+    av_strlcpy(e.kind, kind, sizeof(e.kind));
+    snprintf(e.text, sizeof(e.text), "%s: %s", origin, text);
+    pthread_mutex_lock(&st.lock);
+    st.ev[st.nb_ev++ % LR_STATUS_MAX_EVENTS] = e;
+    pthread_mutex_unlock(&st.lock);
+}
+
+void lr_status_set_upstream(const char *origin, const char *text)
+{
+    upstream *u = NULL;
+    char *copy = text ? av_strdup(text) : NULL;
+
+    pthread_mutex_lock(&st.lock);
+    for (int i = 0; i < st.nb_up && !u; i++)
+        if (!strcmp(st.up[i].origin, origin))
+            u = &st.up[i];
+    if (!u && st.nb_up < LR_STATUS_MAX_UPSTREAMS) {
+        u = &st.up[st.nb_up++];
+        av_strlcpy(u->origin, origin, sizeof(u->origin));
+    }
+    if (u) {
+        av_free(u->text);
+        u->text = copy;
+        u->at_ms = wall_ms();
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&st.lock);
+    av_free(copy);
 }
 
 /* ---- sampling -------------------------------------------------------------- */
@@ -159,8 +204,11 @@ static void forget(int i)
     st.s[i] = st.s[--st.nb];
 }
 
-static void read_samples(const char *text, int64_t tick)
+/* Reads one /metrics text into the tick's samples; origin: an upstream's,
+ * added to each series' labels. */
+static void read_samples(const char *text, int64_t tick, const char *origin)
 {
+    char key[1024];
     int slot = (int)(tick % LR_STATUS_HISTORY);
     char type = 'u', type_of[128] = "";
 
@@ -181,12 +229,26 @@ static void read_samples(const char *text, int64_t tick)
             double v = strtod(end + 1, &after);
             int typed = strlen(type_of) == name_len && !strncmp(p, type_of, name_len);
             series *s;
+            const char *k = p;
+            size_t klen = (size_t)(end - p);
+            if (origin) {
+                /* name{origin="o",labels...} */
+                int n = snprintf(key, sizeof(key), "%.*s{origin=\"%s\"%s%.*s", (int)name_len, p,
+                                 origin, p[name_len] == '{' && p[name_len + 1] != '}' ? "," : "",
+                                 p[name_len] == '{' ? (int)(klen - name_len - 1) : 1,
+                                 p[name_len] == '{' ? p + name_len + 1 : "}");
+                if (n < 0 || (size_t)n >= sizeof(key))
+                    goto next;
+                k = key;
+                klen = (size_t)n;
+            }
             if (after != end + 1 &&
-                (s = find_or_add(p, (size_t)(end - p), name_len, typed ? type : 'u'))) {
+                (s = find_or_add(k, klen, name_len, typed ? type : 'u'))) {
                 s->v[slot] = (float)v;
                 s->last_tick = tick;
             }
         }
+next:
         p = *eol ? eol + 1 : eol;
     }
 }
@@ -207,7 +269,10 @@ void lr_status_sample(int64_t now_ms)
     st.t_ms[slot] = now_ms;
     for (int i = 0; i < st.nb; i++)
         st.s[i].v[slot] = NAN;
-    read_samples(text.str, tick);
+    read_samples(text.str, tick, NULL);
+    for (int i = 0; i < st.nb_up; i++)  /* an upstream's text older than 3 s is stale */
+        if (st.up[i].text && now_ms - st.up[i].at_ms <= 3000)
+            read_samples(st.up[i].text, tick, st.up[i].origin);
     for (int i = st.nb - 1; i >= 0; i--)
         if (tick - st.s[i].last_tick >= LR_STATUS_HISTORY)
             forget(i);
@@ -273,6 +338,9 @@ void lr_status_stop(void)
     av_freep(&st.s);
     st.cap = 0;
     st.ticks = 0;
+    for (int i = 0; i < st.nb_up; i++)
+        av_freep(&st.up[i].text);
+    st.nb_up = 0;
     pthread_mutex_unlock(&st.lock);
 }
 
@@ -394,6 +462,30 @@ void lr_status_render_json(AVBPrint *out, int64_t since_ms)
     pthread_mutex_unlock(&st.lock);
 }
 
+static void text_field(AVBPrint *out, const char *s)
+{
+    for (; *s; s++)
+        av_bprint_chars(out, *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, 1);
+}
+
+void lr_status_render_events(AVBPrint *out, int64_t since_ms)
+{
+    pthread_mutex_lock(&st.lock);
+    for (int64_t k = FFMAX(0, st.nb_ev - LR_STATUS_MAX_EVENTS); k < st.nb_ev; k++) {
+        const event *e = &st.ev[k % LR_STATUS_MAX_EVENTS];
+        if (e->t_ms <= since_ms || e->upstream)
+            continue;
+        av_bprintf(out, "%" PRId64 "\t", e->t_ms);
+        text_field(out, e->lecture);
+        av_bprint_chars(out, '\t', 1);
+        text_field(out, e->kind);
+        av_bprint_chars(out, '\t', 1);
+        text_field(out, e->text);
+        av_bprint_chars(out, '\n', 1);
+    }
+    pthread_mutex_unlock(&st.lock);
+}
+
 /* ---- the page's files --------------------------------------------------------- */
 
 static const struct {
@@ -452,6 +544,12 @@ int lr_status_route(const char *path, const char *query, AVBPrint *out, const ch
     if (!strcmp(path, "/api/v1/status")) {
         lr_status_render_json(out, query_since(query));
         *type = "application/json";
+        *status = 200;
+        return 1;
+    }
+    if (!strcmp(path, "/api/v1/events")) {
+        lr_status_render_events(out, query_since(query));
+        *type = "text/plain; charset=utf-8";
         *status = 200;
         return 1;
     }

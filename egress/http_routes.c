@@ -210,6 +210,7 @@ static const route routes[] = {
     { "/api/v1/lectures",                   0, route_api_lectures },
     { "/api/v1/node",                       0, route_node },
     { "/api/v1/status",                     0, route_status },
+    { "/api/v1/events",                     0, route_status },
     { "/status",                            0, route_status },
     { "/assets/status.js",                  0, route_status },
     { "/assets/status.css",                 0, route_status },
