@@ -321,17 +321,16 @@ int lr_status_start(const char *roles)
 void lr_status_stop(void)
 {
     pthread_mutex_lock(&st.wake_lock);
-    if (!st.started) {
-        pthread_mutex_unlock(&st.wake_lock);
-        return;
-    }
+    int started = st.started;
     st.stop = 1;
     pthread_cond_broadcast(&st.wake);
     pthread_mutex_unlock(&st.wake_lock);
-    pthread_join(st.thread, NULL);
+    if (started)
+        pthread_join(st.thread, NULL);
     pthread_mutex_lock(&st.wake_lock);
     st.started = 0;
     pthread_mutex_unlock(&st.wake_lock);
+    /* the history goes too: a start after this begins afresh */
     pthread_mutex_lock(&st.lock);
     while (st.nb)
         forget(st.nb - 1);

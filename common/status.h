@@ -28,6 +28,7 @@ void lr_status_event(const char *lecture, const char *kind, const char *fmt, ...
  * roles' names for the page ("ingest, transcode, egress"). Returns 0 or a
  * negative AVERROR. */
 int  lr_status_start(const char *roles);
+/* Stops the sampler and forgets the samples and upstreams (not the events). */
 void lr_status_stop(void);
 
 /* An upstream role's /metrics text (another process: app/upstreams.c
