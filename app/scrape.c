@@ -87,7 +87,7 @@ int lr_scrape_parse_url(const char *url, lr_scrape_target *t, char *err, size_t 
         snprintf(err, err_size, "%.40s...: URL too long", url);
         return AVERROR(EINVAL);
     }
-    snprintf(t->url, sizeof(t->url), "%s", url);
+    memcpy(t->url, url, strlen(url) + 1);  /* fits: checked above */
     /* a bare HOST:PORT is taken as http:// */
     snprintf(full, sizeof(full), "%s%s", strstr(url, "://") ? "" : "http://", url);
     if (h2o_url_parse(full, strlen(full), &u) < 0 || !u.host.len ||
