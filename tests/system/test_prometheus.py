@@ -19,7 +19,8 @@ it is about:
   the transcoder is killed                                        TargetDown
 
 and the two that must not fire for a lecture that ended cleanly (a file
-played once, beside the pushed lecture) don't. Every query of the dashboard
+played once, beside the pushed lecture) don't, nor the source alert for a
+lecture whose lecturer never came. Every query of the dashboard
 returns a series from that Prometheus while the lecture runs.
 
 CI time: Prometheus runs the shipped rules with every `for:` cut to 2 s (the
@@ -389,7 +390,9 @@ def world(tmp_path_factory):
             "ingest": {"listen": f"srt://127.0.0.1:{push_port}", "stall_ms": 1000,
                        "loop": False,
                        "lectures": [{"name": "cs101", "sources": ["push"]},
-                                    {"name": "short", "sources": [str(short)]}]},
+                                    {"name": "short", "sources": [str(short)]},
+                                    # scheduled, but its lecturer never came
+                                    {"name": "later", "sources": ["push"]}]},
             "transcode": {
                 "link": f"srt://127.0.0.1:{w.proxy.port}",
                 "preset": "ultrafast",
@@ -432,6 +435,10 @@ def world(tmp_path_factory):
             ("lecture-relay-egress", w.metrics["egress"][7:-8],
              {"authorization": {"type": "Bearer", "credentials": METRICS_TOKEN}}),
         ])
+        wait_for(lambda: master(w) >= {"360p", "240p"} or None, scaled(60),
+                 what="the master playlist with both rungs")
+        wait_for(lambda: set(w.prom.targets_up().values()) == {"up"} or None, scaled(20),
+                 what="every role scraped")
         yield w
         for p in w.procs:
             if p.alive():
@@ -468,12 +475,8 @@ def record(w, name, role, samples, interval, *names, where=("lecture=cs101",)):
 
 def test_a_lossy_link_an_expiring_certificate_and_a_full_disk_fire(world):
     w = world
-    wait_for(lambda: master(w) >= {"360p", "240p"} or None, scaled(60),
-             what="the master playlist with both rungs")
     for rung in ("360p", "240p"):  # a student on each rung (lr_http_viewers)
         assert http_get(f"{w.egress.base}/live/cs101/{rung}/index.m3u8")[0] == 200
-    wait_for(lambda: set(w.prom.targets_up().values()) == {"up"} or None, scaled(20),
-             what="every role scraped")
     w.prom.wait_firing("LectureRelayLinkLoss", scaled(60), lecture="cs101", role="egress",
                        side="recv")
     # the ingest's own link has no loss
@@ -531,6 +534,9 @@ def test_every_dashboard_query_returns_a_series(world):
     w = world
     for rung in ("360p", "240p"):
         assert http_get(f"{w.egress.base}/live/cs101/{rung}/index.m3u8")[0] == 200
+    # a viewer counts for 30 s: wait for a scrape that saw them
+    wait_for(lambda: w.prom.query('lr_http_viewers{lecture="cs101"}'), scaled(10),
+             what="the viewers scraped")
     d = json.loads(DASHBOARD.read_text())
     lectures = w.prom.api("label/lecture/values", **{"match[]": "lr_ingest_lecture_runs_total"})
     assert {"cs101", "short"} <= set(lectures), lectures
@@ -567,7 +573,7 @@ def test_a_starved_transcoder_is_slower_than_real_time(world):
     try:
         w.prom.wait_firing("LectureRelayTranscodeSlow", scaled(40), lecture="cs101",
                            job="lecture-relay-transcode")
-        print("speed since the limit:", [round(float(v), 2) for _, v in w.prom.query(
+        print("speed, the last 30 s:", [round(float(v), 2) for _, v in w.prom.query(
             'lr_transcode_speed_ratio{lecture="cs101"}[30s]')[0]["values"]])
         record(w, "slow", "transcode", 6, 15, "lr_transcode_speed_ratio")
         w.recorder.wait()
@@ -588,8 +594,10 @@ def test_a_lost_source_fires_and_a_clean_end_does_not(world):
                        job="lecture-relay-ingest")
     w.prom.wait_firing("LectureRelayPlaylistStalled", scaled(30), lecture="cs101",
                        job="lecture-relay-egress")
-    record(w, "no-source", "ingest", 4, 15, "lr_ingest_lecture_(live|ended|runs_total)")
-    record(w, "stalled", "egress", 4, 15, "lr_egress_(segment_age|target_duration)_seconds")
+    record(w, "no-source", "ingest", 4, 15, "lr_ingest_lecture_(live|ended|runs_total)",
+           where=())
+    record(w, "stalled", "egress", 4, 15, "lr_egress_(segment_age|target_duration)_seconds",
+           where=())
     w.recorder.wait()
     # the lecture that ended: no source alert, and no stalled playlist while
     # the egress waits out recording_grace with its last segment growing old
@@ -598,6 +606,9 @@ def test_a_lost_source_fires_and_a_clean_end_does_not(world):
     print(f"short: its newest segment {age} s old, target duration {target} s")
     assert age is not None and target and age > 3 * target, (age, target)
     assert not w.prom.alerts("LectureRelayLectureWithoutSource", lecture="short")
+    # nor for a lecture that never started
+    assert w.prom.value('lr_ingest_lecture_runs_total{lecture="later"}') == 0
+    assert not w.prom.alerts("LectureRelayLectureWithoutSource", lecture="later")
     assert not w.prom.alerts("LectureRelayPlaylistStalled", lecture="short")
     assert not w.prom.alerts("LectureRelayPlaylistStalled", lecture="short", state="pending")
 
