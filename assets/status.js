@@ -31,6 +31,7 @@ const CHARTS = [
   { section: 'Ingest', title: 'Bitrate in (kb/s)', metric: 'lr_ingest_source_bitrate_bps', scale: 1e-3, label: (l) => 'source ' + l.source },
   { section: 'Ingest', title: 'Frames/s in', metric: 'lr_ingest_source_fps', label: (l) => 'source ' + l.source },
   { section: 'Ingest', title: 'Source on the link', metric: 'lr_ingest_source_active', label: (l) => 'source ' + l.source },
+  { section: 'Ingest', title: 'Timestamps repaired', metric: 'lr_ingest_lecture_timestamps_repaired_total', label: () => 'repaired' },
   { section: 'Link', title: 'RTT (ms)', metric: 'lr_link_rtt_ms', label: linkName },
   { section: 'Link', title: 'Loss (%)', lines: lossLines },
   { section: 'Link', title: 'Retransmissions/s', metric: 'lr_link_packets_retransmitted_total', rate: true, label: linkName },
@@ -45,6 +46,7 @@ const CHARTS = [
   { section: 'Egress', title: 'Newest part age (s)', metric: 'lr_egress_part_age_seconds', label: by('rendition') },
   { section: 'Egress', title: 'Viewers', metric: 'lr_http_viewers', label: by('rendition') },
   { section: 'Egress', title: 'Links feeding it', metric: 'lr_egress_feeds', label: () => 'feeds' },
+  { section: 'Egress', title: 'Frames that came damaged', metric: 'lr_egress_damaged_frames_total', label: by('fate') },
   { section: 'Egress', title: 'Recording (MB)', metric: 'lr_recording_bytes', scale: 1e-6, label: () => 'recorded' },
 ];
 

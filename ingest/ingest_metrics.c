@@ -60,6 +60,7 @@ static const family families[] = {
     { "lr_ingest_lecture_runs_total", "counter", "times the lecture started: once, and again after each end when a source is live again", PER_LECTURE },
     { "lr_ingest_lecture_live", "gauge", "1 while a source feeds the lecture", PER_LECTURE },
     { "lr_ingest_lecture_ended", "gauge", "1 once the lecture ended cleanly (its source ended and no other is live), until it starts again", PER_LECTURE },
+    { "lr_ingest_lecture_timestamps_repaired_total", "counter", "timestamps the ingest repaired: repeated or slightly early ones moved on, jumps inside a session smoothed", PER_LECTURE },
 };
 
 static double source_value(int f, const lr_lecture_metrics *m, int i, int64_t now)
@@ -88,7 +89,8 @@ static double lecture_value(int f, const lr_lecture_metrics *m)
     case 13: return (double)m->dropped;
     case 14: return (double)m->runs;
     case 15: return m->active >= 0;
-    default: return m->runs > 0 && !m->run_open;
+    case 16: return m->runs > 0 && !m->run_open;
+    default: return (double)m->repaired;
     }
 }
 

@@ -74,6 +74,8 @@ struct lr_lecture {
     lr_timeline      tl;
     /* Counters read by the metrics scrape from another thread. */
     _Atomic int64_t  nb_switches, nb_aligned, nb_breaks, nb_dropped, nb_runs;
+    int64_t          repaired;      /* timestamps the timeline moved, all runs (lock) */
+    int64_t          repaired_runs; /* ...in the runs before the current one */
     int64_t          report_at;
     lr_feed_stats    reported;     /* the active feed's stats at the last report */
 };
@@ -239,6 +241,7 @@ static void end_run(lr_lecture *l)
     lr_uplinks_end(l->links);
     for (int k = 0; k < LINK_NB; k++)
         avcodec_parameters_free(&l->link_par[k]);
+    l->repaired_runs += l->tl.nb_nudged + l->tl.nb_breaks;
     lr_timeline_init(&l->tl);
     l->last_sent_ns = 0;
     l->last_src_dts = 0;
@@ -410,6 +413,8 @@ static void *lecture_thread(void *arg)
         forward(l, pkt);
         av_packet_unref(pkt);
         pthread_mutex_lock(&l->lock);
+        /* the timeline is this thread's; the metrics read the lock's copy */
+        l->repaired = l->repaired_runs + l->tl.nb_nudged + l->tl.nb_breaks;
     }
     pthread_mutex_unlock(&l->lock);
     av_packet_free(&pkt);
@@ -522,6 +527,7 @@ void lr_lecture_get_metrics(lr_lecture *l, lr_lecture_metrics *m)
     pthread_mutex_lock(&l->lock);
     m->active = l->active;
     m->run_open = l->run_open;
+    m->repaired = l->repaired;
     for (int i = 0; i < l->nb_sources; i++) {
         m->sources[i] = l->sources[i];
         lr_feed_get_stats(l->feeds[i], &m->stats[i]);

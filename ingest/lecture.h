@@ -38,6 +38,8 @@ typedef struct lr_lecture_metrics {
                                                after the lecture ended */
     int           links_up;                 /* links to transcoders connected */
     int           run_open;                 /* a run began and has not ended */
+    int64_t       repaired;                 /* timestamps repaired: repeated or early
+                                               ones moved on, jumps smoothed */
 } lr_lecture_metrics;
 
 /* A consistent copy of the lecture's counters. Any thread. */

@@ -26,10 +26,12 @@ CAP_KBPS = 700   # above the lower rung with the audio, below the whole ladder (
 # Charts the page must draw for this lecture (a lecture section's titles),
 # and for the node.
 LECTURE_CHARTS = {
-    "Bitrate in (kb/s)", "Frames/s in", "Source on the link", "RTT (ms)", "Loss (%)",
+    "Bitrate in (kb/s)", "Frames/s in", "Source on the link", "Timestamps repaired",
+    "RTT (ms)", "Loss (%)",
     "Retransmissions/s", "Latency in force (ms)", "Sending (Mb/s)", "Reconnects",
     "Frames/s per rung", "Speed (x real time)", "Queue (frames)", "Rungs shed",
-    "Newest segment age (s)", "Newest part age (s)", "Links feeding it", "Recording (MB)",
+    "Newest segment age (s)", "Newest part age (s)", "Links feeding it",
+    "Frames that came damaged", "Recording (MB)",
 }
 NODE_CHARTS = {"Sent (MB/s)", "Parked requests", "Connections", "Responses/s",
                "Recordings disk used (%)"}
@@ -105,6 +107,13 @@ def test_status_page_draws_a_failover_and_a_shed(tmp_path):
         wait_for(lambda: variants(demo) >= {"360p", "240p"} or None, scaled(30),
                  what="both rungs in the master")
 
+        # the lecturer's address and encoder (ffmpeg names itself as the
+        # MPEG-TS service provider)
+        info = [(k, v) for k, v in metrics(demo.base + "/metrics").items()
+                if k[0] == "lr_ingest_source_info"]
+        assert any(dict(labels).get("encoder") == "FFmpeg" and
+                   dict(labels).get("session", "").startswith("push from 127.0.0.1:")
+                   for (_, labels), _ in info), info
         push.kill()   # the lecturer's encoder dies: the backup takes over
         wait_for(lambda: active_source(demo) == "2" or None, scaled(15),
                  what="the failover to the backup")
