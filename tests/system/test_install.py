@@ -51,6 +51,8 @@ def installed():
 def test_the_install_holds_what_a_service_needs(installed):
     _, prefix = installed
     for rel in ["bin/lecture-relay", PREFIX_SHARE / "assets" / "hls.min.js",
+                PREFIX_SHARE / "assets" / "status.html", PREFIX_SHARE / "assets" / "uPlot.min.css",
+                PREFIX_SHARE / "prometheus" / "lecture-relay-alerts.yml",
                 PREFIX_SHARE / "samples" / "lecture.mp4", PREFIX_SHARE / "samples" / "egress.yaml",
                 "share/man/man1/lecture-relay.1", "lib/systemd/system/lecture-relay@.service",
                 "lib/sysusers.d/lecture-relay.conf", "lib/tmpfiles.d/lecture-relay.conf"]:
@@ -110,6 +112,12 @@ def test_the_installed_tree_plays_the_demo_with_the_source_tree_hidden(installed
             assert status == 200 and body == (prefix / PREFIX_SHARE / "assets/hls.min.js").read_bytes()
             status, _, page = http_get(demo.url)
             assert status == 200 and b"/assets/hls.min.js" in page
+            # the status page and its chart library, from the installed data folder
+            status, _, page = http_get(f"{demo.base}/status")
+            assert status == 200 and b"/assets/uPlot.iife.min.js" in page
+            status, _, body = http_get(f"{demo.base}/assets/uPlot.iife.min.js")
+            assert status == 200 and \
+                body == (prefix / PREFIX_SHARE / "assets/uPlot.iife.min.js").read_bytes()
             log = demo.stderr_text()
             assert str(prefix / PREFIX_SHARE / "samples" / "lecture.mp4") in log, demo.describe()
             assert str(REPO) not in log, demo.describe()

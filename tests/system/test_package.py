@@ -14,6 +14,11 @@ from lrdemo import REPO
 FILES = [
     "usr/bin/lecture-relay",
     "usr/share/lecture-relay/assets/hls.min.js",
+    "usr/share/lecture-relay/assets/status.html",
+    "usr/share/lecture-relay/assets/status.js",
+    "usr/share/lecture-relay/assets/uPlot.iife.min.js",
+    "usr/share/lecture-relay/prometheus/lecture-relay-alerts.yml",
+    "usr/share/lecture-relay/grafana/lecture-relay-dashboard.json",
     "usr/share/lecture-relay/samples/lecture.mp4",
     "usr/share/lecture-relay/samples/egress.yaml",
     "usr/share/man/man1/lecture-relay.1.gz",
