@@ -1,7 +1,7 @@
 """The operator's status page (/status, common/status.h) in headless Chromium,
 during a lecture that fails over from the lecturer's push to its backup and
 then sheds its top rung on a narrowed border path: every chart has drawn
-points, the values move between two readings a few seconds apart, the
+points, the values move between two readings two seconds apart, the
 failover and the shed are on the time line. Screenshots (desktop and a
 phone's screen) are kept in $LR_ARTIFACTS (meson: the build folder's
 tests/browser/artifacts). From another host, the page and its data answer
@@ -43,7 +43,7 @@ def artifacts(tmp_path):
     return d
 
 
-def open_page(url, shots, phone=False, apart=4):
+def open_page(url, shots, phone=False, apart=2):
     r = subprocess.run(["node", str(HERE / "status_page.mjs"),
                         json.dumps({"url": url, "shots": str(shots), "phone": phone,
                                     "apart": apart, "wait": scaled(30)})],

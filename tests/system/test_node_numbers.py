@@ -107,11 +107,11 @@ def test_two_nodes_number_alike_also_after_one_restarts(tmp_path):
         assert set(urls_a) == set(urls_b) and len(urls_a) >= 3, (urls_a, urls_b)
         seen_a, seen_b, gaps_a, gaps_b = {}, {}, {}, {}
 
-        # 1. Half a minute with both up.
-        _sample_for(30, [(egress_a, urls_a, seen_a, gaps_a), (egress_b, urls_b, seen_b, gaps_b)])
+        # 1. 20 s with both up.
+        _sample_for(20, [(egress_a, urls_a, seen_a, gaps_a), (egress_b, urls_b, seen_b, gaps_b)])
         for name in urls_a:
             common = _compare(seen_a[name], seen_b[name])
-            assert len(common) >= 10, (name, sorted(seen_a[name]), sorted(seen_b[name]))
+            assert len(common) >= 7, (name, sorted(seen_a[name]), sorted(seen_b[name]))
         # numbers are slots of the wall clock, not counted from 0
         assert min(seen_a[next(iter(urls_a))]) > 10 ** 6
 
@@ -129,11 +129,11 @@ def test_two_nodes_number_alike_also_after_one_restarts(tmp_path):
                  what="egress B to list segments again after its restart")
         print(f"B back {time.monotonic() - down:.1f} s after the kill")
 
-        # 3. Half a minute more: B's numbers are A's again.
-        _sample_for(30, [(egress_a, urls_a, seen_a, gaps_a), (egress_b, urls_b, seen_b, gaps_b)])
+        # 3. 20 s more: B's numbers are A's again.
+        _sample_for(20, [(egress_a, urls_a, seen_a, gaps_a), (egress_b, urls_b, seen_b, gaps_b)])
         for name in urls_a:
             after = _compare(seen_a[name], seen_b[name], after=last_b)
-            assert len(after) >= 10, (name, sorted(seen_b[name]))
+            assert len(after) >= 7, (name, sorted(seen_b[name]))
             # what B lost while it was down is listed as gaps, between the
             # window its recording gave back and what came after
             lost = set(range(last_b + 1, min(after)))

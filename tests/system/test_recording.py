@@ -81,7 +81,14 @@ def test_egress_killed_and_restarted_keeps_its_recording(tmp_path):
             http_get(url.replace(egress.base, egress2.base))[2].decode()
 
         assert recordings(rec_dir) == [info], "a second recording began instead of resuming"
-        seqs_after = check_recording_whole(rec)
+        # The recorder writes from its own thread: every rendition's recording
+        # goes on past the crash (a rendition behind the live playlist's by a
+        # segment or two under the sanitizer build and the other CI lane)
+        def continued():
+            seqs = check_recording_whole(rec)
+            return seqs if all(max(v) > top_before for v in seqs.values()) else None
+        seqs_after = wait_for(continued, scaled(10), what="the recording to continue in every "
+                              "rendition")
         for rend, seqs in seqs_after.items():
             assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), rend
             before = seqs_before.get(rend, [])
