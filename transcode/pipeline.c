@@ -68,6 +68,8 @@ struct lr_pipeline {
     char             dec_name[16], enc_name[16];
     int64_t          start_ns, frames_in, audio_ns, audio_sink_ns;
     _Atomic int64_t  video_in, last_in_ns;   /* lr_pipeline_get_stats */
+    atomic_int       in_send;                /* inside lr_pipeline_send_packet: decoding,
+                                                or waiting for a rung's full queue */
 };
 
 static atomic_int pipeline_ids;
@@ -483,7 +485,17 @@ static int pass_through(lr_pipeline *p, const AVPacket *pkt)
     return p->sink(p->opaque, out, 0, vst->time_base);
 }
 
+static int send_packet(lr_pipeline *p, AVPacket *pkt);
+
 int lr_pipeline_send_packet(lr_pipeline *p, AVPacket *pkt)
+{
+    atomic_fetch_add(&p->in_send, 1);
+    int ret = send_packet(p, pkt);
+    atomic_fetch_sub(&p->in_send, 1);
+    return ret;
+}
+
+static int send_packet(lr_pipeline *p, AVPacket *pkt)
 {
     int ret;
 
@@ -593,7 +605,8 @@ void lr_pipeline_get_stats(lr_pipeline *p, lr_pipeline_stats *out)
     int first = atomic_load(&p->first_enc);
 
     *out = (lr_pipeline_stats){ .nb_rungs = p->nb_rungs, .pts_us = AV_NOPTS_VALUE,
-                                .last_in_ns = atomic_load(&p->last_in_ns) };
+                                .last_in_ns = atomic_load(&p->last_in_ns),
+                                .busy = atomic_load(&p->in_send) > 0 };
     for (int i = 0; i < p->nb_rungs; i++) {
         lr_rung_progress g;
         out->names[i] = p->rungs[i].name;

@@ -56,8 +56,9 @@ int64_t               lr_pipeline_keyframe_period(const lr_pipeline *p);
 /* What /metrics shows of the pipeline: each rung's frames out (a rung
  * passed through counts the source's), how far the slowest encoded rung
  * got (pts in microseconds, AV_NOPTS_VALUE none yet), the fullest rung
- * queue, and when the last video packet came in (lr_now_ns(); 0 none).
- * Any thread. */
+ * queue, when the last video packet came in (lr_now_ns(); 0 none), and
+ * whether a packet is being handed in now (decoded, or waiting for a full
+ * rung queue: input is there, the pipeline is behind). Any thread. */
 typedef struct lr_pipeline_stats {
     int         nb_rungs;
     const char *names[LR_MAX_RUNGS];
@@ -65,6 +66,7 @@ typedef struct lr_pipeline_stats {
     int64_t     pts_us;
     int         queued;
     int64_t     last_in_ns;
+    int         busy;
 } lr_pipeline_stats;
 void lr_pipeline_get_stats(lr_pipeline *p, lr_pipeline_stats *out);
 /* The ladder, for the muxer: rungs 0..nb-1, then the audio (NULL if none). */

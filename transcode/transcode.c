@@ -114,18 +114,24 @@ static void snapshot(lecture *l)
 
 /* Media time encoded per second of real time over the last few seconds
  * (stats_lock held); -1 when it can't be told: too soon, or no input for a
- * while (a lecture without a source is not a slow transcoder). */
+ * while (a lecture without a source is not a slow transcoder; one whose
+ * reading waits for a full rung queue is, and has input). */
 static double speed(const lecture *l, const lr_pipeline_stats *ps, int64_t now)
 {
     int first = FFMAX(0, l->nb_snaps - SPEED_SNAPS), k = -1;
 
-    if (ps->pts_us == AV_NOPTS_VALUE || !ps->last_in_ns || now - ps->last_in_ns > 2000000000)
+    if (ps->pts_us == AV_NOPTS_VALUE || !ps->last_in_ns ||
+        (!ps->busy && now - ps->last_in_ns > 2000000000))
         return -1;
+    /* the oldest snapshot within the window; or, when the reading thread
+     * has waited longer than that (a starved transcoder), its last one */
     for (int i = first; i < l->nb_snaps; i++)
         if (now - l->snap_ns[i % SPEED_SNAPS] <= SPEED_WINDOW_NS) {
             k = i % SPEED_SNAPS;
             break;
         }
+    if (k < 0 && l->nb_snaps)
+        k = (l->nb_snaps - 1) % SPEED_SNAPS;
     if (k < 0 || now - l->snap_ns[k] < 1000000000)
         return -1;
     double v = (double)(ps->pts_us - l->snap_pts_us[k]) * 1000.0 / (double)(now - l->snap_ns[k]);

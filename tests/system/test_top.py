@@ -3,6 +3,7 @@ terminal (tmux's), refreshed in place, with an unreachable role shown as an
 error line while the rest goes on; q gives the terminal back; plain lines
 when stdout is a pipe (--once); HTTPS with a certificate made here."""
 
+import itertools
 import os
 import re
 import shlex
@@ -119,6 +120,9 @@ def test_bad_command_lines():
         assert r.stderr.startswith("lecture-relay: top"), (args, r.stderr)
 
 
+_SERVERS = itertools.count()
+
+
 class Tmux:
     """A tmux server of its own (its own socket, no user config) running
     argv in a 160x40 pane. When it exits, the shell around it writes "exit
@@ -127,7 +131,10 @@ class Tmux:
 
     def __init__(self, argv):
         self.tmux = tool("tmux")
-        self.socket = f"lr-test-{os.getpid()}-{id(self):x}"
+        # a name never used before: a server just killed under a reused name
+        # may still be going away, and a new session then meets it ("server
+        # exited unexpectedly", CI on 28e60c2)
+        self.socket = f"lr-test-{os.getpid()}-{next(_SERVERS)}"
         command = f'{shlex.join(argv)}; echo "exit status $?"; sleep 60'
         r = self.run("-f", "/dev/null", "new-session", "-d", "-s", "top", "-x", "160", "-y", "40",
                      command)
