@@ -117,6 +117,11 @@ static int read_labels(parser *p, char **s, lr_prom_sample *sample)
             return fail(p, "'=' expected after label %.*s", (int)(end - c), c);
         *end = '\0';
         l->name = c;
+        /* a label twice in one sample is not the format (and would make
+         * two samples of one series look different) */
+        for (int k = 0; k < sample->nb_labels; k++)
+            if (!strcmp(sample->labels[k].name, l->name))
+                return fail(p, "label %s repeated in a sample of %s", l->name, sample->name);
         c = skip_blanks(after + 1);
         if (*c != '"')
             return fail(p, "'\"' expected for the value of label %s", l->name);

@@ -30,46 +30,14 @@ static void mapped_file_dispose(void *p)
         munmap(m->addr, m->size);
 }
 
-/* Parses a single "bytes=a-b" / "bytes=a-" / "bytes=-n" range of a file of
- * size bytes. Returns 1 with [*first, *last], 0 when there is no usable
- * range header (multiple ranges, other units: the whole file is sent), or
- * -1 when the range can't be satisfied (416). */
+/* The request's Range header (http_parse.h) for a file of size bytes. */
 static int parse_range(h2o_req_t *req, size_t size, size_t *first, size_t *last)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_RANGE, -1);
     if (i < 0)
         return 0;
     h2o_iovec_t v = req->headers.entries[i].value;
-    char buf[64];
-    if (v.len >= sizeof(buf) || v.len < 7 || memcmp(v.base, "bytes=", 6))
-        return 0;
-    memcpy(buf, v.base + 6, v.len - 6);
-    buf[v.len - 6] = '\0';
-    if (strchr(buf, ','))
-        return 0;
-    char *dash = strchr(buf, '-');
-    if (!dash || strspn(buf, "0123456789- ") != strlen(buf))
-        return 0;
-    *dash = '\0';
-    int64_t a = -1, b = -1;
-    if (*buf && lr__http_parse_number(buf, strlen(buf), INT64_MAX / 2, &a) < 0)
-        return 0;
-    if (dash[1] && lr__http_parse_number(dash + 1, strlen(dash + 1), INT64_MAX / 2, &b) < 0)
-        return 0;
-    if (a < 0 && b < 0)
-        return 0;
-    if (a < 0) { /* the last b bytes */
-        if (b == 0 || !size)
-            return -1;
-        *first = (size_t)b >= size ? 0 : size - b;
-        *last = size - 1;
-        return 1;
-    }
-    if ((size_t)a >= size || (b >= 0 && b < a))
-        return -1;
-    *first = a;
-    *last = b < 0 || (size_t)b >= size ? size - 1 : (size_t)b;
-    return 1;
+    return lr_http_parse_range(v.base, v.len, size, first, last);
 }
 
 /* Opens root/rel one component at a time, following no symbolic link on

@@ -6,6 +6,7 @@
 #define LR_EGRESS_HTTP_INTERNAL_H
 
 #include "http.h"
+#include "http_parse.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -354,7 +355,6 @@ int lr__http_send_file(h2o_req_t *req, const char *root, const char *rel, const 
 void lr__http_serve_vod(lr_http *h, h2o_req_t *req, const char *rest, size_t len);
 
 /* http_routes.c */
-int lr__http_component_valid(const char *p, size_t len);
 int lr__http_split_components(const char *p, size_t len, h2o_iovec_t *out, int max);
 int lr__http_on_req(h2o_handler_t *self, h2o_req_t *req);
 
@@ -386,7 +386,6 @@ void lr__http_on_publish_message(h2o_multithread_receiver_t *receiver, h2o_linkl
 void lr__http_on_store_publish(void *opaque, const char *path);
 
 /* http_live.c */
-int lr__http_parse_number(const char *p, size_t len, int64_t max, int64_t *out);
 void lr__http_send_master(h2o_req_t *req, AVBufferRef **whole, const char *cache_control);
 void lr__http_serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len, const char *query,
                          size_t qlen);

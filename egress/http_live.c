@@ -5,87 +5,6 @@
 
 /* ---- /live/ ------------------------------------------------------------- */
 
-typedef struct directives {
-    int64_t msn;  /* -1: none */
-    int     part; /* -1: none */
-    int     skip; /* _HLS_skip=YES or v2 */
-} directives;
-
-int lr__http_parse_number(const char *p, size_t len, int64_t max, int64_t *out)
-{
-    int64_t v = 0;
-    if (!len || len > 18)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -1;
-        v = v * 10 + (p[i] - '0');
-    }
-    if (v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Reads _HLS_msn, _HLS_part, _HLS_skip from the query; others are ignored.
- * Returns 0, or -1 for anything RFC 8216bis calls a bad request. */
-static int parse_directives(const char *q, size_t len, directives *d)
-{
-    int seen_msn = 0, seen_part = 0, seen_skip = 0;
-    d->msn = -1;
-    d->part = -1;
-    d->skip = 0;
-    while (len) {
-        size_t n = 0;
-        while (n < len && q[n] != '&')
-            n++;
-        const char *eq = memchr(q, '=', n);
-        size_t kl = eq ? (size_t)(eq - q) : n;
-        const char *v = eq ? eq + 1 : q + n;
-        size_t vl = eq ? n - kl - 1 : 0;
-        int64_t num;
-        if (kl == 8 && !memcmp(q, "_HLS_msn", 8)) {
-            if (seen_msn++ || lr__http_parse_number(v, vl, INT64_MAX / 2, &num) < 0)
-                return -1;
-            d->msn = num;
-        } else if (kl == 9 && !memcmp(q, "_HLS_part", 9)) {
-            if (seen_part++ || lr__http_parse_number(v, vl, 1000000, &num) < 0)
-                return -1;
-            d->part = (int)num;
-        } else if (kl == 9 && !memcmp(q, "_HLS_skip", 9)) {
-            if (seen_skip++ || !((vl == 3 && !memcmp(v, "YES", 3)) ||
-                                 (vl == 2 && !memcmp(v, "v2", 2))))
-                return -1;
-            d->skip = 1;
-        }
-        q += n;
-        len -= n;
-        if (len) {
-            q++;
-            len--;
-        }
-    }
-    if (d->part >= 0 && d->msn < 0)
-        return -1;
-    return 0;
-}
-
-/* "<seq>.<part>.m4s" / ".ts": the part's numbers; 0 when name isn't a part. */
-static int parse_part_name(const char *name, size_t len, int64_t *seq, int *part)
-{
-    size_t ext = has_suffix(name, len, ".m4s") ? 4 : has_suffix(name, len, ".ts") ? 3 : 0;
-    if (!ext)
-        return 0;
-    const char *dot = memchr(name, '.', len - ext);
-    int64_t s, p;
-    if (!dot || lr__http_parse_number(name, dot - name, INT64_MAX / 2, &s) < 0 ||
-        lr__http_parse_number(dot + 1, name + len - ext - dot - 1, 1000000, &p) < 0)
-        return 0;
-    *seq = s;
-    *part = (int)p;
-    return 1;
-}
-
 /* The next part after what pl lists: the one a preload hint names. */
 static int is_next_part(const lr_store_obj *pl, int64_t seq, int part)
 {
@@ -228,14 +147,14 @@ void lr__http_serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len
     h2o_iovec_t c[3];
     int nc = lr__http_split_components(key, len, c, 3);
     lr_store_obj obj;
-    directives d = { -1, -1, 0 };
+    lr_ll_directives d = { -1, -1, 0 };
 
     if (nc < 2 || !lr_lecture_name_valid(pool_strdup(req, c[0].base, c[0].len))) {
         lr__http_send_404(req);
         return;
     }
     int is_playlist = has_suffix(key, len, ".m3u8");
-    if (is_playlist && parse_directives(query, qlen, &d) < 0) {
+    if (is_playlist && lr_http_parse_directives(query, qlen, &d) < 0) {
         lr__http_send_400(req);
         return;
     }
@@ -255,7 +174,7 @@ void lr__http_serve_live(lr_http *h, h2o_req_t *req, const char *key, size_t len
     if (lr_store_get(h->store, key, len, &obj) < 0) {
         int64_t seq;
         int part;
-        if (nc == 3 && parse_part_name(c[2].base, c[2].len, &seq, &part)) {
+        if (nc == 3 && lr_http_parse_part_name(c[2].base, c[2].len, &seq, &part)) {
             char pk[512];
             int pkl = snprintf(pk, sizeof(pk), "%.*s/index.m3u8", (int)(c[2].base - 1 - key), key);
             lr_store_obj pl;

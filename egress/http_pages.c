@@ -161,7 +161,7 @@ static void json_names(AVBPrint *bp, const char *names)
     int first = 1;
     av_bprintf(bp, "[");
     for (const char *r = names; *r; r += strlen(r) + 1) {
-        if (!lr__http_component_valid(r, strlen(r)))
+        if (!lr_http_component_valid(r, strlen(r)))
             continue;
         av_bprintf(bp, "%s\"%s\"", first ? "" : ",", r);
         first = 0;

@@ -6,36 +6,6 @@
 
 /* ---- paths -------------------------------------------------------------- */
 
-/* Rejects what no client of ours sends and what could escape a prefix:
- * "..", NUL, percent-encoding, backslashes, control bytes, "//". */
-static int path_is_safe(const char *p, size_t len)
-{
-    if (!len || p[0] != '/')
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = p[i];
-        if (c < 0x21 || c >= 0x7f || c == '%' || c == '\\')
-            return 0;
-        if (i + 1 < len && ((c == '.' && p[i + 1] == '.') || (c == '/' && p[i + 1] == '/')))
-            return 0;
-    }
-    return 1;
-}
-
-/* A file name component: [A-Za-z0-9_.-], not starting with '.'. */
-int lr__http_component_valid(const char *p, size_t len)
-{
-    if (!len || len > 128 || p[0] == '.')
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = p[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.'))
-            return 0;
-    }
-    return 1;
-}
-
 /* Splits "<a>/<b>/<c>..." into at most max components, each valid.
  * Returns how many, or -1. */
 int lr__http_split_components(const char *p, size_t len, h2o_iovec_t *out, int max)
@@ -44,7 +14,7 @@ int lr__http_split_components(const char *p, size_t len, h2o_iovec_t *out, int m
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i == len || p[i] == '/') {
-            if (n == max || !lr__http_component_valid(p + start, i - start))
+            if (n == max || !lr_http_component_valid(p + start, i - start))
                 return -1;
             out[n++] = h2o_iovec_init(p + start, i - start);
             start = i + 1;
@@ -332,7 +302,7 @@ int lr__http_on_req(h2o_handler_t *self, h2o_req_t *req)
         lr__http_send_error(req, 414, "URI Too Long", ERROR_CC);
         return 0;
     }
-    if (!p || !path_is_safe(p, len)) {
+    if (!p || !lr_http_path_is_safe(p, len)) {
         lr__http_send_400(req);
         return 0;
     }

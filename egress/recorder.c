@@ -414,7 +414,12 @@ static int load_index(lr_recorder *r, rendition *re, int *ended)
                 ret = AVERROR(ENOMEM);
                 goto out;
             }
-            if (seq >= 0 && stat(seg, &st) == 0) {
+            if (seq >= 0 && re->nb_segs && seq <= re->segs[re->nb_segs - 1].seq) {
+                /* never written so by the recorder: a hand-edited or damaged
+                 * playlist; what comes back must keep its order */
+                lr_warn("recorder: %s names %s after segment %" PRId64 "; out of order, left out",
+                        path, line, re->segs[re->nb_segs - 1].seq);
+            } else if (seq >= 0 && stat(seg, &st) == 0) {
                 cur.seq = seq;
                 cur.bytes = st.st_size;
                 if ((ret = append_seg(re, &cur)) < 0) {
