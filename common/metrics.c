@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
@@ -128,6 +130,25 @@ static void send_all(int fd, const char *p, size_t n)
     }
 }
 
+int lr_metrics_token_ok(const char *token, const char *auth, size_t auth_len,
+                        const char *query, size_t query_len)
+{
+    size_t n = token ? strlen(token) : 0;
+
+    if (!n)
+        return 0;
+    if (auth && auth_len == n + 7 && !memcmp(auth, "Bearer ", 7) &&
+        !CRYPTO_memcmp(auth + 7, token, n))
+        return 1;
+    for (size_t k = 0; query && k + 12 + n <= query_len; k++) {
+        const char *q = query + k;
+        if ((k == 0 || q[-1] == '&') && !memcmp(q, "admin_token=", 12) &&
+            (k + 12 + n == query_len || q[12 + n] == '&') && !CRYPTO_memcmp(q + 12, token, n))
+            return 1;
+    }
+    return 0;
+}
+
 /* The value of the request's header name (lower case, with its colon), up
  * to the line's end, into out; 0, or -1 when absent. */
 static int header_value(const char *req, const char *name, char *out, size_t size)
@@ -150,31 +171,15 @@ static int header_value(const char *req, const char *name, char *out, size_t siz
 }
 
 /* As the egress's /metrics: a client on this machine, or one that shows the
- * token (Authorization: Bearer, or ?admin_token= for a browser's first
- * request of the page). Compared in constant time. */
+ * token (lr_metrics_token_ok). */
 static int operator_ok(const lr_metrics_server *s, const client *c, const char *query)
 {
-    char given[256] = "";
-    const char *q;
-    size_t n = strlen(s->token);
-    unsigned diff = 0;
+    char auth[300];
+    int has_auth = header_value(c->req, "authorization:", auth, sizeof(auth)) == 0;
 
-    if (c->loopback)
-        return 1;
-    if (!n)
-        return 0;
-    if (header_value(c->req, "authorization:", given, sizeof(given)) == 0 &&
-        !strncasecmp(given, "Bearer ", 7))
-        memmove(given, given + 7, strlen(given + 7) + 1);
-    else if (query && (q = strstr(query, "admin_token=")))
-        snprintf(given, sizeof(given), "%.*s", (int)strcspn(q + 12, "& "), q + 12);
-    else
-        return 0;
-    if (strlen(given) != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned)(given[i] ^ s->token[i]);
-    return !diff;
+    return c->loopback ||
+           lr_metrics_token_ok(s->token, has_auth ? auth : NULL, has_auth ? strlen(auth) : 0,
+                               query, query ? strlen(query) : 0);
 }
 
 static void respond(lr_metrics_server *s, client *c)

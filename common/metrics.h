@@ -24,6 +24,14 @@ void lr_metrics_render(AVBPrint *out);
 void lr_metrics_family(AVBPrint *out, const char *name, const char *type, const char *help);
 void lr_metrics_label(AVBPrint *out, const char *value);
 
+/* The operator's token check of /metrics and the status page, on the
+ * egress and on lr_metrics_serve: 1 if token (non-empty) is given as the
+ * Authorization header's "Bearer <token>" (auth: the header's value, NULL
+ * none) or as the query's admin_token=<token> (query without '?', NULL
+ * none; a browser opening the page). Compared in constant time. */
+int  lr_metrics_token_ok(const char *token, const char *auth, size_t auth_len,
+                         const char *query, size_t query_len);
+
 typedef struct lr_metrics_server lr_metrics_server;
 
 /* Serves GET /metrics on host:port ("127.0.0.1:9100") from its own thread:

@@ -46,26 +46,14 @@ static int operator_only(lr_http *h, h2o_req_t *req, const target *t)
     char ip[INET6_ADDRSTRLEN];
     const char *tok = lr__http_access(h)->metrics_token;
 
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    const h2o_iovec_t *auth = i >= 0 ? &req->headers.entries[i].value : NULL;
+
     peer_ip(req, ip, sizeof(ip));
-    if (lr__http_ip_is_loopback(ip))
+    if (lr__http_ip_is_loopback(ip) ||
+        lr_metrics_token_ok(tok, auth ? auth->base : NULL, auth ? auth->len : 0,
+                            t ? t->query : NULL, t ? t->query_len : 0))
         return 1;
-    if (tok && *tok) {
-        ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-        size_t n = strlen(tok);
-        if (i >= 0) {
-            h2o_iovec_t v = req->headers.entries[i].value;
-            if (v.len == n + 7 && !memcmp(v.base, "Bearer ", 7) &&
-                !CRYPTO_memcmp(v.base + 7, tok, n))
-                return 1;
-        }
-        for (size_t k = 0; t && k + 12 + n <= t->query_len; k++) {
-            const char *q = t->query + k;
-            if ((k == 0 || q[-1] == '&') && !memcmp(q, "admin_token=", 12) &&
-                (k + 12 + n == t->query_len || q[12 + n] == '&') &&
-                !CRYPTO_memcmp(q + 12, tok, n))
-                return 1;
-        }
-    }
     lr__http_send_404(req);
     return 0;
 }
