@@ -16,21 +16,13 @@
 #include "common/streamid.h"
 
 #define MAX_ANSWER    (256 * 1024)
-#define MAX_LECTURES  64
-
-typedef struct lecture_age {
-    char    name[LR_LECTURE_NAME_MAX + 1];
-    int64_t newest_ms;  /* our clock: the answer's time minus the age it reported */
-    int64_t target_ms;  /* its target duration there, 0 unknown */
-} lecture_age;
+#define MAX_AGE_MS    (24 * 3600 * INT64_C(1000))  /* an answer beyond it is nonsense */
 
 typedef struct peer {
-    char        url[512];     /* <base>/api/v1/node */
-    int64_t     answered_ms;  /* 0 never */
-    int         full;
-    int         nb;
-    lecture_age lectures[MAX_LECTURES];
-    int         was_down;     /* logged once per outage */
+    char           url[512];     /* <base>/api/v1/node */
+    int64_t        answered_ms;  /* 0 never */
+    lr_node_answer last;
+    int            was_down;     /* logged once per outage */
 } peer;
 
 struct lr_steer_peers {
@@ -78,14 +70,14 @@ static char *fetch(lr_steer_peers *p, const char *url)
     return body;
 }
 
-/* {"viewers":N,"capacity":C,
- *  "lectures":{"cs101":{"age_ms":340,"target_duration_ms":2000}}} */
-static int parse_answer(const char *body, peer *out, int64_t at)
+int lr_node_answer_parse(const char *body, int64_t at_ms, lr_node_answer *out)
 {
     json_error_t err;
     json_t *o = json_loads(body, JSON_REJECT_DUPLICATES, &err), *lectures, *v;
     const char *name;
 
+    out->full = 0;
+    out->nb = 0;
     if (!o || !json_is_object(o) || !json_is_object(lectures = json_object_get(o, "lectures"))) {
         json_decref(o);
         return -1;
@@ -93,16 +85,16 @@ static int parse_answer(const char *body, peer *out, int64_t at)
     json_int_t viewers = json_integer_value(json_object_get(o, "viewers"));
     json_int_t capacity = json_integer_value(json_object_get(o, "capacity"));
     out->full = capacity > 0 && viewers > capacity;
-    out->nb = 0;
     json_object_foreach(lectures, name, v) {
-        json_t *age = json_object_get(v, "age_ms");
-        if (out->nb == MAX_LECTURES || strlen(name) > LR_LECTURE_NAME_MAX || !json_is_integer(age))
+        json_t *age = json_object_get(v, "age_ms"), *target = json_object_get(v, "target_duration_ms");
+        json_int_t age_ms = json_integer_value(age), target_ms = json_integer_value(target);
+        if (out->nb == LR_NODE_ANSWER_MAX_LECTURES || strlen(name) > LR_LECTURE_NAME_MAX ||
+            !json_is_integer(age) || age_ms < 0 || age_ms > MAX_AGE_MS ||
+            target_ms < 0 || target_ms > MAX_AGE_MS)
             continue;
         snprintf(out->lectures[out->nb].name, sizeof(out->lectures[0].name), "%s", name);
-        json_t *target = json_object_get(v, "target_duration_ms");
-        out->lectures[out->nb].target_ms = json_is_integer(target) && json_integer_value(target) > 0
-                                           ? json_integer_value(target) : 0;
-        out->lectures[out->nb++].newest_ms = at - json_integer_value(age);
+        out->lectures[out->nb].target_ms = target_ms;
+        out->lectures[out->nb++].newest_ms = at_ms - age_ms;
     }
     json_decref(o);
     return 0;
@@ -116,17 +108,15 @@ static void *poll_thread(void *arg)
     while (!lr_stop_requested(&p->stop)) {
         int64_t start = now_ms();
         for (int i = 0; i < p->nb && !lr_stop_requested(&p->stop); i++) {
-            peer got;
+            lr_node_answer got;
             char *body = fetch(p, p->peers[i].url);
-            int ok = body && parse_answer(body, &got, now_ms()) == 0;
+            int ok = body && lr_node_answer_parse(body, now_ms(), &got) == 0;
             av_free(body);
             pthread_mutex_lock(&p->lock);
             peer *pe = &p->peers[i];
             if (ok) {
                 pe->answered_ms = now_ms();
-                pe->full = got.full;
-                pe->nb = got.nb;
-                memcpy(pe->lectures, got.lectures, sizeof(got.lectures[0]) * got.nb);
+                pe->last = got;
             } else {
                 pe->answered_ms = 0;  /* refused or past the deadline: down now */
             }
@@ -203,11 +193,12 @@ int lr_steer_peers_healthy(lr_steer_peers *p, int i, const char *lecture, int64_
     pthread_mutex_lock(&p->lock);
     const peer *pe = &p->peers[i];
     if (pe->answered_ms && now - pe->answered_ms <= 3 * (int64_t)p->interval_ms) {
-        *full = pe->full;
-        for (int k = 0; k < pe->nb; k++)
-            if (!strcmp(pe->lectures[k].name, lecture))
-                healthy = now - pe->lectures[k].newest_ms <=
-                          (pe->lectures[k].target_ms ? 2 * pe->lectures[k].target_ms : max_age_ms);
+        const lr_node_answer *a = &pe->last;
+        *full = a->full;
+        for (int k = 0; k < a->nb; k++)
+            if (!strcmp(a->lectures[k].name, lecture))
+                healthy = now - a->lectures[k].newest_ms <=
+                          (a->lectures[k].target_ms ? 2 * a->lectures[k].target_ms : max_age_ms);
     }
     pthread_mutex_unlock(&p->lock);
     return healthy;

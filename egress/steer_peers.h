@@ -9,8 +9,30 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/streamid.h"
 
 typedef struct lr_steer_peers lr_steer_peers;
+
+#define LR_NODE_ANSWER_MAX_LECTURES 64
+
+/* A peer's /api/v1/node answer, read at at_ms (our clock):
+ * {"viewers":N,"capacity":C,
+ *  "lectures":{"cs101":{"age_ms":340,"target_duration_ms":2000}}} */
+typedef struct lr_node_answer {
+    int full;  /* more viewers than its capacity */
+    int nb;
+    struct {
+        char    name[LR_LECTURE_NAME_MAX + 1];
+        int64_t newest_ms;  /* at_ms minus the age it reported */
+        int64_t target_ms;  /* its target duration there, 0 unknown */
+    } lectures[LR_NODE_ANSWER_MAX_LECTURES];
+} lr_node_answer;
+
+/* Parses body (NUL-terminated; it came from another machine, so anything).
+ * A lecture whose name is too long or whose age or target duration is
+ * negative or beyond a day is left out. Returns 0, or -1 when body is not
+ * such an object. */
+int lr_node_answer_parse(const char *body, int64_t at_ms, lr_node_answer *out);
 
 /* Polls conf's peers every interval_ms (answers wait at most timeout_ms).
  * Returns 0 or AVERROR(ENOMEM); no peers: *out NULL, 0. */
