@@ -294,6 +294,10 @@ static void collect_packaging(lr_egress *e, AVBPrint *out)
         { "lr_recording_active", "1 while the lecture is being recorded" },
         { "lr_recording_bytes", "media bytes written to the lecture's current (or last) "
           "recording" },
+        { "lr_recording_failing", "1 while the recording's writes fail (a full disk...): it "
+          "is paused and retried with every segment; live playback goes on" },
+        { "lr_recording_lost_segments", "segments the current (or last) recording lost to "
+          "disk errors or a full write queue" },
     };
     int64_t now = lr_now_ns();
     int nb = 0;
@@ -329,9 +333,10 @@ static void collect_packaging(lr_egress *e, AVBPrint *out)
                 continue;
             av_bprintf(out, "%s{lecture=\"", fam[f].name);
             lr_metrics_label(out, l->name);
-            av_bprintf(out, "\"} %" PRId64 "\n",
-                       f == 2 ? (int64_t)s->target_duration
-                              : f == 3 ? (int64_t)s->recording : s->recording_bytes);
+            int64_t v = f == 2 ? s->target_duration : f == 3 ? s->recording
+                      : f == 4 ? s->recording_bytes : f == 5 ? s->recording_failing
+                      : s->recording_lost;
+            av_bprintf(out, "\"} %" PRId64 "\n", v);
         }
     }
     av_free(st);

@@ -166,13 +166,19 @@ static void note_stopped(lr_packager *p, const rendition *r)
     pthread_mutex_unlock(&p->stats_lock);
 }
 
-static void note_recording(lr_packager *p, int64_t add_bytes)
+/* The recorder's counters as of now (they lag its queue by a segment or
+ * two; a finished recording keeps its last figures). */
+static void note_recording(lr_packager *p)
 {
     pthread_mutex_lock(&p->stats_lock);
-    if (p->rec && !p->stats.recording)
-        p->stats.recording_bytes = 0;  /* a new recording */
     p->stats.recording = !!p->rec;
-    p->stats.recording_bytes += add_bytes;
+    if (p->rec) {
+        p->stats.recording_bytes = lr_recorder_bytes_written(p->rec);
+        p->stats.recording_failing = lr_recorder_failing(p->rec);
+        p->stats.recording_lost = lr_recorder_dropped(p->rec);
+    } else {
+        p->stats.recording_failing = 0;
+    }
     pthread_mutex_unlock(&p->stats_lock);
 }
 
@@ -656,7 +662,7 @@ static void add_segment(rendition *r, const lr_seg_output *o)
         lr_seg_info rec = *info;
         rec.discontinuity |= r->gap_unlisted;
         lr_recorder_put_segment(p->rec, r->name, &rec, o->data);
-        note_recording(p, o->data->size);
+        note_recording(p);
     }
     r->gap_unlisted = 0;
     note_output(r, 1);
@@ -1180,7 +1186,7 @@ static void open_recording(lr_packager *p)
     if (lr_recorder_open(&p->rec_conf, p->lecture, p->ext, 1, &p->rec) < 0)
         return;  /* logged; the lecture goes on without a recording */
     lr_store_set_disk_dir(p->store, p->lecture, lr_recorder_dir(p->rec));
-    note_recording(p, 0);
+    note_recording(p);
     lr_status_event(p->lecture, "recording", "recording %s started", lr_recorder_id(p->rec));
 }
 
@@ -1343,7 +1349,7 @@ void lr_packager_end(lr_packager *p)
                         lr_recorder_id(p->rec));
         lr_store_set_disk_dir(p->store, p->lecture, NULL);
         lr_recorder_finish(&p->rec);
-        note_recording(p, 0);
+        note_recording(p);
     }
     note_stopped(p, NULL);
 }

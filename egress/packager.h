@@ -51,6 +51,8 @@ typedef struct lr_packager_stats {
     int     target_duration;  /* EXT-X-TARGETDURATION, s; 0 before it is known */
     int     recording;        /* a recording is being written */
     int64_t recording_bytes;  /* media written to it (or to the last one) */
+    int     recording_failing;  /* its writes fail (a full disk...): lr_recorder_failing() */
+    int64_t recording_lost;   /* segments it lost (disk errors, a full queue) */
 } lr_packager_stats;
 
 /* A consistent copy; any thread. */

@@ -73,13 +73,15 @@ struct lr_recorder {
     int             stop;
     int             dropping;       /* in a run of drops: logged once */
     atomic_int_fast64_t dropped;
+    atomic_int_fast64_t bytes_written;
+    atomic_int          failing;    /* a write failed, none succeeded since */
     pthread_t       thread;
     int             thread_started;
 
     /* writer thread only (or the owner once the thread is joined) */
     int64_t         last_write_ms;  /* wall clock of the newest segment write */
     int64_t         last_json_ms;
-    int             disk_failing;   /* a disk error was logged; reset on success */
+    int64_t         dropped_at_failure;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -590,10 +592,22 @@ static void job_free(job **pj)
 
 static void disk_error(lr_recorder *r, const char *what, int err)
 {
-    if (!r->disk_failing)
-        lr_error("lecture=%s recording=%s: writing %s failed: %s (later failures not logged "
-                 "until a write succeeds)", r->lecture, r->dir, what, av_err2str(err));
-    r->disk_failing = 1;
+    if (!atomic_load(&r->failing)) {
+        lr_error("lecture=%s recording=%s: writing %s failed: %s; recording paused, live "
+                 "playback goes on (lr_recording_failing; retried with every segment)",
+                 r->lecture, r->dir, what, av_err2str(err));
+        r->dropped_at_failure = atomic_load(&r->dropped);
+    }
+    atomic_store(&r->failing, 1);
+}
+
+static void disk_ok(lr_recorder *r)
+{
+    if (atomic_load(&r->failing))
+        lr_info("lecture=%s recording=%s: writing again; %" PRId64 " segment(s) lost in "
+                "between, marked as a discontinuity", r->lecture, r->dir,
+                (int64_t)atomic_load(&r->dropped) - r->dropped_at_failure);
+    atomic_store(&r->failing, 0);
 }
 
 static int ensure_dir(lr_recorder *r, rendition *re)
@@ -617,10 +631,11 @@ static void write_segment(lr_recorder *r, job *j)
     snprintf(name, sizeof(name), "%" PRId64 ".%s", info.seq, r->ext);
     if ((ret = ensure_dir(r, re)) < 0 ||
         (ret = lr_recording_write_media(re->dir, name, j->data->data, j->data->size)) < 0) {
-        disk_error(r, name, ret);
         atomic_fetch_add(&r->dropped, 1);
+        disk_error(r, name, ret);
         return;
     }
+    atomic_fetch_add(&r->bytes_written, (int_fast64_t)j->data->size);
     info.parts = NULL;
     info.nb_parts = 0;
     info.bytes = j->data->size;
@@ -637,7 +652,7 @@ static void write_segment(lr_recorder *r, job *j)
         disk_error(r, "index.m3u8", ret);
         return;
     }
-    r->disk_failing = 0;
+    disk_ok(r);
     r->last_write_ms = now_ms();
     if (added_rend || r->last_write_ms - r->last_json_ms >= JSON_EVERY_MS) {
         if ((ret = write_json(r, 0, 0)) < 0)
@@ -947,6 +962,16 @@ const char *lr_recorder_dir(const lr_recorder *r)
 const char *lr_recorder_id(const lr_recorder *r)
 {
     return r->id;
+}
+
+int lr_recorder_failing(const lr_recorder *r)
+{
+    return atomic_load(&((lr_recorder *)r)->failing);
+}
+
+int64_t lr_recorder_bytes_written(const lr_recorder *r)
+{
+    return atomic_load(&((lr_recorder *)r)->bytes_written);
 }
 
 int64_t lr_recorder_dropped(const lr_recorder *r)

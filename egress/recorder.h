@@ -69,6 +69,13 @@ const char *lr_recorder_dir(const lr_recorder *r);
 const char *lr_recorder_id(const lr_recorder *r);
 /* Segments dropped so far (queue full or disk error). */
 int64_t     lr_recorder_dropped(const lr_recorder *r);
+/* 1 from a failed write (a full disk...) until the next write succeeds. A
+ * failure is logged once with its reason, and the recovery once with the
+ * segments lost in between; the recording goes on by itself, its next
+ * segment marked discontinuous. */
+int         lr_recorder_failing(const lr_recorder *r);
+/* Media bytes written to disk (segments; not init sections or playlists). */
+int64_t     lr_recorder_bytes_written(const lr_recorder *r);
 
 /* Each queues a write and returns at once. rend: 1..32 chars of
  * [A-Za-z0-9_-], starting alphanumeric (AVERROR(EINVAL) otherwise). data is

@@ -58,7 +58,8 @@ RECORDER = REPO / "scripts" / "record-alert-series"
 RECORD = os.environ.get("LR_PROM_RECORD")
 ALERTS = ["LectureRelayTargetDown", "LectureRelayLectureWithoutSource", "LectureRelayLinkLoss",
           "LectureRelayRungShed", "LectureRelayPlaylistStalled", "LectureRelayTranscodeSlow",
-          "LectureRelayRecordingsDiskFull", "LectureRelayTLSCertificateExpiring"]
+          "LectureRelayRecordingsDiskFull", "LectureRelayRecordingFailing",
+          "LectureRelayTLSCertificateExpiring"]
 FOR_IN_TEST = "2s"
 LOSS_PCT = 12
 CAP_KBPS = 700          # the narrow path: above the lower rung, below the ladder (test_shedding)
@@ -529,6 +530,16 @@ def test_a_lossy_link_an_expiring_certificate_and_a_full_disk_fire(world):
     w.prom.wait_firing("LectureRelayRecordingsDiskFull", scaled(20), job="lecture-relay-egress")
     record(w, "disk-full", "egress", 7, 15, "lr_recordings_disk_used_ratio", where=())
     w.recorder.wait()
+    assert not w.prom.alerts("LectureRelayRecordingFailing")
+    # the last byte taken: the recording stops, and comes back with the room
+    last = w.mnt / "the-last-byte"
+    subprocess.run(["nsenter", f"--target={w.egress.proc.pid}", "--mount", "dd",
+                    "if=/dev/zero", f"of={last}", "bs=1M"], capture_output=True, timeout=60)
+    w.prom.wait_firing("LectureRelayRecordingFailing", scaled(20), lecture="cs101")
+    subprocess.run(["nsenter", f"--target={w.egress.proc.pid}", "--mount", "rm", str(last)],
+                   check=True, timeout=30)
+    wait_for(lambda: not w.prom.alerts("LectureRelayRecordingFailing"), scaled(20),
+             what="the recording alert resolved")
 
 
 def test_every_dashboard_query_returns_a_series(world):

@@ -1,20 +1,26 @@
-"""The recordings' disk does not fill up: with less than
-egress.recordings_min_free_pct free, the egress removes finished
-recordings, the oldest first, until there is. A real small file system (a
-tmpfs of 24 MiB in a mount namespace of the egress's own, root only) with
-three finished recordings of 6 MiB on it."""
+"""The recordings' disk, a real small file system (a tmpfs in a mount
+namespace of the egress's own, root only):
+- it does not fill up with old recordings: with less than
+  egress.recordings_min_free_pct free, the egress removes finished
+  recordings, the oldest first, until there is;
+- when something else fills it anyway, live playback goes on untouched,
+  the recording pauses with one log line and a metric, and goes on by itself
+  once there is room again, with one discontinuity for the hole."""
 
 import datetime
 import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from lrdemo import (BINARY, Config, Demo, http_get, scaled, to_yaml, tool, wait_for)
+from lrdemo import (BINARY, Config, Demo, fetch_media, http_get, metric, metrics, scaled, to_yaml,
+                    tool, wait_for, wait_master, wait_segments)
 
 # three lectures of the last three days (inside the 30-day retention), oldest first
 DAYS = [datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) -
@@ -70,3 +76,70 @@ def test_a_filling_disk_loses_its_oldest_finished_recordings(tmp_path):
             eg.assert_stops()
         finally:
             eg.close()
+
+
+def test_a_full_disk_pauses_the_recording_and_live_goes_on(tmp_path):
+    """The whole demo in one process, its recordings on a 64 MiB tmpfs that a
+    filler file fills to the last byte mid-lecture and later leaves again."""
+    if os.geteuid() != 0:
+        pytest.skip("a tmpfs in a mount namespace needs root (CI runs as root)")
+    tool("unshare"), tool("nsenter")
+    with tempfile.TemporaryDirectory(prefix="lr-recfull-", dir="/tmp") as mnt:
+        cfg = Config(tmp_path, {"lecture": "cs101", "egress": {"recordings_dir": mnt}})
+        script = f"mount -t tmpfs -o size=64m none {mnt} && exec {BINARY} run --config {cfg.path}"
+        demo = Demo(cfg, binary="/usr/bin/unshare", args=["--mount", "sh", "-c", script])
+        filler = f"{mnt}/filler"
+
+        def in_ns(*cmd):
+            return subprocess.run([tool("nsenter"), "-t", str(demo.proc.pid), "-m", *cmd],
+                                  capture_output=True, text=True, timeout=60)
+
+        def rec_metric(name):
+            return metric(metrics(f"{demo.base}/metrics"), name, lecture="cs101")
+        try:
+            demo.start()
+            url = urllib.request.urljoin(demo.live("master.m3u8"),
+                                         wait_master(demo, scaled(40))[0]["uri"])
+            wait_segments(url, 3, scaled(40))
+            wait_for(lambda: (rec_metric("lr_recording_bytes") or 0) > 0, scaled(20),
+                     what="the recording's first bytes")
+            assert rec_metric("lr_recording_failing") == 0
+
+            # every byte taken (dd stops at ENOSPC)
+            in_ns("dd", "if=/dev/zero", f"of={filler}", "bs=1M")
+            df = in_ns("df", "-B1", "--output=avail", mnt).stdout.split()
+            assert df[-1] == "0", df
+            wait_for(lambda: rec_metric("lr_recording_failing") == 1, scaled(20),
+                     what="lr_recording_failing 1")
+            full_from = fetch_media(url)["segments"][-1]["seq"]
+            # live goes on while the disk is full: four more segments
+            wait_for(lambda: fetch_media(url)["segments"][-1]["seq"] >= full_from + 4, scaled(30),
+                     what="live segments while the disk is full")
+            lost = rec_metric("lr_recording_lost_segments")
+            assert lost and lost > 0, lost
+
+            in_ns("rm", filler)
+            wait_for(lambda: rec_metric("lr_recording_failing") == 0, scaled(20),
+                     what="the recording to write again")
+            resumed_at = fetch_media(url)["segments"][-1]["seq"]
+            wait_for(lambda: fetch_media(url)["segments"][-1]["seq"] >= resumed_at + 2, scaled(30),
+                     what="live segments after the disk has room again")
+
+            err = demo.stderr_text()
+            failed = re.findall(r"lecture=cs101 recording=\S+: writing \S+ failed: (.*?);", err)
+            assert len(failed) == 1 and "No space left on device" in failed[0], demo.describe()
+            again = re.findall(r"lecture=cs101 recording=\S+: writing again; (\d+) segment", err)
+            assert len(again) == 1 and int(again[0]) > 0, demo.describe()
+            assert "removed recording" not in err, "the live recording was taken for an old one"
+
+            # one recording, each rendition's index with exactly one break: the hole
+            [rec] = in_ns("sh", "-c", f"ls -d {mnt}/cs101/*/").stdout.split()
+            for rend in ("360p", "720p"):
+                text = in_ns("cat", f"{rec}{rend}/index.m3u8").stdout
+                assert text.count("#EXT-X-DISCONTINUITY\n") == 1, f"{rend}:\n{text}"
+                names = [l for l in text.splitlines() if l and not l.startswith("#")]
+                assert all(in_ns("test", "-s", f"{rec}{rend}/{n}").returncode == 0
+                           for n in names), f"{rend}: a listed segment is missing or empty"
+            demo.assert_stops()
+        finally:
+            demo.close()
