@@ -460,16 +460,16 @@ static int64_t now_ms(void)
 
 /* The ingest sets the link's clock to its wall clock (modulo the 33-bit
  * MPEG-TS timestamp), so a timestamp names the moment the frame arrived at
- * the ingest. A mapping that lands more than two minutes back means the
- * link's clock isn't the ingest's (another sender): the arrival time here
- * stands in. */
+ * the ingest. A timestamp more than two minutes from our clock either way
+ * means the link's clock isn't the ingest's (another sender): the arrival
+ * time here stands in. Either way round: our own clock stepped back (NTP, an
+ * operator) must not move the dates back with it. */
 static int64_t wall_ms_of(int64_t pts)
 {
-    const int64_t wrap = INT64_C(1) << 33;
     int64_t now = now_ms();
-    int64_t ago = ((now * 90 - pts) % wrap + wrap) % wrap / 90;
+    int64_t at = lr_ts_unwrap_near(pts, now * 90) / 90;
 
-    return ago < 120000 ? now - ago : now;
+    return llabs(now - at) < 120000 ? at : now;
 }
 
 static int64_t segment_pdt(rendition *r, int64_t start_pts, int disc)
