@@ -659,6 +659,7 @@ typedef struct link_io {
     int64_t   bytes;
     int       error;     /* sticky: once the link is bad, it stays bad */
     int       broke;     /* the error came after LR_LINK_SILENT_END_MS of silence */
+    int       any_bytes; /* LR_LINK_IO_READ_STREAM */
 } link_io;
 
 /* The link carries whole TS packets in every message; anything else is not
@@ -689,7 +690,7 @@ static int link_read(void *opaque, uint8_t *buf, int size)
         if (n <= 0)
             io->broke = lr_now_ns() - since >= LR_LINK_SILENT_END_MS * INT64_C(1000000);
         if (n > 0) {
-            if (!is_ts_message(buf, n)) {
+            if (!io->any_bytes && !is_ts_message(buf, n)) {
                 lr_warn("link: received %d bytes that are not MPEG-TS packets "
                         "(starting %02x %02x %02x %02x); dropping the link", n, buf[0],
                         n > 1 ? buf[1] : 0, n > 2 ? buf[2] : 0, n > 3 ? buf[3] : 0);
@@ -725,8 +726,10 @@ static int link_write(void *opaque, uint8_t *buf, int size)
     return size;
 }
 
-int lr_link_avio_open(int sock, int write, lr_stop *stop, int idle_ms, AVIOContext **pb)
+int lr_link_avio_open(int sock, enum lr_link_io mode, lr_stop *stop, int idle_ms,
+                      AVIOContext **pb)
 {
+    int write = mode == LR_LINK_IO_WRITE;
     int buf_size = write ? LR_LINK_PAYLOAD : 8192;
     uint8_t *buf = NULL;
     link_io *io = NULL;
@@ -737,6 +740,7 @@ int lr_link_avio_open(int sock, int write, lr_stop *stop, int idle_ms, AVIOConte
     io->sock = sock;
     io->stop = stop;
     io->idle_ms = idle_ms;
+    io->any_bytes = mode == LR_LINK_IO_READ_STREAM;
     ctx = avio_alloc_context(buf, buf_size, write, io, write ? NULL : link_read,
                              write ? link_write : NULL, NULL);
     if (!ctx)

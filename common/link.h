@@ -89,11 +89,22 @@ int  lr_link_listener_port(const lr_link_listener *l);
 /* Stops accepting, joins the thread, closes the socket; NULLs *l. */
 void lr_link_listener_free(lr_link_listener **l);
 
-/* Wraps a connected socket in an AVIOContext (write: 1316-byte messages;
- * read: one message per read). The context owns the socket from then on,
- * even on error. Reads give AVERROR_EXIT once stop is requested and
- * AVERROR(ETIMEDOUT) after idle_ms without data (0: no limit). */
-int  lr_link_avio_open(int sock, int write, lr_stop *stop, int idle_ms,
+enum lr_link_io {
+    LR_LINK_IO_READ,         /* a link between our roles: every message is whole TS
+                                packets, and one that isn't ends the link (a stray
+                                sender, a wrong port) */
+    LR_LINK_IO_WRITE,        /* 1316-byte messages */
+    LR_LINK_IO_READ_STREAM,  /* a lecturer's encoder: a byte stream in messages of any
+                                size (srt-live-transmit sends 1456 bytes); what isn't TS
+                                is the demuxer's to skip, so garbage mid-stream doesn't
+                                end the lecture */
+};
+
+/* Wraps a connected socket in an AVIOContext (reads: one message per read).
+ * The context owns the socket from then on, even on error. Reads give
+ * AVERROR_EXIT once stop is requested and AVERROR(ETIMEDOUT) after idle_ms
+ * without data (0: no limit). */
+int  lr_link_avio_open(int sock, enum lr_link_io mode, lr_stop *stop, int idle_ms,
                        AVIOContext **pb);
 /* Flushes, closes the socket, frees; NULLs *pb. */
 void lr_link_avio_close(AVIOContext **pb);

@@ -110,7 +110,7 @@ static int open_session(outlink *k, AVIOContext **pb, AVFormatContext **oc)
 
     if ((ret = lr_streamid_format(sid, sizeof(sid), ol->lecture, "publish")) < 0 ||
         (ret = lr_link_connect(k->pub.url, sid, &ol->o.link, ol->o.stop, &sock)) < 0 ||
-        (ret = lr_link_avio_open(sock, 1, ol->o.stop, 0, pb)) < 0)
+        (ret = lr_link_avio_open(sock, LR_LINK_IO_WRITE, ol->o.stop, 0, pb)) < 0)
         return ret;
     if ((ret = ol->ops->open(ol->opaque, &k->pub, *pb, oc)) < 0)
         lr_link_avio_close(pb);

@@ -263,7 +263,7 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
     rc->lec = lec;
     rc->feed = -1;
     av_strlcpy(rc->peer, peer, sizeof(rc->peer));
-    if (lr_link_avio_open(sock, 0, &e->stop, LINK_IDLE_MS, &rc->pb) < 0)
+    if (lr_link_avio_open(sock, LR_LINK_IO_READ, &e->stop, LINK_IDLE_MS, &rc->pb) < 0)
         goto fail;  /* the socket is closed already */
     if ((ret = lr_workers_start(&e->receivers, &rc->worker, receiver_thread)) < 0) {
         lr_link_avio_close(&rc->pb);

@@ -167,6 +167,37 @@ static void encoder_of(const AVFormatContext *ifmt, char *out, size_t size)
     av_strlcpy(out, e ? e->value : "", size);
 }
 
+static int feed_kind(const AVStream *st)
+{
+    enum AVMediaType t = st->codecpar->codec_type;
+
+    return t == AVMEDIA_TYPE_VIDEO ? LR_FEED_VIDEO : t == AVMEDIA_TYPE_AUDIO ? LR_FEED_AUDIO : -1;
+}
+
+/* A packet of stream idx, which the session doesn't carry, while the stream
+ * of its kind it does carry has been silent for MOVED_MS: the encoder moved
+ * its media to new PIDs mid-stream (a new PMT: another codec, a reconfigured
+ * encoder). The caller probes the connection afresh and begins a new
+ * session on it. Two live video streams (a second program) move nothing. */
+#define MOVED_MS 500
+#define MAX_MAPPED 64  /* streams a session maps */
+static int moved(const lr_feed *f, const AVFormatContext *ifmt, int idx,
+                 const int64_t last_ns[])
+{
+    int k = idx < MAX_MAPPED ? feed_kind(ifmt->streams[idx]) : -1;
+    int64_t now = lr_now_ns();
+
+    if (k < 0 || ifmt->streams[idx]->codecpar->codec_id == AV_CODEC_ID_NONE ||
+        now - last_ns[k] < MOVED_MS * INT64_C(1000000))
+        return 0;
+    lr_warn("lecture=%s source %d (%s): its %s moved to a new stream mid-stream (PID %d, %s, "
+            "was %s): a new session on the same connection", f->spec.lecture,
+            f->spec.index + 1, f->name, k == LR_FEED_VIDEO ? "video" : "audio",
+            ifmt->streams[idx]->id, avcodec_get_name(ifmt->streams[idx]->codecpar->codec_id),
+            f->par[k] ? avcodec_get_name(f->par[k]->codec_id) : "none");
+    return 1;
+}
+
 static void session_begin(lr_feed *f, lr_source *src, int map[], int nb_map)
 {
     const AVFormatContext *ifmt = lr_source_format(src);
@@ -304,7 +335,8 @@ static void *feed_thread(void *arg)
     while (pkt && !lr_stop_requested(&f->stop)) {
         lr_source *src = NULL;
         char why[96];
-        int map[64], ret, ended;
+        int map[MAX_MAPPED], ret, ended;
+        int64_t last_ns[LR_FEED_NB];  /* the newest packet of each kind read */
 
         /* A push comes when the lecturer starts: no reason to make it wait. */
         if (!is_push(f->spec.url) && lr_stop_wait_until(&f->stop, retry.retry_at))
@@ -329,10 +361,21 @@ static void *feed_thread(void *arg)
         failing = 0;
         lr_backoff_succeeded(&retry);
         session_begin(f, src, map, FF_ARRAY_ELEMS(map));
+        last_ns[0] = last_ns[1] = lr_now_ns();
         while ((ret = lr_source_read(src, pkt)) >= 0) {
             const AVFormatContext *ifmt = lr_source_format(src);
             int k = pkt->stream_index < (int)FF_ARRAY_ELEMS(map) ? map[pkt->stream_index] : -1;
 
+            if (k >= 0) {
+                last_ns[k] = lr_now_ns();
+            } else if (lr_source_can_reprobe(src) && moved(f, ifmt, pkt->stream_index, last_ns)) {
+                av_packet_unref(pkt);
+                if ((ret = lr_source_reprobe(src)) < 0)
+                    break;
+                session_begin(f, src, map, FF_ARRAY_ELEMS(map));
+                last_ns[0] = last_ns[1] = lr_now_ns();
+                continue;
+            }
             if (k < 0) {
                 av_packet_unref(pkt);
                 continue;

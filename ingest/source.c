@@ -150,6 +150,19 @@ static int open_pushed(lr_source *s, const char *format)
     return ret;
 }
 
+int lr_source_can_reprobe(const lr_source *s)
+{
+    return s->srt_push;
+}
+
+int lr_source_reprobe(lr_source *s)
+{
+    if (!s->srt_push)
+        return AVERROR(ENOSYS);
+    avformat_close_input(&s->fmt);  /* (custom I/O: the connection stays) */
+    return open_pushed(s, "mpegts");
+}
+
 static lr_source *alloc_pushed(lr_stop *stop, int stall_ms)
 {
     lr_source *s = av_mallocz(sizeof(*s));
@@ -175,7 +188,7 @@ int lr_source_open_push(int sock, const char *peer, int stall_ms, lr_stop *stop,
     }
     s->srt_push = 1;
     snprintf(s->url, sizeof(s->url), "push from %s", peer);
-    if ((ret = lr_link_avio_open(sock, 0, stop, stall_ms, &s->pb_owned)) < 0 ||
+    if ((ret = lr_link_avio_open(sock, LR_LINK_IO_READ_STREAM, stop, stall_ms, &s->pb_owned)) < 0 ||
         (ret = open_pushed(s, "mpegts")) < 0)
         goto fail;
     *out = s;

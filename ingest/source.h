@@ -46,6 +46,14 @@ int  lr_source_is_hls(const lr_source *s);
 /* Restarts real-time pacing from now (after a pause such as a link
  * reconnect), so the backlog is not sent in a burst. */
 void lr_source_repace(lr_source *s);
+/* An SRT push only: the demuxer opened afresh on the same connection, which
+ * reads on from where the last one stopped and learns the streams anew (an
+ * encoder that moved its media to new PIDs mid-stream: a demuxer keeps a
+ * stream's first codec, and knows nothing of a new stream's parameters
+ * until it has probed it). Returns 0, AVERROR(ENOSYS) for other sources, or
+ * the demuxer's error (the source is then only good for closing). */
+int  lr_source_reprobe(lr_source *s);
+int  lr_source_can_reprobe(const lr_source *s);
 void lr_source_close(lr_source **s);
 
 #endif

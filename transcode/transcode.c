@@ -272,7 +272,7 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
     l->conf = atomic_load(&t->conf);
     pthread_mutex_init(&l->stats_lock, NULL);
     av_strlcpy(l->name, sid->resource, sizeof(l->name));
-    if ((ret = lr_link_avio_open(sock, 0, &t->stop, LINK_IDLE_MS, &l->in_pb)) < 0) {
+    if ((ret = lr_link_avio_open(sock, LR_LINK_IO_READ, &t->stop, LINK_IDLE_MS, &l->in_pb)) < 0) {
         av_free(l);
         return 0;  /* the socket is already closed */
     }

@@ -69,7 +69,7 @@ static void *reader(void *arg)
     AVFormatContext *ifmt = NULL;
     AVPacket        *pkt = av_packet_alloc();
 
-    if (lr_link_avio_open(c->sock, 0, &p->stop, 0, &pb) < 0 || !(ifmt = avformat_alloc_context()))
+    if (lr_link_avio_open(c->sock, LR_LINK_IO_READ, &p->stop, 0, &pb) < 0 || !(ifmt = avformat_alloc_context()))
         goto end;
     ifmt->pb = pb;
     ifmt->flags |= AVFMT_FLAG_CUSTOM_IO;
