@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -660,6 +661,12 @@ typedef struct link_io {
     int       error;     /* sticky: once the link is bad, it stays bad */
     int       broke;     /* the error came after LR_LINK_SILENT_END_MS of silence */
     int       any_bytes; /* LR_LINK_IO_READ_STREAM */
+    int       synced;    /* any_bytes: TS packets seen */
+    int64_t   unsynced;  /* any_bytes: bytes before them */
+    atomic_int_fast64_t *last_data_ns; /* reading: the newest message, told the owner */
+    const atomic_int    *abort;        /* reading: the owner gives the link up */
+    /* writing: the peer's acknowledgements (ack_watch) */
+    int64_t   watch_ns, acks, sent, ack_ns;
 } link_io;
 
 /* The link carries whole TS packets in every message; anything else is not
@@ -674,6 +681,26 @@ static int is_ts_message(const uint8_t *buf, int size)
     return 1;
 }
 
+/* A byte stream (LR_LINK_IO_READ_STREAM) holds TS packets somewhere in this
+ * message: three sync bytes 188 apart. */
+#define SYNC_RUN 3
+static int holds_ts(const uint8_t *buf, int size)
+{
+    for (int o = 0; o < 188 && o + 188 * (SYNC_RUN - 1) < size; o++) {
+        int j = 0;
+        while (j < SYNC_RUN && buf[o + 188 * j] == 0x47)
+            j++;
+        if (j == SYNC_RUN)
+            return 1;
+    }
+    return 0;
+}
+
+/* A publisher whose first bytes hold no TS at all is no encoder of ours (a
+ * stray sender, another protocol): refused after this much, not after the
+ * demuxer's whole probe. */
+#define UNSYNCED_MAX (64 * 1024)
+
 static int link_read(void *opaque, uint8_t *buf, int size)
 {
     link_io *io = opaque;
@@ -686,10 +713,21 @@ static int link_read(void *opaque, uint8_t *buf, int size)
         int n;
         if (lr_stop_requested(io->stop))
             return AVERROR_EXIT;
+        if (io->abort && atomic_load(io->abort))
+            return io->error = AVERROR(ECONNRESET);
         n = srt_recvmsg(io->sock, (char *)buf, size);
+        if (n > 0 && io->last_data_ns)
+            atomic_store(io->last_data_ns, lr_now_ns());
         if (n <= 0)
             io->broke = lr_now_ns() - since >= LR_LINK_SILENT_END_MS * INT64_C(1000000);
         if (n > 0) {
+            if (io->any_bytes && !io->synced && !(io->synced = holds_ts(buf, n)) &&
+                (io->unsynced += n) > UNSYNCED_MAX) {
+                lr_warn("link: the first %" PRId64 " bytes received are not MPEG-TS packets "
+                        "(starting %02x %02x %02x %02x); dropping the link", io->unsynced,
+                        buf[0], n > 1 ? buf[1] : 0, n > 2 ? buf[2] : 0, n > 3 ? buf[3] : 0);
+                return io->error = AVERROR_INVALIDDATA;
+            }
             if (!io->any_bytes && !is_ts_message(buf, n)) {
                 lr_warn("link: received %d bytes that are not MPEG-TS packets "
                         "(starting %02x %02x %02x %02x); dropping the link", n, buf[0],
@@ -709,10 +747,51 @@ static int link_read(void *opaque, uint8_t *buf, int size)
     }
 }
 
+/* A receiver that died without a word (killed, its host gone) is noticed by
+ * SRT only after its peer idle timeout and 16 expiry timers, 4 to 7 s; its
+ * restarted self gets nothing meanwhile. So a sender that has sent and had
+ * no acknowledgement for longer than the peer's latency plus two RTTs (the
+ * receiver could play nothing of it any more; at least a second) breaks the
+ * link itself, and its caller redials. A blackout the latency absorbs
+ * breaks nothing. Looked at every ACK_WATCH_MS of writing. */
+#define ACK_WATCH_MS   100
+#define ACK_TIMEOUT_MS 1000
+static int ack_watch(link_io *io)
+{
+    int64_t now = lr_now_ns();
+    SRT_TRACEBSTATS perf;
+    int latency = 0, len = sizeof(latency);
+
+    if (now - io->watch_ns < ACK_WATCH_MS * INT64_C(1000000))
+        return 0;
+    io->watch_ns = now;
+    if (srt_bstats(io->sock, &perf, 0) < 0)
+        return 0;  /* the send itself will say */
+    if (!io->ack_ns || perf.pktRecvACKTotal != io->acks || perf.pktSentTotal == io->sent) {
+        io->ack_ns = now;
+        io->acks = perf.pktRecvACKTotal;
+        io->sent = perf.pktSentTotal;
+        return 0;
+    }
+    srt_getsockflag(io->sock, SRTO_PEERLATENCY, &latency, &len);
+    int64_t limit_ms = FFMAX(ACK_TIMEOUT_MS, latency + 2 * (int64_t)perf.msRTT);
+    if (now - io->ack_ns < limit_ms * INT64_C(1000000))
+        return 0;
+    lr_warn("link: no acknowledgement from the peer for %" PRId64 " ms while sending "
+            "(latency %d ms, RTT %.0f ms): it is gone; breaking the link",
+            (now - io->ack_ns) / 1000000, latency, perf.msRTT);
+    return io->error = AVERROR(ECONNRESET);
+}
+
 static int link_write(void *opaque, uint8_t *buf, int size)
 {
     link_io *io = opaque;
-    int done = 0;
+    int done = 0, ret;
+
+    if (io->error)
+        return io->error;
+    if ((ret = ack_watch(io)) < 0)
+        return ret;
 
     while (done < size) {
         int chunk = FFMIN(size - done, LR_LINK_PAYLOAD);
@@ -773,6 +852,15 @@ void lr_link_close_socket(int sock)
 {
     lr__link_stats_remove(sock);
     srt_close(sock);
+}
+
+void lr_link_avio_watch(AVIOContext *pb, const atomic_int *abort,
+                        atomic_int_fast64_t *last_data_ns)
+{
+    link_io *io = pb->opaque;
+
+    io->abort = abort;
+    io->last_data_ns = last_data_ns;
 }
 
 int64_t lr_link_avio_bytes(AVIOContext *pb)

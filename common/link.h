@@ -6,6 +6,7 @@
 #ifndef LR_COMMON_LINK_H
 #define LR_COMMON_LINK_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <libavformat/avformat.h>
@@ -115,6 +116,14 @@ int  lr_link_read_packet(AVFormatContext *ifmt, AVPacket *pkt);
 
 /* Bytes moved through the context so far. */
 int64_t lr_link_avio_bytes(AVIOContext *pb);
+
+/* A reading link, watched from other threads through the owner's own
+ * variables (they must outlive the context): once *abort is set, reads give
+ * AVERROR(ECONNRESET) within a read slice (the owner gives the link up: a
+ * silent publisher taken over); *last_data_ns gets lr_now_ns() of each
+ * message. Either may be NULL. */
+void lr_link_avio_watch(AVIOContext *pb, const atomic_int *abort,
+                        atomic_int_fast64_t *last_data_ns);
 
 /* 1 when a reading link ended after LR_LINK_SILENT_END_MS without data (it
  * broke: a blackout, a dead sender) rather than at its sender's close, which

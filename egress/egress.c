@@ -138,7 +138,11 @@ static int receive(receiver *rc)
     rc->ifmt->pb = rc->pb;
     /* packets as the PES they came in, damage flagged exactly (pes_frames.h) */
     rc->ifmt->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_NOPARSE | AVFMT_FLAG_NOFILLIN;
-    av_dict_set(&opts, "analyzeduration", "3000000", 0);
+    /* A ladder link starts at a keyframe of every rung, with the audio
+     * beside them. The probe reads a TS (whose streams may come at any
+     * time) to its limit whatever it has found, so the limit is what
+     * viewers wait for when a link comes back: it was 3 s. */
+    av_dict_set(&opts, "analyzeduration", "500000", 0);
     av_dict_set(&opts, "probesize", "2000000", 0);
     ret = avformat_open_input(&rc->ifmt, NULL, av_find_input_format("mpegts"), &opts);
     av_dict_free(&opts);

@@ -7,6 +7,7 @@
 #include "transcode.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
@@ -50,6 +51,9 @@ typedef struct lecture {
 
     lr_fanout       *fan;               /* the ladder to every egress */
     lr_heartbeat     hb;                /* its reading loop runs (systemd's watchdog) */
+    /* for admit(), from the listener's thread */
+    atomic_int_fast64_t last_read_ns;   /* the link's newest message (or its start) */
+    atomic_int       give_up;           /* taken over: its link reads end */
     /* for /metrics (collect), under stats_lock: the pipeline and fan-out
      * while they exist, and snapshots of the slowest rung's progress */
     pthread_mutex_t  stats_lock;
@@ -80,7 +84,12 @@ static int open_input(lecture *l)
         return AVERROR(ENOMEM);
     l->ifmt->pb = l->in_pb;
     l->ifmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-    av_dict_set(&opts, "analyzeduration", "3000000", 0);
+    /* A link starts at a keyframe, with the audio beside it; 0.7 s of it
+     * tells the codecs and the frame rate (0.3 s did, for the sample). The
+     * probe reads a TS (whose streams may come at any time) to its limit
+     * whatever it has found, so the limit is what a restarted role waits:
+     * it was 3 s. */
+    av_dict_set(&opts, "analyzeduration", "700000", 0);
     av_dict_set(&opts, "probesize", "4000000", 0);
     ret = avformat_open_input(&l->ifmt, NULL, av_find_input_format("mpegts"), &opts);
     av_dict_free(&opts);
@@ -239,19 +248,50 @@ static void *lecture_thread(void *arg)
     return NULL;
 }
 
+/* A publisher whose link has carried nothing for this long is taken to be
+ * dead (killed, its machine gone: SRT notices only after its peer idle
+ * timeout) when another asks for the lecture: a live link carries frames
+ * many times a second, and a restarted ingest should not wait seconds. */
+#define TAKEOVER_SILENT_MS 1000
+
+/* How long admit() waits for a given-up link's lecture to finish (its
+ * pipeline flushes): the new publisher is then admitted at once rather than
+ * at its next redial. Only the listener's thread reaps lectures, so the one
+ * waited for stays listed. */
+#define RELEASE_WAIT_MS 700
+
 static int admit(void *opaque, const lr_streamid *sid, const char *peer, lr_link_admission *ad)
 {
     lr_transcode *t = opaque;
-    int busy = 0;
+    lr_worker *busy = NULL;
+    int64_t now = lr_now_ns(), silent_ms = 0;
 
     if (strcmp(sid->mode, "publish")) {
         ad->reason = "stream id mode must be publish";
         return AVERROR(EINVAL);
     }
     pthread_mutex_lock(&t->pipelines.lock);
-    for (lr_worker *w = t->pipelines.head; w; w = w->next)
-        busy |= !atomic_load(&w->done) && !strcmp(((lecture *)w)->name, sid->resource);
+    for (lr_worker *w = t->pipelines.head; w; w = w->next) {
+        lecture *l = (lecture *)w;
+        if (!atomic_load(&w->done) && !strcmp(l->name, sid->resource)) {
+            busy = w;
+            silent_ms = (now - atomic_load(&l->last_read_ns)) / 1000000;
+            if (silent_ms >= TAKEOVER_SILENT_MS && !atomic_exchange(&l->give_up, 1))
+                lr_warn("lecture=%s its link has carried nothing for %" PRId64 " ms and %s "
+                        "asks for the lecture: the silent link is given up", l->name,
+                        silent_ms, peer);
+        }
+    }
     pthread_mutex_unlock(&t->pipelines.lock);
+    if (busy && silent_ms >= TAKEOVER_SILENT_MS) {
+        for (int64_t end = now + RELEASE_WAIT_MS * INT64_C(1000000);
+             !atomic_load(&busy->done) && lr_now_ns() < end && !lr_stop_requested(&t->stop);)
+            nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
+        if (atomic_load(&busy->done))
+            return 0;
+        ad->reason = "lecture's silent publisher is being released: try again";
+        return AVERROR(EBUSY);
+    }
     if (busy) {
         ad->reason = "lecture already has a live publisher";
         return AVERROR(EBUSY);
@@ -272,10 +312,13 @@ static int accept_link(void *opaque, int sock, const lr_streamid *sid, const cha
     l->conf = atomic_load(&t->conf);
     pthread_mutex_init(&l->stats_lock, NULL);
     av_strlcpy(l->name, sid->resource, sizeof(l->name));
+    atomic_init(&l->last_read_ns, lr_now_ns());
+    atomic_init(&l->give_up, 0);
     if ((ret = lr_link_avio_open(sock, LR_LINK_IO_READ, &t->stop, LINK_IDLE_MS, &l->in_pb)) < 0) {
         av_free(l);
         return 0;  /* the socket is already closed */
     }
+    lr_link_avio_watch(l->in_pb, &l->give_up, &l->last_read_ns);
     if ((ret = lr_workers_start(&t->pipelines, &l->worker, lecture_thread)) < 0) {
         lr_link_avio_close(&l->in_pb);
         av_free(l);
