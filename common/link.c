@@ -20,6 +20,7 @@
 #include "heartbeat.h"
 #include "link_stats.h"
 #include "log.h"
+#include "ts_wall.h"
 
 #define SLICE_MS 100
 #define PROBES   6     /* handshakes at once; the fastest counts (a lost packet costs
@@ -835,6 +836,75 @@ fail:
     lr__link_stats_remove(sock);
     srt_close(sock);
     return AVERROR(ENOMEM);
+}
+
+/* Whether every program of the link names a sender of ours (the SDT's
+ * service_provider): the ingest's link (from_ingest), or a transcoded
+ * ladder. Anyone else's TS gets the full probe at once. */
+static int our_sender(const AVFormatContext *ifmt, int from_ingest)
+{
+    if (!ifmt->nb_programs)
+        return 0;
+    for (unsigned i = 0; i < ifmt->nb_programs; i++) {
+        const AVDictionaryEntry *e = av_dict_get(ifmt->programs[i]->metadata,
+                                                 "service_provider", NULL, 0);
+        if (!e || strncmp(e->value, from_ingest ? LR_TS_PROVIDER_INGEST : "lecture-relay",
+                          strlen(from_ingest ? LR_TS_PROVIDER_INGEST : "lecture-relay")))
+            return 0;
+    }
+    return 1;
+}
+
+/* A stream whose parameters the probe has not learned. */
+static int unknown_stream(const AVStream *st)
+{
+    const AVCodecParameters *par = st->codecpar;
+
+    if (par->codec_type == AVMEDIA_TYPE_VIDEO)
+        return par->codec_id == AV_CODEC_ID_NONE || par->width <= 0;
+    if (par->codec_type == AVMEDIA_TYPE_AUDIO)
+        return par->codec_id == AV_CODEC_ID_NONE || par->sample_rate <= 0;
+    return 0;
+}
+
+int lr_link_probe(AVFormatContext **pifmt, int from_ingest, int64_t quick_us, int64_t full_us)
+{
+    AVFormatContext *ifmt = *pifmt;
+    int ret, unknown = 0;
+
+    if (!our_sender(ifmt, from_ingest)) {
+        ifmt->max_analyze_duration = full_us;
+        return avformat_find_stream_info(ifmt, NULL);
+    }
+    ifmt->max_analyze_duration = quick_us;
+    if ((ret = avformat_find_stream_info(ifmt, NULL)) < 0)
+        return ret;
+    for (unsigned i = 0; i < ifmt->nb_streams; i++)
+        unknown += unknown_stream(ifmt->streams[i]);
+    if (!unknown)
+        return ret;
+    /* A stream that began between keyframes (a rung of a ladder whose other
+     * links were up: no keyframe forced for this one). The demuxer can't be
+     * probed twice: a fresh one reads on from here, for longer. */
+    lr_info("link: %d stream(s) not known after %.1f s of the link; probing again for up to "
+            "%.1f s", unknown, quick_us / 1e6, full_us / 1e6);
+    AVIOContext *pb = ifmt->pb;
+    int flags = ifmt->flags;
+    AVIOInterruptCB cb = ifmt->interrupt_callback;
+    int64_t probesize = ifmt->probesize;
+    const AVInputFormat *fmt = ifmt->iformat;
+    avformat_close_input(pifmt);  /* (custom I/O: pb stays) */
+    if (!(ifmt = avformat_alloc_context()))
+        return AVERROR(ENOMEM);
+    ifmt->pb = pb;
+    ifmt->flags = flags;
+    ifmt->interrupt_callback = cb;
+    ifmt->probesize = probesize;
+    if ((ret = avformat_open_input(&ifmt, NULL, fmt, NULL)) < 0)
+        return ret;  /* (freed by avformat_open_input) */
+    *pifmt = ifmt;
+    ifmt->max_analyze_duration = full_us;
+    return avformat_find_stream_info(ifmt, NULL);
 }
 
 int lr_link_read_packet(AVFormatContext *ifmt, AVPacket *pkt)

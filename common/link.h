@@ -109,6 +109,17 @@ int  lr_link_avio_open(int sock, enum lr_link_io mode, lr_stop *stop, int idle_m
                        AVIOContext **pb);
 /* Flushes, closes the socket, frees; NULLs *pb. */
 void lr_link_avio_close(AVIOContext **pb);
+/* avformat_find_stream_info() on a link's demuxer (opened on custom I/O),
+ * quick when it can be: a TS demuxer reads to its analysis limit whatever it
+ * has found (its streams may come at any time), and that limit is what a
+ * viewer waits for when a link comes back. A sender that names itself ours
+ * in the SDT (from_ingest: the ingest's link; else the transcoder's) is
+ * probed for quick_us of media; if a stream is still unknown then (it began
+ * between keyframes), *ifmt is replaced by a fresh demuxer on the same I/O
+ * probed for full_us. Anyone else's TS: full_us at once. On error *ifmt may
+ * be NULL. */
+int  lr_link_probe(AVFormatContext **ifmt, int from_ingest, int64_t quick_us, int64_t full_us);
+
 /* Reads the next packet of a link's demuxer. Damaged data inside a sound
  * link (a corrupted PES from a bad source) is skipped, up to 100 times in a
  * row; the link's own errors (closed, stopped, not TS) end the read. */

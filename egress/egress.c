@@ -138,15 +138,12 @@ static int receive(receiver *rc)
     rc->ifmt->pb = rc->pb;
     /* packets as the PES they came in, damage flagged exactly (pes_frames.h) */
     rc->ifmt->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_NOPARSE | AVFMT_FLAG_NOFILLIN;
-    /* A ladder link starts at a keyframe of every rung, with the audio
-     * beside them. The probe reads a TS (whose streams may come at any
-     * time) to its limit whatever it has found, so the limit is what
-     * viewers wait for when a link comes back: it was 3 s. */
-    av_dict_set(&opts, "analyzeduration", "500000", 0);
     av_dict_set(&opts, "probesize", "2000000", 0);
     ret = avformat_open_input(&rc->ifmt, NULL, av_find_input_format("mpegts"), &opts);
     av_dict_free(&opts);
-    if (ret < 0 || (ret = avformat_find_stream_info(rc->ifmt, NULL)) < 0) {
+    /* a ladder link that came up alone starts at a keyframe of every rung: 0.5 s
+     * tells all; one that joined others waits for each rung's next keyframe */
+    if (ret < 0 || (ret = lr_link_probe(&rc->ifmt, 0, 500000, 3000000)) < 0) {
         lr_warn("lecture=%s egress link from %s: not a readable MPEG-TS ladder (%s); closing",
                 lec->name, rc->peer, av_err2str(ret));
         return ret;

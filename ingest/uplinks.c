@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/outlinks.h"
 #include "common/ts_mux.h"
+#include "common/ts_wall.h"
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 2000
@@ -72,6 +73,7 @@ static int open_ts(void *opaque, lr_outlink *l, AVIOContext *pb, AVFormatContext
 
     if ((ret = lr_ts_mux_alloc(pb, oc)) < 0)
         return ret;
+    av_dict_set(&(*oc)->metadata, "service_provider", LR_TS_PROVIDER_INGEST, 0);
     for (int k = 0; k < LR_FEED_NB; k++) {
         AVStream *ost;
         o->stream[k] = -1;

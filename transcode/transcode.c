@@ -84,16 +84,12 @@ static int open_input(lecture *l)
         return AVERROR(ENOMEM);
     l->ifmt->pb = l->in_pb;
     l->ifmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-    /* A link starts at a keyframe, with the audio beside it; 0.7 s of it
-     * tells the codecs and the frame rate (0.3 s did, for the sample). The
-     * probe reads a TS (whose streams may come at any time) to its limit
-     * whatever it has found, so the limit is what a restarted role waits:
-     * it was 3 s. */
-    av_dict_set(&opts, "analyzeduration", "700000", 0);
     av_dict_set(&opts, "probesize", "4000000", 0);
     ret = avformat_open_input(&l->ifmt, NULL, av_find_input_format("mpegts"), &opts);
     av_dict_free(&opts);
-    if (ret < 0 || (ret = avformat_find_stream_info(l->ifmt, NULL)) < 0) {
+    /* 0.7 s of the ingest's link tells the codecs and the frame rate (0.3 s
+     * did, for the sample) */
+    if (ret < 0 || (ret = lr_link_probe(&l->ifmt, 1, 700000, 3000000)) < 0) {
         lr_error("lecture=%s transcode: the link carries no readable MPEG-TS: %s", l->name,
                  av_err2str(ret));
         return ret;
