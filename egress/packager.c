@@ -86,6 +86,7 @@ struct rendition {
     int           captions;        /* its video carries CEA-608/708 */
     int64_t       last_in_dts;     /* of its newest packet, 1/90000 */
     int           idle;            /* the link stopped carrying it (shed by the sender) */
+    int           render_failing;  /* its playlist did not render last time (logged once) */
     int           resumed;         /* back after idle: number its next output anew */
     int           rejoining;       /* back after idle, its playlist still redirected
                                       until REJOIN_SEGMENTS segments are listed */
@@ -330,9 +331,16 @@ static void publish_playlist(rendition *r, int ended)
         AVBufferRef *b;
         pl.skip = skip;
         if (lr_playlist_render_media(&pl, &text, &len) < 0) {
-            lr_warn("lecture=%s rendition=%s: playlist not rendered", p->lecture, r->name);
+            const char *why = lr_playlist_media_problem(&pl);
+            if (!r->render_failing)  /* (once a run: it is tried at every part) */
+                lr_warn("lecture=%s rendition=%s: playlist not rendered: %s; players get the "
+                        "last one", p->lecture, r->name, why ? why : "out of memory");
+            r->render_failing = 1;
             return;
         }
+        if (r->render_failing)
+            lr_info("lecture=%s rendition=%s: playlist rendered again", p->lecture, r->name);
+        r->render_failing = 0;
         if (!(b = wrap_text(text, len)))
             return;
         rend_path(r, path, sizeof(path), skip ? "index.m3u8" LR_STORE_DELTA_SUFFIX : "index.m3u8");

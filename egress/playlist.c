@@ -119,14 +119,14 @@ static int is_ll(const lr_media_playlist *pl)
 }
 
 /* Parts: each at most PART-TARGET (rfc8216bis 4.4.4.9), written values. */
-static int check_parts(const lr_part_info *parts, int nb, int64_t part_target_ms)
+static const char *check_parts(const lr_part_info *parts, int nb, int64_t part_target_ms)
 {
     if (nb < 0 || (nb > 0 && !parts))
-        return AVERROR(EINVAL);
+        return "no parts array";
     for (int i = 0; i < nb; i++)
         if (!valid_seconds(parts[i].duration) || to_ms(parts[i].duration) > part_target_ms)
-            return AVERROR(EINVAL);
-    return 0;
+            return "a part longer than PART-TARGET (or not a duration)";
+    return NULL;
 }
 
 /* A segment's parts carry the same media as the segment (rfc8216bis 3.2). */
@@ -139,84 +139,87 @@ int lr_playlist_parts_match(const lr_part_info *parts, int nb_parts, double dura
     return llabs(sum - to_ms(duration)) <= 50;
 }
 
-static int check_segments(const lr_media_playlist *pl, int64_t part_target_ms)
+static const char *check_segments(const lr_media_playlist *pl, int64_t part_target_ms)
 {
     for (int i = 0; i < pl->nb_segs; i++) {
         const lr_seg_info *s = &pl->segs[i];
-        int ret;
+        const char *why;
 
         if (s->seq < 0 || (i > 0 && s->seq != pl->segs[i - 1].seq + 1))
-            return AVERROR(EINVAL);
+            return "segment numbers not consecutive";
         /* Dates from 1970 to 9999: four-digit years. */
-        if (!valid_seconds(s->duration) || s->pdt_ms < 0 || s->pdt_ms >= INT64_C(253402300800000)
-            || rounded_seconds(to_ms(s->duration)) > pl->target_duration)
-            return AVERROR(EINVAL);
+        if (!valid_seconds(s->duration) || s->pdt_ms < 0 || s->pdt_ms >= INT64_C(253402300800000))
+            return "a segment's duration or date out of range";
+        if (rounded_seconds(to_ms(s->duration)) > pl->target_duration)
+            return "a segment longer than the target duration";
         if (!is_ll(pl) || s->nb_parts == 0)
             continue;
-        ret = check_parts(s->parts, s->nb_parts, part_target_ms);
-        if (ret < 0)
-            return ret;
+        if ((why = check_parts(s->parts, s->nb_parts, part_target_ms)))
+            return why;
         if (!lr_playlist_parts_match(s->parts, s->nb_parts, s->duration))
-            return AVERROR(EINVAL);
+            return "a segment's parts differ from it by more than 50 ms";
     }
-    return 0;
+    return NULL;
 }
 
 /* EXT-X-SERVER-CONTROL limits (rfc8216bis 4.4.3.8), on written values. */
-static int check_low_latency(const lr_media_playlist *pl)
+static const char *check_low_latency(const lr_media_playlist *pl)
 {
     int64_t target_ms = (int64_t)pl->target_duration * 1000;
     int64_t part_ms = to_ms(pl->part_target);
-    int ret;
+    const char *why;
 
     if (!valid_seconds(pl->part_target) || part_ms < 1 || part_ms > target_ms)
-        return AVERROR(EINVAL);
+        return "PART-TARGET out of range";
     if (!valid_seconds(pl->part_hold_back) || to_ms(pl->part_hold_back) < 2 * part_ms)
-        return AVERROR(EINVAL);
+        return "PART-HOLD-BACK under twice PART-TARGET";
     if (pl->hold_back != 0
         && (!valid_seconds(pl->hold_back) || to_ms(pl->hold_back) < 3 * target_ms))
-        return AVERROR(EINVAL);
+        return "HOLD-BACK under three target durations";
     if (pl->can_skip_until != 0
         && (!valid_seconds(pl->can_skip_until) || to_ms(pl->can_skip_until) < 6 * target_ms))
-        return AVERROR(EINVAL);
+        return "CAN-SKIP-UNTIL under six target durations";
     if (pl->nb_segs > 0 ? pl->open_seq != pl->segs[pl->nb_segs - 1].seq + 1 : pl->open_seq < 0)
-        return AVERROR(EINVAL);
+        return "the open segment's number is not the last one's + 1";
     /* A finished playlist has no segment under construction. */
     if (pl->endlist && pl->nb_open_parts > 0)
-        return AVERROR(EINVAL);
-    ret = check_parts(pl->open_parts, pl->nb_open_parts, part_ms);
-    if (ret < 0)
-        return ret;
+        return "open parts in a finished playlist";
+    if ((why = check_parts(pl->open_parts, pl->nb_open_parts, part_ms)))
+        return why;
     if (pl->nb_reports < 0 || (pl->nb_reports > 0 && !pl->reports))
-        return AVERROR(EINVAL);
+        return "no reports array";
     for (int i = 0; i < pl->nb_reports; i++)
         if (!pl->reports[i].uri || pl->reports[i].last_msn < 0 || pl->reports[i].last_part < -1)
-            return AVERROR(EINVAL);
-    return 0;
+            return "a rendition report without URI or numbers";
+    return NULL;
+}
+
+const char *lr_playlist_media_problem(const lr_media_playlist *pl)
+{
+    const char *why;
+
+    if (pl->target_duration < 1 || !pl->ext || !*pl->ext || pl->disc_sequence < 0)
+        return "no target duration, extension or discontinuity sequence";
+    if (pl->nb_segs < 0 || (pl->nb_segs > 0 && !pl->segs))
+        return "no segments array";
+    if (pl->init_uri && !*pl->init_uri)
+        return "an empty init URI";
+    if (pl->playlist_type && strcmp(pl->playlist_type, "VOD") && strcmp(pl->playlist_type, "EVENT"))
+        return "an unknown playlist type";
+    if (is_ll(pl)) {
+        if ((why = check_low_latency(pl)))
+            return why;
+        if (pl->nb_segs == 0 && pl->nb_open_parts == 0)
+            return "nothing to list";
+    } else if (pl->nb_segs == 0) {
+        return "nothing to list";
+    }
+    return check_segments(pl, is_ll(pl) ? to_ms(pl->part_target) : 0);
 }
 
 static int check_media(const lr_media_playlist *pl)
 {
-    int ret;
-
-    if (pl->target_duration < 1 || !pl->ext || !*pl->ext || pl->disc_sequence < 0)
-        return AVERROR(EINVAL);
-    if (pl->nb_segs < 0 || (pl->nb_segs > 0 && !pl->segs))
-        return AVERROR(EINVAL);
-    if (pl->init_uri && !*pl->init_uri)
-        return AVERROR(EINVAL);
-    if (pl->playlist_type && strcmp(pl->playlist_type, "VOD") && strcmp(pl->playlist_type, "EVENT"))
-        return AVERROR(EINVAL);
-    if (is_ll(pl)) {
-        ret = check_low_latency(pl);
-        if (ret < 0)
-            return ret;
-        if (pl->nb_segs == 0 && pl->nb_open_parts == 0)
-            return AVERROR(EINVAL);
-    } else if (pl->nb_segs == 0) {
-        return AVERROR(EINVAL);
-    }
-    return check_segments(pl, is_ll(pl) ? to_ms(pl->part_target) : 0);
+    return lr_playlist_media_problem(pl) ? AVERROR(EINVAL) : 0;
 }
 
 /* ---- media playlist: text -------------------------------------------- */

@@ -128,6 +128,8 @@ int lr_playlist_target_duration(const lr_seg_info *segs, int nb_segs, int min_ta
  * *len), or AVERROR(EINVAL) / AVERROR(ENOMEM). The EXT-X-VERSION written is
  * the lowest the features used allow. */
 int lr_playlist_render_media(const lr_media_playlist *pl, char **out, size_t *len);
+/* Why lr_playlist_render_media() refuses pl (a short phrase), or NULL. */
+const char *lr_playlist_media_problem(const lr_media_playlist *pl);
 int lr_playlist_render_master(const lr_master *m, char **out, size_t *len);
 
 /* A master playlist (in, len bytes) without its audio-only variants (an
