@@ -133,6 +133,7 @@ struct lr_packager {
     char          *master;         /* the last master text published */
     lr_recorder   *rec;
     lr_recorder_conf rec_conf;
+    int64_t        rec_retry_ns;   /* a recording failed to start: tried again then */
     /* for lr_packager_get_stats, from other threads */
     pthread_mutex_t  stats_lock;
     lr_packager_stats stats;
@@ -169,6 +170,8 @@ static void note_stopped(lr_packager *p, const rendition *r)
 
 /* The recorder's counters as of now (they lag its queue by a segment or
  * two; a finished recording keeps its last figures). */
+static void open_recording(lr_packager *p);
+
 static void note_recording(lr_packager *p)
 {
     pthread_mutex_lock(&p->stats_lock);
@@ -178,7 +181,7 @@ static void note_recording(lr_packager *p)
         p->stats.recording_failing = lr_recorder_failing(p->rec);
         p->stats.recording_lost = lr_recorder_dropped(p->rec);
     } else {
-        p->stats.recording_failing = 0;
+        p->stats.recording_failing = p->rec_retry_ns != 0;  /* it should, but can't start */
     }
     pthread_mutex_unlock(&p->stats_lock);
 }
@@ -666,6 +669,8 @@ static void add_segment(rendition *r, const lr_seg_output *o)
         .bytes = o->data->size, .pdt_ms = segment_pdt(r, o->start_pts, r->pending_disc) });
     r->last_pdt_ms = info->pdt_ms;
     r->last_duration = o->duration;
+    if (!p->rec && p->rec_retry_ns && lr_now_ns() >= p->rec_retry_ns)
+        open_recording(p);
     if (p->rec) {
         lr_seg_info rec = *info;
         rec.discontinuity |= r->gap_unlisted;
@@ -1187,12 +1192,28 @@ static int open_segmenter(lr_packager *p, rendition *r, const AVStream *video,
     return lr_segmenter_alloc(video, audio, &o, on_output, r, &r->seg);
 }
 
+/* A recording that can't start (a full disk, a folder not writable) is
+ * tried again every REC_RETRY_S while the lecture goes on; the first
+ * failure is logged, the retries quietly, the start after all once. */
+#define REC_RETRY_S 10
 static void open_recording(lr_packager *p)
 {
+    int retry = p->rec_retry_ns != 0;
+
     if (p->rec || !p->rec_conf.root || !p->rec_conf.root[0])
         return;
-    if (lr_recorder_open(&p->rec_conf, p->lecture, p->ext, 1, &p->rec) < 0)
-        return;  /* logged; the lecture goes on without a recording */
+    p->rec_conf.quiet = retry;
+    if (lr_recorder_open(&p->rec_conf, p->lecture, p->ext, 1, &p->rec) < 0) {
+        if (!retry)
+            lr_warn("lecture=%s: the recording is tried again every %d s (lr_recording_failing)",
+                    p->lecture, REC_RETRY_S);
+        p->rec_retry_ns = lr_now_ns() + REC_RETRY_S * INT64_C(1000000000);
+        note_recording(p);
+        return;  /* the lecture goes on without a recording meanwhile */
+    }
+    if (retry)
+        lr_info("lecture=%s: the recording started after all", p->lecture);
+    p->rec_retry_ns = 0;
     lr_store_set_disk_dir(p->store, p->lecture, lr_recorder_dir(p->rec));
     note_recording(p);
     lr_status_event(p->lecture, "recording", "recording %s started", lr_recorder_id(p->rec));

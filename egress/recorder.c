@@ -938,8 +938,9 @@ int lr_recorder_open(const lr_recorder_conf *c, const char *lecture, const char 
     return 0;
 
 disk_fail:
-    lr_error("lecture=%s: cannot record under %s: %s; going on without a recording", lecture,
-             r->dir ? r->dir : lecture_dir, av_err2str(ret));
+    if (!c->quiet)
+        lr_error("lecture=%s: cannot record under %s: %s; going on without a recording",
+                 lecture, r->dir ? r->dir : lecture_dir, av_err2str(ret));
 fail:
     if (r && r->dir && !resumed && r->id && !r->nb_rends)
         walk(r->dir, 1, 0); /* a new, still empty recording */

@@ -41,6 +41,8 @@ typedef struct lr_recorder_conf {
     int64_t     quota_bytes;    /* the root's total size limit; 0: no limit */
     double      min_free_pct;   /* the root's file system kept this free (percent
                                    of its size) by lr_recordings_keep_free(); 0: no floor */
+    int         quiet;          /* lr_recorder_open() logs no disk error (its caller
+                                   retries and has said so once) */
 } lr_recorder_conf;
 
 typedef struct lr_recorder lr_recorder;

@@ -143,3 +143,43 @@ def test_a_full_disk_pauses_the_recording_and_live_goes_on(tmp_path):
             demo.assert_stops()
         finally:
             demo.close()
+
+
+def test_a_recording_that_cannot_start_starts_once_there_is_room(tmp_path):
+    """The recordings' tmpfs is full before the lecture begins: the lecture
+    goes live without a recording, says so once and in lr_recording_failing,
+    and the recording starts by itself once a file makes room."""
+    if os.geteuid() != 0:
+        pytest.skip("a tmpfs in a mount namespace needs root (CI runs as root)")
+    tool("unshare"), tool("nsenter")
+    with tempfile.TemporaryDirectory(prefix="lr-recfull-", dir="/tmp") as mnt:
+        cfg = Config(tmp_path, {"lecture": "cs101", "egress": {"recordings_dir": mnt}})
+        script = (f"mount -t tmpfs -o size=8m none {mnt} && "
+                  f"(dd if=/dev/zero of={mnt}/filler bs=1M 2>/dev/null; true) && "
+                  f"exec {BINARY} run --config {cfg.path}")
+        demo = Demo(cfg, binary="/usr/bin/unshare", args=["--mount", "sh", "-c", script])
+
+        def rec_metric(name):
+            return metric(metrics(f"{demo.base}/metrics"), name, lecture="cs101")
+        try:
+            demo.start()
+            url = urllib.request.urljoin(demo.live("master.m3u8"),
+                                         wait_master(demo, scaled(40))[0]["uri"])
+            wait_segments(url, 2, scaled(40))
+            wait_for(lambda: rec_metric("lr_recording_failing") == 1, scaled(20),
+                     what="lr_recording_failing 1 without a recording")
+            assert rec_metric("lr_recording_active") == 0
+            subprocess.run([tool("nsenter"), "-t", str(demo.proc.pid), "-m", "rm",
+                            f"{mnt}/filler"], check=True, timeout=30)
+            # tried again every 10 s
+            wait_for(lambda: rec_metric("lr_recording_active") == 1, scaled(25),
+                     what="the recording to start")
+            wait_for(lambda: (rec_metric("lr_recording_bytes") or 0) > 0, scaled(20),
+                     what="the recording's first bytes")
+            assert rec_metric("lr_recording_failing") == 0
+            err = demo.stderr_text()
+            assert err.count("cannot record under") == 1, demo.describe()
+            assert err.count("the recording started after all") == 1, demo.describe()
+            demo.assert_stops()
+        finally:
+            demo.close()
