@@ -37,10 +37,13 @@ BINARY = Path(os.environ.get("LR_BINARY", REPO / "build" / "lecture-relay"))
 
 # Deadlines for things that depend on machine speed (segments appearing,
 # sequence advancing) are multiplied by this; the sanitizer build sets it > 1.
-# The contract's own numbers (watch line within 20 s, stop within 2 s) are not.
+# The contract's own numbers (watch line within 20 s, stop within 2 s) are not,
+# but for the leak checker's scan of the heap at exit, which the sanitizer
+# build adds to every stop: 2 s more there (a CI run, beside the other lane,
+# had a five-lecture relay done 0.17 s after SIGINT and exited past 2 s).
 TIME_SCALE = float(os.environ.get("LR_TIME_SCALE", "1"))
 WATCH_DEADLINE = 20.0
-STOP_DEADLINE = 2.0
+STOP_DEADLINE = 2.0 if TIME_SCALE == 1 else 4.0
 LECTURE = "demo"
 
 
