@@ -843,13 +843,14 @@ fail:
  * ladder. Anyone else's TS gets the full probe at once. */
 static int our_sender(const AVFormatContext *ifmt, int from_ingest)
 {
+    const char *want = from_ingest ? LR_TS_PROVIDER_INGEST : LR_TS_PROVIDER;
+
     if (!ifmt->nb_programs)
         return 0;
     for (unsigned i = 0; i < ifmt->nb_programs; i++) {
         const AVDictionaryEntry *e = av_dict_get(ifmt->programs[i]->metadata,
                                                  "service_provider", NULL, 0);
-        if (!e || strncmp(e->value, from_ingest ? LR_TS_PROVIDER_INGEST : "lecture-relay",
-                          strlen(from_ingest ? LR_TS_PROVIDER_INGEST : "lecture-relay")))
+        if (!e || strncmp(e->value, want, strlen(want)))
             return 0;
     }
     return 1;

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#define PROVIDER        "lecture-relay"
 #define PERIOD_KEY      " keyframe-period="
 #define MAX_PERIOD      (3600 * 90000)
 
@@ -51,20 +50,21 @@ int64_t lr_ts_slot(int64_t ts, int64_t period)
 void lr_ts_provider_name(char *out, size_t size, int64_t period)
 {
     if (period > 0)
-        snprintf(out, size, PROVIDER PERIOD_KEY "%" PRId64, period);
+        snprintf(out, size, LR_TS_PROVIDER PERIOD_KEY "%" PRId64, period);
     else
-        snprintf(out, size, PROVIDER);
+        snprintf(out, size, LR_TS_PROVIDER);
 }
 
 int64_t lr_ts_provider_period(const char *provider)
 {
+    static const char key[] = LR_TS_PROVIDER PERIOD_KEY;
     const char *v;
     char *end;
     long long period;
 
-    if (!provider || strncmp(provider, PROVIDER PERIOD_KEY, strlen(PROVIDER PERIOD_KEY)))
+    if (!provider || strncmp(provider, key, strlen(key)))
         return 0;
-    v = provider + strlen(PROVIDER PERIOD_KEY);
+    v = provider + strlen(key);
     if (*v < '1' || *v > '9')
         return 0;
     period = strtoll(v, &end, 10);

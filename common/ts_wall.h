@@ -34,8 +34,10 @@ void    lr_ts_provider_name(char *out, size_t size, int64_t period);
 /* The period a service_provider names; 0 none or malformed. Pure. */
 int64_t lr_ts_provider_period(const char *provider);
 
-/* The ingest's link names itself so (its video starts at a keyframe and its
- * audio beside it, so the transcoder's probe can be short). */
-#define LR_TS_PROVIDER_INGEST "lecture-relay ingest"
+/* Every link of ours names itself with this prefix; the ingest's link as
+ * LR_TS_PROVIDER_INGEST (its video starts at a keyframe and its audio beside
+ * it, so the transcoder's probe can be short). */
+#define LR_TS_PROVIDER        "lecture-relay"
+#define LR_TS_PROVIDER_INGEST LR_TS_PROVIDER " ingest"
 
 #endif
