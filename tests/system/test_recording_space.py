@@ -11,15 +11,13 @@ import datetime
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from lrdemo import (BINARY, Config, Demo, fetch_media, http_get, metric, metrics, scaled, to_yaml,
+from lrdemo import (BINARY, Config, Demo, fetch_media, http_get, metric, metrics, scaled,
                     tool, wait_for, wait_master, wait_segments)
 
 # three lectures of the last three days (inside the 30-day retention), oldest first
@@ -40,6 +38,24 @@ def finished_recording(root, rid, ended, size=6 << 20):
         "lecture": "cs101", "id": rid, "started": ended, "ended": ended,
         "duration_s": 7200.0, "finished": True, "bytes": size, "renditions": ["720p"]}))
 
+
+def demo_on_tmpfs(tmp_path, mnt, size_mb, before=""):
+    """The whole demo recording cs101 into mnt, a tmpfs of size_mb in a mount
+    namespace of its own; before: shell run there first (a filler, say)."""
+    cfg = Config(tmp_path, {"lecture": "cs101", "egress": {"recordings_dir": mnt}})
+    script = (f"mount -t tmpfs -o size={size_mb}m none {mnt} && {before}"
+              f"exec {BINARY} run --config {cfg.path}")
+    return Demo(cfg, binary="/usr/bin/unshare", args=["--mount", "sh", "-c", script])
+
+
+def in_ns(demo, *cmd):
+    """cmd run in demo's mount namespace (its tmpfs)."""
+    return subprocess.run([tool("nsenter"), "-t", str(demo.proc.pid), "-m", *cmd],
+                          capture_output=True, text=True, timeout=60)
+
+
+def rec_metric(demo, name):
+    return metric(metrics(f"{demo.base}/metrics"), name, lecture="cs101")
 
 def test_a_filling_disk_loses_its_oldest_finished_recordings(tmp_path):
     if os.geteuid() != 0:
@@ -85,41 +101,32 @@ def test_a_full_disk_pauses_the_recording_and_live_goes_on(tmp_path):
         pytest.skip("a tmpfs in a mount namespace needs root (CI runs as root)")
     tool("unshare"), tool("nsenter")
     with tempfile.TemporaryDirectory(prefix="lr-recfull-", dir="/tmp") as mnt:
-        cfg = Config(tmp_path, {"lecture": "cs101", "egress": {"recordings_dir": mnt}})
-        script = f"mount -t tmpfs -o size=64m none {mnt} && exec {BINARY} run --config {cfg.path}"
-        demo = Demo(cfg, binary="/usr/bin/unshare", args=["--mount", "sh", "-c", script])
+        demo = demo_on_tmpfs(tmp_path, mnt, 64)
         filler = f"{mnt}/filler"
-
-        def in_ns(*cmd):
-            return subprocess.run([tool("nsenter"), "-t", str(demo.proc.pid), "-m", *cmd],
-                                  capture_output=True, text=True, timeout=60)
-
-        def rec_metric(name):
-            return metric(metrics(f"{demo.base}/metrics"), name, lecture="cs101")
         try:
             demo.start()
             url = urllib.request.urljoin(demo.live("master.m3u8"),
                                          wait_master(demo, scaled(40))[0]["uri"])
             wait_segments(url, 3, scaled(40))
-            wait_for(lambda: (rec_metric("lr_recording_bytes") or 0) > 0, scaled(20),
+            wait_for(lambda: (rec_metric(demo, "lr_recording_bytes") or 0) > 0, scaled(20),
                      what="the recording's first bytes")
-            assert rec_metric("lr_recording_failing") == 0
+            assert rec_metric(demo, "lr_recording_failing") == 0
 
             # every byte taken (dd stops at ENOSPC)
-            in_ns("dd", "if=/dev/zero", f"of={filler}", "bs=1M")
-            df = in_ns("df", "-B1", "--output=avail", mnt).stdout.split()
+            in_ns(demo, "dd", "if=/dev/zero", f"of={filler}", "bs=1M")
+            df = in_ns(demo, "df", "-B1", "--output=avail", mnt).stdout.split()
             assert df[-1] == "0", df
-            wait_for(lambda: rec_metric("lr_recording_failing") == 1, scaled(20),
+            wait_for(lambda: rec_metric(demo, "lr_recording_failing") == 1, scaled(20),
                      what="lr_recording_failing 1")
             full_from = fetch_media(url)["segments"][-1]["seq"]
             # live goes on while the disk is full: four more segments
             wait_for(lambda: fetch_media(url)["segments"][-1]["seq"] >= full_from + 4, scaled(30),
                      what="live segments while the disk is full")
-            lost = rec_metric("lr_recording_lost_segments")
+            lost = rec_metric(demo, "lr_recording_lost_segments")
             assert lost and lost > 0, lost
 
-            in_ns("rm", filler)
-            wait_for(lambda: rec_metric("lr_recording_failing") == 0, scaled(20),
+            in_ns(demo, "rm", filler)
+            wait_for(lambda: rec_metric(demo, "lr_recording_failing") == 0, scaled(20),
                      what="the recording to write again")
             resumed_at = fetch_media(url)["segments"][-1]["seq"]
             wait_for(lambda: fetch_media(url)["segments"][-1]["seq"] >= resumed_at + 2, scaled(30),
@@ -133,12 +140,12 @@ def test_a_full_disk_pauses_the_recording_and_live_goes_on(tmp_path):
             assert "removed recording" not in err, "the live recording was taken for an old one"
 
             # one recording, each rendition's index with exactly one break: the hole
-            [rec] = in_ns("sh", "-c", f"ls -d {mnt}/cs101/*/").stdout.split()
+            [rec] = in_ns(demo, "sh", "-c", f"ls -d {mnt}/cs101/*/").stdout.split()
             for rend in ("360p", "720p"):
-                text = in_ns("cat", f"{rec}{rend}/index.m3u8").stdout
+                text = in_ns(demo, "cat", f"{rec}{rend}/index.m3u8").stdout
                 assert text.count("#EXT-X-DISCONTINUITY\n") == 1, f"{rend}:\n{text}"
                 names = [l for l in text.splitlines() if l and not l.startswith("#")]
-                assert all(in_ns("test", "-s", f"{rec}{rend}/{n}").returncode == 0
+                assert all(in_ns(demo, "test", "-s", f"{rec}{rend}/{n}").returncode == 0
                            for n in names), f"{rend}: a listed segment is missing or empty"
             demo.assert_stops()
         finally:
@@ -153,30 +160,23 @@ def test_a_recording_that_cannot_start_starts_once_there_is_room(tmp_path):
         pytest.skip("a tmpfs in a mount namespace needs root (CI runs as root)")
     tool("unshare"), tool("nsenter")
     with tempfile.TemporaryDirectory(prefix="lr-recfull-", dir="/tmp") as mnt:
-        cfg = Config(tmp_path, {"lecture": "cs101", "egress": {"recordings_dir": mnt}})
-        script = (f"mount -t tmpfs -o size=8m none {mnt} && "
-                  f"(dd if=/dev/zero of={mnt}/filler bs=1M 2>/dev/null; true) && "
-                  f"exec {BINARY} run --config {cfg.path}")
-        demo = Demo(cfg, binary="/usr/bin/unshare", args=["--mount", "sh", "-c", script])
-
-        def rec_metric(name):
-            return metric(metrics(f"{demo.base}/metrics"), name, lecture="cs101")
+        fill = f"(dd if=/dev/zero of={mnt}/filler bs=1M 2>/dev/null; true) && "
+        demo = demo_on_tmpfs(tmp_path, mnt, 8, before=fill)
         try:
             demo.start()
             url = urllib.request.urljoin(demo.live("master.m3u8"),
                                          wait_master(demo, scaled(40))[0]["uri"])
             wait_segments(url, 2, scaled(40))
-            wait_for(lambda: rec_metric("lr_recording_failing") == 1, scaled(20),
+            wait_for(lambda: rec_metric(demo, "lr_recording_failing") == 1, scaled(20),
                      what="lr_recording_failing 1 without a recording")
-            assert rec_metric("lr_recording_active") == 0
-            subprocess.run([tool("nsenter"), "-t", str(demo.proc.pid), "-m", "rm",
-                            f"{mnt}/filler"], check=True, timeout=30)
+            assert rec_metric(demo, "lr_recording_active") == 0
+            assert in_ns(demo, "rm", f"{mnt}/filler").returncode == 0
             # tried again every 10 s
-            wait_for(lambda: rec_metric("lr_recording_active") == 1, scaled(25),
+            wait_for(lambda: rec_metric(demo, "lr_recording_active") == 1, scaled(25),
                      what="the recording to start")
-            wait_for(lambda: (rec_metric("lr_recording_bytes") or 0) > 0, scaled(20),
+            wait_for(lambda: (rec_metric(demo, "lr_recording_bytes") or 0) > 0, scaled(20),
                      what="the recording's first bytes")
-            assert rec_metric("lr_recording_failing") == 0
+            assert rec_metric(demo, "lr_recording_failing") == 0
             err = demo.stderr_text()
             assert err.count("cannot record under") == 1, demo.describe()
             assert err.count("the recording started after all") == 1, demo.describe()
