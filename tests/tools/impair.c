@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "splitmix.h"
+
 #define NS_PER_MS 1000000LL
 #define NS_PER_S  1000000000LL
 
@@ -207,19 +209,6 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1). */
-static double rand_unit(uint64_t *s)
-{
-    return (double)(splitmix64(s) >> 11) * 0x1.0p-53;
-}
 
 static double rand_normal(uint64_t *s)
 {

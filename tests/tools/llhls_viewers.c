@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "splitmix.h"
+
 #define PATH_CAP    1024              /* the egress answers 414 above 1024 */
 #define REQ_CAP     (PATH_CAP + 256)
 #define HEAD_CAP    (64 * 1024)
@@ -155,19 +157,6 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-/* splitmix64: each viewer its own stream from --seed and its index */
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double rnd01(uint64_t *s)
-{
-    return (double)(rnd(s) >> 11) * 0x1p-53;
-}
 
 static const char *lecture_of(const viewer *v)
 {
@@ -813,7 +802,7 @@ static void start(viewer *v)
 
 static double switch_interval(viewer *v)
 {
-    return g.switch_s > 0 ? g.switch_s * 1000 * (0.7 + 0.6 * rnd01(&v->rng)) : 1e300;
+    return g.switch_s > 0 ? g.switch_s * 1000 * (0.7 + 0.6 * rand_unit(&v->rng)) : 1e300;
 }
 
 static void set_variant(viewer *v, int i)
@@ -835,7 +824,7 @@ static void next_reload(viewer *v, double delay_ms)
     if (g.now >= v->switch_at) {
         v->switch_at = g.now + switch_interval(v);
         if (v->nvars > 1) {
-            int j = (int)(rnd(&v->rng) % (uint64_t)(v->nvars - 1));
+            int j = (int)(splitmix64(&v->rng) % (uint64_t)(v->nvars - 1));
             set_variant(v, j >= v->cur_var ? j + 1 : j);
             g.cur.switches++;
             issue(v, S_PLAYLIST, 0);
@@ -888,7 +877,7 @@ static void on_master(viewer *v)
             v->master_since = 0;
             v->master_err = false;
             v->live_seen = false;
-            set_variant(v, (int)(rnd(&v->rng) % (uint64_t)v->nvars));
+            set_variant(v, (int)(splitmix64(&v->rng) % (uint64_t)v->nvars));
             v->switch_at = g.now + switch_interval(v);
             issue(v, S_PLAYLIST, 0);
             return;
@@ -1231,8 +1220,8 @@ int main(int argc, char **argv)
         v->idx = i;
         v->lecture = i % g.nlectures;
         v->fd = -1;
-        v->rng = seed * 0x100000001b3ull + (uint64_t)i;
-        rnd(&v->rng);
+        v->rng = seed * 0x100000001b3ull + (uint64_t)i;  /* each viewer its own stream */
+        splitmix64(&v->rng);
         v->target_s = 2;
         v->part_s = 1;
         v->step = S_MASTER;
