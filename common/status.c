@@ -19,6 +19,7 @@
 #include <libavutil/mem.h>
 
 #include "datadir.h"
+#include "heap_trim.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -281,14 +282,22 @@ void lr_status_sample(int64_t now_ms)
     av_bprint_finalize(&text, NULL);
 }
 
+/* The sampler also hands freed memory back to the kernel (heap_trim.h)
+ * every HEAP_TRIM_EVERY samples: the one thread every role runs anyway. */
+#define HEAP_TRIM_EVERY 10
+
 static void *sampler_thread(void *arg)
 {
+    unsigned n = 0;
+
     (void)arg;
     pthread_mutex_lock(&st.wake_lock);
     while (!st.stop) {
         struct timespec ts;
         pthread_mutex_unlock(&st.wake_lock);
         lr_status_sample(wall_ms());
+        if (++n % HEAP_TRIM_EVERY == 0)
+            lr_heap_trim();
         pthread_mutex_lock(&st.wake_lock);
         /* on the next whole second, so that two processes' samples line up */
         clock_gettime(CLOCK_REALTIME, &ts);
