@@ -646,6 +646,8 @@ static lr_seg_info *list_entry(rendition *r, const lr_seg_info *e)
     return r->segs + r->nb_segs - 1;
 }
 
+static void list_gaps(rendition *r, int64_t seq);
+
 static void add_segment(rendition *r, const lr_seg_output *o)
 {
     lr_packager *p = r->p;
@@ -660,9 +662,13 @@ static void add_segment(rendition *r, const lr_seg_output *o)
         .max_age_s = SEGMENT_MAX_AGE, .immutable = 1 });
 
     if (r->nb_segs && r->segs[r->nb_segs - 1].seq + 1 != r->next_seq) {
-        while (r->nb_segs)  /* this rendition fell behind: start the window again */
-            forget_segment(r);
-        r->pending_disc = 1;
+        if (p->period) {
+            list_gaps(r, r->next_seq);  /* numbers are slots: the others' moments */
+        } else {
+            while (r->nb_segs)  /* this rendition fell behind: start the window again */
+                forget_segment(r);
+            r->pending_disc = 1;
+        }
     }
     info = list_entry(r, &(lr_seg_info){
         .seq = r->next_seq, .duration = o->duration, .discontinuity = r->pending_disc,
@@ -784,6 +790,30 @@ static int64_t max_gaps(const rendition *r)
  * its buffer at the live edge, which it jumped only after seconds (and
  * then, once in two runs, stalled again). */
 #define GAP_DURATION 0.001
+
+/* Lists gaps from the window's newest entry up to (not including) seq, or,
+ * if that is more than max_gaps, starts the window again. From the newest
+ * entry, not from next_seq: a link that starts again gives every rendition
+ * the newest number any of them reached (lr_packager_link_start), and a
+ * rendition whose segment the break cut short had not reached it. Gaps
+ * from next_seq left that segment's number out of its list for good: a
+ * playlist no player may be given (not consecutive), so players were given
+ * the last one until the hole left the window (bench/soak, 2026-12-07). */
+static void list_gaps(rendition *r, int64_t seq)
+{
+    int64_t from = r->nb_segs ? r->segs[r->nb_segs - 1].seq + 1 : seq;
+
+    if (r->nb_segs && from <= seq && seq - from <= max_gaps(r)) {
+        for (int64_t k = from; k < seq; k++) {
+            list_entry(r, &(lr_seg_info){ .seq = k, .duration = GAP_DURATION, .gap = 1 });
+            r->nb_parts[k % PART_SEGS] = 0;
+        }
+    } else {
+        while (r->nb_segs)
+            forget_segment(r);
+    }
+}
+
 static void skip_to(rendition *r, int64_t seq)
 {
     lr_packager *p = r->p;
@@ -796,15 +826,7 @@ static void skip_to(rendition *r, int64_t seq)
         media_path(r, path, sizeof(path), k, -1);
         lr_store_remove(p->store, path);
     }
-    if (r->nb_segs && seq - from <= max_gaps(r)) {
-        for (int64_t k = from; k < seq; k++) {
-            list_entry(r, &(lr_seg_info){ .seq = k, .duration = GAP_DURATION, .gap = 1 });
-            r->nb_parts[k % PART_SEGS] = 0;
-        }
-    } else {
-        while (r->nb_segs)
-            forget_segment(r);
-    }
+    list_gaps(r, seq);
     /* No discontinuity of its own: where the media broke (a link back after
      * a jump, a break in the lecture, a restart) it is marked already; a
      * keyframe lost on the way only made the segment before longer. */
