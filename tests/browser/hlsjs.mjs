@@ -31,7 +31,9 @@
 // Steering pathway switch), ccs (the discontinuity sequence numbers of the
 // main fragments it loaded), holds ([epoch ms, ms] each time the position
 // stood still 0.5 s or more after playback began), t0 (epoch ms at the
-// watch's start). Once playback begins it prints "playing <epoch ms>" on a
+// watch's start), startState (only if nothing ever played: the player's
+// position, buffered ranges per SourceBuffer, playlist window and newest
+// media appended, as last sampled). Once playback begins it prints "playing <epoch ms>" on a
 // line of its own, for a test that acts on the player from outside.
 // An https origin may have a self-signed certificate (made by the test).
 import { chromium } from 'playwright-core';
@@ -123,6 +125,14 @@ try {
       const host = new URL((d.part || d.frag).url).host;
       if (lr.hosts.at(-1)?.[1] !== host && lr.hosts.length < 50) lr.hosts.push([Date.now(), host]);
       if (!lr.ccs.includes(d.frag.cc)) lr.ccs.push(d.frag.cc);
+      lr.loaded = (lr.loaded ?? 0) + 1;
+    });
+    // the newest media appended, for the state printed while nothing plays
+    hls.on(Hls.Events.FRAG_BUFFERED, (_, d) => {
+      const f = d.part || d.frag;
+      lr.lastBuffered = { type: d.frag.type, sn: d.frag.sn, part: d.part ? d.part.index : null,
+                          start: +f.start.toFixed(3), duration: +f.duration.toFixed(3),
+                          cc: d.frag.cc };
     });
     // the browser's own reason (hls.js then reports only that appends fail)
     v.addEventListener('error', () => {
@@ -151,6 +161,28 @@ try {
                error: v.error ? `${v.error.code} ${v.error.message}` : null };
     });
     const now = (Date.now() - t0) / 1000;
+    // Nothing played yet: every 5 s, where the player stands and what it
+    // holds, on a line of its own ("waiting {...}"), so that a test whose
+    // player never starts says why (hlsjs.py puts the last one in its failure).
+    if (out.played === 0 && now - (out.waitSaid ?? 0) >= 5) {
+      out.waitSaid = now;
+      out.startState = await page.evaluate(() => {
+        const v = window.lr.video, h = window.hls;
+        const ranges = (b) => { try { return Array.from({ length: b.length }, (_, i) => [+b.start(i).toFixed(3), +b.end(i).toFixed(3)]); } catch (e) { return String(e); } };
+        const buffers = {};
+        for (const [type, tr] of Object.entries(h.bufferController?.tracks ?? {}))
+          if (tr?.buffer) buffers[type] = ranges(tr.buffer.buffered);
+        const d = h.levels?.[h.currentLevel]?.details ?? h.levels?.[h.loadLevel]?.details;
+        return { t: +v.currentTime.toFixed(3), readyState: v.readyState, paused: v.paused,
+                 buffered: ranges(v.buffered), buffers, level: h.currentLevel, loadLevel: h.loadLevel,
+                 startPosition: h.startPosition, liveSync: h.liveSyncPosition,
+                 playlist: d ? { start: +(d.fragments[0]?.start ?? NaN).toFixed(3), edge: +(d.edge ?? NaN).toFixed(3),
+                                 parts: d.partList?.length ?? 0, live: d.live, updated: d.updated } : null,
+                 loaded: window.lr.loaded ?? 0, lastBuffered: window.lr.lastBuffered ?? null,
+                 errors: window.lr.errors.slice(-5) };
+      }).catch((e) => String(e));
+      console.log(`waiting ${JSON.stringify(out.startState)}`);
+    }
     if (last !== null && !s.seeking && s.t > last && s.t - last < 5) out.played += s.t - last;
     if (last !== null && !s.seeking && (s.t - last >= 5 || s.t < last) && out.holes.length < 40)
       out.holes.push([Math.round(now * 10) / 10, Math.round(last * 10) / 10, Math.round((s.t - last) * 10) / 10]);
@@ -200,6 +232,8 @@ try {
   }
   if (stillSince !== null && Date.now() - stillSince >= 500) out.holds.push([stillSince, Date.now() - stillSince]);
   delete out.playingSaid;
+  delete out.waitSaid;
+  if (out.played > 0) delete out.startState;
   out.ok = !out.fatal && !out.mediaError && out.frames > 0;
 } catch (e) {
   out.error = String(e && e.stack || e);

@@ -54,6 +54,7 @@ class Player:
     def wait_playing(self, deadline):
         """Epoch ms at which playback began; fails after deadline seconds."""
         end = time.monotonic() + deadline
+        waiting = None  # the driver's last "waiting {state}" line: why nothing plays
         while time.monotonic() < end:
             ready, _, _ = select.select([self.proc.stdout], [], [], max(0, end - time.monotonic()))
             if not ready:
@@ -63,8 +64,11 @@ class Player:
                 break
             if line.startswith("playing "):
                 return int(line.split()[1])
+            if line.startswith("waiting "):
+                waiting = line[len("waiting "):].strip()
         self.close()
-        pytest.fail(f"hls.js did not start playing within {deadline:.0f} s")
+        pytest.fail(f"hls.js did not start playing within {deadline:.0f} s; "
+                    f"the player's last state: {waiting}")
 
     def result(self):
         out, err = self.proc.communicate(timeout=self.seconds + 60)
