@@ -6,6 +6,8 @@
 //   {"origin": "http://127.0.0.1:8080",      page loaded first (same origin)
 //    "src": "http://.../master.m3u8",
 //    "seconds": 20,                           how long to watch (wall clock)
+//    "afterPlaying": false,                   ...counted from when playback began
+//    "startDeadline": 60,                     ...which it gives up on after this long
 //    "lowLatency": true,
 //    "rate": 1,                               playbackRate (VOD tests go faster)
 //    "catchUp": 1.2,                          hls.js maxLiveSyncPlaybackRate (1: off);
@@ -187,8 +189,8 @@ try {
     if (last !== null && !s.seeking && (s.t - last >= 5 || s.t < last) && out.holes.length < 40)
       out.holes.push([Math.round(now * 10) / 10, Math.round(last * 10) / 10, Math.round((s.t - last) * 10) / 10]);
     if (out.played > 0 && !out.playingSaid) {
-      out.playingSaid = true;
-      console.log(`playing ${Date.now()}`);
+      out.playingSaid = Date.now();
+      console.log(`playing ${out.playingSaid}`);
     }
     if (last !== null && s.t !== last) {
       if (stillSince !== null && Date.now() - stillSince >= 500 && out.holds.length < 40)
@@ -227,7 +229,12 @@ try {
                                             renditions: window.lr.renditions,
                                             hosts: window.lr.hosts, ccs: window.lr.ccs }));
     Object.assign(out, lr);
-    if (out.fatal || s.ended || elapsed >= (opts.seconds ?? 20)) break;
+    // afterPlaying: the watch lasts `seconds` from when playback began
+    // (a player that starts slowly beside a busy lane still gets them), or
+    // ends at startDeadline if it never does
+    const from = opts.afterPlaying ? out.playingSaid : t0;
+    if (out.fatal || s.ended || (from && (Date.now() - from) / 1000 >= (opts.seconds ?? 20)) ||
+        (!from && elapsed >= (opts.startDeadline ?? 60))) break;
     await page.waitForTimeout(250);
   }
   if (stillSince !== null && Date.now() - stillSince >= 500) out.holds.push([stillSince, Date.now() - stillSince]);

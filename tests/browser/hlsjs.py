@@ -13,6 +13,7 @@ import pytest
 from lrdemo import REPO, tool
 
 HLSJS = Path(__file__).with_name("hlsjs.mjs")
+START_DEADLINE = 120  # s: a Player that has not begun playing by then gives up
 
 
 def watch(origin, src, seconds, actions=(), rate=1, low_latency=True):
@@ -34,11 +35,15 @@ def watch(origin, src, seconds, actions=(), rate=1, low_latency=True):
 
 class Player:
     """hlsjs.mjs in the background, for a test that acts while it plays:
-    start(), wait_playing() (the epoch ms playback began), then result()."""
+    start(), wait_playing() (the epoch ms playback began), then result().
+    It watches for `seconds` from when playback began, so that what a test
+    does after wait_playing() is watched alike however slowly the player
+    started (up to START_DEADLINE s)."""
 
     def __init__(self, origin, src, seconds, actions=(), low_latency=True):
         self.seconds = seconds
         self.opts = {"origin": origin, "src": src, "seconds": seconds,
+                     "afterPlaying": True, "startDeadline": START_DEADLINE,
                      "actions": list(actions), "lowLatency": low_latency}
         self.proc = None
 
@@ -71,7 +76,7 @@ class Player:
                     f"the player's last state: {waiting}")
 
     def result(self):
-        out, err = self.proc.communicate(timeout=self.seconds + 60)
+        out, err = self.proc.communicate(timeout=START_DEADLINE + self.seconds + 60)
         lines = [l for l in out.splitlines() if l.startswith("{")]
         assert lines, f"no summary from hlsjs.mjs:\n{out}\n{err}"
         summary = json.loads(lines[-1])
