@@ -83,12 +83,12 @@ def test_garbage_a_timestamp_jump_and_a_codec_change_from_the_encoder(tmp_path):
         "listen": f"srt://127.0.0.1:{port}", "lectures": [{"name": "cs101", "sources": ["push"]}]}})
     rng = random.Random(21)
     parts = [
-        ("h264", part(tmp_path, "a", 10, 0)),
+        ("h264", part(tmp_path, "a", 8, 0)),
         ("garbage", (bytes(rng.getrandbits(8) for _ in range(96 * 1024)), 0.4)),
-        ("after-garbage", part(tmp_path, "b", 6, 10)),
-        ("jump", part(tmp_path, "c", 6, 16 + HOURS_S)),
-        ("hevc", part(tmp_path, "d", 8, 22 + HOURS_S, codec="libx265", pid=0x200)),
-        ("h264-again", part(tmp_path, "e", 10, 30 + HOURS_S, pid=0x300)),
+        ("after-garbage", part(tmp_path, "b", 5, 8)),
+        ("jump", part(tmp_path, "c", 5, 13 + HOURS_S)),
+        ("hevc", part(tmp_path, "d", 6, 18 + HOURS_S, codec="libx265", pid=0x200)),
+        ("h264-again", part(tmp_path, "e", 8, 24 + HOURS_S, pid=0x300)),
     ]
     relay = Demo(conf)
     sender = None
