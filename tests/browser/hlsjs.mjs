@@ -26,8 +26,8 @@
 // a request aborted before its answer), renditions ([seconds, the directory
 // of the media it fetched] each time that changed), holes ([seconds into the
 // watch, the playback position, the jump in seconds or minus the hold's
-// length] for each hold of a second or more and each jump that played does
-// not count), redirects ({directory: count} of the playlist requests
+// length, 'jump' or 'hold'] for each hold of a second or more and each jump
+// (forward 5 s or more, or back) that played does not count), redirects ({directory: count} of the playlist requests
 // answered with a redirect, by the directory asked for), hosts ([epoch ms,
 // host:port of the main media it fetched] each time that changed: a Content
 // Steering pathway switch), ccs (the discontinuity sequence numbers of the
@@ -187,7 +187,7 @@ try {
     }
     if (last !== null && !s.seeking && s.t > last && s.t - last < 5) out.played += s.t - last;
     if (last !== null && !s.seeking && (s.t - last >= 5 || s.t < last) && out.holes.length < 40)
-      out.holes.push([Math.round(now * 10) / 10, Math.round(last * 10) / 10, Math.round((s.t - last) * 10) / 10]);
+      out.holes.push([Math.round(now * 10) / 10, Math.round(last * 10) / 10, Math.round((s.t - last) * 10) / 10, 'jump']);
     if (out.played > 0 && !out.playingSaid) {
       out.playingSaid = Date.now();
       console.log(`playing ${out.playingSaid}`);
@@ -202,7 +202,7 @@ try {
     if (last !== null && s.t !== last) {
       if (heldSince !== null && now - heldSince >= 1 && out.holes.length < 40)
         out.holes.push([Math.round(heldSince * 10) / 10, Math.round(last * 10) / 10,
-                        -Math.round((now - heldSince) * 10) / 10]);
+                        -Math.round((now - heldSince) * 10) / 10, 'hold']);
       heldSince = null;
     } else if (last !== null && heldSince === null && out.played > 0) heldSince = now;
     last = s.t;

@@ -321,7 +321,8 @@ def test_hls_js_follows_a_shed_down_and_back_up(tmp_path):
         assert s["redirects"].get("360p", 0) > 0, (s["redirects"], s["statuses"])
         assert lv and lv[-1] == 1, (lv, s["errors"], s["renditions"])
         assert s["played"] >= 60, {k: s.get(k) for k in ("played", "holes", "renditions", "stalls",
-                                                         "errors", "levels")}
+                                                         "errors", "levels", "watchdogRestarts",
+                                                         "holds", "slow", "currentTime")}
         demo.assert_stops()
     finally:
         finish(demo, proxies)
