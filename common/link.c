@@ -526,8 +526,16 @@ static void *accept_thread(void *arg)
          * 30 s, sending, and never accepted here (docs/border.md). */
         int woke = srt_epoll_uwait(eid, ev, 1, SLICE_MS) > 0 ||
                    srt_epoll_uwait(eid, ev, 1, 0) > 0;  /* one that came just now */
-        if ((ns = accept_one(l, &ss)) == SRT_INVALID_SOCK)
-            continue;
+        if ((ns = accept_one(l, &ss)) == SRT_INVALID_SOCK) {
+            SRT_SOCKSTATUS st = srt_getsockstate(l->sock);
+            if (st == SRTS_LISTENING)
+                continue;
+            /* the listening socket itself is gone (libsrt torn down under
+             * it): every later accept would fail at once, a spinning core */
+            lr_error("%s listener: its socket is no longer listening (state %d); "
+                     "accepting no more links", l->role, (int)st);
+            break;
+        }
         format_peer((struct sockaddr *)&ss, peer, sizeof(peer));
         if (!woke)
             lr_warn("%s link from %s was waiting to be accepted though libsrt's epoll did not "
