@@ -15,6 +15,7 @@
 
 #include "common/config.h"
 #include "common/datadir.h"
+#include "common/heap.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "conf.h"
@@ -336,6 +337,7 @@ int main(int argc, char **argv)
         lr_log_set_level(level);
     lr_log_route_libraries();
     lr_roles_block_signals(&sigs);
+    lr_heap_setup();
     if (lr_link_global_init() < 0) {
         lr_config_free(&conf);
         return 1;

@@ -19,7 +19,7 @@
 #include <libavutil/mem.h>
 
 #include "datadir.h"
-#include "heap_trim.h"
+#include "heap.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -282,7 +282,7 @@ void lr_status_sample(int64_t now_ms)
     av_bprint_finalize(&text, NULL);
 }
 
-/* The sampler also hands freed memory back to the kernel (heap_trim.h)
+/* The sampler also hands freed memory back to the kernel (heap.h)
  * every HEAP_TRIM_EVERY samples: the one thread every role runs anyway. */
 #define HEAP_TRIM_EVERY 10
 
