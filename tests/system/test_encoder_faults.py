@@ -124,9 +124,15 @@ def test_garbage_a_timestamp_jump_and_a_codec_change_from_the_encoder(tmp_path):
         print(f"{len(seen)} segments listed, discontinuities at {sorted(discs)}")
         assert len(discs) <= 4, f"discontinuities at {sorted(discs)}"
         err = relay.stderr_text()
-        moves = re.findall(r"its video moved to a new stream mid-stream \(PID \d+, (\w+), "
-                           r"was (\w+)\)", err)
-        assert moves == [("hevc", "h264"), ("h264", "hevc")], relay.describe()
+        # each codec change is noticed once, by whichever of its new streams
+        # comes first (x265's delay can put the HEVC part's audio first; CI
+        # met that once): new PIDs from 0x200, then from 0x300
+        moves = re.findall(r"its (?:video|audio) moved to a new stream mid-stream \(PID (\d+), ",
+                           err)
+        assert [int(pid) >> 8 for pid in moves] == [2, 3], relay.describe()
+        # ...and each time the link got the new codecs (to HEVC and back)
+        assert len(re.findall(r"source codecs changed: new link session$", err, re.M)) == 2, \
+            relay.describe()
 
         # the newest segments decode (the ladder re-encodes whatever came)
         for s in with_media(fetch_media(url)["segments"])[-2:]:
