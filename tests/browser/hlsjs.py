@@ -40,10 +40,10 @@ class Player:
     does after wait_playing() is watched alike however slowly the player
     started (up to START_DEADLINE s)."""
 
-    def __init__(self, origin, src, seconds, actions=(), low_latency=True):
+    def __init__(self, origin, src, seconds, actions=(), low_latency=True, after_playing=True):
         self.seconds = seconds
         self.opts = {"origin": origin, "src": src, "seconds": seconds,
-                     "afterPlaying": True, "startDeadline": START_DEADLINE,
+                     "afterPlaying": after_playing, "startDeadline": START_DEADLINE,
                      "actions": list(actions), "lowLatency": low_latency}
         self.proc = None
 
