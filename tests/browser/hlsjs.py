@@ -38,7 +38,8 @@ class Player:
     start(), wait_playing() (the epoch ms playback began), then result().
     It watches for `seconds` from when playback began, so that what a test
     does after wait_playing() is watched alike however slowly the player
-    started (up to START_DEADLINE s)."""
+    started (up to START_DEADLINE s); with after_playing=False, from
+    Chromium's start, as watch() does."""
 
     def __init__(self, origin, src, seconds, actions=(), low_latency=True, after_playing=True):
         self.seconds = seconds
