@@ -299,10 +299,15 @@ static void *sampler_thread(void *arg)
         if (++n % HEAP_TRIM_EVERY == 0)
             lr_heap_trim();
         pthread_mutex_lock(&st.wake_lock);
-        /* on the next whole second, so that two processes' samples line up */
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        ts.tv_nsec = 0;
+        /* On the next whole second of the wall clock, so that two
+         * processes' samples line up; waited for on the monotonic clock,
+         * so that a step of the wall clock doesn't stop the sampler. */
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 1000000000L - wall.tv_nsec;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
         while (!st.stop && pthread_cond_timedwait(&st.wake, &st.wake_lock, &ts) != ETIMEDOUT)
             ;
     }
@@ -321,6 +326,13 @@ int lr_status_start(const char *roles)
     }
     av_strlcpy(st.roles, roles ? roles : "", sizeof(st.roles));
     st.stop = 0;
+    /* (no one waits on it while the sampler isn't running) */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_destroy(&st.wake);
+    pthread_cond_init(&st.wake, &attr);
+    pthread_condattr_destroy(&attr);
     ret = pthread_create(&st.thread, NULL, sampler_thread, NULL);
     st.started = !ret;
     pthread_mutex_unlock(&st.wake_lock);

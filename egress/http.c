@@ -4,6 +4,7 @@
  * Started and stopped by the egress role; design in docs/http.md. */
 #include "http_internal.h"
 #include "common/tls_policy.h"
+#include "http_clock.h"
 
 /* ---- connections and the loop ------------------------------------------- */
 
@@ -653,6 +654,9 @@ int lr_http_start(const lr_egress_conf *conf, lr_store *store, lr_http **out)
     *out = NULL;
     if (!conf || !conf->http || !store)
         return AVERROR(EINVAL);
+    if (!lr_http_clock_setup())
+        lr_warn("http: libh2o not found among the loaded libraries: its timers follow the "
+                "wall clock, and a clock step moves them (docs/http.md)");
     h = av_mallocz(sizeof(*h));
     if (!h)
         return AVERROR(ENOMEM);
