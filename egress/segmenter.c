@@ -24,7 +24,17 @@
 #include "common/ts_wall.h"
 
 #define TB90K        ((AVRational){ 1, 90000 })
-#define GAP_TICKS    90000   /* media missing for longer than this: a break */
+#define SPACING_MAX  90000   /* a longer step between two frames is a hole, not their rate */
+/* Media missing for longer than this is a break: the segment ends a frame
+ * after its last frame and the next one follows a discontinuity. Shorter
+ * holes stay inside the timeline (the clock is the same on both sides): the
+ * hole a failover to a backup on the same clock leaves, up to a GOP of 2 s
+ * (ingest/lecture.c, ALIGN_WINDOW), and packets a link gave up. At 1 s, such
+ * a hole cut the audio short and marked a discontinuity, and the audio's
+ * next segment could start in the slot before the video's keyframe and be
+ * dropped as already published (bench/soak: an audio segment missing at a
+ * failover). The ingest marks a real break only past 2 s without a source. */
+#define BREAK_TICKS  202500  /* 2.25 s: 2 s and a margin for frame and audio spacing */
 #define MAX_FOLLOW   2048    /* packets an audio-only segmenter holds for cuts */
 #define MAX_CUTS     256
 
@@ -381,7 +391,7 @@ static int unwrap_adts(lr_segmenter *s, const AVPacket *in, AVPacket *out)
 static void learn_spacing(lr_segmenter *s, int64_t next_dts)
 {
     if (next_dts != AV_NOPTS_VALUE && s->held_dts != AV_NOPTS_VALUE &&
-        next_dts > s->held_dts && next_dts - s->held_dts < GAP_TICKS)
+        next_dts > s->held_dts && next_dts - s->held_dts < SPACING_MAX)
         s->frame_ticks = next_dts - s->held_dts;
 }
 
@@ -411,7 +421,7 @@ static int place(lr_segmenter *s, int is_video, AVPacket *pkt, int is_cut, int c
     int64_t dts = pkt->dts, pts = pkt->pts;
     int key = is_video ? !!(pkt->flags & AV_PKT_FLAG_KEY) : 1;
     int seen = s->held_dts != AV_NOPTS_VALUE;  /* held, or written by TS audio */
-    int gap = seen && dts > s->held_dts + GAP_TICKS;
+    int gap = seen && dts > s->held_dts + BREAK_TICKS;
     int primary = is_video || !s->has_video;
     int seg_cut, part_cut, back;
     int64_t part_ticks = (int64_t)(s->opts.part_duration * 90000);
@@ -502,7 +512,7 @@ static void close_before(lr_segmenter *s, const AVPacket *p)
     int cut_seg = 0;
 
     if (!s->nb_cuts || p->pts < s->cuts[0].pts || !s->held || !s->seg_open ||
-        p->dts <= s->held_dts || p->dts > s->held_dts + GAP_TICKS)
+        p->dts <= s->held_dts || p->dts > s->held_dts + BREAK_TICKS)
         return;
     while (s->nb_cuts && p->pts >= s->cuts[0].pts) {
         cut_seg |= s->cuts[0].segment;

@@ -33,7 +33,10 @@
 
 #define REPORT_NS      (60 * INT64_C(1000000000))  /* the per-lecture status line */
 #define ALIGN_WINDOW   (2 * 90000)  /* a keyframe this close after the last packet: same clock */
-#define HOLE_NS        (2 * INT64_C(1000000000))   /* longer without a source: a real break */
+/* Longer without a source: a real break. Above the 2.25 s of media missing
+ * the egress takes for a break (egress/segmenter.c), which is above the
+ * largest hole a failover on one clock leaves (ALIGN_WINDOW). */
+#define HOLE_NS        (INT64_C(2500000000))
 #define FRESH_KEY      (90000 / 5)  /* switch back on a keyframe at most this old */
 
 enum { LINK_VIDEO = LR_FEED_VIDEO, LINK_AUDIO = LR_FEED_AUDIO, LINK_NB = LR_FEED_NB };
@@ -262,7 +265,8 @@ static void place(lr_lecture *l, const AVPacket *pkt)
         return;
     if (pkt->dts > l->last_src_dts && pkt->dts <= l->last_src_dts + ALIGN_WINDOW) {
         l->nb_aligned++;
-        lr_debug("lecture=%s new source on the same clock: no splice", l->name);
+        lr_info("lecture=%s the new source is on the same clock: no splice, a hole of %.3f s",
+                l->name, (pkt->dts - l->last_src_dts) / 90000.0);
         return;
     }
     hole = lr_now_ns() - l->last_sent_ns;
@@ -272,6 +276,8 @@ static void place(lr_lecture *l, const AVPacket *pkt)
                 hole / 1e9);
         lr_timeline_splice(&l->tl, av_rescale(hole, 90000, 1000000000));
     } else {
+        lr_info("lecture=%s the new source's clock differs (its keyframe %.3f s from the last "
+                "packet sent): spliced on", l->name, (pkt->dts - l->last_src_dts) / 90000.0);
         lr_timeline_splice(&l->tl, 0);
     }
 }

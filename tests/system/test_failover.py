@@ -5,7 +5,9 @@ and the metrics say so. A university's RTMP stream as the primary: when it
 returns the lecture goes back to it only if switch_back is on. A lecture left
 with no source at all for seconds gets one EXT-X-DISCONTINUITY."""
 
+import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -175,3 +177,76 @@ def test_a_lecture_without_any_source_is_marked_as_a_break(tmp_path):
     finally:
         relay.close()
         origin.close()
+
+
+def test_a_failover_on_one_clock_leaves_no_break(tmp_path):
+    """The push and a backup on the same clock (the recorded lecture as
+    MPEG-TS, started with the push: ffmpeg's timestamps begin alike): the
+    ingest goes on at the backup's first keyframe after the last packet
+    sent, leaving a hole of up to a GOP (2 s here). Every rendition of the
+    egress goes on with every number, no gap and no discontinuity. (A hole
+    over 1 s was a break at the egress: a discontinuity, and bench/soak
+    once lost the audio's segment of that slot on both nodes.)"""
+    port = free_udp_port()
+    backup = tmp_path / "backup.ts"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i",
+                    str(REPO / "samples" / "lecture.mp4"), "-c", "copy", "-f", "mpegts",
+                    str(backup)], check=True, timeout=60)
+    conf = Config(tmp_path, {
+        "lecture": "cs101",
+        "ingest": {"listen": f"srt://127.0.0.1:{port}", "stall_ms": 1000,
+                   "lectures": [{"name": "cs101", "sources": ["push", str(backup)]}]},
+    })
+    relay = Demo(conf)
+    pub = None
+    try:
+        relay.start()
+        wait_for(lambda: "lecture=cs101 source 2 up" in relay.stderr_text(), scaled(10),
+                 what="the backup read")
+        # (not readiness: the push starts 1.5 s behind the backup, so that the
+        # backup holds the keyframe after the push's last packet when it
+        # takes over, as a backup read all along does)
+        time.sleep(1.5)
+        pub = subprocess.Popen(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i",
+             str(REPO / "samples" / "lecture.mp4"), "-c", "copy",
+             "-progress", "pipe:1", "-stats_period", "0.05", "-f", "mpegts",
+             f"srt://127.0.0.1:{port}?streamid=#!::r=cs101,m=publish&latency=120000"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True)
+        wait_for(lambda: any(src == 1 for _, src in reads(relay)), scaled(20),
+                 what="the ingest to read the push")
+        urls = wait_for(lambda: (lambda u: u if {"720p", "audio"} <= set(u) else None)(
+            lecture_urls(relay, "cs101")), scaled(30), what="the renditions in the master")
+        wait_for(lambda: seq(urls["720p"]) >= 2, scaled(30), what="segments from the push")
+        since = {r: fetch_media(u)["segments"][-1]["seq"] for r, u in urls.items()}
+
+        # The encoder dies without a goodbye 0.1 to 0.4 s past one of its
+        # keyframes (the sample's come every 2 s, from 0): the hole is then
+        # 1.6 to 1.9 s, over the 1 s that was a break before.
+        for line in pub.stdout:
+            if line.startswith("out_time_us=") and line.strip() != "out_time_us=N/A" and \
+                    int(line.split("=")[1]) >= 6e6 and \
+                    100000 <= int(line.split("=")[1]) % 2000000 <= 400000:
+                break
+        pub.kill()
+        wait_for(lambda: "the new source is on the same clock" in relay.stderr_text(),
+                 scaled(10), what="the failover to the backup, on the same clock")
+        hole = re.search(r"same clock: no splice, a hole of ([\d.]+) s", relay.stderr_text())
+        print(f"the hole the failover left: {hole.group(1)} s")
+        after = {r: seq(u) for r, u in urls.items()}
+        wait_for(lambda: all(seq(u) >= after[r] + 3 for r, u in urls.items()), scaled(30),
+                 what="three segments from the backup in every rendition")
+
+        for r, u in urls.items():
+            segs = [s for s in fetch_media(u)["segments"] if s["seq"] > since[r]]
+            nums = [s["seq"] for s in segs]
+            assert nums == list(range(since[r] + 1, since[r] + 1 + len(nums))), (r, nums)
+            assert not [s["seq"] for s in segs if s["gap"] or s["discontinuity"]], (r, segs)
+        assert "breaks off" not in relay.stderr_text(), relay.describe()
+        relay.assert_stops(signal.SIGINT)
+    finally:
+        if pub and pub.poll() is None:
+            pub.kill()
+            pub.wait()
+        relay.close()

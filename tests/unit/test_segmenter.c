@@ -143,6 +143,38 @@ static void a_one_frame_segment_lasts_a_frame(void **state)
     avformat_free_context(ic);
 }
 
+/* A hole of 1.6 s in video and audio alike, the keyframe after it on the
+ * same clock (a failover to a backup on one clock, or packets a link gave
+ * up): no break. The segment before runs to that keyframe, hole included,
+ * and nothing is marked. (Holes over 1 s were breaks: a discontinuity, and
+ * an audio segment that could go missing.) */
+static void ts_hole_under_a_gop_is_no_break(void **state)
+{
+    AVFormatContext *ic = two_streams();
+    outputs out = { 0 };
+    lr_segmenter *s = ts_segmenter(ic, &out);
+    int segs = 0;
+
+    for (int f = 0; f < 40; f++) {
+        int64_t t = (int64_t)f * 3600 + (f >= 20 ? 144000 : 0);
+        push(s, 1, f % 20 == 0, t);
+        push(s, 0, 1, t + 100);
+    }
+    lr_segmenter_flush(s);
+    for (int i = 0; i < out.n; i++) {
+        if (out.kind[i] != LR_OUT_SEGMENT)
+            continue;
+        assert_false(out.gap_after[i]);
+        if (segs++ == 0)
+            assert_float_equal(out.duration[i], (20 * 3600 + 144000) / 90000.0, 1e-9);
+        else
+            assert_int_equal(out.start_pts[i], 20 * 3600 + 144000);
+    }
+    assert_int_equal(segs, 2);
+    lr_segmenter_free(&s);
+    avformat_free_context(ic);
+}
+
 /* Video that breaks off for 3 s, with audio written between its frames:
  * the segment before the break is marked (a discontinuity follows) and ends
  * a frame after its last frame, not at the frame after the break. */
@@ -180,6 +212,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ts_segment_ending_on_audio_keeps_its_duration),
         cmocka_unit_test(a_one_frame_segment_lasts_a_frame),
+        cmocka_unit_test(ts_hole_under_a_gop_is_no_break),
         cmocka_unit_test(ts_break_with_audio_between_frames_is_a_gap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
