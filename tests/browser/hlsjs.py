@@ -38,13 +38,12 @@ class Player:
     start(), wait_playing() (the epoch ms playback began), then result().
     It watches for `seconds` from when playback began, so that what a test
     does after wait_playing() is watched alike however slowly the player
-    started (up to START_DEADLINE s); with after_playing=False, from
-    Chromium's start, as watch() does."""
+    started (up to START_DEADLINE s); watch() counts from Chromium's start."""
 
-    def __init__(self, origin, src, seconds, actions=(), low_latency=True, after_playing=True):
+    def __init__(self, origin, src, seconds, actions=(), low_latency=True):
         self.seconds = seconds
         self.opts = {"origin": origin, "src": src, "seconds": seconds,
-                     "afterPlaying": after_playing, "startDeadline": START_DEADLINE,
+                     "afterPlaying": True, "startDeadline": START_DEADLINE,
                      "actions": list(actions), "lowLatency": low_latency}
         self.proc = None
 
