@@ -227,7 +227,14 @@ try {
                                             watchdogRestarts: window.lrWatchdogRestarts ?? 0,
                                             protocols: window.lr.protocols,
                                             renditions: window.lr.renditions,
-                                            hosts: window.lr.hosts, ccs: window.lr.ccs }));
+                                            hosts: window.lr.hosts, ccs: window.lr.ccs,
+                                            // where a player that stopped stands: a seek
+                                            // that never completes keeps the watchdog off
+                                            seeking: window.lr.video.seeking,
+                                            lastBuffered: window.lr.lastBuffered ?? null,
+                                            fragsLoaded: window.lr.loaded ?? 0,
+                                            // (hls.js's own state machine, not public API)
+                                            streamState: window.hls.streamController?.state ?? null }));
     Object.assign(out, lr);
     // afterPlaying: the watch lasts `seconds` from when playback began
     // (a player that starts slowly beside a busy lane still gets them), or
