@@ -165,7 +165,12 @@ static const char page_template[] =
  *   rest of a CI run (test_border's shed test, 4 runs of 5 with a gap).
  * - A watchdog: hls.js can stay stuck after an ingest restart (once in about
  *   ten CI runs it neither loaded the new run nor jumped the hole), so a live
- *   player whose picture stands still for 4 s is restarted at the edge. */
+ *   player whose picture stands still for 4 s is restarted at the edge; and
+ *   after an egress restart it sat idle with the video seeking into the
+ *   EXT-X-GAP of the slot the egress was down for (test_kill_roles: 1 run in
+ *   4 here, `seeking: True` in its summary), which the watchdog had left
+ *   alone: a seek still for 8 s now counts, trying media buffered past it
+ *   before the edge. */
 const char lr_player_config_js[] =
     "/* lecture-relay: hls.js settings of the player page */\n"
     "window.lrHlsConfig = {\n"
@@ -183,24 +188,29 @@ const char lr_player_config_js[] =
     "   a rebuffer with low latency's 2 s of it. */\n"
     "window.lrChooseLevel = function (hls, level) { hls.nextLevel = level; };\n"
     "/* A live player whose picture has not moved for 4 s while the lecture\n"
-    "   went on is restarted at the live edge (once every 8 s at most). */\n"
+    "   went on is restarted at the live edge (once every 8 s at most). A seek\n"
+    "   that has not completed in 8 s counts too: hls.js's nudge over a hole is\n"
+    "   a seek, and one into an EXT-X-GAP left it idle with the video seeking\n"
+    "   for good; there, media buffered past the hole is tried first. */\n"
     "window.lrWatchdog = function (hls, video) {\n"
     "  var last = -1, still = 0, cooldown = 0;\n"
     "  return setInterval(function () {\n"
     "    var d = hls.levels && hls.levels[hls.currentLevel] &&\n"
     "            hls.levels[hls.currentLevel].details;\n"
-    "    var edge = hls.liveSyncPosition;\n"
+    "    var edge = hls.liveSyncPosition, t = video.currentTime;\n"
     "    if (cooldown > 0) cooldown--;\n"
-    "    if (!d || !d.live || video.paused || video.seeking || !isFinite(edge)) {\n"
-    "      still = 0; last = video.currentTime; return;\n"
+    "    if (!d || !d.live || video.paused || !isFinite(edge)) {\n"
+    "      still = 0; last = t; return;\n"
     "    }\n"
-    "    still = video.currentTime === last ? still + 1 : 0;\n"
-    "    last = video.currentTime;\n"
-    "    if (still >= 4 && !cooldown && edge > video.currentTime + 1) {\n"
-    "      still = 0; cooldown = 8;\n"
-    "      window.lrWatchdogRestarts = (window.lrWatchdogRestarts || 0) + 1;\n"
-    "      hls.stopLoad(); hls.startLoad(edge); video.currentTime = edge;\n"
-    "    }\n"
+    "    still = t === last ? still + 1 : 0;\n"
+    "    last = t;\n"
+    "    if (still < (video.seeking ? 8 : 4) || cooldown || edge <= t + 1) return;\n"
+    "    still = 0; cooldown = 8;\n"
+    "    window.lrWatchdogRestarts = (window.lrWatchdogRestarts || 0) + 1;\n"
+    "    var b = video.buffered;\n"
+    "    for (var i = 0; video.seeking && i < b.length; i++)\n"
+    "      if (b.start(i) > t && b.start(i) < t + 5) { video.currentTime = b.start(i) + 0.05; return; }\n"
+    "    hls.stopLoad(); hls.startLoad(edge); video.currentTime = edge;\n"
     "  }, 1000);\n"
     "};\n";
 const size_t lr_player_config_js_len = sizeof(lr_player_config_js) - 1;
