@@ -33,7 +33,7 @@
  * a hole cut the audio short and marked a discontinuity, and the audio's
  * next segment could start in the slot before the video's keyframe and be
  * dropped as already published (bench/soak: an audio segment missing at a
- * failover). The ingest marks a real break only past 2 s without a source. */
+ * failover). The ingest marks a real break only past 2.5 s without a source. */
 #define BREAK_TICKS  202500  /* 2.25 s: 2 s and a margin for frame and audio spacing */
 #define MAX_FOLLOW   2048    /* packets an audio-only segmenter holds for cuts */
 #define MAX_CUTS     256
