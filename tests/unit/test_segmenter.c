@@ -143,6 +143,17 @@ static void a_one_frame_segment_lasts_a_frame(void **state)
     avformat_free_context(ic);
 }
 
+/* 40 frames at 25 fps, audio beside each, a keyframe every 20; the second
+ * half `hole` ticks later than the first ends. */
+static void push_with_hole(lr_segmenter *s, int64_t hole)
+{
+    for (int f = 0; f < 40; f++) {
+        int64_t t = (int64_t)f * 3600 + (f >= 20 ? hole : 0);
+        push(s, 1, f % 20 == 0, t);
+        push(s, 0, 1, t + 100);
+    }
+}
+
 /* A hole of 1.6 s in video and audio alike, the keyframe after it on the
  * same clock (a failover to a backup on one clock, or packets a link gave
  * up): no break. The segment before runs to that keyframe, hole included,
@@ -155,11 +166,7 @@ static void ts_hole_under_a_gop_is_no_break(void **state)
     lr_segmenter *s = ts_segmenter(ic, &out);
     int segs = 0;
 
-    for (int f = 0; f < 40; f++) {
-        int64_t t = (int64_t)f * 3600 + (f >= 20 ? 144000 : 0);
-        push(s, 1, f % 20 == 0, t);
-        push(s, 0, 1, t + 100);
-    }
+    push_with_hole(s, 144000);
     lr_segmenter_flush(s);
     for (int i = 0; i < out.n; i++) {
         if (out.kind[i] != LR_OUT_SEGMENT)
@@ -185,11 +192,7 @@ static void ts_break_with_audio_between_frames_is_a_gap(void **state)
     lr_segmenter *s = ts_segmenter(ic, &out);
     int segs = 0;
 
-    for (int f = 0; f < 40; f++) {
-        int64_t t = (int64_t)f * 3600 + (f >= 20 ? 270000 : 0);
-        push(s, 1, f % 20 == 0, t);
-        push(s, 0, 1, t + 100);
-    }
+    push_with_hole(s, 270000);
     lr_segmenter_flush(s);
     for (int i = 0; i < out.n; i++) {
         if (out.kind[i] != LR_OUT_SEGMENT)
